@@ -1,0 +1,427 @@
+"""The one parameter schema: every parameter of MODEL.md with its default, range and meaning.
+
+Configs, CLI ``--set``, validation messages, the browser sliders and the docs table are
+all derived from ``SCHEMA``; no other module spells a parameter's default or range.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from sim.errors import UserError
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class Param:
+    """One model parameter: dotted name, type, default, hard range, one-line doc.
+
+    ``kind`` is one of float, int, bool, str, date, float_list, int_list, str_list.
+    ``low``/``high`` are inclusive hard bounds (for lists: per element).
+    ``soft`` is a finite range for sliders and suggested sweep bounds.
+    ``choices`` restricts a str parameter.
+    ``per_accused`` marks the lists whose common length is the number of accused F.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    doc: str
+    low: float = -INF
+    high: float = INF
+    soft: tuple[float, float] | None = None
+    choices: tuple[str, ...] | None = None
+    per_accused: bool = False
+    unit: str = ""
+
+    @property
+    def group(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def key(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    @property
+    def is_list(self) -> bool:
+        return self.kind.endswith("_list")
+
+    @property
+    def scalar_kind(self) -> str:
+        return self.kind[: -len("_list")] if self.is_list else self.kind
+
+    @property
+    def numeric(self) -> bool:
+        return self.scalar_kind in ("float", "int", "bool")
+
+    @property
+    def slider_range(self) -> tuple[float, float]:
+        """A finite range for sliders and sweep bounds."""
+        if self.soft is not None:
+            return self.soft
+        return (self.low, self.high)
+
+    def range_text(self) -> str:
+        if self.choices:
+            return " | ".join(self.choices)
+        if self.scalar_kind == "bool":
+            return "0 or 1"
+        if self.scalar_kind in ("str", "date"):
+            return "ISO date YYYY-MM-DD" if self.scalar_kind == "date" else "text"
+        lo = "-inf" if self.low == -INF else _fmt(self.low)
+        hi = "inf" if self.high == INF else _fmt(self.high)
+        return f"[{lo}, {hi}]"
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, float):
+        if x == int(x) and abs(x) < 1e15:
+            return f"{x:.1f}"
+        return f"{x:.6g}"
+    if isinstance(x, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in x) + "]"
+    return str(x)
+
+
+def _p(name, kind, default, doc, low=-INF, high=INF, **kw) -> Param:
+    return Param(name=name, kind=kind, default=default, doc=doc, low=low, high=high, **kw)
+
+
+UNIT = (0.0, 1.0)
+
+SCHEMA: tuple[Param, ...] = (
+    # scenario
+    _p("scenario.roster", "str", "synthetic", "roster of states: synthetic layout (MODEL.md §7) or the real UN members",
+       choices=("synthetic", "real")),
+    _p("scenario.n_states", "int", 193, "number of states S in the synthetic roster", 2, 10_000, soft=(10, 400)),
+    _p("scenario.member_share", "float", 0.6, "share of synthetic states that are states parties", 0, 1),
+    _p("scenario.n_regions", "int", 5, "number of regional groups in the synthetic roster", 1, 1000, soft=(1, 10)),
+    _p("scenario.n_partners", "int", 10, "number of partner states of the home state (synthetic roster)", 0, 9_999,
+       soft=(0, 40)),
+    _p("scenario.horizon_months", "int", 120, "length of a run in months T", 1, 6000, soft=(12, 360), unit="months"),
+    _p("scenario.date", "date", "2023-03-17", "date at which the real roster's membership is taken"),
+    _p("scenario.home", "str", "RUS", "ISO3 code of the accused's home state (real roster)"),
+    _p("scenario.partners", "str_list", ["csto"], "partner states of the home state (real roster): ISO3 codes or "
+       "group names (au, arab_league, brics, sco, csto, cis, eu, nato, oic)"),
+    # states
+    _p("states.concentration", "float", 10.0, "concentration κ of the Beta draws of state attributes", 1e-3, 1e6,
+       soft=(1, 100)),
+    _p("states.sovereignty_member", "float", 0.4, "mean sovereignty of states parties", 0, 1),
+    _p("states.sovereignty_nonmember", "float", 0.7, "mean sovereignty of non-members", 0, 1),
+    _p("states.compliance_member", "float", 0.6, "mean initial compliance of states parties", 0, 1),
+    _p("states.compliance_nonmember", "float", 0.3, "mean initial compliance of non-members", 0, 1),
+    _p("states.capacity", "float", 0.8, "mean capacity to execute an arrest", 0, 1),
+    _p("states.alignment_partner", "float", 0.8, "mean alignment of partner states with the home state", 0, 1),
+    _p("states.alignment", "float", 0.2, "mean alignment of other states with the home state", 0, 1),
+    _p("states.appeal_sd", "float", 0.5, "standard deviation of log appeal (diplomatic value of a visit)", 0, 10,
+       soft=(0, 2)),
+    _p("states.partner_appeal", "float", 2.0, "multiplier of partner states' appeal", 1e-6, 1e6, soft=(0.5, 5)),
+    _p("states.arrest_norm_gain", "float", 0.05, "compliance gained by a state that arrests", 0, 1, soft=(0, 0.3)),
+    _p("states.conformity", "float", 0.02, "monthly pull μ of compliance towards the regional mean", 0, 1,
+       soft=(0, 0.2)),
+    _p("states.legitimacy_pull", "float", 0.01, "monthly pull ν of compliance by the court's legitimacy gain",
+       0, 1, soft=(0, 0.1)),
+    _p("states.withdrawal_rate", "float", 0.01, "scale ω of the monthly withdrawal hazard", 0, 1, soft=(0, 0.1)),
+    _p("states.withdrawal_threshold", "float", 0.5, "threshold θ_w of sovereignty + alignment − compliance", -1, 2,
+       soft=(0, 1.5)),
+    _p("states.withdrawal_delay", "int", 12, "months from notification to effective withdrawal", 0, 600,
+       soft=(0, 36), unit="months"),
+    # accused
+    _p("accused.head_of_state", "bool_list", [1, 0], "1 if the accused is a sitting head of state (claims immunity)",
+       0, 1, per_accused=True),
+    _p("accused.trip_rate", "float_list", [0.8, 0.3], "Poisson rate λ of trip plans per month", 0, 100,
+       soft=(0, 3), per_accused=True, unit="per month"),
+    _p("accused.risk_aversion", "float_list", [100.0, 100.0], "weight ρ of perceived arrest risk in choosing "
+       "destinations", 0, 1e6, soft=(0, 300), per_accused=True),
+    _p("accused.max_risk", "float_list", [0.02, 0.02], "trips whose perceived risk exceeds this are cancelled",
+       0, 1, soft=(0, 0.2), per_accused=True),
+    _p("accused.sealed_awareness", "float", 0.2, "share of the arrest risk an accused perceives under seal", 0, 1),
+    _p("accused.travel_alignment", "float", 2.0, "preference β_t for aligned destinations", -100, 100,
+       soft=(0, 6)),
+    # arrest decision
+    _p("arrest.intercept", "float", -4.0, "intercept β0 of the arrest decision (log-odds)", -50, 50, soft=(-8, 2)),
+    _p("arrest.duty", "float", 3.0, "log-odds weight β_duty of the legal duty of states parties", -50, 50,
+       soft=(0, 6)),
+    _p("arrest.compliance", "float", 2.0, "log-odds weight β_c of compliance", -50, 50, soft=(0, 6)),
+    _p("arrest.legitimacy", "float", 1.5, "log-odds weight β_L of the court's legitimacy", -50, 50, soft=(0, 6)),
+    _p("arrest.pressure", "float", 1.0, "log-odds weight β_p of cooperation pressure", -50, 50, soft=(0, 6)),
+    _p("arrest.sovereignty", "float", 2.5, "log-odds penalty β_s of sovereignty", -50, 50, soft=(0, 6)),
+    _p("arrest.alignment", "float", 5.0, "log-odds penalty β_a of alignment with the home state", -50, 50,
+       soft=(0, 10)),
+    _p("arrest.immunity", "float", 1.0, "log-odds penalty β_hos for a sitting head of state", -50, 50,
+       soft=(0, 4)),
+    # court
+    _p("court.legitimacy0", "float", 0.5, "initial (and reference) legitimacy L0 of the court", 0, 1),
+    _p("court.arrest_gain", "float", 0.10, "share of the gap to 1 that an arrest adds to legitimacy", 0, 1,
+       soft=(0, 0.5)),
+    _p("court.finding_prob", "float", 0.5, "probability φ of a non-compliance finding after a member's refusal",
+       0, 1),
+    _p("court.finding_pressure", "float", 0.3, "pressure a finding adds to the non-compliant state", 0, 1),
+    _p("court.defiance_loss", "float", 0.02, "share of legitimacy lost when a member defies (halved by a finding)",
+       0, 1, soft=(0, 0.2)),
+    _p("court.nonmember_loss", "float", 0.005, "share of legitimacy lost when a non-member hosts the accused",
+       0, 1, soft=(0, 0.05)),
+    _p("court.reversion", "float", 0.01, "monthly reversion κ_L of legitimacy towards L0", 0, 1, soft=(0, 0.1)),
+    # prosecutor
+    _p("prosecutor.outreach_budget", "int", 10, "states the prosecutor targets with outreach each month", 0, 10_000,
+       soft=(0, 50)),
+    _p("prosecutor.pressure_decay", "float", 0.05, "monthly decay of cooperation pressure", 0, 1, soft=(0, 0.5)),
+    _p("prosecutor.outreach_boost", "float", 0.1, "pressure added to each targeted state", 0, 1, soft=(0, 0.5)),
+    _p("prosecutor.sealed_share", "float", 0.0, "probability that a warrant is issued under seal", 0, 1),
+    _p("prosecutor.unseal_rate", "float", 1 / 12, "monthly probability that a sealed warrant is made public", 0, 1),
+    _p("prosecutor.home_engagement", "float", 0.5, "engagement e with the home government (raises regime-change "
+       "odds)", 0, 1),
+    # home
+    _p("home.turnover_rate", "float", 1 / 240, "monthly base rate η of government change at home", 0, 1,
+       soft=(0, 0.05), unit="per month"),
+    _p("home.engagement_effect", "float", 1.0, "effect γ_e of the prosecutor's engagement on turnover", 0, 1000,
+       soft=(0, 5)),
+    _p("home.surrender_prob", "float", 0.5, "probability a new government hands over each free accused", 0, 1),
+)
+
+BY_NAME: dict[str, Param] = {p.name: p for p in SCHEMA}
+GROUPS: tuple[str, ...] = tuple(dict.fromkeys(p.group for p in SCHEMA))
+_INDEXED = re.compile(r"^(?P<base>[a-z_]+\.[a-z_0-9]+)\[(?P<idx>\d+)\]$")
+
+
+def suggest(name: str, candidates: Iterable[str] | None = None) -> str:
+    """A ' (did you mean X?)' hint for a misspelt name, or ''."""
+    pool = list(candidates) if candidates is not None else list(BY_NAME)
+    match = difflib.get_close_matches(name, pool, n=1, cutoff=0.5)
+    if not match and "." not in name:
+        match = [n for n in pool if n.endswith("." + name)][:1]
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
+def lookup(name: str) -> Param:
+    """The schema entry for a dotted name; an unknown name is a UserError with a suggestion."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise UserError(f"unknown parameter '{name}'{suggest(name)}; `python -m sim params` lists them") from None
+
+
+def _coerce_scalar(p: Param, value: Any, label: str) -> Any:
+    kind = p.scalar_kind
+    bad = UserError(f"{label} must be {_kind_word(kind)}, got {value!r}")
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        value = float(value)
+        if math.isnan(value):
+            raise bad
+    elif kind in ("int", "bool"):
+        if isinstance(value, bool):
+            value = int(value)
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int):
+            raise bad
+    elif kind == "str":
+        if not isinstance(value, str):
+            raise bad
+        if p.choices and value not in p.choices:
+            raise UserError(f"{label} must be one of {', '.join(p.choices)}, got {value!r}")
+        return value
+    elif kind == "date":
+        if isinstance(value, _dt.date):
+            value = value.isoformat()
+        try:
+            _dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise bad from None
+        return str(value)
+    if not (p.low <= value <= p.high):
+        raise UserError(f"{label} = {_fmt(value)} is out of range {p.range_text()}")
+    return value
+
+
+def _kind_word(kind: str) -> str:
+    return {"float": "a number", "int": "an integer", "bool": "0 or 1", "str": "text",
+            "date": "a date YYYY-MM-DD"}[kind]
+
+
+def coerce(p: Param, value: Any) -> Any:
+    """Validate and normalise one value for parameter ``p`` (lists element by element)."""
+    if p.is_list:
+        if isinstance(value, tuple):
+            value = list(value)
+        if p.scalar_kind == "str" and isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            raise UserError(f"{p.name} must be a non-empty list of {_kind_word(p.scalar_kind)}s, got {value!r}")
+        return [_coerce_scalar(p, v, f"{p.name}[{i}]") for i, v in enumerate(value)]
+    return _coerce_scalar(p, value, p.name)
+
+
+def parse_value(text: str) -> Any:
+    """Parse the right-hand side of ``--set name=value`` as a TOML value, else as plain text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text.strip()
+
+
+class Params(Mapping[str, Any]):
+    """Resolved, validated parameter values keyed by dotted name (immutable).
+
+    >>> p = Params({"court.legitimacy0": 0.7})
+    >>> p["court.legitimacy0"], p.n_accused
+    (0.7, 2)
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any] | None = None, **_: Any):
+        resolved = {p.name: _copy(p.default) for p in SCHEMA}
+        Params._apply(resolved, dict(values or {}))
+        Params._check_consistency(resolved)
+        self._values = resolved
+
+    @staticmethod
+    def _apply(resolved: dict[str, Any], updates: Mapping[str, Any]) -> None:
+        indexed = []
+        for name, value in updates.items():
+            m = _INDEXED.match(name)
+            if m:
+                indexed.append((m["base"], int(m["idx"]), value, name))
+                continue
+            resolved[name] = coerce(lookup(name), value)
+        for base, idx, value, name in indexed:
+            p = lookup(base)
+            if not p.is_list:
+                raise UserError(f"{base} is not a list, so '{name}' has no meaning; set {base} = value")
+            current = list(resolved[base])
+            if idx >= len(current):
+                raise UserError(f"{name}: index {idx} is out of range, {base} has {len(current)} elements "
+                                f"(set the whole list to change its length)")
+            current[idx] = value
+            resolved[base] = coerce(p, current)
+
+    @staticmethod
+    def _check_consistency(v: dict[str, Any]) -> None:
+        lengths = {p.name: len(v[p.name]) for p in SCHEMA if p.per_accused}
+        if len(set(lengths.values())) > 1:
+            listed = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+            raise UserError(f"the per-accused lists must have one common length (the number of accused): {listed}")
+        if v["scenario.roster"] == "synthetic" and v["scenario.n_partners"] > v["scenario.n_states"] - 1:
+            raise UserError(f"scenario.n_partners = {v['scenario.n_partners']} exceeds the "
+                            f"{v['scenario.n_states'] - 1} states other than home; lower it or raise scenario.n_states")
+
+    def replace(self, updates: Mapping[str, Any] | None = None, **_: Any) -> "Params":
+        """A copy with some values changed (dotted names, ``name[i]`` for list elements)."""
+        merged = dict(self._values)
+        merged.update(updates or {})
+        return Params(merged)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            return self._values[lookup(name).name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Params) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(repr(sorted(self._values.items())))
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self._values.items() if v != BY_NAME[k].default}
+        return f"Params({changed!r})"
+
+    @property
+    def n_accused(self) -> int:
+        return len(self._values["accused.trip_rate"])
+
+    @property
+    def horizon(self) -> int:
+        return self._values["scenario.horizon_months"]
+
+    def group(self, name: str) -> dict[str, Any]:
+        """The values of one group keyed by short name, e.g. ``group('arrest')['duty']``."""
+        return {p.key: self._values[p.name] for p in SCHEMA if p.group == name}
+
+    def to_dict(self, changed_only: bool = False) -> dict[str, Any]:
+        return {k: _copy(v) for k, v in self._values.items()
+                if not changed_only or v != BY_NAME[k].default}
+
+
+def _copy(v: Any) -> Any:
+    return list(v) if isinstance(v, list) else v
+
+
+def as_params(params: "Params | Mapping[str, Any] | None") -> Params:
+    """Accept a Params, a dict of dotted names, or None (defaults)."""
+    if isinstance(params, Params):
+        return params
+    if params is not None and not isinstance(params, Mapping):
+        raise UserError(f"params must be a dict of dotted names or a Params, got {type(params).__name__}")
+    return Params(params)
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """Turn ``["court.legitimacy0=0.7", ...]`` into a dict, validating each name and value."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"--set expects name=value, got '{item}' (for example --set court.legitimacy0=0.7)")
+        name, _, text = item.partition("=")
+        name = name.strip()
+        m = _INDEXED.match(name)
+        lookup(m["base"] if m else name)
+        out[name] = parse_value(text)
+    Params(out)  # validate values and consistency now, with the user's names
+    return out
+
+
+def flatten_tables(tables: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Read ``[scenario]``/``[parameters]`` tables: dotted keys or nested tables, into dotted names."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Mapping[str, Any]) -> None:
+        for key, value in node.items():
+            name = f"{prefix}.{key}" if prefix else key
+            base = _INDEXED.match(name)
+            if isinstance(value, Mapping) and name not in BY_NAME:
+                walk(name, value)
+            else:
+                lookup(base["base"] if base else name)
+                out[name] = value
+
+    walk("", tables)
+    return out
+
+
+def table_markdown() -> str:
+    """The parameter table of docs/ODD.md, generated from the schema."""
+    rows = ["| parameter | default | range | description |", "|---|---|---|---|"]
+    for p in SCHEMA:
+        unit = f" ({p.unit})" if p.unit else ""
+        rows.append(f"| `{p.name}` | {_fmt(p.default)} | {p.range_text()} | {p.doc}{unit} |")
+    return "\n".join(rows)
+
+
+def table_text() -> str:
+    """The parameter table for the terminal (``python -m sim params``)."""
+    width = max(len(p.name) for p in SCHEMA)
+    lines = []
+    for g in GROUPS:
+        lines.append(f"[{g}]")
+        for p in SCHEMA:
+            if p.group == g:
+                lines.append(f"  {p.name:<{width}}  {_fmt(p.default):<14} {p.range_text():<18} {p.doc}")
+    return "\n".join(lines)

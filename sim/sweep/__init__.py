@@ -1,0 +1,1 @@
+"""Experiments: configs, samplers, executors, storage and reproduction of sweeps."""
