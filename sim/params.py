@@ -210,6 +210,7 @@ def lookup(name: str) -> Param:
 
 def _coerce_scalar(p: Param, value: Any, label: str) -> Any:
     kind = p.scalar_kind
+    given = value
     bad = UserError(f"{label} must be {_kind_word(kind)}, got {value!r}")
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -239,7 +240,7 @@ def _coerce_scalar(p: Param, value: Any, label: str) -> Any:
             raise bad from None
         return str(value)
     if not (p.low <= value <= p.high):
-        raise UserError(f"{label} = {_fmt(value)} is out of range {p.range_text()}")
+        raise UserError(f"{label} = {given!r} is out of range {p.range_text()}")
     return value
 
 

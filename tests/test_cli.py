@@ -1,0 +1,90 @@
+"""The CLI: a readable single run, its files, and one clear line with exit 2 for every kind of bad input."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+
+BAD_CONFIGS = {
+    "not_toml.toml": ("[parameters\nx = 1", "is not valid TOML"),
+    "unknown_param.toml": ('[parameters]\n"court.legitimacy" = 0.5\n', "did you mean court.legitimacy0?"),
+    "out_of_range.toml": ('[parameters]\n"arrest.duty" = 500.0\n', "arrest.duty = 500.0 is out of range"),
+    "wrong_type.toml": ('[parameters]\n"court.finding_prob" = "often"\n', "court.finding_prob must be a number"),
+    "bad_roster.toml": ('[scenario]\nroster = "moon"\n', "scenario.roster must be one of"),
+    "nested_unknown.toml": ("[parameters.court]\nlegitimacy00 = 0.5\n", "unknown parameter 'court.legitimacy00'"),
+    "not_a_table.toml": ('parameters = 3\n', "[parameters] must be a table"),
+    "short_list.toml": ('[parameters]\n"accused.trip_rate" = [0.5]\n', "one common length"),
+}
+BAD_OVERRIDES = [
+    (["--set", "court.legitimacy0"], "--set expects name=value"),
+    (["--set", "court.legitimacy=0.5"], "did you mean court.legitimacy0?"),
+    (["--set", "court.legitimacy0=2"], "court.legitimacy0 = 2 is out of range [0, 1]"),
+    (["--set", "scenario.n_states=many"], "scenario.n_states must be an integer"),
+    (["--set", "accused.trip_rate[3]=1"], "index 3 is out of range"),
+    (["--seed", "x"], "invalid int value"),
+    (["--config", "/no/such/file.toml"], "does not exist"),
+    (["--bogus"], "unrecognized arguments"),
+]
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CONFIGS))
+def test_bad_config_gives_one_line_and_exit_2(tmp_path, capsys, name):
+    text, message = BAD_CONFIGS[name]
+    path = tmp_path / name
+    path.write_text(text)
+    code, out, err = _run(["run", "--config", str(path)], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("argv, message", BAD_OVERRIDES)
+def test_bad_overrides_give_one_line_and_exit_2(capsys, argv, message):
+    try:
+        code, out, err = _run(["run", *argv], capsys)
+    except SystemExit as exc:  # argparse errors exit from inside parse_args
+        code, err = exc.code, capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_errors_in_a_real_process_print_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", "--set", "arrest.dutyy=1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr == "error: unknown parameter 'arrest.dutyy' (did you mean arrest.duty?); " \
+                          "`python -m sim params` lists them\n"
+
+
+def test_run_tells_the_story_and_writes_its_files(tmp_path, capsys):
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text('[experiment]\nname = "x"\n[scenario]\nn_states = 40\nhorizon_months = 36\n'
+                   '[parameters]\n"home.turnover_rate" = 0.05\n')
+    code, out, err = _run(["run", "--config", str(cfg), "--seed", "3", "--out", str(tmp_path / "o"),
+                           "--set", "court.legitimacy0=0.8"], capsys)
+    assert code == 0, err
+    assert "36 months, 40 states" in out and "The head of state:" in out and "Court legitimacy: 0.80" in out
+    events = pd.read_csv(tmp_path / "o" / "events.csv")
+    series = pd.read_csv(tmp_path / "o" / "series.csv")
+    outcome = json.loads((tmp_path / "o" / "outcome.json").read_text())
+    assert list(events.columns) == ["t", "event", "actor", "target", "detail"]
+    assert len(series) == 36
+    assert outcome["parameters"]["court.legitimacy0"] == 0.8 and outcome["seed"] == 3
+    assert len(outcome["accused"]) == 2
+    # the same seed and parameters give the same story
+    code2, out2, _ = _run(["run", "--config", str(cfg), "--seed", "3", "--set", "court.legitimacy0=0.8"], capsys)
+    assert out2 == out.split("Wrote")[0]
+
+
+def test_params_lists_every_parameter(capsys):
+    from sim.params import SCHEMA
+
+    code, out, _ = _run(["params"], capsys)
+    assert code == 0 and all(p.name in out for p in SCHEMA)
