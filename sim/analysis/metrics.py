@@ -1,0 +1,193 @@
+"""Enforcement probability with 95% Wilson intervals, custody routes and per-point summaries.
+
+An accused is *enforced by month H* when in custody with ``custody_month < H`` (months counted
+from 0, MODEL.md §5). "All accused" (``accused == "all"``) means every accused of the replicate is.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
+
+from sim.errors import UserError
+from sim.outcomes import ROUTES
+
+ALL = "all"  # the accused label of rows about every accused of a replicate
+MEANS = ("trips", "trips_to_members", "trips_cancelled", "findings", "withdrawals", "members_final",
+         "legitimacy_final")
+PER_RUN = ("findings", "withdrawals", "members_final", "legitimacy_final")
+
+
+def wilson_interval(successes, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval (low, high) for ``successes`` out of ``n``; NaN where n is 0."""
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(n, dtype=float)
+    k, n = np.broadcast_arrays(k, n)
+    low = np.full(k.shape, np.nan)
+    high = np.full(k.shape, np.nan)
+    ok = n > 0
+    if ok.any():
+        lo, hi = proportion_confint(k[ok], n[ok], alpha=1 - confidence, method="wilson")
+        share = k[ok] / n[ok]  # rounding can put a bound a hair past the share (0/n, n/n)
+        low[ok], high[ok] = np.clip(np.minimum(lo, share), 0, 1), np.clip(np.maximum(hi, share), 0, 1)
+    return low, high
+
+
+def p_column(horizon: int) -> str:
+    """Name of the enforcement-probability column for horizon H (``p_enforced_H``)."""
+    return f"p_enforced_{int(horizon)}"
+
+
+def enforced(runs: pd.DataFrame, horizon: int) -> np.ndarray:
+    """Boolean per row: in custody with custody_month < horizon."""
+    month = runs["custody_month"].astype("Float64").to_numpy(dtype=float, na_value=np.inf)
+    return runs["in_custody"].to_numpy(dtype=bool) & (month < horizon)
+
+
+def _check(runs: pd.DataFrame, by: Sequence[str], needed: Iterable[str] = ()) -> list[str]:
+    by = list(by)
+    missing = [c for c in [*by, "replicate", "accused", *needed] if c not in runs.columns]
+    if missing:
+        raise UserError(f"runs frame lacks column(s) {', '.join(dict.fromkeys(missing))}; "
+                        f"pass the runs of sim.simulate or a results folder's runs.parquet")
+    return by
+
+
+def _replicate_keys(by: list[str], runs: pd.DataFrame) -> list[str]:
+    """Columns that identify one replicate within a group: a replicate number is unique per point."""
+    extra = ["point"] if "point" in runs.columns and "point" not in by else []
+    return [c for c in by if c != "accused"] + extra + ["replicate"]
+
+
+def _per_replicate(runs: pd.DataFrame, by: list[str], horizons: Sequence[int]) -> pd.DataFrame:
+    """One row per replicate (of each group) about all its accused together."""
+    keys = _replicate_keys(by, runs)
+    frame = runs[keys].copy()
+    for h in horizons:
+        frame[p_column(h)] = enforced(runs, h)
+    frame["_all_custody"] = runs["in_custody"].to_numpy(dtype=bool)
+    frame["_month"] = runs["custody_month"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    for c in MEANS:
+        if c in runs.columns:
+            frame[c] = runs[c].to_numpy(dtype=float)
+    agg = {p_column(h): "all" for h in horizons}
+    agg.update({"_all_custody": "all", "_month": "max"})
+    agg.update({c: ("first" if c in PER_RUN else "sum") for c in MEANS if c in frame.columns})
+    out = frame.groupby(keys, sort=True, observed=True).agg(agg).reset_index()
+    out.loc[~out["_all_custody"], "_month"] = np.nan
+    return out
+
+
+def _order(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Sort rows by the ``by`` columns, accused 0, 1, ... then "all"; accused becomes text."""
+    if "accused" in by:
+        acc = frame["accused"].astype(str)
+        rank = pd.to_numeric(acc, errors="coerce").fillna(np.inf)
+        frame = frame.assign(accused=acc, _rank=rank)
+        keys = [("_rank" if c == "accused" else c) for c in by]
+        frame = frame.sort_values(keys, kind="stable").drop(columns="_rank")
+    elif by:
+        frame = frame.sort_values(by, kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def _proportions(groups: pd.DataFrame, horizons: Sequence[int], n: pd.Series) -> pd.DataFrame:
+    out = {}
+    for h in horizons:
+        col = p_column(h)
+        k = groups[col].to_numpy(dtype=float)
+        low, high = wilson_interval(k, n.to_numpy())
+        out[col] = k / n.to_numpy()
+        out[f"{col}_low"] = low
+        out[f"{col}_high"] = high
+    return pd.DataFrame(out, index=groups.index)
+
+
+def enforcement_probability(runs: pd.DataFrame, horizons: Sequence[int],
+                            by: Sequence[str] = ("point", "accused")) -> pd.DataFrame:
+    """Share of replicates in custody by each horizon, with 95% Wilson intervals, per group.
+
+    With ``accused`` in ``by`` there is a row per accused and one with accused "all" (every
+    accused of the replicate in custody); without it, each group's rows are about all accused.
+    Columns: the ``by`` columns, ``n`` (replicates), then ``p_enforced_H``, ``_low``, ``_high`` per H.
+    """
+    return summarize(runs, horizons, by, means=False)
+
+
+def route_shares(runs: pd.DataFrame, by: Sequence[str] = ("point", "accused"),
+                 horizon: int | None = None) -> pd.DataFrame:
+    """Share of replicates in each custody route (``share_<route>``) per group, with ``n``.
+
+    With ``horizon``, custody from that month on counts as route "none".
+    """
+    by = _check(runs, by, ["route", "custody_month", "in_custody"])
+    route = runs["route"].astype(str).to_numpy()
+    if horizon is not None:
+        route = np.where(enforced(runs, horizon), route, "none")
+    dummies = pd.DataFrame({f"share_{r}": (route == r).astype(float) for r in ROUTES}, index=runs.index)
+    frame = pd.concat([runs[by], dummies], axis=1)
+    grouped = frame.groupby(by, sort=True, observed=True)
+    out = grouped.mean()
+    out.insert(0, "n", grouped.size())
+    return _order(out.reset_index(), by)
+
+
+def summarize(runs: pd.DataFrame, horizons: Sequence[int], by: Sequence[str] = ("point", "accused"),
+              *, means: bool = True) -> pd.DataFrame:
+    """Per group (default: point and accused): n replicates, enforcement probability at each horizon
+    with 95% Wilson low/high, mean custody month among those in custody, and means of trips,
+    trips_to_members, trips_cancelled, findings, withdrawals, members_final, legitimacy_final.
+
+    Rows with accused "all" are about every accused of a replicate: custody month is the month the
+    last one was taken, trips are summed over accused. Rows are sorted and columns in a fixed order,
+    so the frame (and its CSV) is deterministic.
+    """
+    horizons = sorted({int(h) for h in horizons})
+    if not horizons or horizons[0] < 0:
+        raise UserError(f"horizons must be a non-empty list of non-negative months, got {list(horizons)}")
+    by = _check(runs, by, ["in_custody", "custody_month"])
+    parts = []
+    if "accused" in by:
+        frame = runs[by].copy()
+        for h in horizons:
+            frame[p_column(h)] = enforced(runs, h)
+        frame["_month"] = runs["custody_month"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        for c in MEANS:
+            if c in runs.columns:
+                frame[c] = runs[c].to_numpy(dtype=float)
+        parts.append(_aggregate(frame, by, horizons))
+    whole = _per_replicate(runs, by, horizons)
+    rest = [c for c in by if c != "accused"]
+    drop = [c for c in _replicate_keys(by, runs) if c not in rest] + ["_all_custody"]
+    agg = _aggregate(whole.drop(columns=drop), rest, horizons)
+    if "accused" in by:
+        agg["accused"] = ALL
+    parts.append(agg)
+    out = _order(pd.concat(parts, ignore_index=True), by)
+    cols = [*by, "n"]
+    for h in horizons:
+        cols += [p_column(h), f"{p_column(h)}_low", f"{p_column(h)}_high"]
+    if means:
+        cols += ["mean_custody_month"] + [f"mean_{c}" for c in MEANS if c in runs.columns]
+    return out[cols]
+
+
+def _aggregate(frame: pd.DataFrame, keys: list[str], horizons: Sequence[int]) -> pd.DataFrame:
+    """Counts, proportions and means per group of one row per (replicate[, accused])."""
+    if keys:
+        grouped = frame.groupby(keys, sort=True, observed=True)
+        n = grouped.size()
+        sums = grouped[[p_column(h) for h in horizons]].sum()
+        means = grouped[[c for c in frame.columns if c not in keys and not c.startswith("p_enforced")]].mean()
+    else:
+        n = pd.Series([len(frame)])
+        sums = frame[[p_column(h) for h in horizons]].sum().to_frame().T
+        means = frame[[c for c in frame.columns if not c.startswith("p_enforced")]].mean().to_frame().T
+    out = _proportions(sums, horizons, n)
+    out.insert(0, "n", n.to_numpy())
+    means = means.rename(columns={"_month": "mean_custody_month", **{c: f"mean_{c}" for c in MEANS}})
+    out = pd.concat([out, means], axis=1)
+    return out.reset_index() if keys else out

@@ -1,0 +1,213 @@
+"""Serve the browser app (``python -m sim viz``) and fill Solara's offline asset cache (``python -m sim viz-assets``).
+
+Solara's page loads its front end (Vue, Vuetify, RequireJS, fonts) through its server from a
+public CDN. The server looks in a cache folder first, ``<sys.prefix>/share/solara/cdn/``; on a
+machine without internet that folder must be filled beforehand, from the npm registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Iterable
+
+from sim.errors import UserError
+
+APP = Path(__file__).with_name("app.py")
+TELEMETRY_OFF = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false"}
+
+# "<cdn>/<package>@<version>/<file>" as written in Solara's page template and widgets; the
+# package may be scoped (@scope/name), the version exact (10.1.1) or a major (vega@5).
+_CDN_REF = re.compile(r"(?:\{\{cdn\}\}|getCdn\(\)\}|^)/((?:@[\w.-]+/)?[\w.-]+)@([\w.+-]+)/")
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One npm package as the page asks for it: cache folder name ``<package>@<version>``."""
+
+    package: str
+    version: str
+
+    @property
+    def folder(self) -> str:
+        return f"{self.package}@{self.version}"
+
+
+# ---------------------------------------------------------------- serving
+
+
+def viz_command(args: argparse.Namespace) -> int:
+    """Run ``solara run sim/app.py --production`` on host:port, telemetry off, until interrupted."""
+    host = getattr(args, "host", "127.0.0.1")
+    port = int(getattr(args, "port", 8765))
+    if not 0 < port < 65536:
+        raise UserError(f"--port must be between 1 and 65535, got {port}")
+    if not _port_free(host, port):
+        raise UserError(f"port {port} on {host} is already in use; stop the other server or choose --port")
+    missing = missing_assets()
+    if missing:
+        sys.stderr.write(f"note: {len(missing)} front-end package(s) are not cached ({missing[0].folder}, ...); "
+                         "the page fetches them from the CDN, so offline run `python -m sim viz-assets` first\n")
+    print(f"Opening the app at http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
+    try:
+        return subprocess.call(solara_command(host, port), env={**os.environ, **TELEMETRY_OFF})
+    except KeyboardInterrupt:
+        return 0
+
+
+def solara_command(host: str = "127.0.0.1", port: int = 8765) -> list[str]:
+    """The ``solara run`` command line that serves the app in production mode."""
+    return [sys.executable, "-m", "solara", "run", str(APP), "--production", "--no-open",
+            "--host", host, "--port", str(port)]
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no obstacle
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- offline assets
+
+
+def required_assets() -> list[Asset]:
+    """The npm packages the app's page loads, read from the installed Solara's template and widgets.
+
+    The versions are the ones this Solara pins, so an upgrade of Solara changes the list by itself.
+    """
+    import ipyvue
+    import solara.server.settings as server_settings
+
+    solara_root = resources.files("solara")
+    vue3 = ipyvue.__version__.startswith("3")
+    sources = [(solara_root / "server" / "templates" / "solara.html.j2").read_text(encoding="utf-8")]
+    sources += [f.read_text(encoding="utf-8") for f in (solara_root / "widgets" / "vue").iterdir()
+                if f.name.endswith(".vue")]
+    if server_settings.assets.fontawesome_enabled:
+        sources.append(server_settings.assets.fontawesome_path)
+    found: dict[str, Asset] = {}
+    for text in sources:
+        for line in text.splitlines():
+            for m in _CDN_REF.finditer(line.strip()):
+                asset = Asset(m[1], m[2])
+                if _for_this_vue(asset, vue3):
+                    found.setdefault(asset.folder, asset)
+    if not any("solara-vuetify" in a.package for a in found.values()):
+        raise UserError("could not find Solara's front-end package in its page template; "
+                        "this Solara version is not supported by `viz-assets`, please report it")
+    return sorted(found.values(), key=lambda a: a.folder)
+
+
+def _for_this_vue(asset: Asset, vue3: bool) -> bool:
+    """The template offers a Vue 2 and a Vue 3 front end; the installed ipyvue picks one."""
+    if asset.package.endswith("solara-vuetify3-app"):
+        return vue3
+    if asset.package.endswith("solara-vuetify-app"):
+        return not vue3
+    return True
+
+
+def cache_dir() -> Path:
+    """Solara's CDN cache folder (``SOLARA_ASSETS_PROXY_CACHE_DIR``, default ``<sys.prefix>/share/solara/cdn``)."""
+    import solara.server.settings as server_settings
+
+    return Path(server_settings.assets.proxy_cache_dir)
+
+
+def is_cached(folder: Path) -> bool:
+    """A package is cached when unpacked whole: its package.json is there (Solara's own
+    on-demand caching writes single files, never package.json)."""
+    return (folder / "package.json").is_file()
+
+
+def missing_assets(assets: Iterable[Asset] | None = None, root: Path | None = None) -> list[Asset]:
+    root = cache_dir() if root is None else root
+    return [a for a in (required_assets() if assets is None else assets) if not is_cached(root / a.folder)]
+
+
+def fetch_assets(assets: Iterable[Asset], root: Path, npm: str = "npm", quiet: bool = False) -> list[Asset]:
+    """Unpack each missing package from the npm registry into ``root/<package>@<version>/``.
+
+    Idempotent: a package already there is skipped. Each folder appears whole or not at all
+    (unpacked next to it, then renamed). Returns the packages fetched.
+    """
+    fetched = []
+    root.mkdir(parents=True, exist_ok=True)
+    for asset in assets:
+        target = root / asset.folder
+        if is_cached(target):
+            _say(quiet, f"  {asset.folder}: already there")
+            continue
+        with tempfile.TemporaryDirectory(prefix="sim-assets-", dir=root) as tmp:
+            tarball = _npm_pack(npm, asset, Path(tmp))
+            staging = Path(tmp) / "unpacked"
+            _unpack_package(tarball, staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():  # a partial folder from Solara's on-demand cache
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        fetched.append(asset)
+        _say(quiet, f"  {asset.folder}: fetched")
+    return fetched
+
+
+def _npm_pack(npm: str, asset: Asset, dest: Path) -> Path:
+    exe = shutil.which(npm)
+    if exe is None:
+        raise UserError(f"`{npm}` was not found; install Node.js and npm (e.g. `apt-get install npm`) "
+                        "to fetch Solara's front-end packages")
+    spec = asset.folder
+    proc = subprocess.run([exe, "pack", spec, "--pack-destination", str(dest), "--silent"],
+                          cwd=dest, capture_output=True, text=True)
+    tarballs = sorted(dest.glob("*.tgz"))
+    if proc.returncode != 0 or not tarballs:
+        lines = (proc.stderr or proc.stdout or "no output").strip().splitlines() or ["no output"]
+        raise UserError(f"`npm pack {spec}` failed ({lines[-1].strip()}); check that the npm registry "
+                        "is reachable (npm config get registry)")
+    return tarballs[0]
+
+
+def _unpack_package(tarball: Path, dest: Path) -> None:
+    """Extract the tarball's ``package/`` directory as ``dest``."""
+    with tarfile.open(tarball) as tar:
+        members = []
+        for m in tar.getmembers():
+            top, _, rest = m.name.partition("/")
+            if top != "package" or not rest:
+                continue
+            m.name = rest
+            members.append(m)
+        tar.extractall(dest, members=members, filter="data")
+    if not (dest / "package.json").is_file():
+        raise UserError(f"{tarball.name} has no package/package.json; the npm registry returned "
+                        "something unexpected")
+
+
+def assets_command(args: argparse.Namespace) -> int:
+    """Fill Solara's CDN cache so the app works without internet (idempotent)."""
+    quiet = bool(getattr(args, "quiet", False))
+    root = cache_dir()
+    assets = required_assets()
+    _say(quiet, f"Solara front-end packages -> {root}")
+    fetched = fetch_assets(assets, root, quiet=quiet)
+    _say(quiet, f"{len(assets)} packages cached ({len(fetched)} fetched now)")
+    return 0
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(text, flush=True)

@@ -1,0 +1,352 @@
+"""The browser app's page and logic, rendered in-process with solara.render (no browser, no server),
+and the offline-asset fetcher of ``python -m sim viz-assets`` against a stand-in npm."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import socket
+import stat
+from pathlib import Path
+
+import ipyvuetify as v
+import numpy as np
+import pytest
+import solara
+from solara.widgets import HTML as HTMLWidget
+
+from sim import app, app_server
+from sim.errors import UserError
+from sim.params import SCHEMA, Params
+from sim.report import describe
+from sim.simulate import simulate
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*use_state.*found despite early return:UserWarning")
+SMALL = {"scenario.n_states": 30, "scenario.horizon_months": 24}
+
+
+def render_page():
+    _, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
+    return rc
+
+
+def page_html(rc) -> str:
+    return html.unescape("\n".join(w.unsafe_innerHTML for w in rc.find(HTMLWidget).widgets))
+
+
+def click(rc, label: str) -> None:
+    rc.find(v.Btn, children=[label]).widget.click()
+
+
+def steps_shown(rc) -> int:
+    texts = [w.children[0] for w in rc.find(v.Html, tag="span").widgets
+             if w.children and str(w.children[0]).startswith("Step: ")]
+    assert len(texts) == 1
+    return int(texts[0].removeprefix("Step: "))
+
+
+def input_widget(rc, label: str):
+    for kind in (v.Slider, v.Checkbox, v.Select, v.TextField):
+        found = rc.find(kind, label=label).widgets
+        if found:
+            assert len(found) == 1, f"{label}: {len(found)} inputs"
+            return found[0]
+    raise AssertionError(f"no input labelled {label}")
+
+
+def alerts(rc) -> list[str]:
+    return [str(c) for w in rc.find(v.Alert).widgets for c in w.children]
+
+
+# ------------------------------------------------------------------ inputs come from the schema
+
+
+def test_every_parameter_has_one_input_with_its_range_default_and_description():
+    rc = render_page()
+    text = page_html(rc)
+    n_accused = len(SCHEMA[[p.name for p in SCHEMA].index("accused.trip_rate")].default)
+    for p in SCHEMA:
+        labels = [f"{p.name}[{j}]" for j in range(n_accused)] if p.per_accused else [p.name]
+        defaults = p.default if p.per_accused else [p.default]
+        for label, default in zip(labels, defaults):
+            widget = input_widget(rc, label)
+            if p.scalar_kind in ("float", "int"):
+                assert isinstance(widget, v.Slider), label
+                assert (widget.min, widget.max) == pytest.approx(p.slider_range), label
+                assert widget.v_model == pytest.approx(default), label
+            elif p.scalar_kind == "bool":
+                assert isinstance(widget, v.Checkbox) and widget.v_model == bool(default), label
+            elif p.choices:
+                assert isinstance(widget, v.Select) and widget.items == list(p.choices), label
+        assert p.doc in text, f"{p.name}: description missing"
+
+
+@pytest.mark.parametrize("p", [p for p in SCHEMA if p.scalar_kind == "float"], ids=lambda p: p.name)
+def test_float_sliders_have_between_100_and_1000_positions_and_hold_the_default(p):
+    low, high = p.slider_range
+    positions = (high - low) / app.slider_step(low, high)
+    assert 100 <= positions <= 1000
+    for d in (p.default if p.is_list else [p.default]):
+        assert low <= d <= high
+
+
+def test_int_slider_ranges_hold_the_default():
+    for p in SCHEMA:
+        if p.scalar_kind == "int":
+            low, high = p.slider_range
+            assert low <= p.default <= high, p.name
+
+
+# ------------------------------------------------------------------ controls
+
+
+def test_a_changed_slider_applies_on_reset_and_step_advances_the_month():
+    rc = render_page()
+    assert "(start 0.50)" in page_html(rc)
+    rc.find(v.Slider, label="court.legitimacy0").widget.v_model = 0.7
+    assert any("apply when you press Reset" in a for a in alerts(rc))
+    assert "(start 0.50)" in page_html(rc)  # the running model is unchanged until Reset
+    click(rc, "Reset")
+    assert "(start 0.70)" in page_html(rc)
+    assert not any("apply when you press Reset" in a for a in alerts(rc))
+    for k in (1, 2):
+        click(rc, "Step")
+        assert steps_shown(rc) == k
+    assert "month 2 of 120" in page_html(rc)
+
+
+def test_per_accused_element_slider_changes_only_that_element():
+    rc = render_page()
+    rc.find(v.Slider, label="accused.trip_rate[1]").widget.v_model = 2.0
+    click(rc, "Reset")
+    rc.find(v.Slider, label="accused.trip_rate[1]").assert_single()
+    trip_rate = SCHEMA[[p.name for p in SCHEMA].index("accused.trip_rate")].default
+    text = page_html(rc)
+    assert f"2 (default {trip_rate[1]:.4g})" in text  # element 1 changed
+    assert f"<b>{trip_rate[0]:.4g}</b>" in text  # element 0 kept
+
+
+def test_an_inconsistent_value_is_refused_with_the_reason():
+    rc = render_page()
+    rc.find(v.Slider, label="scenario.n_states").widget.v_model = 20
+    assert alerts(rc) == ["Changed settings apply when you press Reset."]
+    rc.find(v.Slider, label="scenario.n_partners").widget.v_model = 30
+    messages = " ".join(alerts(rc))
+    assert "scenario.n_partners = 30 exceeds the 19 states" in messages
+    assert rc.find(v.Slider, label="scenario.n_partners").widget.v_model == 10  # the previous value stays
+    click(rc, "Reset")
+    assert "of 20</div>" in page_html(rc)
+
+
+def test_seed_is_shown_and_set_on_reset():
+    rc = render_page()
+    assert "seed 0" in page_html(rc)
+    rc.find(v.TextField, label="Seed").widget.v_model = "7"
+    click(rc, "Reset")
+    assert "seed 7" in page_html(rc)
+
+
+def test_reset_returns_to_month_0_with_only_the_warrants_logged():
+    rc = render_page()
+    for _ in range(2):
+        click(rc, "Step")
+    assert steps_shown(rc) == 2
+    click(rc, "Reset")
+    assert steps_shown(rc) == 0
+    log = [w.unsafe_innerHTML for w in rc.find(HTMLWidget).widgets if "Event log" in w.unsafe_innerHTML]
+    assert len(log) == 1 and "month 0 of 120" in log[0]
+    assert log[0].count("<li") == 2 and log[0].count("issued an arrest warrant") == 2
+
+
+def test_each_session_has_its_own_model():
+    first, second = render_page(), render_page()
+    click(first, "Step")
+    assert steps_shown(first) == 1
+    assert steps_shown(second) == 0
+
+
+# ------------------------------------------------------------------ what is drawn and logged
+
+
+def test_app_run_is_replicate_0_of_simulate_with_the_same_seed():
+    overrides = {**SMALL, "court.legitimacy0": 0.7, "accused.trip_rate[1]": 1.5}
+    model = app.AppModel(app.Choices(seed=5, overrides=overrides)).run()
+    frame = simulate(Params(overrides), replicates=1, seed=5, engine="mesa")
+    for a, row in zip(model.accused, frame.itertuples()):
+        assert (a.trips, a.trips_cancelled, a.route) == (row.trips, row.trips_cancelled, row.route)
+    assert model.court.legitimacy == pytest.approx(frame["legitimacy_final"].iloc[0])
+
+
+def _travelling_model() -> app.AppModel:
+    """Accused who never cancel and are often arrested, so every outcome shows up."""
+    overrides = {**SMALL, "scenario.horizon_months": 60, "accused.max_risk": [1.0, 1.0],
+                 "accused.risk_aversion": [0.0, 0.0], "accused.trip_rate": [2.0, 2.0], "arrest.intercept": -3.0,
+                 "home.turnover_rate": 0.0}
+    return app.AppModel(app.Choices(seed=2, overrides=overrides)).run()
+
+
+def test_trips_on_the_map_agree_with_the_accused_and_their_custody():
+    model = _travelling_model()
+    trips = app.recent_trips(model, months=model.month + 1)
+    for a in model.accused:
+        mine = [t for t in trips if t[1] == a.name]
+        assert sum(t[3] != "cancelled" for t in mine) == a.trips
+        assert sum(t[3] == "cancelled" for t in mine) == a.trips_cancelled
+        arrested = [t for t in mine if t[3] == "arrested"]
+        if a.route == "arrested_by_host":
+            assert len(arrested) == 1 and arrested[0][0] == a.custody_month and mine[-1] == arrested[0]
+        else:
+            assert arrested == []
+        for t, _, host, outcome in mine:
+            if outcome == "refused":
+                assert model.roster.member[host] or model.state_vars["withdrawn"][host]
+    assert any(t[3] == "arrested" for t in trips) and any(t[3] == "refused" for t in trips)
+
+
+def test_recent_trips_keep_only_the_last_months():
+    model = _travelling_model()
+    assert {t[0] for t in app.recent_trips(model, months=3)} <= {model.month - 1, model.month - 2, model.month - 3}
+
+
+def test_event_log_is_newest_first_with_every_event_once_and_outreach_grouped():
+    model = app.AppModel(app.Choices(overrides=SMALL))
+    for _ in range(12):
+        model.step()
+    lines = app.log_lines(model, limit=10**6)
+    months = [t for t, _ in lines]
+    assert months == sorted(months, reverse=True)
+    sentences = [s for _, s in lines]
+    for e in model.events:
+        if e.event != "outreach":
+            assert describe(e) in sentences
+    outreach_months = {e.t for e in model.events if e.event == "outreach"}
+    grouped = [s for s in sentences if "The Prosecutor pressed" in s]
+    assert len(grouped) == len(outreach_months)
+    assert len(lines) == len(model.events) - sum(e.event == "outreach" for e in model.events) + len(grouped)
+    assert len(app.log_lines(model, limit=5)) == 5
+
+
+def test_states_are_laid_out_around_home_nearer_when_more_aligned():
+    model = app.AppModel(app.Choices(overrides=SMALL))
+    xy = app.state_positions(model)
+    home = model.roster.home
+    assert tuple(xy[home]) == (0.0, 0.0)
+    radius = np.hypot(xy[:, 0], xy[:, 1])
+    others = np.arange(len(xy)) != home
+    assert np.all((radius[others] >= 0.3 - 1e-12) & (radius[others] <= 1.0 + 1e-12))
+    align = model.state_vars["alignment"][others]
+    assert np.all(np.diff(radius[others][np.argsort(align)]) <= 1e-12)
+
+
+def test_figures_draw_for_the_real_roster_and_at_the_horizon():
+    model = app.AppModel(app.Choices(overrides={"scenario.roster": "real", "scenario.horizon_months": 6})).run()
+    for draw in (app.draw_states, app.draw_series):
+        assert app.png_url(draw(model)).startswith("data:image/png;base64,")
+
+
+# ------------------------------------------------------------------ serving and offline assets
+
+
+def test_viz_refuses_a_busy_port_in_one_line():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(UserError, match=f"port {port} .* already in use"):
+            app_server.viz_command(argparse.Namespace(host="127.0.0.1", port=port))
+
+
+def test_solara_is_run_in_production_mode_on_the_given_address():
+    cmd = app_server.solara_command("0.0.0.0", 9000)
+    assert cmd[1:4] == ["-m", "solara", "run"] and "--production" in cmd
+    assert cmd[cmd.index("--host") + 1] == "0.0.0.0" and cmd[cmd.index("--port") + 1] == "9000"
+    assert Path(cmd[4]).name == "app.py" and Path(cmd[4]).is_file()
+
+
+def test_required_assets_are_the_front_end_packages_that_solara_pins():
+    solara_dir = Path(solara.__file__).parent
+    template = (solara_dir / "server" / "templates" / "solara.html.j2").read_text()
+    widgets = "".join(p.read_text() for p in (solara_dir / "widgets" / "vue").glob("*.vue"))
+    folders = {a.folder for a in app_server.required_assets()}
+    vuetify_app = [f for f in folders if f.startswith("@widgetti/solara-vuetify-app@")]
+    assert len(vuetify_app) == 1 and f"/{vuetify_app[0]}/" in template
+    for needed in ("requirejs@", "font-awesome@", "@widgetti/vue-grid-layout@"):
+        assert any(f.startswith(needed) for f in folders), needed
+    from solara.server.settings import assets
+
+    for f in folders:
+        assert f"/{f}/" in template + widgets + assets.fontawesome_path, f
+
+
+FAKE_NPM = """#!/bin/sh
+# stand-in for `npm pack SPEC --pack-destination DIR --silent`: a tarball holding package/
+echo "$2" >> "{log}"
+case "$2" in *broken*) echo "npm error 404 Not Found" >&2; exit 1;; esac
+"{python}" - "$2" "$4" <<'EOF'
+import io, json, sys, tarfile
+spec, dest = sys.argv[1], sys.argv[2]
+with tarfile.open(f"{{dest}}/pkg.tgz", "w:gz") as tar:
+    for name, data in (("package/package.json", json.dumps({{"name": spec}})), ("package/dist/main.js", "//")):
+        info = tarfile.TarInfo(name); raw = data.encode(); info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+print("pkg.tgz")
+EOF
+"""
+
+
+@pytest.fixture
+def fake_npm(tmp_path):
+    import sys
+
+    log = tmp_path / "npm.log"
+    npm = tmp_path / "bin" / "npm"
+    npm.parent.mkdir()
+    npm.write_text(FAKE_NPM.format(log=log, python=sys.executable))
+    npm.chmod(npm.stat().st_mode | stat.S_IEXEC)
+    return str(npm), log
+
+
+def test_fetch_assets_unpacks_each_package_once(tmp_path, fake_npm):
+    npm, log = fake_npm
+    assets = [app_server.Asset("@scope/pkg", "1.2.3"), app_server.Asset("plain", "5")]
+    root = tmp_path / "cdn"
+    fetched = app_server.fetch_assets(assets, root, npm=npm, quiet=True)
+    assert fetched == assets
+    assert (root / "@scope" / "pkg@1.2.3" / "dist" / "main.js").is_file()
+    assert (root / "plain@5" / "package.json").is_file()
+    assert log.read_text().split() == ["@scope/pkg@1.2.3", "plain@5"]
+    assert app_server.fetch_assets(assets, root, npm=npm, quiet=True) == []
+    assert len(log.read_text().split()) == 2  # nothing fetched the second time
+    assert app_server.missing_assets(assets, root) == []
+    assert not [p for p in root.iterdir() if p.name.startswith("sim-assets-")]  # no temporary left
+
+
+def test_fetch_assets_completes_a_folder_that_solara_filled_partly(tmp_path, fake_npm):
+    npm, _ = fake_npm
+    partial = tmp_path / "cdn" / "requirejs@2.3.6"
+    partial.mkdir(parents=True)
+    (partial / "require.js").write_text("//")
+    asset = app_server.Asset("requirejs", "2.3.6")
+    assert app_server.missing_assets([asset], tmp_path / "cdn") == [asset]
+    app_server.fetch_assets([asset], tmp_path / "cdn", npm=npm, quiet=True)
+    assert (partial / "package.json").is_file() and not (partial / "require.js").exists()
+
+
+def test_fetch_assets_failure_is_one_line_and_leaves_nothing(tmp_path, fake_npm):
+    npm, _ = fake_npm
+    with pytest.raises(UserError, match=r"npm pack broken@1.0.0. failed \(npm error 404 Not Found\)"):
+        app_server.fetch_assets([app_server.Asset("broken", "1.0.0")], tmp_path / "cdn", npm=npm, quiet=True)
+    assert list((tmp_path / "cdn").iterdir()) == []
+    with pytest.raises(UserError, match="not found; install Node.js"):
+        app_server.fetch_assets([app_server.Asset("x", "1")], tmp_path / "cdn", npm=str(tmp_path / "no-npm"))
+
+
+def test_assets_command_quiet_prints_nothing(tmp_path, fake_npm, monkeypatch, capsys):
+    npm, log = fake_npm
+    monkeypatch.setenv("PATH", str(Path(npm).parent), prepend=":")
+    monkeypatch.setattr(app_server, "cache_dir", lambda: tmp_path / "cdn")
+    assert app_server.assets_command(argparse.Namespace(quiet=True)) == 0
+    assert capsys.readouterr().out == ""
+    assert len(log.read_text().split()) == len(app_server.required_assets())
+    assert app_server.assets_command(argparse.Namespace()) == 0
+    assert "already there" in capsys.readouterr().out

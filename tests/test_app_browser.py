@@ -1,0 +1,223 @@
+"""The app in a real browser: Debian's chromium, driven by Playwright, against `python -m sim viz`.
+
+Needs /usr/bin/chromium (`apt-get install chromium`; never a downloaded browser) and Solara's
+front-end packages in its offline cache (`python -m sim viz-assets`). Saves a screenshot to
+test-artifacts/app.png for the test report.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SERIES_IMG = 'img[alt^="court legitimacy"]'
+STATES_IMG = 'img[alt^="the states"]'
+STEP_TIMEOUT_MS = 30_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`python -m sim viz` in its own process group on a free port; the group is stopped afterwards."""
+    from sim.app_server import missing_assets
+
+    missing = missing_assets()
+    if missing:
+        pytest.fail(f"Solara's front-end packages are not cached ({', '.join(a.folder for a in missing)}); "
+                    "run `python -m sim viz-assets` first")
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("viz") / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "sim", "viz", "--port", str(port)], cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True,  # setsid: its own group
+                                env={**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false"})
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the server did not start:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install -y chromium`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Session:
+    """One browser tab on the app, recording console errors, page errors and failed requests."""
+
+    def __init__(self, browser, url: str):
+        self.page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        self.problems: list[str] = []
+        self.cdn_served = 0
+        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("response", self._response)
+        self.page.goto(url)
+        self.page.get_by_role("button", name="Step").wait_for(timeout=60_000)
+        self.page.locator(SERIES_IMG).wait_for(timeout=60_000)
+
+    def _response(self, response) -> None:
+        if response.status >= 400:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
+        elif "/_solara/cdn/" in response.url:
+            self.cdn_served += 1
+
+    def click(self, name: str) -> None:
+        self.page.get_by_role("button", name=name).click()
+
+    def month(self) -> int:
+        text = self.page.get_by_text(re.compile(r"^Step: \d+$")).inner_text()
+        return int(text.removeprefix("Step: "))
+
+    def wait_month(self, k: int) -> None:
+        self.page.get_by_text(f"Step: {k}", exact=True).wait_for(timeout=STEP_TIMEOUT_MS)
+        self.page.get_by_text(f"month {k} of").first.wait_for(timeout=STEP_TIMEOUT_MS)
+
+    def wait_month_at_least(self, k: int) -> None:
+        self.page.wait_for_function(
+            "k => [...document.querySelectorAll('span')].some(s => /^Step: \\d+$/.test(s.textContent)"
+            " && parseInt(s.textContent.slice(6)) >= k)", arg=k, timeout=STEP_TIMEOUT_MS)
+
+    def step(self, n: int) -> None:
+        start = self.month()
+        for k in range(start + 1, start + n + 1):
+            self.click("Step")
+            self.wait_month(k)
+
+    def reset(self) -> None:
+        self.click("Reset")
+        self.wait_month(0)
+
+    def src(self, selector: str) -> str:
+        return self.page.locator(selector).get_attribute("src")
+
+    def log(self) -> str:
+        return self.page.locator("ul.event-log").inner_text()
+
+    def slider(self, name: str):
+        return self.page.get_by_role("slider", name=name)
+
+    def open_group(self, title: str) -> None:
+        self.page.locator(".v-expansion-panel-header", has_text=title).click()
+
+
+@pytest.fixture
+def session(browser, server):
+    s = Session(browser, server)
+    yield s
+    s.page.close()
+
+
+def test_page_loads_offline_without_errors(session):
+    session.page.wait_for_timeout(1500)
+    assert session.problems == []
+    assert session.cdn_served > 0  # the front end came through Solara's cache
+    assert session.month() == 0
+    assert "issued an arrest warrant for the head of state" in session.log()
+    assert session.src(STATES_IMG).startswith("data:image/png;base64,")
+
+
+def test_a_slider_and_steps_change_the_plots_and_the_log(session):
+    start_log, start_plot = session.log(), session.src(SERIES_IMG)
+    session.step(3)
+    default_plot, default_log = session.src(SERIES_IMG), session.log()
+    assert default_plot != start_plot and default_log != start_log
+    assert "Month 2:" in default_log
+
+    session.open_group("Court")
+    slider = session.slider("court.legitimacy0")
+    assert slider.get_attribute("aria-valuenow") == "0.5"
+    slider.focus()
+    for _ in range(20):
+        session.page.keyboard.press("ArrowRight")
+    session.page.wait_for_function(
+        "() => document.querySelector('[role=slider][aria-label=\"court.legitimacy0\"]')"
+        ".getAttribute('aria-valuenow') === '0.7'", timeout=STEP_TIMEOUT_MS)
+    session.page.get_by_text("apply when you press Reset").wait_for()
+    session.reset()
+    session.page.get_by_text("(start 0.70)").wait_for()
+    session.step(3)
+    assert session.src(SERIES_IMG) != default_plot  # same seed, other legitimacy: other curves
+    assert session.problems == []
+
+
+def test_reset_returns_to_month_0(session):
+    session.step(2)
+    first_run = session.src(STATES_IMG)
+    session.reset()
+    assert session.month() == 0
+    assert "month 0 of 120" in session.page.locator("text=Event log").first.locator("..").inner_text()
+    assert "Month 1:" not in session.log()
+    session.step(2)
+    assert session.src(STATES_IMG) == first_run  # the same seed replays the same run
+
+
+def test_sessions_do_not_share_a_model(browser, server, session):
+    session.step(1)
+    other = Session(browser, server)
+    try:
+        assert other.month() == 0
+        assert session.month() == 1
+    finally:
+        other.page.close()
+
+
+def test_play_runs_months_and_a_screenshot_is_saved(session):
+    session.open_group("Arrest decision")
+    session.click("▶")
+    session.wait_month_at_least(6)
+    session.click("❚❚")
+    session.page.wait_for_timeout(1500)
+    reached = session.month()
+    assert reached >= 6
+    session.page.wait_for_timeout(1000)
+    assert session.month() == reached  # paused
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "app.png"
+    session.page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 50_000
+    assert session.problems == []

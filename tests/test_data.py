@@ -1,0 +1,155 @@
+"""The sourced tables load, carry their sources, and a damaged copy fails with one clear line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sim.data import DATA_DIR, TABLES, load_table, parties_at
+from sim.errors import UserError
+
+@pytest.fixture
+def data_copy(tmp_path):
+    """A writable copy of sim/data/'s CSVs to damage."""
+    for spec in TABLES.values():
+        shutil.copy(DATA_DIR / spec.file, tmp_path / spec.file)
+    return tmp_path
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"test setup: {old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+@pytest.mark.parametrize("name, rows", [("un_members", 193), ("states_parties", 127), ("warrants", 71),
+                                        ("noncompliance_findings", 23), ("signatories_unsigned", 4)])
+def test_tables_load_with_sources(name, rows):
+    table = load_table(name)
+    assert len(table) == rows
+    assert {"source", "confidence"} <= set(table.columns)
+    assert (table["source"] != "").all()
+
+
+@pytest.mark.parametrize("date, parties", [
+    ("2002-07-01", 66),  # entry into force: 66 instruments deposited by 11 April 2002 (art. 126(1))
+    ("2009-03-04", 108),  # al-Bashir warrant; published figure 108
+    ("2017-10-26", 124), ("2017-10-27", 123),  # Burundi's withdrawal effective 2017-10-27
+    ("2019-03-16", 123), ("2019-03-17", 122),  # the Philippines', effective 2019-03-17
+    ("2023-03-17", 123),  # Putin warrant; published figure 123
+    ("2026-06-01", 125), ("2026-06-02", 124),  # Hungary's, effective 2026-06-02
+])
+def test_parties_at_known_dates(date, parties):
+    assert len(parties_at(date)) == parties
+
+
+def test_parties_at_rejects_a_bad_date():
+    with pytest.raises(UserError, match="date YYYY-MM-DD"):
+        parties_at("2023-02-30")
+
+
+def test_unknown_table_is_named_with_a_suggestion():
+    with pytest.raises(UserError, match="did you mean warrants"):
+        load_table("warrant")
+
+
+def fails(name: str, folder: Path) -> str:
+    with pytest.raises(UserError) as info:
+        load_table(name, folder)
+    message = str(info.value)
+    assert "\n" not in message and message.endswith("; fix the file or restore it from git")
+    return message
+
+
+def test_missing_column(data_copy):
+    edit(data_copy / "states_parties.csv", "entry_into_force_date,", "eif_date,")
+    assert "states_parties.csv row 1: missing column 'entry_into_force_date'" in fails("states_parties", data_copy)
+
+
+def test_bad_date_names_file_row_and_column(data_copy):
+    # Albania is on row 3 (header row 1, Afghanistan row 2)
+    edit(data_copy / "states_parties.csv", "ALB,2003-01-31,2003-05-01", "ALB,2003-01-31,2003-13-01")
+    msg = fails("states_parties", data_copy)
+    assert "states_parties.csv row 3: bad date '2003-13-01' in entry_into_force_date" in msg
+
+
+def test_impossible_day_is_a_bad_date(data_copy):
+    edit(data_copy / "warrants.csv", "2023-03-17,warrant", "2023-02-30,warrant")
+    assert "bad date '2023-02-30' in warrant_date" in fails("warrants", data_copy)
+
+
+def test_duplicate_code(data_copy):
+    edit(data_copy / "un_members.csv", "Albania,ALB,", "Albania,AFG,")
+    msg = fails("un_members", data_copy)
+    assert "un_members.csv row 3: duplicate iso3 'AFG' (also on row 2)" in msg
+
+
+def test_duplicate_person(data_copy):
+    edit(data_copy / "warrants.csv", "Maria Lvova-Belova,", "Vladimir Putin,")
+    assert "duplicate person 'Vladimir Putin'" in fails("warrants", data_copy)
+
+
+def test_bad_iso3_code(data_copy):
+    edit(data_copy / "states_parties.csv", "Andorra,AND,", "Andorra,And,")
+    assert "row 4: bad ISO3 code 'And' in iso3" in fails("states_parties", data_copy)
+
+
+def test_unknown_region_gets_a_suggestion(data_copy):
+    edit(data_copy / "states_parties.csv", ",Eastern Europe,", ",Eastern European,")
+    msg = fails("states_parties", data_copy)
+    assert "unknown region 'Eastern European'" in msg and "did you mean 'Eastern Europe'" in msg
+
+
+def test_bad_membership_flag(data_copy):
+    edit(data_copy / "un_members.csv", "Afghanistan,AFG,Asia-Pacific,0,", "Afghanistan,AFG,Asia-Pacific,yes,")
+    assert "row 2: au must be 0 or 1, got 'yes'" in fails("un_members", data_copy)
+
+
+def test_missing_row_changes_the_count(data_copy):
+    path = data_copy / "un_members.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]), encoding="utf-8")
+    assert "192 data rows, expected 193" in fails("un_members", data_copy)
+
+
+def test_withdrawal_effective_before_notice(data_copy):
+    edit(data_copy / "states_parties.csv", "2016-10-27,2017-10-27", "2016-10-27,2015-10-27")
+    assert "withdrawal_effective_date 2015-10-27 is before withdrawal_notified_date" in fails(
+        "states_parties", data_copy)
+
+
+def test_missing_file(data_copy):
+    (data_copy / "warrants.csv").unlink()
+    with pytest.raises(UserError, match=r"warrants.csv does not exist; restore it from git"):
+        load_table("warrants", data_copy)
+
+
+def test_row_with_an_extra_field(data_copy):
+    edit(data_copy / "signatories_unsigned.csv", "Israel,ISR,", "Israel,ISR,ISR,")
+    assert "signatories_unsigned.csv row 3: malformed CSV" in fails("signatories_unsigned", data_copy)
+
+
+def test_a_repaired_file_loads_again(data_copy):
+    """The cache is keyed by the file's content stamp: a fixed file is read afresh."""
+    path = data_copy / "states_parties.csv"
+    good = path.read_text(encoding="utf-8")
+    edit(path, "ALB,2003-01-31,2003-05-01", "ALB,2003-01-31,2003-13-01")
+    fails("states_parties", data_copy)
+    path.write_text(good, encoding="utf-8")
+    assert len(load_table("states_parties", data_copy)) == 127
+
+
+def test_cli_reports_a_damaged_table_in_one_line(data_copy, monkeypatch, capsys):
+    """The real roster read through the CLI: a damaged file is one line on stderr and exit status 2."""
+    import sim.data
+    from sim.cli import main
+
+    edit(data_copy / "states_parties.csv", "ALB,2003-01-31,2003-05-01", "ALB,2003-01-31,2003-13-01")
+    monkeypatch.setattr(sim.data, "DATA_DIR", data_copy)
+    assert main(["run", "--set", 'scenario.roster="real"']) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "row 3: bad date '2003-13-01' in entry_into_force_date" in lines[0]
+    assert captured.out == ""

@@ -1,0 +1,247 @@
+"""The vectorized core against MODEL.md §6 and the seeding contract: bounded state, absorbing custody,
+exact reproducibility, block invariance, outreach targeting and the destination draw."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+import sim.vectorized as vec
+from sim import rules, simulate
+from sim._vector_world import Setup, World
+from sim.outcomes import NO_CUSTODY
+from sim.params import Params
+from sim.simulate import block_seed, block_sizes, root_seed, run_block
+from tests.strategies import valid_params
+
+BOUNDED = ("compliance", "capacity", "sovereignty", "alignment", "pressure", "legitimacy", "home_compliance")
+PROBABILITIES = ("arrest_probability", "trip_probability", "regime_change_probability", "withdrawal_probability",
+                 "perceived_risk", "sigmoid")
+SMALL = {"scenario.n_states": 30, "scenario.horizon_months": 24, "scenario.n_partners": 3}
+
+
+def _check_probabilities(monkeypatch):
+    """Wrap every probability formula so that any value outside [0, 1] fails the test at once."""
+    for name in PROBABILITIES:
+        original = getattr(rules, name)
+
+        def checked(*args, _f=original, _n=name, **kw):
+            out = _f(*args, **kw)
+            arr = np.asarray(out)
+            assert np.all((arr >= 0) & (arr <= 1)), f"{_n} gave {arr[(arr < 0) | (arr > 1)]}"
+            return out
+
+        monkeypatch.setattr(rules, name, checked)
+
+
+def _world(values, seed, n):
+    setup = Setup.build(Params(values))
+    rng = np.random.default_rng(seed)
+    return setup, World(setup, rng, n), rng
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=valid_params(), seed=st.integers(0, 2**32 - 1))
+def test_state_stays_bounded_and_custody_is_absorbing(monkeypatch, values, seed):
+    with monkeypatch.context() as m:
+        _check_probabilities(m)
+        setup, w, rng = _world(values, seed, 16)
+        member0 = w.member.copy()
+        for t in range(setup.params.horizon):
+            before = (w.custody_month.copy(), w.route.copy(), w.free.copy(), w.member.copy())
+            vec._step(w, setup, rng, t)
+            for name in BOUNDED:
+                v = getattr(w, name)
+                assert np.all((v >= 0) & (v <= 1)), name
+            month, route, free, member = before
+            kept = ~free
+            assert np.array_equal(w.custody_month[kept], month[kept]), "custody must be absorbing"
+            assert np.array_equal(w.route[kept], route[kept]) and not w.free[kept].any()
+            new = free & ~w.free
+            assert np.all(w.custody_month[new] == t) and np.all(np.isin(w.route[new], (1, 2)))
+            assert np.all((w.custody_month == NO_CUSTODY) == w.free) and np.all((w.route == 0) == w.free)
+            assert np.all(w.member <= member), "a state that has withdrawn never rejoins"
+            assert not (w.eligible & (w.member == 0)).any()
+    out = w.outcomes()
+    assert np.all(out.trips_to_members <= out.trips)
+    assert np.all(out.trips + out.trips_cancelled <= setup.params.horizon)
+    assert np.all(out.withdrawals >= member0.sum(axis=1) - out.members_final)
+    assert np.all(out.members_final <= member0.sum(axis=1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=valid_params(), seed=st.integers(0, 2**32 - 1))
+def test_no_capacity_and_no_turnover_means_no_custody(values, seed):
+    values.update({"states.capacity": 0.0, "home.turnover_rate": 0.0})
+    frame = simulate(values, replicates=40, seed=seed, engine="vectorized")
+    assert not frame["in_custody"].any()
+    assert (frame["route"] == "none").all()
+
+
+def test_same_seed_same_frame_different_seed_different_frame():
+    n = vec.CHUNK + 37  # more than one chunk
+    a = simulate(SMALL, replicates=n, seed=11, engine="vectorized", block_size=n)
+    b = simulate(SMALL, replicates=n, seed=11, engine="vectorized", block_size=n)
+    c = simulate(SMALL, replicates=n, seed=12, engine="vectorized", block_size=n)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert not a.equals(c)
+
+
+@pytest.mark.parametrize("series", [None, "mean", "replicate"])
+def test_blocks_run_separately_in_any_order_equal_one_call(series):
+    replicates, block_size, seed = 23, 7, 5
+    whole = simulate(SMALL, replicates=replicates, seed=seed, engine="vectorized", block_size=block_size,
+                     series=series)
+    sizes = block_sizes(replicates, block_size)
+    order = [3, 1, 0, 2]
+    parts = {b: run_block(Params(SMALL), block_seed(root_seed(seed), b), sizes[b], "vectorized", series)
+             for b in order}
+    frame = pd.concat([parts[b].frame(b * block_size) for b in range(len(sizes))], ignore_index=True)
+    if series is None:
+        pd.testing.assert_frame_equal(whole, frame, check_exact=True)
+        return
+    from sim.simulate import combine_series
+
+    pd.testing.assert_frame_equal(whole[0], frame, check_exact=True)
+    merged = combine_series([parts[b].series for b in range(len(sizes))], block_size, series)
+    pd.testing.assert_frame_equal(whole[1], merged, check_exact=True)
+
+
+def test_series_agrees_with_outputs_and_modes_agree():
+    values = {**SMALL, "states.withdrawal_rate": 0.05}
+    frame, series = simulate(values, replicates=40, seed=2, engine="vectorized", series="replicate")
+    assert list(series.columns) == ["replicate", "month", "legitimacy", "members", "mean_compliance", "in_custody"]
+    assert len(series) == 40 * 24 and series.month.max() == 23
+    last = series[series.month == 23].set_index("replicate")
+    per_run = frame.groupby("replicate").agg(legitimacy=("legitimacy_final", "first"),
+                                             members=("members_final", "first"), custody=("in_custody", "sum"))
+    np.testing.assert_allclose(last.legitimacy, per_run.legitimacy)
+    np.testing.assert_array_equal(last.members, per_run.members)
+    np.testing.assert_array_equal(last.in_custody, per_run.custody)
+    _, mean = simulate(values, replicates=40, seed=2, engine="vectorized", series="mean")
+    expected = series.groupby("month")[["legitimacy", "members", "mean_compliance", "in_custody"]].mean()
+    np.testing.assert_allclose(mean.set_index("month")[expected.columns], expected, rtol=1e-9)
+
+
+def test_home_is_never_a_destination():
+    """With two states, every trip goes to the one state that is not home: a member, so all trips are to members."""
+    values = {"scenario.n_states": 2, "scenario.n_partners": 0, "scenario.member_share": 1.0,
+              "states.withdrawal_rate": 0.0, "accused.max_risk": [1.0, 1.0], "accused.trip_rate": [3.0, 3.0]}
+    frame = simulate(values, replicates=50, seed=1, engine="vectorized")
+    assert frame["trips"].sum() > 0
+    assert (frame["trips_to_members"] == frame["trips"]).all()
+
+
+def test_withdrawal_with_zero_delay_takes_effect_the_same_month():
+    values = {"states.withdrawal_rate": 1.0, "states.withdrawal_threshold": -1.0, "states.compliance_member": 0.0,
+              "states.withdrawal_delay": 0, "scenario.horizon_months": 1}
+    frame = simulate(values, replicates=5, seed=0, engine="vectorized")
+    members = int(Setup.build(Params(values)).member0.sum())
+    assert (frame["withdrawals"] == members).all() and (frame["members_final"] == 0).all()
+
+
+def test_pending_withdrawal_still_counts_as_member_until_it_takes_effect():
+    values = {"states.withdrawal_rate": 1.0, "states.withdrawal_threshold": -1.0, "states.compliance_member": 0.0,
+              "states.withdrawal_delay": 5, "scenario.horizon_months": 5}
+    frame = simulate(values, replicates=5, seed=0, engine="vectorized")
+    members = int(Setup.build(Params(values)).member0.sum())
+    assert (frame["withdrawals"] == members).all() and (frame["members_final"] == members).all()
+    longer = simulate({**values, "scenario.horizon_months": 6}, replicates=5, seed=0, engine="vectorized")
+    assert (longer["members_final"] == 0).all()
+
+
+@pytest.mark.parametrize("budget", [1, 4, 10])
+def test_outreach_targets_the_top_attraction_states(budget):
+    """The boosted states are the B largest V_i = Σ_free j exp(log w_i + β_t·a_i − ρ_j·r_ij), computed here in float64."""
+    values = {**SMALL, "prosecutor.outreach_budget": budget, "prosecutor.sealed_share": 0.5}
+    setup, w, rng = _world(values, 3, 200)
+    for t in range(6):
+        vec._step(w, setup, rng, t)
+    p = setup.params
+    decayed = rules.decay_pressure(w.pressure.astype(float), p["prosecutor.pressure_decay"])
+    coef = rules.ArrestCoefficients.from_params(p)
+    logits = []
+    for j in range(p.n_accused):
+        prob = rules.arrest_probability(coef, *(getattr(w, n).astype(float) for n in ("capacity", "member",
+                                        "compliance")), w.legitimacy[:, None].astype(float),
+                                        decayed, w.sovereignty.astype(float),
+                                        w.alignment.astype(float), p["accused.head_of_state"][j])
+        risk = rules.perceived_risk(prob, w.sealed[:, j, None], p["accused.sealed_awareness"])
+        logit = rules.destination_logit(w.log_appeal.astype(float), w.alignment.astype(float), risk,
+                                        p["accused.travel_alignment"], p["accused.risk_aversion"][j])
+        logits.append(np.where(w.free[:, j, None], logit, -np.inf))
+    attraction = np.logaddexp.reduce(logits, axis=0)
+    vec._outreach(w, setup, vec._plans(w, setup, rng))
+    boosted = w.pressure > decayed + 1e-6
+    active = w.free.any(axis=1)
+    assert np.all(boosted.sum(axis=1) == np.where(active, budget, 0))
+    for r in np.flatnonzero(active):
+        lowest_in = attraction[r][boosted[r]].min()
+        highest_out = attraction[r][~boosted[r]].max()
+        assert lowest_in >= highest_out - 1e-4, r
+
+
+def test_destination_draw_follows_the_weights():
+    """Inverse-CDF draws over 40 columns (three blocks) against their probabilities: chi-square with a fixed seed."""
+    rng = np.random.default_rng(8)
+    weight = rng.random(40).astype(np.float32) ** 3
+    weight[[5, 16, 39]] = 0.0
+    n = 200_000
+    picks = vec._draw(np.broadcast_to(weight, (n, 40)).copy(), rng.random(n))
+    counts = np.bincount(picks, minlength=40)
+    assert counts[[5, 16, 39]].sum() == 0
+    nonzero = weight > 0
+    expected = n * weight[nonzero].astype(float) / weight.astype(float).sum()
+    assert stats.chisquare(counts[nonzero], expected).pvalue > 0.001
+
+
+def test_destination_draw_flags_rows_whose_weights_underflow():
+    weight = np.array([[1e-38, 0.0, 1e-39], [0.2, 0.3, 0.5]], np.float32)
+    picks = vec._draw(weight, np.array([0.5, 0.3]))
+    assert picks[0] == -1 and picks[1] == 1
+
+
+def test_extreme_risk_aversion_ranks_and_draws_in_logs(monkeypatch):
+    """ρ = 10⁶ makes every weight underflow float32: ranking and draws fall back to logs and stay valid."""
+    calls = {"rank": 0, "draw": 0}
+    rank, draw = vec._log_attraction, World.destination_logits
+
+    def counted_rank(*a):
+        calls["rank"] += 1
+        return rank(*a)
+
+    def counted_draw(*a):
+        calls["draw"] += 1
+        return draw(*a)
+
+    monkeypatch.setattr(vec, "_log_attraction", counted_rank)
+    monkeypatch.setattr(World, "destination_logits", counted_draw)
+    values = {**SMALL, "accused.risk_aversion": [1e6, 1e6], "accused.max_risk": [1.0, 1.0],
+              "states.capacity": 1.0, "home.turnover_rate": 0.0}
+    frame = simulate(values, replicates=50, seed=4, engine="vectorized")
+    assert calls["rank"] > 0 and calls["draw"] > 0
+    assert (frame["trips"] > 0).all()
+    assert frame["custody_month"].dropna().between(0, 23).all()
+
+
+@pytest.mark.parametrize("regions", [1, 3, 5])
+def test_norm_dynamics_pull_towards_regional_means_with_home_included(regions):
+    """§4.5 against a direct float64 computation over the whole roster (home included), column by column."""
+    from sim.roster import build_roster
+
+    values = {**SMALL, "scenario.n_regions": regions, "states.conformity": 0.3, "states.legitimacy_pull": 0.2}
+    setup, w, rng = _world(values, 9, 50)
+    w.legitimacy = rng.random(50).astype(w.legitimacy.dtype)
+    roster = build_roster(setup.params)
+    full = np.empty((50, roster.n_states))
+    full[:, setup.order] = w.compliance
+    full[:, roster.home] = w.home_compliance
+    means = np.stack([full[:, roster.region == r].mean(axis=1) for r in range(regions)], axis=1)
+    p = setup.params
+    expected = rules.norm_update(full, means[:, roster.region], w.legitimacy[:, None].astype(float),
+                                 p["court.legitimacy0"], p["states.conformity"], p["states.legitimacy_pull"])
+    vec._norm_dynamics(w, setup)
+    np.testing.assert_allclose(w.compliance, expected[:, setup.order], atol=1e-6)
+    np.testing.assert_allclose(w.home_compliance, expected[:, roster.home], atol=1e-6)
