@@ -22,7 +22,7 @@ from mesa.visualization.utils import update_counter
 
 from sim.errors import UserError
 from sim.model import TribunalModel
-from sim.params import BY_NAME, GROUPS, SCHEMA, Param, Params
+from sim.params import BY_NAME, GROUPS, SCHEMA, Param, Params, split_name
 from sim.report import _seed_sequence as run_seed  # the stream of `python -m sim run --seed N`
 from sim.report import describe
 
@@ -89,8 +89,8 @@ def inputs_of(p: Param, n_accused: int) -> list[str]:
 
 
 def _split(name: str) -> tuple[Param, int | None]:
-    base, _, rest = name.partition("[")
-    return BY_NAME[base], (int(rest[:-1]) if rest else None)
+    base, index = split_name(name)
+    return BY_NAME[base], index
 
 
 def default_of(name: str) -> Any:
@@ -139,8 +139,13 @@ def _input(p: Param, label: str, value: Any, on_value) -> None:
     kind = p.scalar_kind
     if kind == "float":
         low, high = p.slider_range
-        solara.SliderFloat(label, value=float(value), min=low, max=high, step=slider_step(low, high),
-                           on_value=on_value)
+        step, default = slider_step(low, high), default_of(label)
+
+        def on_float(x: float) -> None:
+            # the browser snaps an off-grid default (1/12) to the grid when the slider appears: keep the default
+            on_value(default if abs(x - default) < step / 2 else x)
+
+        solara.SliderFloat(label, value=float(value), min=low, max=high, step=step, on_value=on_float)
     elif kind == "int":
         low, high = p.slider_range
         solara.SliderInt(label, value=int(value), min=int(low), max=int(high), on_value=on_value)
@@ -268,11 +273,12 @@ def draw_states(model: TribunalModel) -> Figure:
                         edgecolors=np.where(pending[sel], "#ff7f00", "#333333"),
                         linewidths=np.where(pending[sel], 2.0, 0.5), zorder=3, **norm)
     fig.colorbar(sc, cax=cax, label="compliance")
+    head_of_state = {a.name: a.head_of_state for a in model.accused}
     for t, who, host, outcome in recent_trips(model):
         colour, style, _ = OUTCOME_STYLE[outcome]
         age = model.month - 1 - t
         alpha = 1.0 if age == 0 else 0.55 * (1 - age / RECENT_MONTHS) + 0.1
-        width = 2.4 if "head of state" in who else 1.4
+        width = 2.4 if head_of_state[who] else 1.4
         ax.plot([0, xy[host, 0]], [0, xy[host, 1]], style, color=colour, alpha=alpha, lw=width, zorder=2)
         if age == 0 and outcome in ("arrested", "refused"):
             ax.scatter(*xy[host], s=260, marker="o" if outcome == "arrested" else "X", facecolors="none"
@@ -380,7 +386,7 @@ def EventLog(model: TribunalModel):
 
 
 @solara.component
-def Summary(model: TribunalModel):
+def Summary(model: AppModel):
     """Who is where: each accused, the court, the states parties; and the seed of this run."""
     update_counter.get()
     rows = []
@@ -390,14 +396,14 @@ def Summary(model: TribunalModel):
         rows.append(f"<tr><td>{html.escape(a.name)}</td><td>{'sealed' if a.sealed else 'public'}</td>"
                     f"<td>{status}</td><td>{a.trips} ({a.trips_to_members})</td><td>{a.trips_cancelled}</td></tr>")
     members = int(model.state_vars["member"].sum())
-    text = (f"<b>Run</b> · seed {getattr(model, 'seed', '?')} · month {model.month} of {model.params.horizon}"
+    text = (f"<b>Run</b> · seed {model.seed} · month {model.month} of {model.params.horizon}"
             f"<table style='width:100%;font-size:0.85em;margin:6px 0'><tr><th align=left>accused</th>"
             f"<th align=left>warrant</th><th align=left>status</th><th align=left>trips (to parties)</th>"
             f"<th align=left>called off</th></tr>{''.join(rows)}</table>"
             f"<div style='font-size:0.85em'>Court legitimacy {model.court.legitimacy:.3f} "
             f"(start {model.params['court.legitimacy0']:.2f}) · non-compliance findings {model.findings} · "
             f"withdrawals notified {model.withdrawals} · states parties {members} of {model.roster.n_states}"
-            f"</div>")
+            f"</div>{GUIDE}")
     solara.HTML(tag="div", unsafe_innerHTML=text, style={"width": "100%"})
 
 
@@ -409,6 +415,11 @@ CSS = """
 .sim-param .v-input__slot > .v-label { width: 100%; margin-bottom: -4px; font-size: 0.9em; }
 .sim-param .v-slider { min-width: 100%; margin-left: 0 !important; }
 """
+GUIDE = """<div style='font-size:0.8em;color:#555;margin-top:10px;line-height:1.35'><b>How to use</b>:
+Step advances one month, &#9654; plays month after month (Render Interval skips drawing).
+Move sliders under <i>Parameters</i> (left), then press Reset to start a new run with them; the same
+seed replays the same run. On the map each state sits in its regional sector, nearer the home state
+(star) the more aligned with it; lines are the trips of the last six months, the newest boldest.</div>"""
 COMPONENTS = [(StatesView, 0), (SeriesView, 0), (Summary, 0), (EventLog, 0)]
 
 
@@ -418,10 +429,16 @@ def Page():
     choices = solara.use_reactive(Choices())
     first = solara.use_memo(lambda: AppModel(choices.value), [])
     model = solara.use_reactive(first)
+    solara.use_effect(lambda: lambda: _stop(model), [])
     solara.Style(CSS)
     SolaraViz(model, components=COMPONENTS, model_params={"choices": choices}, name="Tribunal cooperation",
               play_interval=151)
     _Below(_SidebarParameters(choices, model))
+
+
+def _stop(model: solara.Reactive[AppModel]) -> None:
+    """On page close: end the run, so Mesa's play loop (which checks ``running``) stops stepping."""
+    model.peek().running = False
 
 
 @solara.component

@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
 
-    sub.add_parser("viz-assets", help="fill Solara's offline asset cache from the npm registry (offline machines)")
+    p = sub.add_parser("viz-assets", help="fill Solara's offline asset cache from the npm registry (offline machines)")
+    p.add_argument("--quiet", action="store_true", help="print nothing when all is well")
     return parser
 
 

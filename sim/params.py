@@ -200,6 +200,12 @@ def suggest(name: str, candidates: Iterable[str] | None = None) -> str:
     return f" (did you mean {match[0]}?)" if match else ""
 
 
+def split_name(name: str) -> tuple[str, int | None]:
+    """``accused.trip_rate[0]`` -> ``("accused.trip_rate", 0)``; a plain name -> ``(name, None)``."""
+    m = _INDEXED.match(name)
+    return (m["base"], int(m["idx"])) if m else (name, None)
+
+
 def lookup(name: str) -> Param:
     """The schema entry for a dotted name; an unknown name is a UserError with a suggestion."""
     try:

@@ -21,7 +21,6 @@ from sim.params import SCHEMA, Params
 from sim.report import describe
 from sim.simulate import simulate
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*use_state.*found despite early return:UserWarning")
 SMALL = {"scenario.n_states": 30, "scenario.horizon_months": 24}
 
 

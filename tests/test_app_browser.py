@@ -100,6 +100,11 @@ class Session:
         self.page.get_by_role("button", name="Step").wait_for(timeout=60_000)
         self.page.locator(SERIES_IMG).wait_for(timeout=60_000)
 
+    def close(self) -> None:
+        """Leave the page first, so the server closes this session (and its play loop) now."""
+        self.page.goto("about:blank")
+        self.page.close()
+
     def _response(self, response) -> None:
         if response.status >= 400:
             self.problems.append(f"HTTP {response.status}: {response.url}")
@@ -149,7 +154,7 @@ class Session:
 def session(browser, server):
     s = Session(browser, server)
     yield s
-    s.page.close()
+    s.close()
 
 
 def test_page_loads_offline_without_errors(session):
@@ -159,6 +164,16 @@ def test_page_loads_offline_without_errors(session):
     assert session.month() == 0
     assert "issued an arrest warrant for the head of state" in session.log()
     assert session.src(STATES_IMG).startswith("data:image/png;base64,")
+
+
+def test_opening_every_group_changes_no_parameter(session):
+    for title in ("Scenario", "States", "Accused", "Arrest decision", "Court", "Prosecutor", "Home government"):
+        session.open_group(title)
+    session.page.get_by_role("slider", name="home.turnover_rate").wait_for(state="attached")
+    session.page.wait_for_timeout(1000)
+    assert session.page.get_by_text("0 parameter(s) changed from the defaults").is_visible()
+    assert session.page.get_by_text("changed)").count() == 0
+    assert session.problems == []
 
 
 def test_a_slider_and_steps_change_the_plots_and_the_log(session):
@@ -203,19 +218,30 @@ def test_sessions_do_not_share_a_model(browser, server, session):
         assert other.month() == 0
         assert session.month() == 1
     finally:
-        other.page.close()
+        other.close()
 
 
 def test_play_runs_months_and_a_screenshot_is_saved(session):
-    session.open_group("Arrest decision")
     session.click("▶")
-    session.wait_month_at_least(6)
+    session.wait_month_at_least(3)
     session.click("❚❚")
     session.page.wait_for_timeout(1500)
     reached = session.month()
-    assert reached >= 6
     session.page.wait_for_timeout(1000)
-    assert session.month() == reached  # paused
+    assert session.month() == reached >= 3  # paused
+    interval = session.slider("Render Interval (steps)")  # Step then advances 11 months at once
+    interval.focus()
+    for _ in range(5):
+        session.page.keyboard.press("ArrowRight")
+    session.page.wait_for_function(
+        "() => document.querySelector('[role=slider][aria-label=\"Render Interval (steps)\"]')"
+        ".getAttribute('aria-valuenow') === '11'", timeout=STEP_TIMEOUT_MS)
+    for k in (1, 2):
+        session.click("Step")
+        session.wait_month_at_least(reached + 11 * k)
+    session.page.wait_for_timeout(1000)
+    session.open_group("Arrest decision")
+    session.page.wait_for_timeout(1000)
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "app.png"
     session.page.screenshot(path=str(shot))

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+import sim._vector_step as step
 import sim.vectorized as vec
 from sim import rules, simulate
 from sim._vector_world import Setup, World
@@ -51,7 +52,7 @@ def test_state_stays_bounded_and_custody_is_absorbing(monkeypatch, values, seed)
         member0 = w.member.copy()
         for t in range(setup.params.horizon):
             before = (w.custody_month.copy(), w.route.copy(), w.free.copy(), w.member.copy())
-            vec._step(w, setup, rng, t)
+            step.step(w, setup, rng, t)
             for name in BOUNDED:
                 v = getattr(w, name)
                 assert np.all((v >= 0) & (v <= 1)), name
@@ -154,11 +155,11 @@ def test_pending_withdrawal_still_counts_as_member_until_it_takes_effect():
 
 @pytest.mark.parametrize("budget", [1, 4, 10])
 def test_outreach_targets_the_top_attraction_states(budget):
-    """The boosted states are the B largest V_i = Σ_free j exp(log w_i + β_t·a_i − ρ_j·r_ij), computed here in float64."""
+    """The boosted states are the B largest V_i = Σ_free j exp(log w_i + β_t·a_i − ρ_j·r_ij) (float64 here)."""
     values = {**SMALL, "prosecutor.outreach_budget": budget, "prosecutor.sealed_share": 0.5}
     setup, w, rng = _world(values, 3, 200)
     for t in range(6):
-        vec._step(w, setup, rng, t)
+        step.step(w, setup, rng, t)
     p = setup.params
     decayed = rules.decay_pressure(w.pressure.astype(float), p["prosecutor.pressure_decay"])
     coef = rules.ArrestCoefficients.from_params(p)
@@ -173,7 +174,7 @@ def test_outreach_targets_the_top_attraction_states(budget):
                                         p["accused.travel_alignment"], p["accused.risk_aversion"][j])
         logits.append(np.where(w.free[:, j, None], logit, -np.inf))
     attraction = np.logaddexp.reduce(logits, axis=0)
-    vec._outreach(w, setup, vec._plans(w, setup, rng))
+    step.outreach(w, setup, step.plans(w, setup, rng))
     boosted = w.pressure > decayed + 1e-6
     active = w.free.any(axis=1)
     assert np.all(boosted.sum(axis=1) == np.where(active, budget, 0))
@@ -189,7 +190,7 @@ def test_destination_draw_follows_the_weights():
     weight = rng.random(40).astype(np.float32) ** 3
     weight[[5, 16, 39]] = 0.0
     n = 200_000
-    picks = vec._draw(np.broadcast_to(weight, (n, 40)).copy(), rng.random(n))
+    picks = step._draw(np.broadcast_to(weight, (n, 40)).copy(), rng.random(n))
     counts = np.bincount(picks, minlength=40)
     assert counts[[5, 16, 39]].sum() == 0
     nonzero = weight > 0
@@ -199,14 +200,14 @@ def test_destination_draw_follows_the_weights():
 
 def test_destination_draw_flags_rows_whose_weights_underflow():
     weight = np.array([[1e-38, 0.0, 1e-39], [0.2, 0.3, 0.5]], np.float32)
-    picks = vec._draw(weight, np.array([0.5, 0.3]))
+    picks = step._draw(weight, np.array([0.5, 0.3]))
     assert picks[0] == -1 and picks[1] == 1
 
 
 def test_extreme_risk_aversion_ranks_and_draws_in_logs(monkeypatch):
     """ρ = 10⁶ makes every weight underflow float32: ranking and draws fall back to logs and stay valid."""
     calls = {"rank": 0, "draw": 0}
-    rank, draw = vec._log_attraction, World.destination_logits
+    rank, draw = step._log_attraction, World.destination_logits
 
     def counted_rank(*a):
         calls["rank"] += 1
@@ -216,7 +217,7 @@ def test_extreme_risk_aversion_ranks_and_draws_in_logs(monkeypatch):
         calls["draw"] += 1
         return draw(*a)
 
-    monkeypatch.setattr(vec, "_log_attraction", counted_rank)
+    monkeypatch.setattr(step, "_log_attraction", counted_rank)
     monkeypatch.setattr(World, "destination_logits", counted_draw)
     values = {**SMALL, "accused.risk_aversion": [1e6, 1e6], "accused.max_risk": [1.0, 1.0],
               "states.capacity": 1.0, "home.turnover_rate": 0.0}
@@ -226,22 +227,49 @@ def test_extreme_risk_aversion_ranks_and_draws_in_logs(monkeypatch):
     assert frame["custody_month"].dropna().between(0, 23).all()
 
 
-@pytest.mark.parametrize("regions", [1, 3, 5])
-def test_norm_dynamics_pull_towards_regional_means_with_home_included(regions):
+@pytest.mark.parametrize("roster_values", [{"scenario.n_regions": 1}, {"scenario.n_regions": 3},
+                                           {"scenario.n_regions": 7}, {"scenario.roster": "real"}])
+def test_norm_dynamics_pull_towards_regional_means_with_home_included(roster_values):
     """§4.5 against a direct float64 computation over the whole roster (home included), column by column."""
     from sim.roster import build_roster
 
-    values = {**SMALL, "scenario.n_regions": regions, "states.conformity": 0.3, "states.legitimacy_pull": 0.2}
+    values = {**SMALL, **roster_values, "states.conformity": 0.3, "states.legitimacy_pull": 0.2}
     setup, w, rng = _world(values, 9, 50)
     w.legitimacy = rng.random(50).astype(w.legitimacy.dtype)
     roster = build_roster(setup.params)
     full = np.empty((50, roster.n_states))
     full[:, setup.order] = w.compliance
     full[:, roster.home] = w.home_compliance
-    means = np.stack([full[:, roster.region == r].mean(axis=1) for r in range(regions)], axis=1)
+    regions = roster.region.max() + 1
+    means = np.stack([full[:, roster.region == r].mean(axis=1) if (roster.region == r).any() else np.zeros(50)
+                      for r in range(regions)], axis=1)
     p = setup.params
     expected = rules.norm_update(full, means[:, roster.region], w.legitimacy[:, None].astype(float),
                                  p["court.legitimacy0"], p["states.conformity"], p["states.legitimacy_pull"])
-    vec._norm_dynamics(w, setup)
+    step.norm_dynamics(w, setup)
     np.testing.assert_allclose(w.compliance, expected[:, setup.order], atol=1e-6)
     np.testing.assert_allclose(w.home_compliance, expected[:, roster.home], atol=1e-6)
+
+
+def test_each_accused_sees_the_state_as_its_turn_starts(monkeypatch):
+    """Weights reused from outreach equal those recomputed from the state at each accused's turn
+    (after the boost and after earlier accused' trips this month)."""
+    values = {**SMALL, "accused.trip_rate": [2.0, 2.0, 1.0], "accused.head_of_state": [1, 0, 0],
+              "accused.risk_aversion": [100.0, 50.0, 100.0], "accused.max_risk": [0.2, 0.2, 0.2],
+              "prosecutor.sealed_share": 0.5}
+    setup, w, rng = _world(values, 6, 100)
+    turn, checked = step._turn, []
+
+    def check(w, s, rng, t, j, rows, touched):
+        weight, prob_at = step._turn_weights(w, s, j, rows, touched)
+        prob, fresh = w.arrest_and_weights(rows, s.head_of_state[j], s.risk_aversion[j], w.sealed[rows, j][:, None])
+        hosts = rng.integers(0, s.n_states, rows.size)
+        np.testing.assert_allclose(weight, fresh, rtol=1e-6, atol=0)
+        np.testing.assert_allclose(prob_at(hosts), prob[np.arange(rows.size), hosts], rtol=1e-6, atol=0)
+        checked.append(int(touched.sum()))
+        return turn(w, s, rng, t, j, rows, touched)
+
+    monkeypatch.setattr(step, "_turn", check)
+    for t in range(setup.params.horizon):
+        step.step(w, setup, rng, t)
+    assert len(checked) > 30 and sum(checked) > 0

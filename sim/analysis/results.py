@@ -16,12 +16,11 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
-from sim.params import BY_NAME, lookup
+from sim.params import BY_NAME, lookup, split_name
 
 FILES = ("manifest.json", "points.parquet", "runs.parquet", "summary.csv")
 SENSITIVITY = "sensitivity.csv"
 RUN_COLUMNS = ("point", "replicate", "accused", "in_custody", "custody_month", "route")
-_INDEXED = re.compile(r"^(?P<base>[a-z_]+\.[a-z_0-9]+)\[(?P<idx>\d+)\]$")
 FIX = "rerun the experiment (python -m sim sweep CONFIG --resume) or point to a complete results folder"
 
 
@@ -65,8 +64,7 @@ class Results:
 
 def base_name(name: str) -> str:
     """``accused.trip_rate[0]`` -> ``accused.trip_rate``; other names unchanged."""
-    m = _INDEXED.match(name)
-    return m["base"] if m else name
+    return split_name(name)[0]
 
 
 def is_parameter(name: str) -> bool:

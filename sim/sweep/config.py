@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
-from sim.params import _INDEXED, Param, Params, flatten_tables, lookup, suggest
+from sim.params import Param, Params, flatten_tables, lookup, split_name, suggest
 from sim.simulate import DEFAULT_BLOCK_SIZE, ENGINES, block_sizes
 
 
@@ -280,8 +280,7 @@ _N_WORD = {"lhs": "points", "sobol": "base samples N (points = N·(2D+2), or N·
 
 def base_param(name: str) -> Param:
     """The schema entry of a swept name, ``accused.trip_rate[0]`` -> ``accused.trip_rate``."""
-    m = _INDEXED.match(name)
-    return lookup(m["base"] if m else name)
+    return lookup(split_name(name)[0])
 
 
 def _check_sweepable(name: str, table: str) -> None:
@@ -289,7 +288,7 @@ def _check_sweepable(name: str, table: str) -> None:
     if not p.numeric:
         raise UserError(f"[sweep.{table}] {name}: only numeric parameters can be swept and {name} is "
                         f"{'a date' if p.scalar_kind == 'date' else 'text'}; set it in [scenario] or [parameters]")
-    if p.is_list and not _INDEXED.match(name):
+    if p.is_list and split_name(name)[1] is None:
         raise UserError(f"[sweep.{table}] {name} is a list; sweep one element, e.g. \"{name}[0]\"")
 
 

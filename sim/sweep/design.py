@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
-from sim.params import _INDEXED, Params, coerce, lookup
+from sim.params import Params, coerce, lookup, split_name
 
 DESIGN_TAG = 0x5357454550  # "SWEEP": keeps the design's stream apart from the points' block streams
 
 
 def _base(name: str):
-    m = _INDEXED.match(name)
-    return lookup(m["base"] if m else name), (int(m["idx"]) if m else None)
+    base, idx = split_name(name)
+    return lookup(base), idx
 
 
 def _is_integer(name: str) -> bool:

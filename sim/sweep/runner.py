@@ -104,19 +104,18 @@ def write_outputs(exp: Experiment, folder: Path, blocks) -> list[Path]:
 
 
 def draw(folder: Path, kinds: list[str]) -> list[Path]:
-    """The analysis module's figures; a missing module or a failed figure is a warning, not a lost sweep."""
-    try:
-        from sim.analysis.plots import draw_figures
-    except ImportError as exc:
-        sys.stderr.write(f"warning: figures skipped ({exc}); draw them later with `python -m sim plot {folder}`\n")
-        return []
-    try:
-        return [Path(p) for p in draw_figures(folder, kinds)]
-    except Exception as exc:  # noqa: BLE001 - the results are written; a figure must not lose them
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        sys.stderr.write(f"warning: figures failed ({exc.__class__.__name__}: {first}); "
-                         f"redraw with `python -m sim plot {folder}`\n")
-        return []
+    """Draw each figure kind the config asks for; a kind that fails is a warning, not a lost sweep."""
+    from sim.analysis.plots import draw_figures
+
+    paths: list[Path] = []
+    for kind in kinds:
+        try:
+            paths.extend(Path(p) for p in draw_figures(folder, [kind]))
+        except Exception as exc:  # noqa: BLE001 - the results are written; a figure must not lose them
+            first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            sys.stderr.write(f"warning: figure '{kind}' skipped ({first}); "
+                             f"redraw with `python -m sim plot {folder} --kind {kind}`\n")
+    return paths
 
 
 def build_manifest(exp: Experiment, folder: Path, outputs: list[Path], timings: dict[str, Any]) -> dict[str, Any]:
