@@ -23,7 +23,7 @@ from mesa.visualization.utils import update_counter
 from sim.errors import UserError
 from sim.model import TribunalModel
 from sim.params import BY_NAME, GROUPS, SCHEMA, Param, Params, split_name
-from sim.report import _seed_sequence as run_seed  # the stream of `python -m sim run --seed N`
+from sim.report import run_seed  # the stream of `python -m sim run --seed N`
 from sim.report import describe
 
 GROUP_TITLES = {"scenario": "Scenario", "states": "States", "accused": "Accused", "arrest": "Arrest decision",

@@ -80,7 +80,7 @@ def run_command(args) -> int:
         from sim.errors import UserError
 
         raise UserError(f"--out {out} is a file; give a folder path")
-    model = TribunalModel(params, rng=_seed_sequence(args.seed)).run()
+    model = TribunalModel(params, rng=run_seed(args.seed)).run()
     print(account(model))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -91,8 +91,8 @@ def run_command(args) -> int:
     return 0
 
 
-def _seed_sequence(seed: int):
+def run_seed(seed: int):
+    """The SeedSequence of `python -m sim run --seed N`: replicate 0 of sim.simulate(seed=N, engine='mesa')."""
     from sim.simulate import block_seed, child_seed, root_seed
 
-    # the same stream as replicate 0 of sim.simulate(seed=seed, engine="mesa")
     return child_seed(block_seed(root_seed(seed), 0), 0)

@@ -40,12 +40,11 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python -m sim viz` in its own process group on a free port; the group is stopped afterwards."""
-    from sim.app_server import missing_assets
+    from sim.app_server import cache_dir, fetch_assets, missing_assets
 
-    missing = missing_assets()
-    if missing:
-        pytest.fail(f"Solara's front-end packages are not cached ({', '.join(a.folder for a in missing)}); "
-                    "run `python -m sim viz-assets` first")
+    # the documented offline step (`python -m sim viz-assets`), from the npm registry when not yet cached
+    fetch_assets(missing_assets(), cache_dir(), quiet=True)
+    assert not missing_assets(), "Solara's front-end packages are still missing after `viz-assets`"
     port = _free_port()
     log_path = tmp_path_factory.mktemp("viz") / "server.log"
     with open(log_path, "w") as log:

@@ -218,15 +218,26 @@ def test_reproduce_with_a_missing_or_corrupt_manifest_is_one_line_exit_2(tiny, t
     assert err.startswith("error: ") and expected in err and err.count("\n") == 1
 
 
-def test_a_sweep_completes_with_a_warning_when_figures_cannot_be_drawn(tiny, tmp_path, capsys, monkeypatch):
+def test_a_figure_that_fails_is_a_warning_and_the_others_are_drawn(tiny, tmp_path, capsys, monkeypatch):
+    import sim.analysis.plots as plots
+
     config = tmp_path / "figs.toml"
-    config.write_text(TINY.replace("horizons = [6, 12]", 'horizons = [6, 12]\nfigures = ["heatmap"]'),
+    config.write_text(TINY.replace("horizons = [6, 12]", 'horizons = [6, 12]\nfigures = ["heatmap", "routes"]'),
                       encoding="utf-8")
-    monkeypatch.setitem(sys.modules, "sim.analysis.plots", None)  # as if the module were not written yet
+    real = plots.draw_figures
+
+    def heatmap_breaks(folder, kinds):
+        if kinds == ["heatmap"]:
+            raise RuntimeError("no heatmap today")
+        return real(folder, kinds)
+
+    monkeypatch.setattr(plots, "draw_figures", heatmap_breaks)
     capsys.readouterr()
     assert sweep(config, tmp_path / "out", "--workers", "1") == 0
     err = capsys.readouterr().err
-    assert err.startswith("warning: figures skipped") and err.count("\n") == 1
+    assert err.startswith("warning: figure 'heatmap' skipped (no heatmap today)") and err.count("\n") == 1
+    assert (tmp_path / "out" / "figures" / "routes.png").is_file()
+    assert not (tmp_path / "out" / "figures" / "heatmap.png").exists()
     assert (tmp_path / "out" / "manifest.json").is_file()
     _, ref = tiny
     assert {f: sha(tmp_path / "out" / f) for f in DATA} == {f: sha(ref / f) for f in DATA}
