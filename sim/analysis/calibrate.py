@@ -13,7 +13,6 @@ import hashlib
 import math
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from sim.errors import UserError
 from sim.params import Params, suggest
 from sim.simulate import DEFAULT_BLOCK_SIZE, ENGINES, block_sizes, child_seed
 from sim.sweep import store
-from sim.sweep.config import model_overrides, read_toml
+from sim.sweep.config import model_overrides, parse_toml, read_config_text
 
 TABLES = ("calibration", "scenario", "parameters", "priors", "targets")
 CALIBRATION_KEYS = ("name", "description", "seed", "draws", "replicates", "accept", "engine", "block_size")
@@ -91,17 +90,11 @@ class Calibration:
 
 def load_calibration(path: str | Path) -> Calibration:
     """Read and validate a calibration config; every problem is a one-line UserError."""
-    doc = read_toml(path)
-    text = Path(path).read_bytes().decode("utf-8")
-    return calibration_from_doc(doc, text, str(path))
+    return calibration_from_text(read_config_text(path), str(path))
 
 
 def calibration_from_text(text: str, source: str = "config") -> Calibration:
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"config {source} is not valid TOML: {exc}") from None
-    return calibration_from_doc(doc, text, source)
+    return calibration_from_doc(parse_toml(text, source), text, source)
 
 
 def _table(node: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:

@@ -116,12 +116,13 @@ def parameter_label(name: str, width: int = 48, brief: bool = False) -> str:
 
 
 def accused_label(accused: str, head_of_state: list[int] | None = None) -> str:
-    """'accused 0 (head of state)', 'accused 1', or 'all accused'."""
+    """'accused 0 (head of state)', 'accused 1 (senior official)', or 'all accused'."""
     if str(accused) == "all":
         return "all accused"
     j = int(accused)
-    hos = head_of_state is not None and j < len(head_of_state) and bool(head_of_state[j])
-    return f"accused {j} (head of state)" if hos else f"accused {j}"
+    if head_of_state is None or j >= len(head_of_state):
+        return f"accused {j}"
+    return f"accused {j} ({'head of state' if head_of_state[j] else 'senior official'})"
 
 
 def accused_color(accused: str) -> str:

@@ -18,21 +18,30 @@ from sim.params import Param, Params, flatten_tables, lookup, split_name, sugges
 from sim.simulate import DEFAULT_BLOCK_SIZE, ENGINES, block_sizes
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML file; a missing, unreadable or malformed file is a one-line UserError."""
+def read_config_text(path: str | Path) -> str:
+    """A config file's text, exactly as written (it is hashed); unreadable files are a one-line UserError."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise UserError(f"config file {path} does not exist; check the path") from None
     except IsADirectoryError:
         raise UserError(f"config {path} is a folder, not a TOML file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read config {path}: {exc.__class__.__name__}; is it a UTF-8 text file?") from None
+
+
+def parse_toml(text: str, source: str = "config") -> dict[str, Any]:
+    """Parse TOML text; malformed text is a one-line UserError naming its source."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"config {path} is not valid TOML: {exc}") from None
+        raise UserError(f"config {source} is not valid TOML: {exc}") from None
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing, unreadable or malformed file is a one-line UserError."""
+    return parse_toml(read_config_text(path), str(path))
 
 
 def model_overrides(doc: dict[str, Any]) -> dict[str, Any]:
@@ -136,18 +145,12 @@ class Block:
 
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment config file; every problem is a one-line UserError."""
-    doc = read_toml(path)
-    text = Path(path).read_bytes().decode("utf-8")
-    return experiment_from_doc(doc, text, str(path))
+    return experiment_from_text(read_config_text(path), str(path))
 
 
 def experiment_from_text(text: str, source: str = "config") -> Experiment:
     """The experiment of a config's text (as recorded in a manifest)."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"config {source} is not valid TOML: {exc}") from None
-    return experiment_from_doc(doc, text, source)
+    return experiment_from_doc(parse_toml(text, source), text, source)
 
 
 def experiment_from_doc(doc: dict[str, Any], text: str, source: str) -> Experiment:
