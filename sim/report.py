@@ -72,6 +72,26 @@ def _plain_rows(frame):
         yield {k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
 
 
+def write_run(model: TribunalModel, seed: int, out: Path) -> None:
+    """The run's event log, series and outputs, and a manifest that is enough to rerun it."""
+    from sim.sweep import store
+    from sim.sweep.runner import software
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"events.csv": lambda tmp: model.events_frame().to_csv(tmp, index=False),
+             "series.csv": lambda tmp: model.series().to_csv(tmp, index=False)}
+    for name, write in files.items():
+        store.atomic_write(out / name, write)
+    store.write_json(out / "outcome.json", outcome_record(model, seed))
+    changed = model.params.to_dict(changed_only=True)
+    sets = " ".join(f"--set {k}={json.dumps(v, separators=(',', ':'))}" for k, v in changed.items())
+    store.write_json(out / "manifest.json", {
+        "command": f"python -m sim run --seed {seed} {sets}".strip(),
+        "engine": "mesa", "seed": seed, "parameters": model.params.to_dict(), "software": software(),
+        "outputs": {name: store.sha256(out / name) for name in (*files, "outcome.json")},
+    })
+
+
 def run_command(args) -> int:
     overrides = parse_overrides(args.overrides)
     params = params_from_file(args.config, overrides) if args.config else params_from_file(None, overrides)
@@ -83,11 +103,8 @@ def run_command(args) -> int:
     model = TribunalModel(params, rng=run_seed(args.seed)).run()
     print(account(model))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        model.events_frame().to_csv(out / "events.csv", index=False)
-        model.series().to_csv(out / "series.csv", index=False)
-        (out / "outcome.json").write_text(json.dumps(outcome_record(model, args.seed), indent=2) + "\n")
-        print(f"Wrote events.csv, series.csv and outcome.json to {out}/")
+        write_run(model, args.seed, out)
+        print(f"Wrote events.csv, series.csv, outcome.json and manifest.json to {out}/")
     return 0
 
 

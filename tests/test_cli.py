@@ -78,6 +78,9 @@ def test_run_tells_the_story_and_writes_its_files(tmp_path, capsys):
     assert len(series) == 36
     assert outcome["parameters"]["court.legitimacy0"] == 0.8 and outcome["seed"] == 3
     assert len(outcome["accused"]) == 2
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["parameters"]["scenario.n_states"] == 40
+    assert set(manifest["outputs"]) == {"events.csv", "series.csv", "outcome.json"}
     # the same seed and parameters give the same story
     code2, out2, _ = _run(["run", "--config", str(cfg), "--seed", "3", "--set", "court.legitimacy0=0.8"], capsys)
     assert out2 == out.split("Wrote")[0]
