@@ -7,6 +7,7 @@ same replicates in blocks on two worker processes (concurrent.futures), for thro
 
     python benchmarks/engines.py                 # Mesa 30 replicates; vectorized 1,000 / 10,000 / 100,000
     python benchmarks/engines.py --quick         # Mesa 5; vectorized 1,000 / 10,000
+    python benchmarks/engines.py --profile       # CPU time per submodel of the vectorized core, per replicate
 """
 
 from __future__ import annotations
@@ -65,6 +66,58 @@ def measure_parallel(replicates: int, block_size: int, workers: int, seed: int =
             "rss_base_mib": float("nan"), "rss_peak_mib": float("nan")}
 
 
+PROFILED = ("regime_change", "plans", "outreach", "_weigh", "_top", "_boost", "trips", "_turn_weights", "_draw",
+            "unseal", "norm_dynamics", "withdrawal_hazards", "withdrawal", "drift")
+
+
+def profile(replicates: int = 1000, rounds: int = 3) -> str:
+    """CPU seconds per replicate in each submodel of sim._vector_step (one chunk, best of ``rounds``).
+
+    Functions starting with "_" are parts of the submodel listed above them (outreach: _weigh,
+    _top, _boost; trips: _turn_weights, _draw), so the column does not add up to the total.
+    """
+    import numpy as np
+
+    import sim._vector_step as step
+    from sim._vector_world import Setup, World
+    from sim.params import Params
+
+    original = {name: getattr(step, name) for name in PROFILED}
+    best: dict[str, float] = {}
+    try:
+        for r in range(rounds):
+            spent = dict.fromkeys(("initialisation", "total", *PROFILED), 0.0)
+
+            def timed(name, f):
+                def run(*args, **kwargs):
+                    start = time.process_time()
+                    out = f(*args, **kwargs)
+                    spent[name] += time.process_time() - start
+                    return out
+                return run
+
+            for name in PROFILED:
+                setattr(step, name, timed(name, original[name]))
+            setup = Setup.build(Params())
+            rng = np.random.default_rng(r)
+            start = time.process_time()
+            world = World(setup, rng, replicates)
+            spent["initialisation"] = time.process_time() - start
+            for t in range(setup.params.horizon):
+                step.step(world, setup, rng, t)
+            spent["total"] = time.process_time() - start
+            best = {k: min(v, best.get(k, v)) for k, v in spent.items()}
+    finally:
+        for name, f in original.items():
+            setattr(step, name, f)
+    total = best["total"]
+    lines = [f"{'submodel':<22}{'ms/replicate':>14}{'share':>8}", "-" * 44]
+    for name, sec in best.items():
+        indent = "  " if name.startswith("_") else ""
+        lines.append(f"{indent + name:<22}{1e3 * sec / replicates:>14.4f}{100 * sec / total:>7.0f}%")
+    return "\n".join(lines)
+
+
 def _in_subprocess(*args: str) -> dict:
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", *args], capture_output=True,
                          text=True, check=True, cwd=ROOT)
@@ -101,8 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="*", default=None, help="vectorized replicate counts")
     ap.add_argument("--block-size", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--profile", action="store_true", help="CPU time per submodel of the vectorized core")
     ap.add_argument("--one", nargs=3, metavar=("ENGINE", "REPLICATES", "BLOCK"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.profile:
+        print(f"machine: {machine()}; {time.strftime('%Y-%m-%d %H:%M')}; load average {os.getloadavg()[0]:.2f}")
+        print(f"vectorized core, one chunk of 1,000 replicates, S=193, F=2, T=120, best of 3\n\n{profile()}")
+        return 0
     if args.one:
         print(json.dumps(measure(args.one[0], int(args.one[1]), int(args.one[2]))))
         return 0

@@ -2,7 +2,9 @@
 
 Each submodel updates a World (sim._vector_world) in place through the formulas of sim.rules.
 Random draws come from the chunk's one Generator in a fixed order, so a chunk's results depend
-only on its seed; the order differs from the Mesa engine's, which MODEL.md §3 allows.
+only on its seed; the order differs from the Mesa engine's, which MODEL.md §3 allows. The passes
+over every (replicate, state) cell run tile by tile (Setup.tiles) to stay in cache; tiles never
+draw random numbers, so results do not depend on the tiling.
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ def step(w: World, s: Setup, rng: np.random.Generator, t: int) -> None:
     """Month t: regime change, outreach, trips, unsealing, norms, withdrawal, legitimacy drift."""
     regime_change(w, s, rng, t)
     travellers = plans(w, s, rng)
+    where = rng.random(travellers.shape, dtype=DTYPE)  # the destination draw's uniform for each planned trip
     outreach(w, s, travellers)
-    trips(w, s, rng, t, travellers)
+    trips(w, s, rng, t, travellers, where)
     unseal(w, s, rng)
-    norm_dynamics(w, s)
-    withdrawal(w, s, rng, t)
+    candidates = []
+    for rows in s.tiles(w.n):  # §4.5, then §4.6's hazards on the tile while it is in cache
+        norm_dynamics(w, s, rows)
+        candidates.append(withdrawal_hazards(w, s, rows))
+    withdrawal(w, s, rng, t, candidates)
     drift(w, s)
 
 
@@ -41,50 +47,82 @@ def regime_change(w: World, s: Setup, rng: np.random.Generator, t: int) -> None:
     w.take_custody(changed[r], j, DOMESTIC_SURRENDER, t)
 
 
+def plans(w: World, s: Setup, rng: np.random.Generator) -> np.ndarray:
+    """§4.3.3: which free accused plan a trip this month (drawn before outreach; the draws are independent)."""
+    return w.free & (rng.random(w.free.shape) < s.plan_prob)
+
+
 def outreach(w: World, s: Setup, travellers: np.ndarray) -> None:
     """§4.2: pressure decays; the B most attractive destinations for the free accused get a boost.
 
-    Leaves in ``w.cache`` each accused's arrest probabilities and destination weights at every
-    state, as they stand after the boost, for the rows in ``travellers`` (R, F) that need them.
+    Leaves in ``w.weights[j]`` accused j's destination weights at every state as they stand
+    after the boost, valid in the rows where j plans a trip (``travellers`` (R, F)).
     """
     p = s.params
-    w.pressure = rules.decay_pressure(w.pressure, p["prosecutor.pressure_decay"])
-    w.cache = None
     budget, n_states = p["prosecutor.outreach_budget"], s.n_states
+    decay, boost = p["prosecutor.pressure_decay"], p["prosecutor.outreach_boost"]
     active = w.free.any(axis=1)
-    if budget <= 0 or not active.any():
-        return
-    boost = p["prosecutor.outreach_boost"]
-    if budget >= n_states:
-        target = np.broadcast_to(active[:, None], w.pressure.shape)
-        w.pressure = rules.add_pressure(w.pressure, np.multiply(target, boost, dtype=DTYPE))
-        return
-    prob, weight = w.arrest_and_weights(slice(None), s.head_of_state[:, None, None], s.risk_aversion[:, None, None],
-                                        w.sealed.T[:, :, None])  # (F, R, S)
+    rank = 0 < budget < n_states and active.any()
+    weigh = rank or travellers.any()
+    targets = []
+    for rows in s.tiles(w.n):
+        rules.decay_pressure(w.pressure[rows], decay, out=w.pressure[rows])
+        if budget >= n_states > 0:  # every state but home is targeted: no ranking needed
+            w.pressure[rows] = rules.add_pressure(w.pressure[rows],
+                                                  np.multiply(active[rows, None], boost, dtype=DTYPE))
+        if weigh:
+            attraction = _weigh(w, s, rows, rank)
+            if rank:
+                targets.append(_top(w, s, rows, attraction, active[rows], budget))
+    if rank:
+        _boost(w, s, np.concatenate(targets), travellers)
+
+
+def _boost(w: World, s: Setup, flat: np.ndarray, travellers: np.ndarray) -> None:
+    """Outreach's boost at the targets (flat indices), and the destination weights recomputed there
+    for the accused who plan a trip."""
+    pressure = w.pressure.reshape(-1)
+    pressure[flat] = rules.add_pressure(pressure[flat], s.params["prosecutor.outreach_boost"])
+    at_row = flat // s.n_states
     for j in range(s.n_accused):
-        weight[j, ~w.free[:, j]] = 0.0  # only free accused attract outreach; the others do not travel
-    attraction = weight.sum(axis=0) if s.n_accused > 1 else weight[0].copy()
-    kth = n_states - budget
-    threshold = np.partition(attraction, kth, axis=1)[:, kth]
+        cells = flat[travellers[at_row, j]]
+        w.weights[j].reshape(-1)[cells] = w.cell_weights(cells, j)
+
+
+def _weigh(w: World, s: Setup, rows: slice, rank: bool) -> np.ndarray | None:
+    """Destination weights of every accused in a tile (into ``w.weights``) and, if ``rank``, the
+    attraction V_i = Σ_free j weight_ij (a positive multiple of MODEL.md's V_i: the same ranking)."""
+    odds_against = w.odds_against(rows)
+    for j in range(s.n_accused):
+        _, weight = w.arrest_and_weights(rows, j, odds_against, out=w.weights[j, rows])
+        free = w.free[rows, j]
+        if rank and not free.all():
+            weight[~free] = 0.0  # only free accused attract outreach (and only they travel: no use elsewhere)
+    if not rank:
+        return None
+    if s.n_accused == 1:
+        return w.weights[0, rows].copy()
+    attraction = np.add(w.weights[0, rows], w.weights[1, rows])
+    for j in range(2, s.n_accused):
+        attraction += w.weights[j, rows]
+    return attraction
+
+
+def _top(w: World, s: Setup, rows: slice, attraction: np.ndarray, active: np.ndarray, budget: int) -> np.ndarray:
+    """Flat indices (into the chunk's (R, S) arrays) of the ``budget`` most attractive states of each
+    active row of a tile: those at or above the row's budget-th largest attraction."""
+    kth = s.n_states - budget
+    threshold = np.sort(attraction, axis=1)[:, kth]  # sorting (SIMD) is faster here than np.partition
     weak = np.flatnonzero(active & (threshold < TINY))
     if weak.size:  # rare: every candidate's weight underflows float32; rank those rows in logs
-        attraction[weak] = _log_attraction(w, s, weak)
-        threshold[weak] = np.partition(attraction[weak], kth, axis=1)[:, kth]
+        attraction[weak] = _log_attraction(w, s, rows.start + weak)
+        threshold[weak] = np.sort(attraction[weak], axis=1)[:, kth]
     target = attraction >= threshold[:, None]
-    target &= active[:, None]
+    if not active.all():
+        target[~active] = False
     if np.count_nonzero(target) != budget * np.count_nonzero(active):
         _break_ties(target, attraction, threshold, budget)
-    flat = np.flatnonzero(target)
-    pressure = w.pressure.reshape(-1)
-    pressure[flat] = rules.add_pressure(pressure[flat], boost)
-    rows = flat // n_states
-    for j in range(s.n_accused):  # the boost changed P and weights at the targets: recompute them there
-        need = travellers[rows, j]
-        at = flat[need]
-        pj, wj = w.cell_arrest_and_weights(at, s.head_of_state[j], s.risk_aversion[j], w.sealed[rows[need], j])
-        prob[j].reshape(-1)[at] = pj
-        weight[j].reshape(-1)[at] = wj
-    w.cache = (prob, weight)
+    return np.flatnonzero(target) + rows.start * s.n_states
 
 
 def _log_attraction(w: World, s: Setup, rows: np.ndarray) -> np.ndarray:
@@ -104,106 +142,109 @@ def _break_ties(target: np.ndarray, attraction: np.ndarray, threshold: np.ndarra
         target[r, at[: budget - int(above.sum())]] = True
 
 
-def plans(w: World, s: Setup, rng: np.random.Generator) -> np.ndarray:
-    """§4.3.3: which free accused plan a trip this month (drawn before outreach; the draws are independent)."""
-    return w.free & (rng.random(w.free.shape) < s.plan_prob)
-
-
-def trips(w: World, s: Setup, rng: np.random.Generator, t: int, travellers: np.ndarray) -> None:
+def trips(w: World, s: Setup, rng: np.random.Generator, t: int, travellers: np.ndarray, where: np.ndarray) -> None:
     """§4.3: each free accused in index order (with its plan drawn) picks a host, may cancel, travels,
     may be arrested."""
     touched = np.zeros(w.n, bool)  # rows where an earlier accused travelled this month
     for j in range(s.n_accused):
         rows = np.flatnonzero(travellers[:, j])
         if rows.size:
-            travelled = _turn(w, s, rng, t, j, rows, touched[rows])
+            travelled = _turn(w, s, rng, t, j, rows, touched[rows], where[rows, j])
             touched[travelled] = True
 
 
-def _turn(w: World, s: Setup, rng, t: int, j: int, rows: np.ndarray, touched: np.ndarray) -> np.ndarray:
+def _turn(w: World, s: Setup, rng, t: int, j: int, rows: np.ndarray, touched: np.ndarray,
+          u: np.ndarray) -> np.ndarray:
     """Accused j's trip in each of ``rows``; returns the rows where a trip took place."""
     p = s.params
-    weight, prob_at = _turn_weights(w, s, j, rows, touched)
-    u = rng.random(rows.size)
+    weight = _turn_weights(w, j, rows, touched)
     host = _draw(weight, u)
     weak = np.flatnonzero(host < 0)
     if weak.size:  # rare: every weight in the row underflows float32; draw from weights scaled in logs
         logit = w.destination_logits(rows[weak], j)
         host[weak] = _draw(np.exp(logit - logit.max(axis=1, keepdims=True)), u[weak])
-    prob_host = prob_at(host)
-    risk = rules.perceived_risk(prob_host, w.sealed[rows, j], p["accused.sealed_awareness"])
+    cell = rows * s.n_states + host
+    prob_host = w.cell_arrest_probability(cell, j)  # the state as j's turn starts
+    sealed = w.sealed[rows, j]
+    risk = rules.perceived_risk(prob_host, sealed, p["accused.sealed_awareness"]) if sealed.any() else prob_host
     go = risk <= s.max_risk[j]
-    w.trips_cancelled[rows[~go], j] += 1
-    rows, host, prob_host = rows[go], host[go], prob_host[go]
-    member = w.member[rows, host] > 0
+    if not go.all():
+        w.trips_cancelled[rows[~go], j] += 1
+        rows, host, cell, prob_host = rows[go], host[go], cell[go], prob_host[go]
+    member = w.member.reshape(-1).take(cell) > 0
     w.trips[rows, j] += 1
     w.trips_to_members[rows, j] += member
     arrested = rng.random(rows.size) < prob_host
-    a_rows, a_host = rows[arrested], host[arrested]
-    w.take_custody(a_rows, j, ARRESTED_BY_HOST, t)
-    w.legitimacy[a_rows] = rules.legitimacy_after_arrest(w.legitimacy[a_rows], p["court.arrest_gain"])
-    w.compliance[a_rows, a_host] = rules.compliance_after_arrest(w.compliance[a_rows, a_host],
-                                                                 p["states.arrest_norm_gain"])
+    if arrested.any():
+        a_rows, a_cell = rows[arrested], cell[arrested]
+        w.take_custody(a_rows, j, ARRESTED_BY_HOST, t)
+        w.legitimacy[a_rows] = rules.legitimacy_after_arrest(w.legitimacy[a_rows], p["court.arrest_gain"])
+        compliance = w.compliance.reshape(-1)
+        compliance[a_cell] = rules.compliance_after_arrest(compliance[a_cell], p["states.arrest_norm_gain"])
     refused = ~arrested & member
-    r_rows, r_host = rows[refused], host[refused]
+    r_rows, r_cell = rows[refused], cell[refused]
     finding = rng.random(r_rows.size) < p["court.finding_prob"]
-    f_rows, f_host = r_rows[finding], r_host[finding]
-    w.state_findings[f_rows, f_host] += 1
-    w.pressure[f_rows, f_host] = rules.add_pressure(w.pressure[f_rows, f_host], p["court.finding_pressure"])
-    w.findings[f_rows] += 1
+    if finding.any():
+        f_rows, f_cell = r_rows[finding], r_cell[finding]
+        w.state_findings.reshape(-1)[f_cell] += 1
+        pressure = w.pressure.reshape(-1)
+        pressure[f_cell] = rules.add_pressure(pressure[f_cell], p["court.finding_pressure"])
+        w.findings[f_rows] += 1
     w.legitimacy[r_rows] = rules.legitimacy_after_defiance(w.legitimacy[r_rows], p["court.defiance_loss"], finding)
     v_rows = rows[~arrested & ~member]
     w.legitimacy[v_rows] = rules.legitimacy_after_nonmember_visit(w.legitimacy[v_rows], p["court.nonmember_loss"])
     return rows
 
 
-def _turn_weights(w: World, s: Setup, j: int, rows: np.ndarray, touched: np.ndarray):
-    """Destination weights of accused j in ``rows`` and a function giving P_ij at chosen hosts,
-    from the state as j's turn starts.
-
-    Rows untouched by earlier accused this month reuse the outreach's values; the others
-    (and every row when outreach computed nothing) are recomputed.
-    """
-    hos, rho = s.head_of_state[j], s.risk_aversion[j]
-    if w.cache is None:
-        prob, weight = w.arrest_and_weights(rows, hos, rho, w.sealed[rows, j][:, None])
-        return weight, lambda host: prob[np.arange(rows.size), host]
-    cached_prob, weight = w.cache[0][j].reshape(-1), w.cache[1][j][rows]
+def _turn_weights(w: World, j: int, rows: np.ndarray, touched: np.ndarray) -> np.ndarray:
+    """Destination weights of accused j in ``rows`` from the state as j's turn starts: outreach's
+    weights where no earlier accused travelled this month, recomputed in the other rows."""
+    weight = w.weights[j].take(rows, axis=0)
     fresh = np.flatnonzero(touched)
-    if fresh.size == 0:
-        return weight, lambda host: cached_prob.take(rows * s.n_states + host)
-    again = rows[fresh]
-    fresh_prob, weight[fresh] = w.arrest_and_weights(again, hos, rho, w.sealed[again, j][:, None])
-
-    def prob_at(host):
-        out = cached_prob.take(rows * s.n_states + host)
-        out[fresh] = fresh_prob[np.arange(fresh.size), host[fresh]]
-        return out
-
-    return weight, prob_at
+    if fresh.size:
+        weight[fresh] = w.arrest_and_weights(rows[fresh], j)[1]
+    return weight
 
 
 def _draw(weight: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Inverse-CDF draw of one column per row with probability ∝ weight, one uniform per row.
 
-    Two levels: a block of DRAW_BLOCK columns by its summed weight, then a column inside it.
+    Two levels: a block of DRAW_BLOCK columns by its summed weight, then a column inside it;
+    each level stops at its last positive entry, so a zero weight is never drawn. Sums run
+    across rows (arrays of shape (blocks, rows), one dtype): NumPy is slow along short rows.
     Rows whose total weight is below TINY get −1 (the caller redraws them from rescaled weights).
     """
     n, cols = weight.shape
-    starts = np.arange(0, cols, DRAW_BLOCK)
-    block = np.add.reduceat(weight, starts, axis=1)
-    cum = np.cumsum(block, axis=1, dtype=np.float64)
-    total = cum[:, -1]
-    goal = u * total
-    b = np.minimum(np.count_nonzero(cum <= goal[:, None], axis=1), len(starts) - 1)
-    local = np.arange(n)
-    rest = goal - np.where(b > 0, cum[local, b - 1], 0.0)
-    inner_cols = starts[b][:, None] + np.arange(DRAW_BLOCK)
-    inner = np.where(inner_cols < cols, weight[local[:, None], np.minimum(inner_cols, cols - 1)], 0.0)
-    inner_cum = np.cumsum(inner, axis=1, dtype=np.float64)
-    last = np.minimum(DRAW_BLOCK, cols - starts[b]) - 1
-    offset = np.minimum(np.count_nonzero(inner_cum <= rest[:, None], axis=1), last)
-    return np.where(total < TINY, -1, starts[b] + offset)
+    full, extra = divmod(cols, DRAW_BLOCK)
+    block = np.empty((full + (extra > 0), n), weight.dtype)
+    np.einsum("ijk->ji", weight[:, :full * DRAW_BLOCK].reshape(n, full, DRAW_BLOCK), out=block[:full])
+    if extra:
+        np.einsum("ij->i", weight[:, full * DRAW_BLOCK:], out=block[full])
+    cum = _running_sum(block)
+    total = cum[-1]
+    goal = (u * total).astype(weight.dtype)
+    b = np.minimum(_count(cum <= goal), _count(cum < total))
+    rows = np.arange(n)
+    rest = goal - np.where(b > 0, cum.reshape(-1).take((b - 1) * n + rows, mode="clip"), 0)
+    inner_cols = b * DRAW_BLOCK + np.arange(DRAW_BLOCK)[:, None]  # (DRAW_BLOCK, n)
+    inner = weight.reshape(-1).take(rows * cols + np.minimum(inner_cols, cols - 1))
+    inner[inner_cols >= cols] = 0
+    inner_cum = _running_sum(inner)
+    offset = np.minimum(_count(inner_cum <= rest), _count(inner_cum < inner_cum[-1]))
+    return np.where(total < TINY, -1, b * DRAW_BLOCK + offset)
+
+
+def _running_sum(a: np.ndarray) -> np.ndarray:
+    """Cumulative sums down axis 0 (np.cumsum is slow along a short axis 0)."""
+    out = a.copy()
+    for k in range(1, len(a)):
+        np.add(out[k - 1], out[k], out=out[k])
+    return out
+
+
+def _count(true: np.ndarray) -> np.ndarray:
+    """How many entries are True down axis 0 of a boolean array (summed as int8 when that cannot overflow)."""
+    return true.view(np.int8).sum(axis=0, dtype=np.int8 if len(true) < 128 else np.intp).astype(np.intp)
 
 
 def unseal(w: World, s: Setup, rng: np.random.Generator) -> None:
@@ -212,38 +253,52 @@ def unseal(w: World, s: Setup, rng: np.random.Generator) -> None:
         w.sealed &= rng.random(w.sealed.shape) >= s.params["prosecutor.unseal_rate"]
 
 
-def norm_dynamics(w: World, s: Setup) -> None:
-    """§4.5: compliance moves towards its regional mean (home included) and with the court's legitimacy."""
+def norm_dynamics(w: World, s: Setup, rows: slice) -> None:
+    """§4.5 for a tile of rows: compliance moves towards its regional mean (home included) and with
+    the court's legitimacy."""
     p = s.params
-    sums = np.add.reduceat(w.compliance, s.segment_start, axis=1) @ s.segment_region
-    sums[:, s.home_region] += w.home_compliance
-    means = sums / s.region_size
-    region_mean = np.repeat(means @ s.segment_region.T, s.segment_length, axis=1)
-    args = (p["court.legitimacy0"], p["states.conformity"], p["states.legitimacy_pull"])
-    w.compliance = rules.norm_update(w.compliance, region_mean, w.legitimacy[:, None], *args)
-    w.home_compliance = rules.norm_update(w.home_compliance, means[:, s.home_region], w.legitimacy, *args)
+    conformity = p["states.conformity"]
+    compliance = w.compliance[rows]
+    sums = compliance @ s.region_of_column
+    sums[:, s.home_region] += w.home_compliance[rows]
+    pull = rules.norm_pull(sums / s.region_size, w.legitimacy[rows, None], p["court.legitimacy0"], conformity,
+                           p["states.legitimacy_pull"])  # (rows, regions)
+    by_column = np.repeat(pull[:, s.segment_region], s.segment_length, axis=1)
+    rules.norm_update_from_pull(compliance, by_column, conformity, out=compliance)
+    w.home_compliance[rows] = rules.norm_update_from_pull(w.home_compliance[rows], pull[:, s.home_region], conformity)
 
 
-def withdrawal(w: World, s: Setup, rng: np.random.Generator, t: int) -> None:
-    """§4.6: members notify withdrawal; notified withdrawals take effect ``withdrawal_delay`` months later."""
-    p = s.params
-    m = s.n_members0  # states that were members at the start come first: only they can ever withdraw
-    if p["states.withdrawal_rate"] > 0 and m:
-        hazard = rules.withdrawal_probability(w.sovereignty[:, :m], w.alignment[:, :m], w.compliance[:, :m],
-                                              w.state_findings[:, :m], p["states.withdrawal_rate"],
-                                              p["states.withdrawal_threshold"])
-        candidates = np.flatnonzero(w.eligible[:, :m] & (hazard > 0))
-        notify = candidates[rng.random(candidates.size) < hazard.reshape(-1)[candidates]]
-        if notify.size:
-            rows, cols = np.divmod(notify, m)
-            w.eligible[rows, cols] = False
-            np.add.at(w.withdrawals, rows, 1)
-            flat = rows * s.n_states + cols
-            due = t + p["states.withdrawal_delay"]
-            w.pending[due] = np.concatenate([w.pending.get(due, flat[:0]), flat])
+def withdrawal_hazards(w: World, s: Setup, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+    """§4.6 for a tile of rows: the members that may notify withdrawal now, as flat indices into the
+    (R, S) arrays, and their hazards. The hazard is zero unless c < pull (``w.withdrawal_pull``, −inf
+    once notified), so only those few cells are evaluated."""
+    p, m = s.params, s.n_members0  # states that were members at the start come first: only they can withdraw
+    if p["states.withdrawal_rate"] <= 0 or m == 0:
+        return np.zeros(0, np.intp), np.zeros(0)
+    pull = w.withdrawal_pull[rows]
+    cells = np.flatnonzero(w.compliance[rows, :m] < pull)
+    flat = cells + cells // m * (s.n_states - m) + rows.start * s.n_states
+    hazard = rules.withdrawal_probability_from_pull(pull.reshape(-1).take(cells), w.compliance.reshape(-1).take(flat),
+                                                    w.state_findings.reshape(-1).take(flat),
+                                                    p["states.withdrawal_rate"])
+    return flat, hazard
+
+
+def withdrawal(w: World, s: Setup, rng: np.random.Generator, t: int,
+               candidates: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """§4.6: members notify withdrawal with the hazards of ``withdrawal_hazards``; notified withdrawals
+    take effect ``withdrawal_delay`` months later."""
+    flat = np.concatenate([c[0] for c in candidates])
+    notify = flat[rng.random(flat.size) < np.concatenate([c[1] for c in candidates])]
+    if notify.size:
+        rows, cols = np.divmod(notify, s.n_states)
+        w.withdrawal_pull[rows, cols] = -np.inf
+        np.add.at(w.withdrawals, rows, 1)
+        due = t + s.params["states.withdrawal_delay"]
+        w.pending[due] = np.concatenate([w.pending.get(due, notify[:0]), notify])
     effective = w.pending.pop(t, None)
     if effective is not None:
-        w.member.reshape(-1)[effective] = 0
+        w.leave_statute(effective)
 
 
 def drift(w: World, s: Setup) -> None:

@@ -12,6 +12,9 @@ from sim.params import Params
 from sim.roster import build_roster
 
 DTYPE = np.float32  # state arrays; tests/test_equivalence.py checks the distributions against the Mesa engine
+TILE_CELLS = 49_152  # the monthly passes over every (replicate, state) work on tiles of about this many cells
+# (192 KiB per float32 array): a tile's temporaries stay in the L2 cache and come from the allocator's free
+# list. Tiling only regroups elementwise work, so results do not depend on it.
 
 
 @dataclass(frozen=True)
@@ -19,20 +22,19 @@ class Setup:
     """What one parameter set fixes for every chunk: the column layout of states and per-accused constants.
 
     Columns are the states other than home, those that are members at the start first (only
-    they can ever withdraw), each group sorted by region, so that regional sums are sums
-    over a few runs of adjacent columns ("segments").
+    they can ever withdraw), each group sorted by region.
     """
 
     params: Params
     order: np.ndarray  # roster index of each column
     member0: np.ndarray  # (S,) bool, membership at the start
     partner: np.ndarray  # (S,) bool
-    segment_start: np.ndarray  # first column of each run of one region
-    segment_length: np.ndarray
-    segment_region: np.ndarray  # (segments, regions) 0/1: which region each run belongs to
+    region_of_column: np.ndarray  # (S, regions) DTYPE 0/1: the region of each column
     region_size: np.ndarray  # (regions,) states per region, home included
     home_region: int
-    head_of_state: np.ndarray  # (F,) DTYPE
+    segment_region: np.ndarray  # region of each run of adjacent columns of one region ("segment")
+    segment_length: np.ndarray
+    accused_logit: np.ndarray  # (F,) DTYPE: accused j's share of the arrest logit
     risk_aversion: np.ndarray  # (F,) DTYPE
     max_risk: np.ndarray  # (F,)
     plan_prob: np.ndarray  # (F,) 1 − exp(−λ_j)
@@ -47,13 +49,13 @@ class Setup:
         present, region = np.unique(roster.region, return_inverse=True)
         col_region = region[order]
         start = np.flatnonzero(np.r_[True, col_region[1:] != col_region[:-1]]) if len(order) else np.array([], int)
-        length = np.diff(np.r_[start, len(order)])
-        onehot = (col_region[start][:, None] == np.arange(len(present))).astype(DTYPE)
         return cls(params=params, order=order, member0=roster.member[order].copy(),
-                   partner=roster.partner[order].copy(), segment_start=start, segment_length=length,
-                   segment_region=onehot, region_size=np.bincount(region).astype(DTYPE),
-                   home_region=int(region[roster.home]),
-                   head_of_state=np.asarray(params["accused.head_of_state"], DTYPE),
+                   partner=roster.partner[order].copy(),
+                   region_of_column=(col_region[:, None] == np.arange(len(present))).astype(DTYPE),
+                   region_size=np.bincount(region).astype(DTYPE), home_region=int(region[roster.home]),
+                   segment_region=col_region[start], segment_length=np.diff(np.r_[start, len(order)]),
+                   accused_logit=rules.arrest_logit_accused(rules.ArrestCoefficients.from_params(params),
+                                                            np.asarray(params["accused.head_of_state"], DTYPE)),
                    risk_aversion=np.asarray(params["accused.risk_aversion"], DTYPE),
                    max_risk=np.asarray(params["accused.max_risk"], float),
                    plan_prob=rules.trip_probability(params["accused.trip_rate"]),
@@ -74,9 +76,19 @@ class Setup:
     def n_accused(self) -> int:
         return len(self.plan_prob)
 
+    def tiles(self, n: int) -> list[slice]:
+        """Row slices of a chunk of n replicates, each about TILE_CELLS cells."""
+        rows = max(1, TILE_CELLS // max(1, self.n_states))
+        return [slice(a, min(a + rows, n)) for a in range(0, n, rows)]
+
 
 class World:
-    """The state of one chunk of n replicates (MODEL.md §2), drawn per §3."""
+    """The state of one chunk of n replicates (MODEL.md §2), drawn per §3.
+
+    Besides the state variables it keeps the parts of formulas that change rarely: each host's
+    standing in the arrest logit (changes only when it withdraws), the destination appeal and
+    the withdrawal pull (fixed for a run).
+    """
 
     def __init__(self, setup: Setup, rng: np.random.Generator, n: int):
         p, s = setup.params, setup
@@ -92,13 +104,16 @@ class World:
         self.alignment = draw(np.where(s.partner, p["states.alignment_partner"], p["states.alignment"]))
         log_appeal = rng.normal(0.0, p["states.appeal_sd"], shape) + np.where(s.partner,
                                                                               np.log(p["states.partner_appeal"]), 0.0)
-        # Destination weights matter only relative to each other within a replicate, so log appeal is
+        # Destination weights matter only relative to each other within a replicate, so the appeal is
         # shifted per row to make the largest possible weight (risk 0) exactly 1: no overflow in exp().
-        calm = rules.destination_logit(log_appeal, self.alignment, 0.0, p["accused.travel_alignment"], 0.0)
-        self.log_appeal = (log_appeal - calm.max(axis=1, keepdims=True, initial=-np.inf)).astype(DTYPE)
+        appeal = rules.destination_appeal(log_appeal, self.alignment, p["accused.travel_alignment"])
+        self.appeal = (appeal - appeal.max(axis=1, keepdims=True, initial=-np.inf)).astype(DTYPE)
         self.home_compliance = rules.beta_draw(rng, p["states.compliance_nonmember"], kappa, n).astype(DTYPE)
         self.member = np.broadcast_to(member.astype(DTYPE), shape).copy()  # 0/1, enters the arrest logit
-        self.eligible = np.broadcast_to(member, shape).copy()  # member with no withdrawal pending
+        self.standing = rules.arrest_logit_standing(s.coef, self.member, self.sovereignty, self.alignment)
+        m = s.n_members0
+        self.withdrawal_pull = rules.withdrawal_pull(self.sovereignty[:, :m], self.alignment[:, :m],
+                                                     p["states.withdrawal_threshold"])  # −inf once notified
         self.pressure = np.zeros(shape, DTYPE)
         self.state_findings = np.zeros(shape, DTYPE)
         self.pending: dict[int, np.ndarray] = {}  # month -> flat indices whose withdrawal takes effect then
@@ -113,44 +128,65 @@ class World:
         self.trips_cancelled = np.zeros((n, f), np.int32)
         self.findings = np.zeros(n, np.int32)
         self.withdrawals = np.zeros(n, np.int32)
-        self.cache: tuple[np.ndarray, np.ndarray] | None = None  # this month's (P, weights), see _outreach
+        self.weights = np.empty((f, *shape), DTYPE)  # this month's destination weights, see _vector_step.outreach
 
     @property
     def n(self) -> int:
         return self.legitimacy.shape[0]
 
-    def arrest_and_weights(self, rows, head_of_state, risk_aversion, sealed):
-        """P_ij and destination weights w_i·exp(β_t·a_i − ρ_j·r_ij) for ``rows`` (an index array or
-        ``slice(None)``) at every state, from the current state; accused arguments broadcast."""
-        return self._arrest_and_weights(lambda a: a[rows], self.legitimacy[rows, None], head_of_state,
-                                        risk_aversion, sealed)
+    @property
+    def eligible(self) -> np.ndarray:
+        """(R, S) bool: members with no withdrawal pending (only the initial members, the first columns)."""
+        out = np.zeros(self.member.shape, bool)
+        out[:, :self.setup.n_members0] = self.withdrawal_pull > -np.inf
+        return out
 
-    def cell_arrest_and_weights(self, flat, head_of_state, risk_aversion, sealed):
-        """The same at single cells given as flat indices into the (R, S) arrays."""
-        legitimacy = self.legitimacy.take(flat // self.setup.n_states)
-        return self._arrest_and_weights(lambda a: a.reshape(-1).take(flat), legitimacy, head_of_state,
-                                        risk_aversion, sealed)
+    def odds_against(self, rows) -> np.ndarray:
+        """Each host's factor of the odds against arrest (rules.arrest_odds_against), now, for ``rows``
+        (a slice or an index array): the part of the arrest probabilities common to every accused."""
+        return rules.arrest_odds_against(self.setup.coef, self.standing[rows], self.compliance[rows],
+                                         self.pressure[rows], self.legitimacy[rows, None])
 
-    def _arrest_and_weights(self, get, legitimacy, head_of_state, risk_aversion, sealed):
-        p = self.setup.params
-        alignment = get(self.alignment)
-        prob = rules.arrest_probability(self.setup.coef, get(self.capacity), get(self.member), get(self.compliance),
-                                        legitimacy, get(self.pressure), get(self.sovereignty), alignment,
-                                        head_of_state)
-        risk = rules.perceived_risk(prob, sealed, p["accused.sealed_awareness"]) if np.any(sealed) else prob
-        logit = rules.destination_logit(get(self.log_appeal), alignment, risk, p["accused.travel_alignment"],
-                                        risk_aversion)
-        return prob, np.exp(logit, out=logit)
+    def arrest_and_weights(self, rows, j: int, odds_against: np.ndarray | None = None, out=None):
+        """Accused j's arrest probabilities P_ij and destination weights w_i·exp(β_t·a_i − ρ_j·r_ij)
+        at every state of ``rows``, from the current state (weights written to ``out`` if given)."""
+        s, p = self.setup, self.setup.params
+        odds_against = self.odds_against(rows) if odds_against is None else odds_against
+        prob = rules.arrest_probability_from_parts(self.capacity[rows], odds_against, s.accused_logit[j])
+        sealed = self.sealed[rows, j]
+        risk = rules.perceived_risk(prob, sealed[:, None], p["accused.sealed_awareness"]) if sealed.any() else prob
+        logit = rules.destination_logit_from_appeal(self.appeal[rows], risk, s.risk_aversion[j])
+        return prob, np.exp(logit, out=logit if out is None else out)
+
+    def cell_arrest_probability(self, flat: np.ndarray, j: int) -> np.ndarray:
+        """Accused j's P_ij now at single cells given as flat indices into the (R, S) arrays."""
+        s = self.setup
+        take = lambda a: a.reshape(-1).take(flat)  # noqa: E731
+        odds_against = rules.arrest_odds_against(s.coef, take(self.standing), take(self.compliance),
+                                                 take(self.pressure), self.legitimacy.take(flat // s.n_states))
+        return rules.arrest_probability_from_parts(take(self.capacity), odds_against, s.accused_logit[j])
+
+    def cell_weights(self, flat: np.ndarray, j: int) -> np.ndarray:
+        """Accused j's destination weights now at single cells given as flat indices."""
+        s, p = self.setup, self.setup.params
+        prob = self.cell_arrest_probability(flat, j)
+        sealed = self.sealed[:, j].take(flat // s.n_states) if self.sealed[:, j].any() else None
+        risk = prob if sealed is None else rules.perceived_risk(prob, sealed, p["accused.sealed_awareness"])
+        return np.exp(rules.destination_logit_from_appeal(self.appeal.reshape(-1).take(flat), risk, s.risk_aversion[j]))
 
     def destination_logits(self, rows: np.ndarray, j: int) -> np.ndarray:
         """log destination weights of accused j in ``rows`` (for rows whose weights underflow)."""
         s, p = self.setup, self.setup.params
-        prob = rules.arrest_probability(s.coef, self.capacity[rows], self.member[rows], self.compliance[rows],
-                                        self.legitimacy[rows, None], self.pressure[rows], self.sovereignty[rows],
-                                        self.alignment[rows], s.head_of_state[j])
+        prob = rules.arrest_probability_from_parts(self.capacity[rows], self.odds_against(rows), s.accused_logit[j])
         risk = rules.perceived_risk(prob, self.sealed[rows, j][:, None], p["accused.sealed_awareness"])
-        return rules.destination_logit(self.log_appeal[rows], self.alignment[rows], risk,
-                                       p["accused.travel_alignment"], s.risk_aversion[j])
+        return rules.destination_logit_from_appeal(self.appeal[rows], risk, s.risk_aversion[j])
+
+    def leave_statute(self, flat: np.ndarray) -> None:
+        """Withdrawals taking effect at these cells: no longer members, so their standing changes."""
+        self.member.reshape(-1)[flat] = 0
+        take = lambda a: a.reshape(-1).take(flat)  # noqa: E731
+        self.standing.reshape(-1)[flat] = rules.arrest_logit_standing(self.setup.coef, take(self.member),
+                                                                      take(self.sovereignty), take(self.alignment))
 
     def take_custody(self, rows, j, route: int, t: int) -> None:
         """Custody is absorbing; a warrant becomes public when its person is taken into custody."""

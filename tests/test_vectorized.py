@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import sim._vector_step as step
+import sim._vector_world as vworld
 import sim.vectorized as vec
 from sim import rules, simulate
 from sim._vector_world import Setup, World
@@ -18,8 +19,9 @@ from sim.simulate import block_seed, block_sizes, root_seed, run_block
 from tests.strategies import valid_params
 
 BOUNDED = ("compliance", "capacity", "sovereignty", "alignment", "pressure", "legitimacy", "home_compliance")
-PROBABILITIES = ("arrest_probability", "trip_probability", "regime_change_probability", "withdrawal_probability",
-                 "perceived_risk", "sigmoid")
+PROBABILITIES = ("arrest_probability", "arrest_probability_from_parts", "probability_from_odds_against",
+                 "trip_probability", "regime_change_probability", "withdrawal_probability",
+                 "withdrawal_probability_from_pull", "perceived_risk", "sigmoid")
 SMALL = {"scenario.n_states": 30, "scenario.horizon_months": 24, "scenario.n_partners": 3}
 
 
@@ -110,6 +112,17 @@ def test_blocks_run_separately_in_any_order_equal_one_call(series):
     pd.testing.assert_frame_equal(whole[1], merged, check_exact=True)
 
 
+@pytest.mark.parametrize("cells", [2 * 29, 7 * 29, 10**9])
+def test_tiles_do_not_change_results(monkeypatch, cells):
+    """Tiles only regroup elementwise work and draw no random numbers: tiles of 2, 7 or all 60 rows give
+    the same frame (29 states besides home)."""
+    values = {**SMALL, "prosecutor.sealed_share": 0.5, "states.withdrawal_rate": 0.05}
+    reference = simulate(values, replicates=60, seed=3, engine="vectorized")
+    monkeypatch.setattr(vworld, "TILE_CELLS", cells)
+    pd.testing.assert_frame_equal(simulate(values, replicates=60, seed=3, engine="vectorized"), reference,
+                                  check_exact=True)
+
+
 def test_series_agrees_with_outputs_and_modes_agree():
     values = {**SMALL, "states.withdrawal_rate": 0.05}
     frame, series = simulate(values, replicates=40, seed=2, engine="vectorized", series="replicate")
@@ -170,8 +183,7 @@ def test_outreach_targets_the_top_attraction_states(budget):
                                         decayed, w.sovereignty.astype(float),
                                         w.alignment.astype(float), p["accused.head_of_state"][j])
         risk = rules.perceived_risk(prob, w.sealed[:, j, None], p["accused.sealed_awareness"])
-        logit = rules.destination_logit(w.log_appeal.astype(float), w.alignment.astype(float), risk,
-                                        p["accused.travel_alignment"], p["accused.risk_aversion"][j])
+        logit = rules.destination_logit_from_appeal(w.appeal.astype(float), risk, p["accused.risk_aversion"][j])
         logits.append(np.where(w.free[:, j, None], logit, -np.inf))
     attraction = np.logaddexp.reduce(logits, axis=0)
     step.outreach(w, setup, step.plans(w, setup, rng))
@@ -229,8 +241,9 @@ def test_extreme_risk_aversion_ranks_and_draws_in_logs(monkeypatch):
 
 @pytest.mark.parametrize("roster_values", [{"scenario.n_regions": 1}, {"scenario.n_regions": 3},
                                            {"scenario.n_regions": 7}, {"scenario.roster": "real"}])
-def test_norm_dynamics_pull_towards_regional_means_with_home_included(roster_values):
-    """§4.5 against a direct float64 computation over the whole roster (home included), column by column."""
+def test_norm_dynamics_pull_towards_regional_means_with_home_included(monkeypatch, roster_values):
+    """§4.5 against a direct float64 computation over the whole roster (home included), column by column,
+    tile by tile (tiles of 16 rows here)."""
     from sim.roster import build_roster
 
     values = {**SMALL, **roster_values, "states.conformity": 0.3, "states.legitimacy_pull": 0.2}
@@ -246,30 +259,64 @@ def test_norm_dynamics_pull_towards_regional_means_with_home_included(roster_val
     p = setup.params
     expected = rules.norm_update(full, means[:, roster.region], w.legitimacy[:, None].astype(float),
                                  p["court.legitimacy0"], p["states.conformity"], p["states.legitimacy_pull"])
-    step.norm_dynamics(w, setup)
+    monkeypatch.setattr(vworld, "TILE_CELLS", 16 * setup.n_states)
+    assert len(setup.tiles(50)) == 4
+    for rows in setup.tiles(50):
+        step.norm_dynamics(w, setup, rows)
     np.testing.assert_allclose(w.compliance, expected[:, setup.order], atol=1e-6)
     np.testing.assert_allclose(w.home_compliance, expected[:, roster.home], atol=1e-6)
 
 
 def test_each_accused_sees_the_state_as_its_turn_starts(monkeypatch):
-    """Weights reused from outreach equal those recomputed from the state at each accused's turn
-    (after the boost and after earlier accused' trips this month)."""
+    """Weights reused from outreach (patched at the boosted states) equal those recomputed from the state
+    at each accused's turn (after the boost and after earlier accused' trips this month), in float64
+    through sim.rules.arrest_probability and destination_logit; so do the arrest probabilities at hosts."""
     values = {**SMALL, "accused.trip_rate": [2.0, 2.0, 1.0], "accused.head_of_state": [1, 0, 0],
               "accused.risk_aversion": [100.0, 50.0, 100.0], "accused.max_risk": [0.2, 0.2, 0.2],
               "prosecutor.sealed_share": 0.5}
     setup, w, rng = _world(values, 6, 100)
+    p = setup.params
+    coef = rules.ArrestCoefficients.from_params(p)
     turn, checked = step._turn, []
 
-    def check(w, s, rng, t, j, rows, touched):
-        weight, prob_at = step._turn_weights(w, s, j, rows, touched)
-        prob, fresh = w.arrest_and_weights(rows, s.head_of_state[j], s.risk_aversion[j], w.sealed[rows, j][:, None])
+    def reference(rows, j):
+        f = lambda name: getattr(w, name)[rows].astype(float)  # noqa: E731
+        prob = rules.arrest_probability(coef, f("capacity"), f("member"), f("compliance"),
+                                        w.legitimacy[rows, None].astype(float), f("pressure"), f("sovereignty"),
+                                        f("alignment"), p["accused.head_of_state"][j])
+        risk = rules.perceived_risk(prob, w.sealed[rows, j][:, None], p["accused.sealed_awareness"])
+        return prob, np.exp(rules.destination_logit_from_appeal(f("appeal"), risk, p["accused.risk_aversion"][j]))
+
+    def check(w, s, rng, t, j, rows, touched, u):
+        weight = step._turn_weights(w, j, rows, touched)
+        prob, fresh = reference(rows, j)
         hosts = rng.integers(0, s.n_states, rows.size)
-        np.testing.assert_allclose(weight, fresh, rtol=1e-6, atol=0)
-        np.testing.assert_allclose(prob_at(hosts), prob[np.arange(rows.size), hosts], rtol=1e-6, atol=0)
+        np.testing.assert_allclose(weight, fresh, rtol=2e-4, atol=1e-30)
+        np.testing.assert_allclose(w.cell_arrest_probability(rows * s.n_states + hosts, j),
+                                   prob[np.arange(rows.size), hosts], rtol=1e-5, atol=0)
         checked.append(int(touched.sum()))
-        return turn(w, s, rng, t, j, rows, touched)
+        return turn(w, s, rng, t, j, rows, touched, u)
 
     monkeypatch.setattr(step, "_turn", check)
     for t in range(setup.params.horizon):
         step.step(w, setup, rng, t)
     assert len(checked) > 30 and sum(checked) > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0, 1), min_size=7, max_size=7), st.booleans(), st.booleans(), st.integers(0, 5),
+       st.lists(st.floats(-50, 50), min_size=8, max_size=8))
+def test_rules_split_into_parts_still_follow_model_md(x, member, hos, findings, coefficients):
+    """The parts that the vectorized core keeps apart (standing, odds, pulls) compose to MODEL.md's formulas,
+    written out here from its text (§4.3.1, §4.3.4, §4.5, §4.6)."""
+    k, c, L, p, s, a, mean = x
+    coef = rules.ArrestCoefficients(*coefficients)
+    z = (coef.intercept + coef.duty * member + coef.compliance * c + coef.legitimacy * L + coef.pressure * p
+         - coef.sovereignty * s - coef.alignment * a - coef.immunity * hos)
+    expected = k / (1 + np.exp(-z)) if z > -700 else 0.0
+    assert np.isclose(rules.arrest_probability(coef, k, member, c, L, p, s, a, hos), expected, rtol=1e-9, atol=1e-300)
+    assert np.isclose(rules.destination_logit(0.3, a, 0.1, 2.0, 100.0), 0.3 + 2.0 * a - 100.0 * 0.1)
+    assert np.isclose(rules.norm_update(c, mean, L, 0.5, 0.02, 0.01),
+                      np.clip(c + 0.02 * (mean - c) + 0.01 * (L - 0.5), 0, 1), rtol=1e-12, atol=1e-15)
+    assert np.isclose(rules.withdrawal_probability(s, a, c, findings, 0.01, 0.5),
+                      min(1.0, 0.01 * max(0.0, s + a - c - 0.5) * (1 + findings)), rtol=1e-9, atol=1e-15)
