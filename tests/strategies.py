@@ -1,4 +1,4 @@
-"""Hypothesis strategies for valid parameter sets, drawn from the schema's own ranges."""
+"""Hypothesis strategies for valid parameter sets (from the schema's own ranges) and the shared invariant checks."""
 
 from __future__ import annotations
 
@@ -33,3 +33,27 @@ def valid_params(draw, n_accused=st.integers(1, 3)):
         else:
             out[p.name] = draw(_value(p, lo, hi))
     return out
+
+
+# Every formula of sim.rules that returns a probability; check_probabilities wraps them all.
+PROBABILITIES = ("arrest_probability", "arrest_probability_from_parts", "probability_from_odds_against",
+                 "trip_probability", "regime_change_probability", "withdrawal_probability",
+                 "withdrawal_probability_from_pull", "perceived_risk", "sigmoid")
+
+
+def check_probabilities(monkeypatch):
+    """Wrap every probability formula so that any value outside [0, 1] fails the test at once."""
+    import numpy as np
+
+    from sim import rules
+
+    for name in PROBABILITIES:
+        original = getattr(rules, name)
+
+        def checked(*args, _f=original, _n=name, **kw):
+            out = _f(*args, **kw)
+            arr = np.asarray(out)
+            assert np.all((arr >= 0) & (arr <= 1)), f"{_n} gave {arr[(arr < 0) | (arr > 1)]}"
+            return out
+
+        monkeypatch.setattr(rules, name, checked)

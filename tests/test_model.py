@@ -10,32 +10,16 @@ from hypothesis import strategies as st
 from sim import rules, simulate
 from sim.model import TribunalModel
 from sim.outcomes import ROUTES
-from tests.strategies import valid_params
+from tests.strategies import check_probabilities, valid_params
 
 BOUNDED = ("compliance", "capacity", "sovereignty", "alignment", "pressure")
-PROBABILITIES = ("arrest_probability", "trip_probability", "regime_change_probability", "withdrawal_probability",
-                 "perceived_risk", "sigmoid")
-
-
-def _check_probabilities(monkeypatch):
-    """Wrap every probability formula so that any value outside [0, 1] fails the test at once."""
-    for name in PROBABILITIES:
-        original = getattr(rules, name)
-
-        def checked(*args, _f=original, _n=name, **kw):
-            out = _f(*args, **kw)
-            arr = np.asarray(out)
-            assert np.all((arr >= 0) & (arr <= 1)), f"{_n} gave {arr[(arr < 0) | (arr > 1)]}"
-            return out
-
-        monkeypatch.setattr(rules, name, checked)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=valid_params(), seed=st.integers(0, 2**32 - 1))
 def test_state_stays_bounded_and_custody_is_absorbing(monkeypatch, values, seed):
     with monkeypatch.context() as m:
-        _check_probabilities(m)
+        check_probabilities(m)
         model = TribunalModel(values, seed=seed)
         custody = {}
         while model.running:
@@ -136,18 +120,21 @@ def test_event_log_agrees_with_outputs(seed):
                                  "withdrawal_effective", "regime_change", "surrender"}
 
 
-def test_series_has_one_row_per_month_and_matches_outputs():
-    frame, series = simulate({"scenario.horizon_months": 30}, replicates=2, seed=1, series="replicate")
+@pytest.mark.parametrize("engine", ["mesa", "vectorized"])
+def test_series_has_one_row_per_month_and_matches_outputs(engine):
+    values = {"scenario.n_states": 30, "scenario.horizon_months": 24, "states.withdrawal_rate": 0.05}
+    frame, series = simulate(values, replicates=20, seed=2, engine=engine, series="replicate")
     assert list(series.columns) == ["replicate", "month", "legitimacy", "members", "mean_compliance", "in_custody"]
-    assert len(series) == 60
-    last = series[series.month == 29].set_index("replicate")
+    assert len(series) == 20 * 24 and series.month.max() == 23
+    last = series[series.month == 23].set_index("replicate")
     per_run = frame.groupby("replicate").agg(legitimacy=("legitimacy_final", "first"),
                                              members=("members_final", "first"), custody=("in_custody", "sum"))
     np.testing.assert_allclose(last.legitimacy, per_run.legitimacy)
     np.testing.assert_array_equal(last.members, per_run.members)
     np.testing.assert_array_equal(last.in_custody, per_run.custody)
-    _, mean = simulate({"scenario.horizon_months": 30}, replicates=2, seed=1, series="mean")
-    np.testing.assert_allclose(mean.legitimacy, series.groupby("month").legitimacy.mean())
+    _, mean = simulate(values, replicates=20, seed=2, engine=engine, series="mean")
+    expected = series.groupby("month")[["legitimacy", "members", "mean_compliance", "in_custody"]].mean()
+    np.testing.assert_allclose(mean.set_index("month")[expected.columns], expected, rtol=1e-9)
 
 
 def test_withdrawal_with_zero_delay_takes_effect_the_same_month():

@@ -16,27 +16,10 @@ from sim._vector_world import Setup, World
 from sim.outcomes import NO_CUSTODY
 from sim.params import Params
 from sim.simulate import block_seed, block_sizes, root_seed, run_block
-from tests.strategies import valid_params
+from tests.strategies import check_probabilities, valid_params
 
 BOUNDED = ("compliance", "capacity", "sovereignty", "alignment", "pressure", "legitimacy", "home_compliance")
-PROBABILITIES = ("arrest_probability", "arrest_probability_from_parts", "probability_from_odds_against",
-                 "trip_probability", "regime_change_probability", "withdrawal_probability",
-                 "withdrawal_probability_from_pull", "perceived_risk", "sigmoid")
 SMALL = {"scenario.n_states": 30, "scenario.horizon_months": 24, "scenario.n_partners": 3}
-
-
-def _check_probabilities(monkeypatch):
-    """Wrap every probability formula so that any value outside [0, 1] fails the test at once."""
-    for name in PROBABILITIES:
-        original = getattr(rules, name)
-
-        def checked(*args, _f=original, _n=name, **kw):
-            out = _f(*args, **kw)
-            arr = np.asarray(out)
-            assert np.all((arr >= 0) & (arr <= 1)), f"{_n} gave {arr[(arr < 0) | (arr > 1)]}"
-            return out
-
-        monkeypatch.setattr(rules, name, checked)
 
 
 def _world(values, seed, n):
@@ -49,7 +32,7 @@ def _world(values, seed, n):
 @given(values=valid_params(), seed=st.integers(0, 2**32 - 1))
 def test_state_stays_bounded_and_custody_is_absorbing(monkeypatch, values, seed):
     with monkeypatch.context() as m:
-        _check_probabilities(m)
+        check_probabilities(m)
         setup, w, rng = _world(values, seed, 16)
         member0 = w.member.copy()
         for t in range(setup.params.horizon):
@@ -121,22 +104,6 @@ def test_tiles_do_not_change_results(monkeypatch, cells):
     monkeypatch.setattr(vworld, "TILE_CELLS", cells)
     pd.testing.assert_frame_equal(simulate(values, replicates=60, seed=3, engine="vectorized"), reference,
                                   check_exact=True)
-
-
-def test_series_agrees_with_outputs_and_modes_agree():
-    values = {**SMALL, "states.withdrawal_rate": 0.05}
-    frame, series = simulate(values, replicates=40, seed=2, engine="vectorized", series="replicate")
-    assert list(series.columns) == ["replicate", "month", "legitimacy", "members", "mean_compliance", "in_custody"]
-    assert len(series) == 40 * 24 and series.month.max() == 23
-    last = series[series.month == 23].set_index("replicate")
-    per_run = frame.groupby("replicate").agg(legitimacy=("legitimacy_final", "first"),
-                                             members=("members_final", "first"), custody=("in_custody", "sum"))
-    np.testing.assert_allclose(last.legitimacy, per_run.legitimacy)
-    np.testing.assert_array_equal(last.members, per_run.members)
-    np.testing.assert_array_equal(last.in_custody, per_run.custody)
-    _, mean = simulate(values, replicates=40, seed=2, engine="vectorized", series="mean")
-    expected = series.groupby("month")[["legitimacy", "members", "mean_compliance", "in_custody"]].mean()
-    np.testing.assert_allclose(mean.set_index("month")[expected.columns], expected, rtol=1e-9)
 
 
 def test_home_is_never_a_destination():
