@@ -31,7 +31,7 @@ from sim.errors import UserError
 from sim.params import Params, suggest
 from sim.simulate import DEFAULT_BLOCK_SIZE, ENGINES, block_sizes, child_seed
 from sim.sweep import store
-from sim.sweep.config import model_overrides, parse_toml, read_config_text
+from sim.sweep.config import check_table, model_overrides, parse_toml, read_config_text
 
 TABLES = ("calibration", "scenario", "parameters", "priors", "targets")
 CALIBRATION_KEYS = ("name", "description", "seed", "draws", "replicates", "accept", "engine", "block_size")
@@ -97,15 +97,6 @@ def calibration_from_text(text: str, source: str = "config") -> Calibration:
     return calibration_from_doc(parse_toml(text, source), text, source)
 
 
-def _table(node: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(node, dict):
-        raise UserError(f"{where} must be a table, got {node!r}")
-    for key in node:
-        if key not in allowed:
-            raise UserError(f"unknown key '{key}' in {where}{suggest(key, allowed)}; allowed: {', '.join(allowed)}")
-    return node
-
-
 def _int(value: Any, label: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise UserError(f"{label} must be an integer, got {value!r}")
@@ -139,7 +130,7 @@ def calibration_from_doc(doc: dict[str, Any], text: str, source: str) -> Calibra
             raise UserError(f"unknown table [{key}] in {source}{suggest(key, TABLES)}; allowed: {', '.join(TABLES)}")
         if not isinstance(value, dict):
             raise UserError(f"[{key}] in {source} must be a table, got {key} = {value!r}")
-    cal = _table(doc.get("calibration", {}), "[calibration]", CALIBRATION_KEYS)
+    cal = check_table(doc.get("calibration", {}), "[calibration]", CALIBRATION_KEYS)
     name = cal.get("name", Path(source).stem)
     if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
         raise UserError(f"[calibration] name must be a folder name, got {name!r}")
@@ -183,7 +174,7 @@ def _flatten_priors(node: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _targets(node: Any, base: Params, priors: tuple[abc.Prior, ...]) -> Targets:
-    t = _table(node, "[targets]", TARGET_KEYS)
+    t = check_table(node, "[targets]", TARGET_KEYS)
     source = t.get("source", "record")
     if source not in ("record", "model"):
         raise UserError(f"[targets] source must be 'record' (the warrants table) or 'model' (a synthetic record "
@@ -227,7 +218,7 @@ def _targets(node: Any, base: Params, priors: tuple[abc.Prior, ...]) -> Targets:
                               "transferred_after_regime_change": "domestic_surrender",
                               "arrested_by_territorial_state": "domestic_surrender",
                               "self_surrender": "censor", "other": "censor"})
-    _table(routes, "[targets.routes]", CUSTODY_ROUTES)
+    check_table(routes, "[targets.routes]", CUSTODY_ROUTES)
     for key, value in routes.items():
         if value not in abc.ROUTE_TARGETS:
             raise UserError(f"[targets.routes] {key} = {value!r}: map it to one of {', '.join(abc.ROUTE_TARGETS)}")

@@ -196,8 +196,11 @@ def experiment_from_doc(doc: dict[str, Any], text: str, source: str) -> Experime
 
 
 def _table(doc: dict[str, Any], name: str, allowed: tuple[str, ...], where: str | None = None) -> dict[str, Any]:
-    node = doc.get(name, {})
-    where = where or f"[{name}]"
+    return check_table(doc.get(name, {}), where or f"[{name}]", allowed)
+
+
+def check_table(node: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """``node`` as a table whose keys are all in ``allowed``; else a one-line UserError with a suggestion."""
     if not isinstance(node, dict):
         raise UserError(f"{where} must be a table, got {node!r}")
     for key in node:
