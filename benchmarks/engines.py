@@ -45,11 +45,12 @@ def measure(engine: str, replicates: int, block_size: int, seed: int = 1) -> dic
 
 
 def _block(args):
-    from sim.params import Params
-    from sim.simulate import block_seed, root_seed, run_block
+    from sim.model.params import Params
+    from sim.model.seeding import child_seed, root_seed
+    from sim.simulate import run_block
 
     b, n, seed = args
-    return run_block(Params(), block_seed(root_seed(seed), b), n, "vectorized").n_replicates
+    return run_block(Params(), child_seed(root_seed(seed), b), n, "vectorized").n_replicates
 
 
 def measure_parallel(replicates: int, block_size: int, workers: int, seed: int = 1) -> dict:
@@ -71,16 +72,16 @@ PROFILED = ("regime_change", "plans", "outreach", "_weigh", "_top", "_boost", "t
 
 
 def profile(replicates: int = 1000, rounds: int = 3) -> str:
-    """CPU seconds per replicate in each submodel of sim._vector_step (one chunk, best of ``rounds``).
+    """CPU seconds per replicate in each submodel of sim.engines.vectorized.step (one chunk, best of ``rounds``).
 
     Functions starting with "_" are parts of the submodel listed above them (outreach: _weigh,
     _top, _boost; trips: _turn_weights, _draw), so the column does not add up to the total.
     """
     import numpy as np
 
-    import sim._vector_step as step
-    from sim._vector_world import Setup, World
-    from sim.params import Params
+    import sim.engines.vectorized.step as step
+    from sim.engines.vectorized.world import Setup, World
+    from sim.model.params import Params
 
     original = {name: getattr(step, name) for name in PROFILED}
     best: dict[str, float] = {}

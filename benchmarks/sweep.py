@@ -49,9 +49,9 @@ def main() -> None:
     ap.add_argument("--scheduler", default=None, help="also time a Dask run ('local' or an address)")
     args = ap.parse_args()
     # imported here, not at the top: spawned pool workers re-import this script and need none of it
-    from sim.sweep.config import experiment_from_text
-    from sim.sweep.runner import run_sweep
-    from sim.sweep.store import DATA_FILES
+    from sim.experiments.config import experiment_from_text
+    from sim.experiments.runner import run_sweep
+    from sim.experiments.store import DATA_FILES
 
     values = [round(0.2 + 0.6 * i / max(1, args.points - 1), 4) for i in range(args.points)]
     exp = experiment_from_text(CONFIG.format(replicates=args.replicates, block_size=args.block_size,

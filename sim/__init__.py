@@ -4,7 +4,7 @@ Public API: ``simulate``, ``Params``, ``SCHEMA``, ``UserError``; ``load_results`
 """
 
 from sim.errors import UserError
-from sim.params import SCHEMA, Params
+from sim.model.params import SCHEMA, Params
 from sim.simulate import simulate
 
 __version__ = "0.1.0"
@@ -13,6 +13,6 @@ __all__ = ["SCHEMA", "Params", "UserError", "simulate", "load_results", "__versi
 
 def load_results(path):
     """Load a sweep's results folder (points, runs, summary, manifest) for analysis in a notebook."""
-    from sim.analysis.results import load_results as _load
+    from sim.experiments.results import load_results as _load
 
     return _load(path)

@@ -13,38 +13,22 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
-from sim.outcomes import SERIES_COLUMNS, Outcomes
-from sim.params import Params, as_params
+from sim.model.outcomes import Outcomes, combine_series
+from sim.model.params import Params, as_params
+from sim.model.seeding import child_seed, root_seed
 
 ENGINES = ("mesa", "vectorized")
 DEFAULT_BLOCK_SIZE = 1000
 SeriesMode = Literal["mean", "replicate"] | None
 
 
-def root_seed(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
-    """The experiment's root SeedSequence from an int seed (or a SeedSequence as is)."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise UserError(f"seed must be a non-negative integer, got {seed!r}")
-    return np.random.SeedSequence(int(seed))
-
-
-def child_seed(parent: np.random.SeedSequence, key: int) -> np.random.SeedSequence:
-    """The spawned child of ``parent`` with index ``key``, made directly (no spawn counter state)."""
-    return np.random.SeedSequence(parent.entropy, spawn_key=tuple(parent.spawn_key) + (int(key),))
-
-
-block_seed = child_seed
-
-
 def run_block(params: Params, seed: np.random.SeedSequence, n: int, engine: str = "vectorized",
               series: SeriesMode = None) -> Outcomes:
     """Run ``n`` replicates drawn from one block's SeedSequence with the chosen engine."""
     if engine == "mesa":
-        from sim.model import run_replicates
+        from sim.engines.mesa.model import run_replicates
     elif engine == "vectorized":
-        from sim.vectorized import run_replicates
+        from sim.engines.vectorized.engine import run_replicates
     else:
         raise UserError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
     return run_replicates(params, seed, n, series=series)
@@ -73,30 +57,9 @@ def simulate(params: Params | Mapping[str, Any] | None = None, *, replicates: in
     if series not in (None, "mean", "replicate"):
         raise UserError(f"series must be None, 'mean' or 'replicate', got {series!r}")
     root = root_seed(seed)
-    parts = [run_block(p, block_seed(root, b), n, engine, series)
+    parts = [run_block(p, child_seed(root, b), n, engine, series)
              for b, n in enumerate(block_sizes(replicates, block_size))]
     frame = pd.concat([o.frame(b * block_size) for b, o in enumerate(parts)], ignore_index=True)
     if series is None:
         return frame
     return frame, combine_series([o.series for o in parts], block_size, series)
-
-
-def combine_series(parts: list[pd.DataFrame], block_size: int, mode: str) -> pd.DataFrame:
-    """Merge blocks' monthly series: replicate numbering for per-replicate, weighted mean for 'mean'."""
-    if mode == "replicate":
-        shifted = [s.assign(replicate=s["replicate"] + b * block_size) for b, s in enumerate(parts)]
-        return pd.concat(shifted, ignore_index=True)
-    values = [c for c in SERIES_COLUMNS if c != "month"]
-    total = pd.concat(parts).groupby("month", sort=True)[values + ["n"]].sum()
-    mean = total[values].div(total["n"], axis=0)
-    return mean.reset_index()
-
-
-def series_sums(month_values: dict[str, np.ndarray], n: int) -> pd.DataFrame:
-    """The 'mean'-mode block series: sums over the block's replicates per month, with the count n."""
-    first = next(iter(month_values.values()))
-    frame = pd.DataFrame({"month": np.arange(len(first))})
-    for name, v in month_values.items():
-        frame[name] = v
-    frame["n"] = n
-    return frame

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from sim.params import SCHEMA
+from sim.model.params import SCHEMA
 
 # Kept small so each example runs in milliseconds; the rest of the schema is drawn from its range.
 SIZE = {"scenario.n_states": (3, 25), "scenario.horizon_months": (1, 24), "scenario.n_regions": (1, 6),
@@ -45,7 +45,7 @@ def check_probabilities(monkeypatch):
     """Wrap every probability formula so that any value outside [0, 1] fails the test at once."""
     import numpy as np
 
-    from sim import rules
+    from sim.model import rules
 
     for name in PROBABILITIES:
         original = getattr(rules, name)

@@ -15,10 +15,11 @@ import pytest
 import solara
 from solara.widgets import HTML as HTMLWidget
 
-from sim import app, app_server
+from sim.app import app
+from sim.app import server as app_server
 from sim.errors import UserError
-from sim.params import BY_NAME, SCHEMA, Params
-from sim.report import describe
+from sim.model.params import BY_NAME, SCHEMA, Params
+from sim.engines.mesa.story import describe
 from sim.simulate import simulate
 
 SMALL = {"scenario.n_states": 30, "scenario.horizon_months": 24}

@@ -40,7 +40,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python -m sim viz` in its own process group on a free port; the group is stopped afterwards."""
-    from sim.app_server import cache_dir, fetch_assets, missing_assets
+    from sim.app.server import cache_dir, fetch_assets, missing_assets
 
     # the documented offline step (`python -m sim viz-assets`), from the npm registry when not yet cached
     fetch_assets(missing_assets(), cache_dir(), quiet=True)

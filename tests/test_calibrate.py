@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis import abc
-from sim.analysis.calibrate import (calibrate_command, calibration_from_text, check_folder, load_calibration,
+from sim.analysis import inference as abc
+from sim.cli.calibrate import calibrate_command
+from sim.studies.calibration import (calibration_from_text, check_folder, load_calibration,
                                     run_calibration, target_sample)
 from sim.cli import main
 from sim.errors import UserError
-from sim.sweep.store import sha256
+from sim.experiments.store import sha256
 
 DEFAULT = Path(__file__).resolve().parents[1] / "experiments" / "calibration.toml"
 

@@ -87,7 +87,7 @@ def test_run_tells_the_story_and_writes_its_files(tmp_path, capsys):
 
 
 def test_params_lists_every_parameter(capsys):
-    from sim.params import SCHEMA
+    from sim.model.params import SCHEMA
 
     code, out, _ = _run(["params"], capsys)
     assert code == 0 and all(p.name in out for p in SCHEMA)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.data import DATA_DIR, TABLES, load_table, parties_at
+from sim.data.real import parties_at
+from sim.data.tables import DATA_DIR, TABLES, load_table
 from sim.errors import UserError
 
 @pytest.fixture
@@ -143,11 +144,11 @@ def test_a_repaired_file_loads_again(data_copy):
 
 def test_cli_reports_a_damaged_table_in_one_line(data_copy, monkeypatch, capsys):
     """The real roster read through the CLI: a damaged file is one line on stderr and exit status 2."""
-    import sim.data
+    import sim.data.tables
     from sim.cli import main
 
     edit(data_copy / "states_parties.csv", "ALB,2003-01-31,2003-05-01", "ALB,2003-01-31,2003-13-01")
-    monkeypatch.setattr(sim.data, "DATA_DIR", data_copy)
+    monkeypatch.setattr(sim.data.tables, "DATA_DIR", data_copy)
     assert main(["run", "--set", 'scenario.roster="real"']) == 2
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from sim.params import table_markdown
+from sim.model.params import table_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 

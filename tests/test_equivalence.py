@@ -12,7 +12,7 @@ months, and the full-size defaults, are marked slow (CI runs them).
 import pytest
 
 from sim import simulate
-from sim.params import Params
+from sim.model.params import Params
 from tests.stats import compare
 
 REPLICATES = 2000

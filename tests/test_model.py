@@ -7,9 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import rules, simulate
-from sim.model import TribunalModel
-from sim.outcomes import ROUTES
+from sim import simulate
+from sim.model import rules
+from sim.engines.mesa.model import TribunalModel
+from sim.model.outcomes import ROUTES
 from tests.strategies import check_probabilities, valid_params
 
 BOUNDED = ("compliance", "capacity", "sovereignty", "alignment", "pressure")
@@ -45,7 +46,7 @@ def test_state_stays_bounded_and_custody_is_absorbing(monkeypatch, values, seed)
        state=st.tuples(*[st.floats(0, 1)] * 6), raise_by=st.floats(0.001, 5))
 def test_arrest_probability_is_monotone(values, member, hos, state, raise_by):
     """Raising duty, compliance or legitimacy, or lowering sovereignty, never lowers P_ij."""
-    from sim.params import Params
+    from sim.model.params import Params
 
     p = Params(values)
     k, c, L, pr, s, a = state

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from sim.errors import UserError
-from sim.params import BY_NAME, SCHEMA, Params, coerce, flatten_tables, parse_overrides, parse_value
+from sim.model.params import BY_NAME, SCHEMA, Params, coerce, flatten_tables, parse_overrides, parse_value
 
 # MODEL.md §8, typed in by hand from the specification.
 MODEL_DEFAULTS = {

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from sim.analysis.metrics import summarize
-from sim.analysis.plots import draw_figures
-from sim.outcomes import Outcomes
+from sim.studies.figures import draw_figures
+from sim.model.outcomes import Outcomes
 
 GRID = {"states.sovereignty_member": [0.2, 0.4, 0.6, 0.8], "court.legitimacy0": [0.3, 0.5, 0.7]}
 HORIZONS = [24, 60, 120]
@@ -132,9 +132,9 @@ def test_figures_are_byte_identical_when_redrawn(grid_folder, tmp_path):
 
 
 def test_axes_carry_names_descriptions_and_the_number_of_replicates(grid_folder):
-    from sim.analysis.plots import figure
-    from sim.analysis.results import load_results
-    from sim.params import lookup
+    from sim.studies.figures import figure
+    from sim.experiments.results import load_results
+    from sim.model.params import lookup
 
     results = load_results(grid_folder)
     fig = figure(results, "heatmap")
@@ -151,8 +151,8 @@ def test_axes_carry_names_descriptions_and_the_number_of_replicates(grid_folder)
 def test_heatmap_marks_the_half_probability_contour(grid_folder):
     from matplotlib.contour import ContourSet
 
-    from sim.analysis.plots import figure
-    from sim.analysis.results import load_results
+    from sim.studies.figures import figure
+    from sim.experiments.results import load_results
 
     fig = figure(load_results(grid_folder), "heatmap")
     levels = {tuple(c.levels) for c in fig.findobj(ContourSet)}

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.data import GROUPS, REGIONS, real_roster
+from sim.model.roster import real_roster
+from sim.data.tables import GROUPS, REGIONS
 from sim.errors import UserError
-from sim.params import Params
-from sim.roster import build_roster
+from sim.model.params import Params
+from sim.model.roster import build_roster
 
 # Parties that are not UN member states, so never in the 193-state roster.
 NOT_UN = {"COK": "2008-10-01", "PSE": "2015-04-01"}

@@ -8,8 +8,8 @@ import pytest
 
 import sim
 from sim.cli import main
-from sim.roster import build_roster
-from sim.sweep.config import load_experiment, params_from_file
+from sim.model.roster import build_roster
+from sim.experiments.config import load_experiment, params_from_file
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 # scenario file -> (home, roster date, accused who are heads of state, parties among UN members at the date)

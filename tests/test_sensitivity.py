@@ -12,7 +12,7 @@ import pytest
 from sim.analysis.sensitivity import design_indices, noise_levels, outcome_spec, outcome_values
 from sim.cli import main
 from sim.errors import UserError
-from sim.sweep.design import sampled_points
+from sim.experiments.design import sampled_points
 from tests.test_metrics import runs_frame
 
 # Three float parameters stand in for the Ishigami function's x1, x2, x3 on [-pi, pi]

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.cli import main
-from sim.params import Params
-from sim.sweep.config import SAMPLERS, TABLES, experiment_from_text, load_experiment
+from sim.model.params import Params
+from sim.experiments.config import SAMPLERS, TABLES, experiment_from_text, load_experiment
 
 TINY = """
 [experiment]

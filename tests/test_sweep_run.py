@@ -17,9 +17,9 @@ import pytest
 
 import sim
 from sim.cli import main
-from sim.outcomes import COLUMNS
+from sim.model.outcomes import COLUMNS
 from sim.simulate import child_seed, root_seed, simulate
-from sim.sweep.config import experiment_from_text
+from sim.experiments.config import experiment_from_text
 from tests.test_sweep_config import TINY, folder_hashes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,7 +219,7 @@ def test_reproduce_with_a_missing_or_corrupt_manifest_is_one_line_exit_2(tiny, t
 
 
 def test_a_figure_that_fails_is_a_warning_and_the_others_are_drawn(tiny, tmp_path, capsys, monkeypatch):
-    import sim.analysis.plots as plots
+    import sim.studies.figures as plots
 
     config = tmp_path / "figs.toml"
     config.write_text(TINY.replace("horizons = [6, 12]", 'horizons = [6, 12]\nfigures = ["heatmap", "routes"]'),

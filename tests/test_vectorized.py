@@ -8,14 +8,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-import sim._vector_step as step
-import sim._vector_world as vworld
-import sim.vectorized as vec
-from sim import rules, simulate
-from sim._vector_world import Setup, World
-from sim.outcomes import NO_CUSTODY
-from sim.params import Params
-from sim.simulate import block_seed, block_sizes, root_seed, run_block
+import sim.engines.vectorized.step as step
+import sim.engines.vectorized.world as vworld
+import sim.engines.vectorized.engine as vec
+from sim import simulate
+from sim.model import rules
+from sim.engines.vectorized.world import Setup, World
+from sim.model.outcomes import NO_CUSTODY
+from sim.model.params import Params
+from sim.model.seeding import child_seed, root_seed
+from sim.simulate import block_sizes, run_block
 from tests.strategies import check_probabilities, valid_params
 
 BOUNDED = ("compliance", "capacity", "sovereignty", "alignment", "pressure", "legitimacy", "home_compliance")
@@ -82,13 +84,13 @@ def test_blocks_run_separately_in_any_order_equal_one_call(series):
                      series=series)
     sizes = block_sizes(replicates, block_size)
     order = [3, 1, 0, 2]
-    parts = {b: run_block(Params(SMALL), block_seed(root_seed(seed), b), sizes[b], "vectorized", series)
+    parts = {b: run_block(Params(SMALL), child_seed(root_seed(seed), b), sizes[b], "vectorized", series)
              for b in order}
     frame = pd.concat([parts[b].frame(b * block_size) for b in range(len(sizes))], ignore_index=True)
     if series is None:
         pd.testing.assert_frame_equal(whole, frame, check_exact=True)
         return
-    from sim.simulate import combine_series
+    from sim.model.outcomes import combine_series
 
     pd.testing.assert_frame_equal(whole[0], frame, check_exact=True)
     merged = combine_series([parts[b].series for b in range(len(sizes))], block_size, series)
@@ -211,7 +213,7 @@ def test_extreme_risk_aversion_ranks_and_draws_in_logs(monkeypatch):
 def test_norm_dynamics_pull_towards_regional_means_with_home_included(monkeypatch, roster_values):
     """§4.5 against a direct float64 computation over the whole roster (home included), column by column,
     tile by tile (tiles of 16 rows here)."""
-    from sim.roster import build_roster
+    from sim.model.roster import build_roster
 
     values = {**SMALL, **roster_values, "states.conformity": 0.3, "states.legitimacy_pull": 0.2}
     setup, w, rng = _world(values, 9, 50)

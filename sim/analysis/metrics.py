@@ -13,7 +13,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from sim.errors import UserError
-from sim.outcomes import ROUTES
+from sim.model.outcomes import ROUTES
 
 ALL = "all"  # the accused label of rows about every accused of a replicate
 MEANS = ("trips", "trips_to_members", "trips_cancelled", "findings", "withdrawals", "members_final",

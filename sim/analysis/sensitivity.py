@@ -181,11 +181,10 @@ def noise_levels(method: str, values: pd.DataFrame, levels: int | None) -> dict[
 def indices_frame(indices: pd.DataFrame, method: str, spec: Mapping[str, Any],
                   noise: Mapping[str, float] | None = None) -> pd.DataFrame:
     """The CSV layout of sensitivity.csv: the indices, then what they are about."""
-    from sim.analysis.results import base_name
-    from sim.params import lookup
+    from sim.model.params import lookup, split_name
 
     out = indices.copy()
-    out["description"] = [lookup(base_name(n)).doc for n in out["parameter"]]
+    out["description"] = [lookup(split_name(n)[0]).doc for n in out["parameter"]]
     out["method"] = method
     out["outcome"] = spec["outcome"]
     out["horizon"] = spec["horizon"]

@@ -16,7 +16,7 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from sim.params import lookup
+from sim.model.params import lookup
 
 DPI = 200
 WIDTH = 7.0  # inches: the full text width of a journal page

@@ -1,0 +1,50 @@
+"""Handlers of ``python -m sim plot DIR`` and ``python -m sim sensitivity CONFIG``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sim.experiments.config import load_experiment
+from sim.experiments.runner import default_folder
+from sim.studies.figures import draw_figures
+from sim.studies.sensitivity import SENSITIVITY_CSV, run_sensitivity
+
+
+def plot_command(args: argparse.Namespace) -> int:
+    """Redraw a results folder's figures from its files; nothing is rerun."""
+    folder = Path(args.folder)
+    paths = draw_figures(folder, args.kind)
+    if not paths:
+        print(f"{folder}: no figure applies (see `python -m sim plot --help` for the kinds)")
+    for p in paths:
+        print(p)
+    return 0
+
+
+def sensitivity_command(args: argparse.Namespace) -> int:
+    """Run the config's Sobol' or Morris design as a sweep, then write sensitivity.csv and its figure."""
+    exp = load_experiment(args.config)
+    folder = Path(args.out) if args.out else default_folder(exp)
+    table = run_sensitivity(exp, folder, source=args.config, workers=args.workers, scheduler=args.scheduler,
+                            resume=args.resume, force=args.force, quiet=args.quiet)
+    print(_report(table, exp.sampler, folder))
+    return 0
+
+
+def _report(table, method: str, folder: Path) -> str:
+    """A few lines for the terminal: the parameters by importance."""
+    key, conf = ("ST", "ST_conf") if method == "sobol" else ("mu_star", "mu_star_conf")
+    rows = table.sort_values(key, ascending=False, kind="stable")
+    width = max(len(n) for n in rows["parameter"])
+    lines = [f"{method} indices of {rows['outcome_label'].iloc[0]} -> {folder / SENSITIVITY_CSV}"]
+    if method == "sobol":
+        lines.append(f"  {'parameter':<{width}}  {'S1':>14}  {'ST':>14}")
+        for _, r in rows.iterrows():
+            lines.append(f"  {r['parameter']:<{width}}  {r['S1']:>6.3f} ± {r['S1_conf']:<5.3f}  "
+                         f"{r['ST']:>6.3f} ± {r['ST_conf']:<5.3f}")
+    else:
+        lines.append(f"  {'parameter':<{width}}  {'mu*':>16}  {'sigma':>8}")
+        for _, r in rows.iterrows():
+            lines.append(f"  {r['parameter']:<{width}}  {r[key]:>8.4g} ± {r[conf]:<6.3g}  {r['sigma']:>8.4g}")
+    return "\n".join(lines)

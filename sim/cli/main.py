@@ -1,0 +1,121 @@
+"""Command line: ``python -m sim <command>``. Parses, calls one function below, prints.
+
+Bad input of any kind ends in one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from sim.errors import UserError
+
+EXIT_BAD_INPUT = 2
+
+# command -> "module:function" taking the parsed args and returning an exit status
+HANDLERS = {
+    "run": "sim.cli.run:run_command",
+    "params": "sim.cli.main:params_command",
+    "sweep": "sim.cli.sweep:sweep_command",
+    "reproduce": "sim.cli.sweep:reproduce_command",
+    "plot": "sim.cli.analysis:plot_command",
+    "sensitivity": "sim.cli.analysis:sensitivity_command",
+    "calibrate": "sim.cli.calibrate:calibrate_command",
+    "viz": "sim.app.server:viz_command",
+    "viz-assets": "sim.app.server:assets_command",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        sys.stderr.write(f"error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _add_model_options(p: argparse.ArgumentParser, seed: bool = True) -> None:
+    p.add_argument("--config", metavar="FILE", help="experiment TOML; its [scenario] and [parameters] tables are used")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter, e.g. --set court.legitimacy0=0.7 (repeatable)")
+    if seed:
+        p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def _add_sweep_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", metavar="DIR", help="output folder (default results/<experiment name>/)")
+    p.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: all cores; 1 = in-process)")
+    p.add_argument("--scheduler", metavar="local|ADDRESS",
+                   help="run on Dask: 'local' starts a LocalCluster, tcp://host:port joins an existing one")
+    p.add_argument("--resume", action="store_true", help="skip blocks already written (config must be unchanged)")
+    p.add_argument("--force", action="store_true", help="overwrite a folder that holds another experiment's results")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m sim", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="one replicate with the Mesa engine, told as a story")
+    _add_model_options(p)
+    p.add_argument("--out", metavar="DIR", help="write events.csv, series.csv and outcome.json here")
+
+    p = sub.add_parser("params", help="print the parameter table (name, default, range, description)")
+    p.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/ODD.md")
+
+    p = sub.add_parser("sweep", help="run an experiment config: points × replicates, results and figures")
+    p.add_argument("config", metavar="CONFIG", help="experiment TOML file")
+    _add_sweep_options(p)
+
+    p = sub.add_parser("reproduce", help="rerun a results folder's experiment and compare every output's hash")
+    p.add_argument("folder", metavar="DIR", help="results folder holding manifest.json")
+    p.add_argument("--workers", type=int, metavar="N", help="local worker processes (results do not depend on it)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("plot", help="redraw a results folder's figures without rerunning anything")
+    p.add_argument("folder", metavar="DIR", help="results folder")
+    p.add_argument("--kind", action="append", metavar="KIND",
+                   help="figure kind (heatmap, curves, survival, routes, sobol, morris); repeatable; default: all that apply")
+
+    p = sub.add_parser("sensitivity", help="Sobol' or Morris sensitivity analysis of an outcome (SALib)")
+    p.add_argument("config", metavar="CONFIG", help="experiment TOML with a [sensitivity] table")
+    _add_sweep_options(p)
+
+    p = sub.add_parser("calibrate", help="approximate Bayesian computation against the court's record")
+    p.add_argument("config", metavar="CONFIG", help="calibration TOML")
+    p.add_argument("--out", metavar="DIR", help="output folder (default results/<name>/)")
+    p.add_argument("--workers", type=int, metavar="N", help="local worker processes")
+    p.add_argument("--force", action="store_true", help="overwrite an existing folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("viz", help="open the browser app (Solara) with sliders for every parameter")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+
+    p = sub.add_parser("viz-assets", help="fill Solara's offline asset cache from the npm registry (offline machines)")
+    p.add_argument("--quiet", action="store_true", help="print nothing when all is well")
+    return parser
+
+
+def params_command(args: argparse.Namespace) -> int:
+    from sim.model.params import table_markdown, table_text
+
+    print(table_markdown() if args.markdown else table_text())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module, _, func = HANDLERS[args.command].partition(":")
+    try:
+        handler = getattr(importlib.import_module(module), func)
+        return int(handler(args) or 0)
+    except UserError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0

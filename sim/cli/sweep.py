@@ -1,0 +1,41 @@
+"""Handlers of ``python -m sim sweep CONFIG`` and ``python -m sim reproduce DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.experiments.config import load_experiment
+from sim.studies.reproduce import reproduce
+from sim.experiments.runner import default_folder
+from sim.studies.sweep import run_sweep
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """Validate the config in full (touching nothing on error), then run it into its results folder."""
+    exp = load_experiment(args.config)
+    folder = Path(args.out) if args.out else default_folder(exp)
+    manifest = run_sweep(exp, folder, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
+                         force=args.force, quiet=args.quiet)
+    t = manifest["timings"]
+    rate = t["replicate_months_per_second"]
+    speed = f", {rate:,.0f} replicate-months/s" if rate else ""
+    resumed = f", {t['blocks_resumed']} blocks resumed" if t["blocks_resumed"] else ""
+    print(f"{exp.name}: {exp.n_points} points x {exp.replicates} replicates -> {folder} "
+          f"in {t['wall_seconds']:.1f} s{speed}{resumed}")
+    return 0
+
+
+def reproduce_command(args: argparse.Namespace) -> int:
+    """Rerun DIR's experiment from its manifest; 0 when every data file is identical, 1 otherwise."""
+    report = reproduce(Path(args.folder), workers=args.workers, quiet=args.quiet)
+    for note in report.notes:
+        sys.stderr.write(f"note: {note}\n")
+    if report.differing:
+        for line in report.differing:
+            print(f"differs: {line}")
+        print(f"not reproduced: {len(report.differing)} of {len(report.compared)} files differ")
+        return 1
+    print(f"reproduced: {', '.join(report.compared)} identical (sha256)")
+    return 0

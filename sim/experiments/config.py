@@ -1,0 +1,350 @@
+"""Experiment config files (TOML): reading them and turning their model tables into parameters."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.errors import UserError
+from sim.model.params import Param, Params, flatten_tables, lookup, split_name, suggest
+from sim.model.seeding import block_seed
+from sim.simulate import DEFAULT_BLOCK_SIZE, ENGINES, block_sizes
+
+
+def read_config_text(path: str | Path) -> str:
+    """A config file's text, exactly as written (it is hashed); unreadable files are a one-line UserError."""
+    path = Path(path)
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise UserError(f"config file {path} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise UserError(f"config {path} is a folder, not a TOML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read config {path}: {exc.__class__.__name__}; is it a UTF-8 text file?") from None
+
+
+def parse_toml(text: str, source: str = "config") -> dict[str, Any]:
+    """Parse TOML text; malformed text is a one-line UserError naming its source."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"config {source} is not valid TOML: {exc}") from None
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing, unreadable or malformed file is a one-line UserError."""
+    return parse_toml(read_config_text(path), str(path))
+
+
+def model_overrides(doc: dict[str, Any]) -> dict[str, Any]:
+    """The dotted-name values set by a config's ``[scenario]`` and ``[parameters]`` tables."""
+    out: dict[str, Any] = {}
+    for table in ("scenario", "parameters"):
+        node = doc.get(table, {})
+        if not isinstance(node, dict):
+            raise UserError(f"[{table}] must be a table of name = value pairs")
+        out.update(flatten_tables({"scenario": node} if table == "scenario" else node, f"[{table}]"))
+    return out
+
+
+def params_from_file(path: str | Path, overrides: dict[str, Any] | None = None) -> Params:
+    """Model parameters from a config file's model tables, then ``--set`` overrides."""
+    values = model_overrides(read_toml(path)) if path else {}
+    values.update(overrides or {})
+    return Params(values)
+
+
+# --- experiment configs: the [experiment], [sweep] and [outputs] tables, validated in full --------------
+
+TABLES = ("experiment", "scenario", "parameters", "sweep", "outputs", "sensitivity")
+EXPERIMENT_KEYS = ("name", "description", "seed", "replicates", "block_size", "engine")
+SWEEP_KEYS = ("sampler", "n", "levels", "second_order", "grid", "bounds")
+OUTPUT_KEYS = ("horizons", "figures")
+SAMPLERS = ("grid", "lhs", "sobol", "morris")
+FIGURE_KINDS = ("heatmap", "curves", "survival", "routes", "sobol", "morris")
+DEFAULTS = {"seed": 0, "replicates": 1000, "engine": "vectorized", "levels": 4, "second_order": True}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_POINTS = 1_000_000  # guards against a typo that would allocate a design too large to run
+MAX_BLOCKS = 10_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class Experiment:
+    """A validated experiment: design points (``points`` frame and per-point ``params``) and run settings.
+
+    ``points`` has a ``point`` column (0..n-1) and one column per swept parameter, in config order.
+    """
+
+    name: str
+    description: str
+    seed: int
+    replicates: int
+    block_size: int
+    engine: str
+    sampler: str | None  # None: no [sweep] table, a single point at the base values
+    swept: tuple[str, ...]
+    base: Params
+    points: pd.DataFrame
+    params: tuple[Params, ...]
+    horizons: tuple[int, ...]
+    figures: tuple[str, ...]
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    n: int | None = None
+    levels: int | None = None
+    second_order: bool | None = None
+    sensitivity: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+    sha256: str = ""
+    source: str = ""
+
+    @property
+    def n_points(self) -> int:
+        return len(self.params)
+
+    @property
+    def blocks_per_point(self) -> int:
+        return len(block_sizes(self.replicates, self.block_size))
+
+    def blocks(self) -> list["Block"]:
+        """Every work unit, in (point, block) order."""
+        sizes = block_sizes(self.replicates, self.block_size)
+        return [Block(p, b, n, b * self.block_size) for p in range(self.n_points) for b, n in enumerate(sizes)]
+
+    def block_seed(self, point: int, block: int) -> np.random.SeedSequence:
+        """The seeding contract: block b of point p draws from SeedSequence(seed, spawn_key=(p, b))."""
+        return block_seed(self.seed, point, block)
+
+    @property
+    def problem(self) -> dict[str, Any]:
+        """The SALib problem of the design: swept names in config order and their bounds
+        (a grid's are the smallest and largest of its values)."""
+        bounds = [list(self.bounds[n]) if n in self.bounds
+                  else [float(self.points[n].min()), float(self.points[n].max())] for n in self.swept]
+        return {"num_vars": len(self.swept), "names": list(self.swept), "bounds": bounds}
+
+
+@dataclass(frozen=True)
+class Block:
+    """One work unit: ``n`` replicates of point ``point``, numbered from ``first`` within the point."""
+
+    point: int
+    block: int
+    n: int
+    first: int
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment config file; every problem is a one-line UserError."""
+    return experiment_from_text(read_config_text(path), str(path))
+
+
+def experiment_from_text(text: str, source: str = "config") -> Experiment:
+    """The experiment of a config's text (as recorded in a manifest)."""
+    return experiment_from_doc(parse_toml(text, source), text, source)
+
+
+def experiment_from_doc(doc: dict[str, Any], text: str, source: str) -> Experiment:
+    """Validate a parsed config: unknown tables and keys are errors with a did-you-mean hint."""
+    for key, value in doc.items():
+        if key not in TABLES and not isinstance(value, dict):
+            home = next((t for t, keys in (("experiment", EXPERIMENT_KEYS), ("sweep", SWEEP_KEYS),
+                                           ("outputs", OUTPUT_KEYS)) if key in keys), None)
+            hint = f" (put it under [{home}])" if home else "; parameters go under [parameters]"
+            raise UserError(f"key '{key}' at the top of {source} belongs in a table{hint}")
+        if key not in TABLES:
+            raise UserError(f"unknown table [{key}] in {source}{suggest(key, TABLES)}; allowed: {', '.join(TABLES)}")
+        if not isinstance(value, dict):
+            raise UserError(f"[{key}] in {source} must be a table, got {key} = {value!r}")
+    exp = _table(doc, "experiment", EXPERIMENT_KEYS)
+    name = exp.get("name", Path(source).stem)
+    if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
+        raise UserError(f"[experiment] name must be a folder name of letters, digits, '_', '-' or '.', got {name!r}")
+    description = exp.get("description", "")
+    if not isinstance(description, str):
+        raise UserError(f"[experiment] description must be text, got {description!r}")
+    seed = _int(exp.get("seed", DEFAULTS["seed"]), "[experiment] seed", 0)
+    replicates = _int(exp.get("replicates", DEFAULTS["replicates"]), "[experiment] replicates", 1)
+    block_size = _int(exp.get("block_size", DEFAULT_BLOCK_SIZE), "[experiment] block_size", 1)
+    engine = exp.get("engine", DEFAULTS["engine"])
+    if engine not in ENGINES:
+        raise UserError(f"[experiment] engine must be one of {', '.join(ENGINES)}, got {engine!r}"
+                        f"{suggest(str(engine), ENGINES)}")
+    base = Params(model_overrides(doc))
+    design = _design(doc, base, seed)
+    blocks = len(design["points"]) * -(-replicates // block_size)
+    if blocks > MAX_BLOCKS:
+        raise UserError(f"{len(design['points'])} points x {replicates} replicates make {blocks:,} blocks "
+                        f"(at most {MAX_BLOCKS:,}); raise [experiment] block_size or lower replicates")
+    params = tuple(_point_params(base, design, i) for i in range(len(design["points"])))
+    horizons, figures = _outputs(doc, params)
+    return Experiment(name=name, description=description, seed=seed, replicates=replicates,
+                      block_size=block_size, engine=engine, sampler=design["sampler"], swept=design["swept"],
+                      base=base, points=design["points"], params=params, horizons=horizons, figures=figures,
+                      bounds=design["bounds"], n=design["n"], levels=design["levels"],
+                      second_order=design["second_order"], sensitivity=dict(doc.get("sensitivity", {})),
+                      text=text, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), source=source)
+
+
+def _table(doc: dict[str, Any], name: str, allowed: tuple[str, ...], where: str | None = None) -> dict[str, Any]:
+    return check_table(doc.get(name, {}), where or f"[{name}]", allowed)
+
+
+def check_table(node: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """``node`` as a table whose keys are all in ``allowed``; else a one-line UserError with a suggestion."""
+    if not isinstance(node, dict):
+        raise UserError(f"{where} must be a table, got {node!r}")
+    for key in node:
+        if key not in allowed:
+            raise UserError(f"unknown key '{key}' in {where}{suggest(key, allowed)}; allowed: {', '.join(allowed)}")
+    return node
+
+
+def _int(value: Any, label: str, low: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{label} must be an integer, got {value!r}")
+    if low is not None and value < low:
+        raise UserError(f"{label} must be at least {low}, got {value}")
+    return value
+
+
+def _design(doc: dict[str, Any], base: Params, seed: int) -> dict[str, Any]:
+    """The swept names, their settings and the points frame (see sim.experiments.design)."""
+    from sim.experiments.design import grid_points, sampled_points
+
+    out = {"sampler": None, "swept": (), "bounds": {}, "n": None, "levels": None, "second_order": None,
+           "points": pd.DataFrame({"point": np.zeros(1, dtype=np.int64)})}
+    if "sweep" not in doc:
+        return out
+    sweep = _table(doc, "sweep", SWEEP_KEYS)
+    sampler = sweep.get("sampler", "grid")
+    if sampler not in SAMPLERS:
+        raise UserError(f"unknown sampler {sampler!r} in [sweep]{suggest(str(sampler), SAMPLERS)}; "
+                        f"choose one of {', '.join(SAMPLERS)}")
+    out["sampler"] = sampler
+    wanted = "grid" if sampler == "grid" else "bounds"
+    for key in ("grid", "bounds"):
+        if key != wanted and key in sweep:
+            raise UserError(f"sampler '{sampler}' takes [sweep.{wanted}], not [sweep.{key}]; rename the table")
+    allowed = {"grid": (), "lhs": ("n",), "sobol": ("n", "second_order"), "morris": ("n", "levels")}[sampler]
+    for key in ("n", "levels", "second_order"):
+        if key in sweep and key not in allowed:
+            raise UserError(f"[sweep] {key} has no meaning for sampler '{sampler}'; remove it")
+    table = sweep.get(wanted)
+    if not isinstance(table, dict) or not table:
+        raise UserError(f"sampler '{sampler}' needs a non-empty [sweep.{wanted}] table of parameter = "
+                        + ("[values]" if wanted == "grid" else "[low, high]"))
+    values = flatten_tables(table, f"[sweep.{wanted}]")
+    swept = tuple(values)
+    for name in swept:
+        _check_sweepable(name, wanted)
+    out["swept"] = swept
+    if sampler == "grid":
+        sizes = [len(v) if isinstance(v, list) else 1 for v in values.values()]
+        _check_size(math.prod(sizes), "the grid (the product of its value counts)")
+        out["points"] = grid_points(base, values)
+        return out
+    bounds = {name: _check_bounds(name, v) for name, v in values.items()}
+    n = _int(sweep.get("n"), f"[sweep] n (the number of {_N_WORD[sampler]})", 1) if "n" in sweep else None
+    if n is None:
+        raise UserError(f"sampler '{sampler}' needs n in [sweep]: the number of {_N_WORD[sampler]}")
+    if sampler == "sobol" and n & (n - 1):
+        raise UserError(f"[sweep] n = {n}: Sobol' designs need a power of two (e.g. {1 << n.bit_length()})")
+    if sampler == "morris" and n < 2:
+        raise UserError(f"[sweep] n = {n}: a Morris design needs at least 2 trajectories")
+    levels = _int(sweep.get("levels", DEFAULTS["levels"]), "[sweep] levels", 2) if sampler == "morris" else None
+    if levels is not None and levels > 1000:
+        raise UserError(f"[sweep] levels = {levels}: a Morris grid has at most 1000 levels (4 to 10 is usual)")
+    second = sweep.get("second_order", DEFAULTS["second_order"]) if sampler == "sobol" else None
+    if sampler == "sobol" and not isinstance(second, bool):
+        raise UserError(f"[sweep] second_order must be true or false, got {second!r}")
+    d = len(swept)
+    _check_size({"lhs": n, "sobol": n * (2 * d + 2 if second else d + 2), "morris": n * (d + 1)}[sampler],
+                f"the {sampler} design")
+    out.update(bounds=bounds, n=n, levels=levels, second_order=second,
+               points=sampled_points(sampler, bounds, n, seed, levels=levels, second_order=second))
+    return out
+
+
+def _check_size(points: int, what: str) -> None:
+    if points > MAX_POINTS:
+        raise UserError(f"{what} has {points:,} points, more than {MAX_POINTS:,}; lower n or the grid's values")
+
+
+_N_WORD = {"lhs": "points", "sobol": "base samples N (points = N·(2D+2), or N·(D+2) without second order)",
+           "morris": "trajectories (points = n·(D+1))"}
+
+
+def base_param(name: str) -> Param:
+    """The schema entry of a swept name, ``accused.trip_rate[0]`` -> ``accused.trip_rate``."""
+    return lookup(split_name(name)[0])
+
+
+def _check_sweepable(name: str, table: str) -> None:
+    p = base_param(name)
+    if not p.numeric:
+        raise UserError(f"[sweep.{table}] {name}: only numeric parameters can be swept and {name} is "
+                        f"{'a date' if p.scalar_kind == 'date' else 'text'}; set it in [scenario] or [parameters]")
+    if p.is_list and split_name(name)[1] is None:
+        raise UserError(f"[sweep.{table}] {name} is a list; sweep one element, e.g. \"{name}[0]\"")
+
+
+def _check_bounds(name: str, value: Any) -> tuple[float, float]:
+    p = base_param(name)
+    where = f"[sweep.bounds] {name}"
+    if (not isinstance(value, list) or len(value) != 2
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value)):
+        raise UserError(f"{where} must be [low, high], two numbers, got {value!r}")
+    low, high = (float(v) for v in value)
+    if not all(math.isfinite(v) for v in (low, high)):
+        raise UserError(f"{where} = {value!r} must be finite")
+    if p.scalar_kind in ("int", "bool") and not (low.is_integer() and high.is_integer()):
+        raise UserError(f"{where} = {value!r}: {name} is an integer parameter; give integer bounds")
+    if not low < high:
+        raise UserError(f"{where} = {value!r}: low must be below high")
+    if low < p.low or high > p.high:
+        raise UserError(f"{where} = {value!r} lies outside the parameter's range {p.range_text()}")
+    return low, high
+
+
+def _point_params(base: Params, design: dict[str, Any], i: int) -> Params:
+    frame = design["points"]
+    values = {name: frame[name].iloc[i].item() for name in design["swept"]}
+    try:
+        return base.replace(values)
+    except UserError as exc:
+        shown = ", ".join(f"{k}={v:g}" for k, v in values.items())
+        raise UserError(f"design point {i} ({shown}): {exc}") from None
+
+
+def _outputs(doc: dict[str, Any], params: tuple[Params, ...]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    out = _table(doc, "outputs", OUTPUT_KEYS)
+    shortest = min(p.horizon for p in params)
+    horizons = out.get("horizons", [shortest])
+    if (not isinstance(horizons, list) or not horizons
+            or any(isinstance(h, bool) or not isinstance(h, int) for h in horizons)):
+        raise UserError(f"[outputs] horizons must be a non-empty list of whole months, got {horizons!r}")
+    for h in horizons:
+        if not 1 <= h <= shortest:
+            raise UserError(f"[outputs] horizons: {h} is not within 1..{shortest} months "
+                            f"(scenario.horizon_months of {'every point' if len(params) > 1 else 'the run'})")
+    if len(set(horizons)) < len(horizons):
+        raise UserError(f"[outputs] horizons {horizons} lists a month twice")
+    figures = out.get("figures", [])
+    if not isinstance(figures, list) or any(not isinstance(f, str) for f in figures):
+        raise UserError(f"[outputs] figures must be a list of names from {', '.join(FIGURE_KINDS)}, got {figures!r}")
+    for f in figures:
+        if f not in FIGURE_KINDS:
+            raise UserError(f"[outputs] figures: unknown kind {f!r}{suggest(f, FIGURE_KINDS)}; "
+                            f"choose from {', '.join(FIGURE_KINDS)}")
+    if len(set(figures)) < len(figures):
+        raise UserError(f"[outputs] figures {figures} lists a kind twice")
+    return tuple(sorted(horizons)), tuple(figures)

@@ -1,0 +1,155 @@
+"""Reading a results folder (points, runs, summary, manifest) for analysis and figures.
+
+Every problem with the folder is a UserError of one line naming the file and the fix, so that
+``python -m sim plot DIR`` and notebooks fail clearly on a missing or corrupt file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.errors import UserError
+from sim.model.params import BY_NAME, lookup, split_name
+
+FILES = ("manifest.json", "points.parquet", "runs.parquet", "summary.csv")
+SENSITIVITY = "sensitivity.csv"
+RUN_COLUMNS = ("point", "replicate", "accused", "in_custody", "custody_month", "route")
+FIX = "rerun the experiment (python -m sim sweep CONFIG --resume) or point to a complete results folder"
+
+
+@dataclass(frozen=True)
+class Results:
+    """A loaded results folder: the frames of the sweep and its manifest."""
+
+    points: pd.DataFrame
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    manifest: dict[str, Any]
+    folder: Path
+    sensitivity: pd.DataFrame | None = field(default=None)
+
+    @property
+    def swept(self) -> list[str]:
+        """Dotted names of the swept parameters, in the order of the config."""
+        return swept_parameters(self.points, self.manifest)
+
+    @property
+    def horizons(self) -> list[int]:
+        """Horizons (months) of the summary's enforcement-probability columns."""
+        return summary_horizons(self.summary)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The base parameter values recorded in the manifest (dotted names; empty when absent)."""
+        return manifest_parameters(self.manifest)
+
+    @property
+    def n_replicates(self) -> int:
+        """Replicates per point (the smallest, should points differ)."""
+        if self.runs.empty:
+            return 0
+        return int(self.runs.groupby("point", observed=True)["replicate"].nunique().min())
+
+    def run_length(self) -> pd.Series:
+        """Run length T (scenario.horizon_months) per point id."""
+        return run_length(self.points, self.manifest)
+
+
+def base_name(name: str) -> str:
+    """``accused.trip_rate[0]`` -> ``accused.trip_rate``; other names unchanged."""
+    return split_name(name)[0]
+
+
+def is_parameter(name: str) -> bool:
+    return base_name(name) in BY_NAME
+
+
+def swept_parameters(points: pd.DataFrame, manifest: dict[str, Any]) -> list[str]:
+    """The manifest's list of swept names when it has one, else the points' parameter columns that vary."""
+    listed = manifest.get("swept")
+    if isinstance(listed, list) and all(isinstance(n, str) and n in points.columns for n in listed):
+        return list(listed)
+    return [c for c in points.columns if is_parameter(c) and points[c].nunique(dropna=False) > 1]
+
+
+def summary_horizons(summary: pd.DataFrame) -> list[int]:
+    found = [re.fullmatch(r"p_enforced_(\d+)", c) for c in summary.columns]
+    return sorted(int(m[1]) for m in found if m)
+
+
+def manifest_parameters(manifest: dict[str, Any]) -> dict[str, Any]:
+    for key in ("parameters", "params", "resolved_parameters", "base_parameters"):
+        node = manifest.get(key)
+        if isinstance(node, dict):
+            return node
+    return {}
+
+
+def run_length(points: pd.DataFrame, manifest: dict[str, Any]) -> pd.Series:
+    """scenario.horizon_months per point: swept, else the manifest's value, else the schema default."""
+    name = "scenario.horizon_months"
+    if name in points.columns:
+        values = points[name].to_numpy()
+    else:
+        values = np.full(len(points), manifest_parameters(manifest).get(name, lookup(name).default))
+    return pd.Series(values.astype(int), index=points["point"].to_numpy(), name=name)
+
+
+def _read(path: Path, reader) -> Any:
+    try:
+        return reader(path)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to parse is a corrupt file for the user
+        detail = str(exc).splitlines()[0][:120] if str(exc) else exc.__class__.__name__
+        raise UserError(f"{path} is corrupt or unreadable ({detail}); {FIX}") from None
+
+
+def _manifest(path: Path) -> dict[str, Any]:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(doc, dict):
+        raise UserError(f"{path} is not a JSON object; {FIX}")
+    return doc
+
+
+def _columns(frame: pd.DataFrame, path: Path, needed) -> pd.DataFrame:
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise UserError(f"{path} lacks column(s) {', '.join(missing)}; {FIX}")
+    return frame
+
+
+def load_results(folder: str | Path) -> Results:
+    """Load a sweep's results folder: ``r.points``, ``r.runs``, ``r.summary``, ``r.manifest``, ``r.folder``.
+
+    Missing or corrupt files raise a one-line UserError naming them.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"results folder {folder} does not exist; check the path (a sweep writes results/<name>/)")
+    missing = [name for name in FILES if not (folder / name).is_file()]
+    if missing:
+        raise UserError(f"results folder {folder} lacks {', '.join(missing)}; {FIX}")
+    manifest = _read(folder / "manifest.json", _manifest)
+    points = _columns(_read(folder / "points.parquet", pd.read_parquet), folder / "points.parquet", ["point"])
+    runs = _columns(_read(folder / "runs.parquet", pd.read_parquet), folder / "runs.parquet", RUN_COLUMNS)
+    summary = _columns(_read(folder / "summary.csv", lambda p: pd.read_csv(p, dtype={"accused": str})),
+                       folder / "summary.csv", ["point", "accused"])
+    if not summary_horizons(summary):
+        raise UserError(f"{folder / 'summary.csv'} has no p_enforced_H columns; {FIX}")
+    sensitivity = None
+    if (folder / SENSITIVITY).is_file():
+        sensitivity = _columns(_read(folder / SENSITIVITY, pd.read_csv), folder / SENSITIVITY, ["parameter"])
+    unknown = sorted(set(runs["point"].unique()) - set(points["point"]))
+    if unknown:
+        raise UserError(f"{folder / 'runs.parquet'} has point ids missing from points.parquet "
+                        f"(e.g. {unknown[0]}); {FIX}")
+    return Results(points=points, runs=runs, summary=summary, manifest=manifest, folder=folder,
+                   sensitivity=sensitivity)

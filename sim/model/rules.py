@@ -1,0 +1,185 @@
+"""MODEL.md's formulas, written once for both engines.
+
+Every function takes NumPy scalars or arrays (any broadcastable shapes) and returns
+the same kind, so the Mesa engine calls them on one state's values or one row of
+states, and the vectorized core on (replicates × states) arrays.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from sim.model.params import Params
+
+
+def probability_from_odds_against(odds_against, scale=1.0):
+    """scale / (1 + o): ``scale`` times the probability of an event whose odds against are o."""
+    return scale / (1.0 + odds_against)
+
+
+def sigmoid(z, scale=1.0):
+    """scale · σ(z), with σ(z) = 1 / (1 + e^(−z))."""
+    return probability_from_odds_against(np.exp(-z), scale)
+
+
+def beta_draw(rng: np.random.Generator, mean, concentration: float, size=None):
+    """Beta(mκ, (1−m)κ) draws; a mean ≤ 0 gives exactly 0 and a mean ≥ 1 exactly 1 (MODEL.md §3)."""
+    mean = np.asarray(mean, dtype=float)
+    inner = (mean > 0) & (mean < 1)
+    m = np.where(inner, mean, 0.5)
+    draws = rng.beta(m * concentration, (1 - m) * concentration, size=size)
+    return draws if inner.all() else np.where(inner, draws, np.where(mean >= 1, 1.0, 0.0))
+
+
+class ArrestCoefficients(NamedTuple):
+    """The log-odds weights of the arrest decision (MODEL.md §4.3.1)."""
+
+    intercept: float
+    duty: float
+    compliance: float
+    legitimacy: float
+    pressure: float
+    sovereignty: float
+    alignment: float
+    immunity: float
+
+    @classmethod
+    def from_params(cls, params: Params) -> "ArrestCoefficients":
+        return cls(**params.group("arrest"))
+
+
+def arrest_logit_standing(coef: ArrestCoefficients, member, sovereignty, alignment):
+    """Host i's share of z_ij that changes only when it leaves the statute:
+    β0 + β_duty·member_i − β_s·s_i − β_a·a_i."""
+    return coef.intercept + coef.duty * member - coef.sovereignty * sovereignty - coef.alignment * alignment
+
+
+def arrest_logit_accused(coef: ArrestCoefficients, head_of_state):
+    """Accused j's share of z_ij: −β_hos·head_of_state_j."""
+    return -coef.immunity * head_of_state
+
+
+def arrest_odds_against(coef: ArrestCoefficients, standing, compliance, pressure, legitimacy):
+    """e^(−z_common): host i's factor of every accused's odds against arrest there, where
+    z_common = standing_i + β_c·c_i + β_p·p_i + β_L·L is the share of z_ij common to every accused."""
+    return np.exp(-coef.compliance * compliance - standing - coef.pressure * pressure - coef.legitimacy * legitimacy)
+
+
+def arrest_probability_from_parts(capacity, odds_against, accused_logit):
+    """P_ij = k_i · σ(z_ij) = k_i / (1 + e^(−z_ij)), where e^(−z_ij) = ``arrest_odds_against``
+    times e^(−accused j's share)."""
+    factor = np.exp(-accused_logit)
+    return probability_from_odds_against(odds_against if np.all(factor == 1) else odds_against * factor, capacity)
+
+
+def arrest_probability(coef: ArrestCoefficients, capacity, member, compliance, legitimacy, pressure, sovereignty,
+                       alignment, head_of_state):
+    """P_ij = k_i · σ(z_ij): the probability that host i arrests visiting accused j (MODEL.md §4.3.1).
+
+    z_ij = β0 + β_duty·member_i + β_c·c_i + β_L·L + β_p·p_i − β_s·s_i − β_a·a_i − β_hos·head_of_state_j,
+    assembled from its parts so that the vectorized core can keep the parts that change rarely and share
+    the exponential between accused.
+    """
+    odds_against = arrest_odds_against(coef, arrest_logit_standing(coef, member, sovereignty, alignment), compliance,
+                                       pressure, legitimacy)
+    return arrest_probability_from_parts(capacity, odds_against, arrest_logit_accused(coef, head_of_state))
+
+
+def perceived_risk(arrest_prob, sealed, sealed_awareness: float):
+    """r_ij: the accused sees the full risk of a public warrant, a share of it under seal."""
+    return np.where(sealed, arrest_prob * sealed_awareness, arrest_prob)
+
+
+def destination_appeal(log_appeal, alignment, travel_alignment: float):
+    """log w_i + β_t·a_i: the log destination weight of state i at zero risk (fixed for a run)."""
+    return log_appeal + travel_alignment * alignment
+
+
+def destination_logit_from_appeal(appeal, risk, risk_aversion):
+    """log of the destination weight, from ``destination_appeal``: appeal_i − ρ_j·r_ij."""
+    return appeal - risk_aversion * risk
+
+
+def destination_logit(log_appeal, alignment, risk, travel_alignment: float, risk_aversion):
+    """log of the destination weight w_i · exp(β_t·a_i − ρ_j·r_ij) (kept in logs to avoid underflow)."""
+    return destination_logit_from_appeal(destination_appeal(log_appeal, alignment, travel_alignment), risk,
+                                         risk_aversion)
+
+
+def trip_probability(trip_rate):
+    """1 − exp(−λ): the chance a Poisson(λ) planner plans at least one trip this month."""
+    return -np.expm1(-np.asarray(trip_rate, dtype=float))
+
+
+def regime_change_probability(turnover_rate: float, engagement_effect: float, engagement: float) -> float:
+    """q = min(1, η(1 + γ_e·e)) (MODEL.md §4.1)."""
+    return float(min(1.0, turnover_rate * (1.0 + engagement_effect * engagement)))
+
+
+def decay_pressure(pressure, decay: float, out=None):
+    """p ← p·(1 − decay) (into ``out`` if given)."""
+    return np.multiply(pressure, 1.0 - decay, out=out)
+
+
+def add_pressure(pressure, boost: float):
+    """p ← min(1, p + boost)."""
+    return np.minimum(1.0, pressure + boost)
+
+
+def legitimacy_after_arrest(legitimacy, gain: float):
+    """L ← L + δ_arrest·(1 − L)."""
+    return legitimacy + gain * (1.0 - legitimacy)
+
+
+def legitimacy_after_defiance(legitimacy, loss: float, finding):
+    """L ← L − δ_defy·L, halved when the court makes a finding."""
+    return legitimacy - np.where(finding, 0.5, 1.0) * loss * legitimacy
+
+
+def legitimacy_after_nonmember_visit(legitimacy, loss: float):
+    """L ← L − δ_nm·L."""
+    return legitimacy - loss * legitimacy
+
+
+def legitimacy_drift(legitimacy, legitimacy0: float, reversion: float):
+    """L ← clip(L + κ_L·(L0 − L), 0, 1)."""
+    return np.clip(legitimacy + reversion * (legitimacy0 - legitimacy), 0.0, 1.0)
+
+
+def compliance_after_arrest(compliance, gain: float):
+    """c_i ← min(1, c_i + gain) for the arresting host."""
+    return np.minimum(1.0, compliance + gain)
+
+
+def norm_pull(region_mean, legitimacy, legitimacy0: float, conformity: float, legitimacy_pull: float):
+    """μ·c̄_region + ν·(L − L0): the monthly pull on c_i, the same for every state of a region."""
+    return conformity * region_mean + legitimacy_pull * (legitimacy - legitimacy0)
+
+
+def norm_update_from_pull(compliance, pull, conformity: float, out=None):
+    """c_i ← clip((1 − μ)·c_i + pull, 0, 1), with the pull of ``norm_pull`` (into ``out`` if given)."""
+    return np.clip((1.0 - conformity) * compliance + pull, 0.0, 1.0, out=out)
+
+
+def norm_update(compliance, region_mean, legitimacy, legitimacy0: float, conformity: float, legitimacy_pull: float):
+    """c_i ← clip(c_i + μ·(c̄_region − c_i) + ν·(L − L0), 0, 1)."""
+    return norm_update_from_pull(compliance, norm_pull(region_mean, legitimacy, legitimacy0, conformity,
+                                                       legitimacy_pull), conformity)
+
+
+def withdrawal_pull(sovereignty, alignment, threshold: float):
+    """s_i + a_i − θ_w: how far a member's sovereignty and alignment exceed the threshold (fixed for a run)."""
+    return sovereignty + alignment - threshold
+
+
+def withdrawal_probability_from_pull(pull, compliance, findings, rate: float):
+    """min(1, ω·max(0, pull − c)·(1 + n)), with the pull of ``withdrawal_pull``; zero unless c < pull."""
+    return np.minimum(1.0, rate * np.maximum(0.0, pull - compliance) * (1.0 + findings))
+
+
+def withdrawal_probability(sovereignty, alignment, compliance, findings, rate: float, threshold: float):
+    """min(1, ω·max(0, s + a − c − θ_w)·(1 + n)): a member's monthly hazard of notifying withdrawal."""
+    return withdrawal_probability_from_pull(withdrawal_pull(sovereignty, alignment, threshold), compliance, findings,
+                                            rate)

@@ -1,0 +1,1 @@
+"""Studies: whole analyses composed from experiments and analysis (sweep, sensitivity, calibration, ...)."""

@@ -1,0 +1,110 @@
+"""Figures of a results folder: which kinds apply, and drawing them into ``<folder>/figures/``.
+
+The figure functions themselves (frames in, a Figure out) are in sim.analysis.plots.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from sim.analysis import style
+from sim.analysis.metrics import route_shares
+from sim.analysis.plots import (KINDS, choose_points, curves_figure, heatmap_figure, is_grid, morris_figure,
+                                point_label, routes_figure, sobol_figure, survival_figure)
+from sim.analysis.survival import kaplan_meier
+from sim.errors import UserError
+from sim.experiments.results import Results, load_results
+
+
+def applicable_kinds(results: Results) -> dict[str, str]:
+    """Each kind mapped to '' when it can be drawn from ``results``, else the reason it cannot."""
+    swept = results.swept
+    sens = results.sensitivity
+    method = str(sens["method"].iloc[0]) if sens is not None and "method" in sens and len(sens) else None
+    reasons = {
+        "heatmap": "" if len(swept) == 2 and is_grid(results.points, swept) else
+        f"needs exactly two swept parameters on a grid, this folder sweeps {len(swept)}"
+        + ("" if len(swept) != 2 else " not on a grid"),
+        "curves": "" if len(swept) == 1 or (len(swept) == 2 and is_grid(results.points, swept)) else
+        f"needs one swept parameter or two on a grid, this folder sweeps {len(swept)}",
+        "survival": "",
+        "routes": "",
+        "sobol": "" if method == "sobol" else "needs sensitivity.csv from `python -m sim sensitivity` (sobol)",
+        "morris": "" if method == "morris" else "needs sensitivity.csv from `python -m sim sensitivity` (morris)",
+    }
+    return reasons
+
+
+def figure(results: Results, kind: str, horizon: int | None = None) -> Figure:
+    """The figure of one kind for a loaded results folder (at the longest horizon by default)."""
+    horizons = results.horizons or [int(results.run_length().max())]
+    h = int(horizon if horizon is not None else horizons[-1])
+    if h not in horizons and kind in ("heatmap", "curves", "survival"):
+        raise UserError(f"horizon {h} is not in the summary (it has {', '.join(map(str, horizons))})")
+    n_rep, n_pts = results.n_replicates, len(results.points)
+    hos = style.head_of_state(results.parameters)
+    swept = results.swept
+    if kind == "heatmap":
+        return heatmap_figure(results.summary, results.points, swept[0], swept[1], h, n_rep, hos)
+    if kind == "curves":
+        return curves_figure(results.summary, results.points, swept[0], h, n_rep,
+                             swept[1] if len(swept) > 1 else None, hos)
+    if kind == "survival":
+        chosen = choose_points(results.summary, h)
+        runs = results.runs[results.runs["point"].isin(chosen)]
+        length = results.run_length()
+        km = kaplan_meier(runs, length, until=int(length.loc[chosen].min()))
+        named = swept if len(swept) <= 2 else []  # more values than a legend can hold: point ids
+        labels = {p: point_label(results.points, p, named) for p in chosen}
+        if n_pts == 1:
+            labels = {chosen[0]: "all replicates"}
+        return survival_figure(km, labels, n_pts, n_rep, hos, names=named)
+    if kind == "routes":
+        shares = route_shares(results.runs, ("point", "accused"), horizon=h)
+        return routes_figure(shares, results.points, swept, h, n_rep, hos)
+    if kind == "sobol":
+        return sobol_figure(results.sensitivity, n_pts, n_rep)
+    if kind == "morris":
+        return morris_figure(results.sensitivity, n_pts, n_rep)
+    raise UserError(f"unknown figure kind '{kind}'; choose from {', '.join(KINDS)}")
+
+
+def draw_figures(folder: Path, kinds: list[str] | None = None) -> list[Path]:
+    """Draw figures of a results folder into ``<folder>/figures/`` (PNG and SVG); return the paths.
+
+    ``kinds=None`` draws every kind that applies; a requested kind that does not apply, or an
+    unknown one, is a UserError naming it.
+    """
+    results = load_results(folder)
+    reasons = applicable_kinds(results)
+    if kinds is None:
+        chosen = [k for k in KINDS if not reasons[k]]
+    else:
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise UserError(f"unknown figure kind '{unknown[0]}'; choose from {', '.join(KINDS)}")
+        bad = [k for k in kinds if reasons[k]]
+        if bad:
+            raise UserError(f"cannot draw '{bad[0]}' from {folder}: {reasons[bad[0]]}")
+        chosen = list(dict.fromkeys(kinds))
+    out = Path(folder) / "figures"
+    paths: list[Path] = []
+    for kind in chosen:
+        paths += style.save(figure(results, kind), out, kind)
+    return paths
+
+
+def draw(folder: Path, kinds: list[str]) -> list[Path]:
+    """Draw each figure kind a config asks for; a kind that fails is a warning, not a lost sweep."""
+    paths: list[Path] = []
+    for kind in kinds:
+        try:
+            paths.extend(Path(p) for p in draw_figures(folder, [kind]))
+        except Exception as exc:  # noqa: BLE001 - the results are written; a figure must not lose them
+            first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            sys.stderr.write(f"warning: figure '{kind}' skipped ({first}); "
+                             f"redraw with `python -m sim plot {folder} --kind {kind}`\n")
+    return paths

@@ -1,0 +1,51 @@
+"""The sweep study: an experiment's blocks, then summary.csv, figures and the manifest of the folder."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from sim.analysis.metrics import summarize
+from sim.experiments import store
+from sim.experiments.config import Experiment
+from sim.experiments.provenance import build_manifest, now
+from sim.experiments.runner import block_files, default_folder, run_blocks
+from sim.studies.figures import draw
+
+SUMMARY_CHUNK_ROWS = 2_000_000  # summarise this many run rows at a time (whole points), to bound memory
+
+
+def run_sweep(exp: Experiment, out: str | Path | None = None, *, workers: int | None = None,
+              scheduler: str | None = None, resume: bool = False, force: bool = False, quiet: bool = False,
+              figures: bool = True) -> dict[str, Any]:
+    """Run every block not yet on disk, assemble the outputs and write the manifest; return the manifest."""
+    folder = Path(out) if out else default_folder(exp)
+    clock = time.perf_counter()
+    timings = run_blocks(exp, folder, workers=workers, scheduler=scheduler, resume=resume, force=force,
+                         quiet=quiet)
+    write_summary(exp, folder)
+    outputs = [folder / name for name in store.DATA_FILES]
+    store.write_json(folder / store.MANIFEST, build_manifest(exp, folder, outputs, timings))
+    if figures and exp.figures:  # figures read the finished folder, manifest included
+        outputs += draw(folder, list(exp.figures))
+    timings.update(finished=now(), wall_seconds=round(time.perf_counter() - clock, 3))
+    manifest = build_manifest(exp, folder, outputs, timings)
+    store.write_json(folder / store.MANIFEST, manifest)
+    return manifest
+
+
+def write_summary(exp: Experiment, folder: Path) -> None:
+    """summary.csv from the block files, a few whole points at a time (bounded memory)."""
+    parts, chunk, size = [], [], 0
+    for point, files in block_files(folder, exp.blocks()).items():
+        chunk += files
+        size += sum(pq.read_metadata(f).num_rows for f in files)
+        if size >= SUMMARY_CHUNK_ROWS or point == exp.n_points - 1:
+            runs = pd.concat([pd.read_parquet(f) for f in chunk], ignore_index=True)
+            parts.append(summarize(runs, list(exp.horizons), by=("point", "accused")))
+            chunk, size = [], 0
+    store.write_csv(folder / store.SUMMARY, pd.concat(parts, ignore_index=True))
