@@ -6,8 +6,8 @@ Public API: ``simulate``, ``Params``, ``SCHEMA``, ``UserError``; ``load_results`
 from sim.errors import UserError
 from sim.model.params import SCHEMA, Params
 from sim.simulate import simulate
+from sim.version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["SCHEMA", "Params", "UserError", "simulate", "load_results", "__version__"]
 
 

@@ -1,3 +1,5 @@
+"""``python -m sim``: the command line (sim.cli)."""
+
 from sim.cli import main
 
 raise SystemExit(main())

@@ -25,6 +25,9 @@ MODEL_DEFAULTS = {
     "prosecutor.outreach_boost": 0.1, "prosecutor.sealed_share": 0.0, "prosecutor.unseal_rate": 1 / 12,
     "prosecutor.home_engagement": 0.5, "home.turnover_rate": 1 / 240, "home.engagement_effect": 1.0,
     "home.surrender_prob": 0.5, "scenario.roster": "synthetic",
+    # v1.3: each new mechanism is off by default
+    "states.accession_rate": 0.0, "states.accession_delay": 2, "prosecutor.timed_share": 0.0,
+    "home.fallen_at_issue": 0.0, "home.detain_prob": 0.0, "home.detained_surrender_rate": 0.0,
 }
 
 

@@ -215,7 +215,8 @@ def test_norm_dynamics_pull_towards_regional_means_with_home_included(monkeypatc
     tile by tile (tiles of 16 rows here)."""
     from sim.model.roster import build_roster
 
-    values = {**SMALL, **roster_values, "states.conformity": 0.3, "states.legitimacy_pull": 0.2}
+    scenario = {"scenario.horizon_months": 24} if "scenario.roster" in roster_values else SMALL
+    values = {**scenario, **roster_values, "states.conformity": 0.3, "states.legitimacy_pull": 0.2}
     setup, w, rng = _world(values, 9, 50)
     w.legitimacy = rng.random(50).astype(w.legitimacy.dtype)
     roster = build_roster(setup.params)

@@ -8,11 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from sim.data import tables
 from sim.data.tables import GROUPS, REGIONS, UN_GROUP_TO_REGION, load_table
 from sim.errors import UserError
 
@@ -30,11 +32,41 @@ class StatesAtDate:
     partner: np.ndarray  # bool (S,)
 
 
+STATUTE_IN_FORCE = "2002-07-01"  # art. 126: the first day of the month after the 60th ratification + 60 days
+
+
 def _parse_date(date: str, what: str) -> str:
     try:
         return dt.date.fromisoformat(str(date)).isoformat()
     except ValueError:
         raise UserError(f"{what} must be a date YYYY-MM-DD, got {date!r}") from None
+
+
+def data_end(folder: str | Path | None = None) -> str:
+    """The last date the sourced tables speak for: the latest full date in states_parties and warrants."""
+    days = []
+    for name in ("states_parties", "warrants"):
+        frame = load_table(name, folder)
+        for col in frame.columns:
+            if col.endswith("_date"):
+                days += [v for v in frame[col] if len(v) == 10]
+    return max(days)
+
+
+def check_scenario(date: str, home: str, partners: tuple[str, ...]) -> None:
+    """Validate a real-roster scenario (date in the data's range, home a non-party then, partners known)
+    as building its roster would, with one-line errors; cached, so validating many points is cheap."""
+    _checked(str(date), home, tuple(partners), str(tables.DATA_DIR))
+
+
+@lru_cache(maxsize=256)
+def _checked(date: str, home: str, partners: tuple[str, ...], data_dir: str) -> None:
+    day = _parse_date(date, "scenario.date")
+    end = data_end()
+    if not STATUTE_IN_FORCE <= day <= end:
+        raise UserError(f"scenario.date {day} lies outside the sourced data, which cover {STATUTE_IN_FORCE} (the "
+                        f"statute's entry into force) to {end}; choose a date in that range")
+    real_roster(day, home, list(partners))
 
 
 def parties_at(date: str, folder: str | Path | None = None) -> pd.DataFrame:

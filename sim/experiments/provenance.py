@@ -9,10 +9,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import sim
 from sim.experiments import store
 from sim.experiments.config import Experiment
 from sim.experiments.design import DESIGN_TAG
+from sim.version import __version__
 
 PACKAGES = ("numpy", "pandas", "mesa", "pyarrow", "SALib", "scipy", "statsmodels", "matplotlib", "dask",
             "distributed")
@@ -45,14 +45,14 @@ def build_manifest(exp: Experiment, folder: Path, outputs: list[Path], timings: 
 
 def software() -> dict[str, Any]:
     """The versions of this package, its git commit, Python and the libraries results depend on."""
-    out: dict[str, Any] = {"sim": sim.__version__, "git_commit": None, "git_dirty": None,
+    out: dict[str, Any] = {"sim": __version__, "git_commit": None, "git_dirty": None,
                            "python": platform.python_version(), "platform": platform.platform()}
     for name in PACKAGES:
         try:
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = None
-    root = Path(sim.__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if (root / ".git").exists():
         out["git_commit"] = _git(root, "rev-parse", "HEAD")
         status = _git(root, "status", "--porcelain", "--untracked-files=no")

@@ -12,7 +12,7 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from sim.errors import UserError
 
@@ -40,6 +40,8 @@ class Param:
     choices: tuple[str, ...] | None = None
     per_accused: bool = False
     unit: str = ""
+    applies: str = ""  # "synthetic" or "real": a scenario parameter that only one roster uses
+    since: str = "1.2"  # the model version that added it (MODEL.md's v1.3 mechanisms default to "off")
 
     @property
     def group(self) -> str:
@@ -48,6 +50,11 @@ class Param:
     @property
     def key(self) -> str:
         return self.name.split(".", 1)[1]
+
+    @property
+    def layout(self) -> bool:
+        """Fixes array shapes or the roster, so one engine call shares it across all its replicates."""
+        return self.group == "scenario"
 
     @property
     def is_list(self) -> bool:
@@ -70,7 +77,7 @@ class Param:
 
     def range_text(self) -> str:
         if self.choices:
-            return " | ".join(self.choices)
+            return " or ".join(f"`{c}`" for c in self.choices)
         if self.scalar_kind == "bool":
             return "0 or 1"
         if self.scalar_kind in ("str", "date"):
@@ -98,18 +105,23 @@ UNIT = (0.0, 1.0)
 
 SCHEMA: tuple[Param, ...] = (
     # scenario
-    _p("scenario.roster", "str", "synthetic", "roster of states: synthetic layout (MODEL.md §7) or the real UN members",
-       choices=("synthetic", "real")),
-    _p("scenario.n_states", "int", 193, "number of states S in the synthetic roster", 2, 10_000, soft=(10, 400)),
-    _p("scenario.member_share", "float", 0.6, "share of synthetic states that are states parties", 0, 1),
-    _p("scenario.n_regions", "int", 5, "number of regional groups in the synthetic roster", 1, 1000, soft=(1, 10)),
+    _p("scenario.roster", "str", "synthetic", "roster of states: the synthetic layout of docs/ODD.md, or the real "
+       "states on scenario.date", choices=("synthetic", "real")),
+    _p("scenario.n_states", "int", 193, "number of states S in the synthetic roster", 2, 10_000, soft=(10, 400),
+       applies="synthetic"),
+    _p("scenario.member_share", "float", 0.6, "share of synthetic states that are states parties", 0, 1,
+       applies="synthetic"),
+    _p("scenario.n_regions", "int", 5, "number of regional groups in the synthetic roster", 1, 1000, soft=(1, 10),
+       applies="synthetic"),
     _p("scenario.n_partners", "int", 10, "number of partner states of the home state (synthetic roster)", 0, 9_999,
-       soft=(0, 40)),
+       soft=(0, 40), applies="synthetic"),
     _p("scenario.horizon_months", "int", 120, "length of a run in months T", 1, 6000, soft=(12, 360), unit="months"),
-    _p("scenario.date", "date", "2023-03-17", "date at which the real roster's membership is taken"),
-    _p("scenario.home", "str", "RUS", "ISO3 code of the accused's home state (real roster)"),
+    _p("scenario.date", "date", "2023-03-17", "date of the warrants: the real roster's membership is taken then",
+       applies="real"),
+    _p("scenario.home", "str", "RUS", "ISO3 code of the accused's home state (real roster; a non-party on the date)",
+       applies="real"),
     _p("scenario.partners", "str_list", ["csto"], "partner states of the home state (real roster): ISO3 codes or "
-       "group names (au, arab_league, brics, sco, csto, cis, eu, nato, oic)"),
+       "group names (au, arab_league, brics, sco, csto, cis, eu, nato, oic)", applies="real"),
     # states
     _p("states.concentration", "float", 10.0, "concentration κ of the Beta draws of state attributes", 1e-3, 1e6,
        soft=(1, 100)),
@@ -133,6 +145,10 @@ SCHEMA: tuple[Param, ...] = (
        soft=(0, 1.5)),
     _p("states.withdrawal_delay", "int", 12, "months from notification to effective withdrawal", 0, 600,
        soft=(0, 36), unit="months"),
+    _p("states.accession_rate", "float", 0.0, "scale α of a non-member's monthly accession hazard α·c·(1 − a)",
+       0, 1, soft=(0, 0.05), since="1.3"),
+    _p("states.accession_delay", "int", 2, "months from deposit of an accession to its entry into force", 0, 600,
+       soft=(0, 12), unit="months", since="1.3"),
     # accused
     _p("accused.head_of_state", "bool_list", [1, 0], "1 if the accused is a sitting head of state (claims immunity)",
        0, 1, per_accused=True),
@@ -178,12 +194,20 @@ SCHEMA: tuple[Param, ...] = (
     _p("prosecutor.unseal_rate", "float", 1 / 12, "monthly probability that a sealed warrant is made public", 0, 1),
     _p("prosecutor.home_engagement", "float", 0.5, "engagement e with the home government (raises regime-change "
        "odds)", 0, 1),
+    _p("prosecutor.timed_share", "float", 0.0, "probability τ that a warrant is timed to an arrest at hand (issued "
+       "under seal while the accused is in a state party)", 0, 1, since="1.3"),
     # home
     _p("home.turnover_rate", "float", 1 / 240, "monthly base rate η of government change at home", 0, 1,
        soft=(0, 0.05), unit="per month"),
     _p("home.engagement_effect", "float", 1.0, "effect γ_e of the prosecutor's engagement on turnover", 0, 1000,
        soft=(0, 5)),
     _p("home.surrender_prob", "float", 0.5, "probability a new government hands over each free accused", 0, 1),
+    _p("home.fallen_at_issue", "float", 0.0, "probability χ that the accused's government has already fallen when "
+       "the warrants are issued", 0, 1, since="1.3"),
+    _p("home.detain_prob", "float", 0.0, "probability δ_h that a new government detains at home an accused it does "
+       "not hand over", 0, 1, since="1.3"),
+    _p("home.detained_surrender_rate", "float", 0.0, "monthly probability ψ that an accused detained at home is "
+       "handed to the court", 0, 1, soft=(0, 0.2), unit="per month", since="1.3"),
 )
 
 BY_NAME: dict[str, Param] = {p.name: p for p in SCHEMA}
@@ -191,27 +215,45 @@ GROUPS: tuple[str, ...] = tuple(dict.fromkeys(p.group for p in SCHEMA))
 _INDEXED = re.compile(r"^(?P<base>[a-z_]+\.[a-z_0-9]+)\[(?P<idx>\d+)\]$")
 
 
+class UnknownParameter(UserError, KeyError):
+    """A name that is not in the schema: a UserError for the CLI, and a KeyError for Mapping semantics."""
+
+    __str__ = BaseException.__str__  # KeyError would quote the message
+
+
 def suggest(name: str, candidates: Iterable[str] | None = None) -> str:
     """A ' (did you mean X?)' hint for a misspelt name, or ''."""
     pool = list(candidates) if candidates is not None else list(BY_NAME)
     match = difflib.get_close_matches(name, pool, n=1, cutoff=0.5)
     if not match and "." not in name:
-        match = [n for n in pool if n.endswith("." + name)][:1]
+        match = [n for n in pool if n.endswith("." + name) or n.replace(".", "_") == name][:1]
     return f" (did you mean {match[0]}?)" if match else ""
 
 
 def split_name(name: str) -> tuple[str, int | None]:
-    """``accused.trip_rate[0]`` -> ``("accused.trip_rate", 0)``; a plain name -> ``(name, None)``."""
+    """The one parser of parameter references: ``accused.trip_rate[0]`` -> ``("accused.trip_rate", 0)``;
+    a plain name -> ``(name, None)``."""
     m = _INDEXED.match(name)
     return (m["base"], int(m["idx"])) if m else (name, None)
 
 
+def reference(name: str) -> str:
+    """The canonical spelling of a parameter reference (``accused.trip_rate[00]`` -> ``accused.trip_rate[0]``),
+    checked against the schema: an unknown name, or an index on a scalar, is a UserError."""
+    base, idx = split_name(name)
+    p = lookup(base)
+    if idx is not None and not p.is_list:
+        raise UserError(f"{base} is not a list, so '{name}' has no meaning; set {base} = value")
+    return base if idx is None else f"{base}[{idx}]"
+
+
 def lookup(name: str) -> Param:
-    """The schema entry for a dotted name; an unknown name is a UserError with a suggestion."""
+    """The schema entry for a dotted name; an unknown name is an UnknownParameter with a suggestion."""
     try:
         return BY_NAME[name]
-    except KeyError:
-        raise UserError(f"unknown parameter '{name}'{suggest(name)}; `python -m sim params` lists them") from None
+    except (KeyError, TypeError):
+        raise UnknownParameter(f"unknown parameter '{name}'{suggest(str(name))}; `python -m sim params` lists them") \
+            from None
 
 
 def _coerce_scalar(p: Param, value: Any, label: str) -> Any:
@@ -277,16 +319,22 @@ def parse_value(text: str) -> Any:
 
 
 class Params(Mapping[str, Any]):
-    """Resolved, validated parameter values keyed by dotted name (immutable).
+    """Resolved, validated parameter values keyed by dotted name (immutable); a Mapping like a dict.
+
+    Values come as one dict of dotted names (``name[i]`` for a list element); keyword arguments are
+    refused, so a misspelt name can never be silently ignored.
 
     >>> p = Params({"court.legitimacy0": 0.7})
-    >>> p["court.legitimacy0"], p.n_accused
-    (0.7, 2)
+    >>> p["court.legitimacy0"], p.n_accused, "court.legitimacy0" in p, p.get("court.legitimacy", "?")
+    (0.7, 2, True, '?')
     """
 
     __slots__ = ("_values",)
 
-    def __init__(self, values: Mapping[str, Any] | None = None, **_: Any):
+    def __init__(self, values: Mapping[str, Any] | None = None, /, **keywords: Any):
+        _refuse_keywords("Params", keywords)
+        if values is not None and not isinstance(values, Mapping):
+            raise UserError(f"Params takes a dict of dotted names, got {type(values).__name__}")
         resolved = {p.name: _copy(p.default) for p in SCHEMA}
         Params._apply(resolved, dict(values or {}))
         Params._check_consistency(resolved)
@@ -294,11 +342,12 @@ class Params(Mapping[str, Any]):
 
     @staticmethod
     def _apply(resolved: dict[str, Any], updates: Mapping[str, Any]) -> None:
+        check_references(updates)
         indexed = []
         for name, value in updates.items():
-            m = _INDEXED.match(name)
-            if m:
-                indexed.append((m["base"], int(m["idx"]), value, name))
+            base, idx = split_name(name)
+            if idx is not None:
+                indexed.append((base, idx, value, name))
                 continue
             resolved[name] = coerce(lookup(name), value)
         for base, idx, value, name in indexed:
@@ -318,23 +367,53 @@ class Params(Mapping[str, Any]):
         if len(set(lengths.values())) > 1:
             listed = ", ".join(f"{k} has {n}" for k, n in lengths.items())
             raise UserError(f"the per-accused lists must have one common length (the number of accused): {listed}")
-        if v["scenario.roster"] == "synthetic" and v["scenario.n_partners"] > v["scenario.n_states"] - 1:
+        roster = v["scenario.roster"]
+        other = [p for p in SCHEMA if p.applies and p.applies != roster and v[p.name] != p.default]
+        if other:
+            p = other[0]
+            raise UserError(f"{p.name} applies only to the {p.applies} roster, and scenario.roster is {roster!r}; "
+                            f"remove {p.name} or set scenario.roster = \"{p.applies}\"")
+        if roster == "synthetic" and v["scenario.n_partners"] > v["scenario.n_states"] - 1:
             raise UserError(f"scenario.n_partners = {v['scenario.n_partners']} exceeds the "
                             f"{v['scenario.n_states'] - 1} states other than home; lower it or raise scenario.n_states")
+        if roster == "real":
+            from sim.data.real import check_scenario
 
-    def replace(self, updates: Mapping[str, Any] | None = None, **_: Any) -> "Params":
+            check_scenario(v["scenario.date"], v["scenario.home"], tuple(v["scenario.partners"]))
+
+    def replace(self, updates: Mapping[str, Any] | None = None, /, **keywords: Any) -> "Params":
         """A copy with some values changed (dotted names, ``name[i]`` for list elements)."""
+        _refuse_keywords("Params.replace", keywords)
+        updates = dict(updates or {})
+        check_references(updates)
         merged = dict(self._values)
-        merged.update(updates or {})
+        for name, value in updates.items():
+            base, idx = split_name(reference(name))
+            if idx is None:
+                merged[base] = value
+        for name, value in updates.items():
+            base, idx = split_name(reference(name))
+            if idx is not None:
+                current = list(merged[base]) if isinstance(merged[base], (list, tuple)) else merged[base]
+                if not isinstance(current, list) or idx >= len(current):
+                    raise UserError(f"{name}: index {idx} is out of range, {base} has "
+                                    f"{len(current) if isinstance(current, list) else 0} elements")
+                current[idx] = value
+                merged[base] = current
         return Params(merged)
 
     def __getitem__(self, name: str) -> Any:
         try:
             return self._values[name]
-        except KeyError:
+        except (KeyError, TypeError):
             return self._values[lookup(name).name]
 
-    def __iter__(self):
+    def value(self, name: str) -> Any:
+        """The value of a reference, ``accused.trip_rate[0]`` included (Mapping keys are whole parameters)."""
+        base, idx = split_name(reference(name))
+        return self[base] if idx is None else self[base][idx]
+
+    def __iter__(self) -> Iterator[str]:
         return iter(self._values)
 
     def __len__(self) -> int:
@@ -356,7 +435,11 @@ class Params(Mapping[str, Any]):
 
     @property
     def horizon(self) -> int:
-        return self._values["scenario.horizon_months"]
+        return int(self._values["scenario.horizon_months"])
+
+    def layout(self) -> tuple[Any, ...]:
+        """What one engine call's replicates must share: the scenario (roster, horizon) and the number of accused."""
+        return tuple((p.name, _frozen(self._values[p.name])) for p in SCHEMA if p.layout) + (self.n_accused,)
 
     def group(self, name: str) -> dict[str, Any]:
         """The values of one group keyed by short name, e.g. ``group('arrest')['duty']``."""
@@ -367,8 +450,38 @@ class Params(Mapping[str, Any]):
                 if not changed_only or v != BY_NAME[k].default}
 
 
+def _refuse_keywords(where: str, keywords: Mapping[str, Any]) -> None:
+    if keywords:
+        name = next(iter(keywords))
+        raise UserError(f"{where} takes one dict of dotted names, not keyword arguments: got {name}={keywords[name]!r}"
+                        f"{suggest(name)}; write {where}({{\"group.name\": value}})")
+
+
+def check_references(names: Iterable[str]) -> None:
+    """Two references to one parameter (two spellings of one list index, a list and one of its elements,
+    or a name set twice) are an error naming both: otherwise one of them would silently win."""
+    whole: dict[str, str] = {}  # parameter -> the spelling that sets all of it
+    element: dict[str, str] = {}  # canonical element reference -> its spelling
+    first_element: dict[str, str] = {}  # list parameter -> the spelling of its first element set
+    for name in names:
+        canon = reference(name)
+        base, idx = split_name(canon)
+        clash = (whole.get(base) or first_element.get(base)) if idx is None else (element.get(canon) or whole.get(base))
+        if clash is not None:
+            raise UserError(f"'{clash}' and '{name}' both set {canon if idx is not None else base}; keep one of them")
+        if idx is None:
+            whole[base] = name
+        else:
+            element[canon] = name
+            first_element.setdefault(base, name)
+
+
 def _copy(v: Any) -> Any:
     return list(v) if isinstance(v, list) else v
+
+
+def _frozen(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
 
 
 def as_params(params: "Params | Mapping[str, Any] | None") -> Params:
@@ -388,8 +501,9 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
             raise UserError(f"--set expects name=value, got '{item}' (for example --set court.legitimacy0=0.7)")
         name, _, text = item.partition("=")
         name = name.strip()
-        m = _INDEXED.match(name)
-        lookup(m["base"] if m else name)
+        reference(name)
+        if name in out:
+            raise UserError(f"--set {name} is given twice; keep one of them")
         out[name] = parse_value(text)
     Params(out)  # validate values and consistency now, with the user's names
     return out
@@ -398,18 +512,25 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
 def flatten_tables(tables: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Read ``[scenario]``/``[parameters]`` tables: dotted keys or nested tables, into dotted names."""
     out: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
 
     def walk(prefix: str, node: Mapping[str, Any]) -> None:
         for key, value in node.items():
             name = f"{prefix}.{key}" if prefix else key
-            base = _INDEXED.match(name)
             if isinstance(value, Mapping) and name not in BY_NAME:
                 walk(name, value)
-            else:
-                lookup(base["base"] if base else name)
-                out[name] = value
+                continue
+            canon = reference(name)
+            if canon in spelled:
+                raise UserError(f"{where}: {spelled[canon]} and {name} both set {canon}; keep one of them")
+            spelled[canon] = name
+            out[canon] = value
 
     walk("", tables)
+    try:
+        check_references(out)
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
     return out
 
 

@@ -248,11 +248,11 @@ def target_sample(cal: Calibration) -> pd.DataFrame:
         warrants = load_table("warrants")
         censor = dt.date.fromisoformat(t.censor_date) if t.censor_date else abc.data_date(warrants)
         return abc.record_sample(warrants, t.kinds, t.nationality_party, t.routes, censor, t.exclude)
-    import sim
+    from sim.simulate import simulate
 
     truth = abc.apply_draw(cal.base, cal.priors, [t.truth[p.name] for p in cal.priors])
     seed = np.random.SeedSequence([TARGET_TAG, cal.seed])
-    frame = sim.simulate(truth, replicates=t.replicates, seed=child_seed(seed, 0), engine=cal.engine,
+    frame = simulate(truth, replicates=t.replicates, seed=child_seed(seed, 0), engine=cal.engine,
                          block_size=cal.block_size)
     rng = np.random.default_rng(child_seed(seed, 1))
     follow = rng.integers(t.follow_up[0], t.follow_up[1] + 1, size=len(frame)).astype(float)

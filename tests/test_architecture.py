@@ -1,0 +1,143 @@
+"""The layers of docs/architecture.md: every import in sim/ points down, and no import circle exists.
+
+Imports are read from the source (ast), including those inside functions, so a lazy import
+cannot hide an upward dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+SIM = Path(__file__).resolve().parent.parent / "sim"
+
+# Each top-level part of the package and its layer; a module may import from lower layers and
+# from its own part. analysis and experiments share a layer and never import each other; the two
+# faces (cli, app) may use each other's helpers.
+LAYER = {"errors": 0, "version": 0, "data": 1, "model": 2, "engines": 3, "simulate": 4, "experiments": 5,
+         "analysis": 5, "studies": 6, "cli": 7, "app": 7, "__main__": 8, "__init__": 8}
+SIDEWAYS = {("cli", "app"), ("app", "cli")}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SIM.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def part(module: str) -> str:
+    """``sim.model.params`` -> ``model``; the package itself -> ``__init__``."""
+    pieces = module.split(".")
+    return pieces[1] if len(pieces) > 1 else "__init__"
+
+
+def imports(path: Path) -> set[str]:
+    """Every sim module that ``path`` imports (``from sim.x import y`` counts sim.x and, if a module, sim.x.y)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):  # imports for type checkers only are not dependencies at run time
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            node.body = []
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name == "sim" or a.name.startswith("sim."))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and \
+                (node.module == "sim" or node.module.startswith("sim.")):
+            found.add(node.module)
+            for a in node.names:
+                candidate = f"{node.module}.{a.name}"
+                if candidate in MODULES:
+                    found.add(candidate)
+    return found - {module_name(path)}
+
+
+FILES = sorted(SIM.rglob("*.py"))
+MODULES = {module_name(f): f for f in FILES}
+GRAPH = {module_name(f): imports(f) for f in FILES}
+
+
+def test_every_part_has_a_layer():
+    unknown = sorted({part(m) for m in MODULES} - set(LAYER))
+    assert not unknown, f"give these parts of sim/ a layer in tests/test_architecture.py: {unknown}"
+
+
+def upward_imports() -> list[str]:
+    bad = []
+    for module, targets in GRAPH.items():
+        src = part(module)
+        for target in sorted(targets):
+            dst = part(target)
+            if dst == src or (src, dst) in SIDEWAYS or module in ("sim", "sim.__main__"):
+                continue
+            if LAYER[dst] >= LAYER[src]:
+                bad.append(f"{module} ({src}, layer {LAYER[src]}) imports {target} ({dst}, layer {LAYER[dst]})")
+    return bad
+
+
+def test_imports_point_down():
+    bad = upward_imports()
+    assert not bad, "upward or sideways imports:\n" + "\n".join(bad)
+
+
+def cycles() -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), i.e. import circles."""
+    sys.setrecursionlimit(10_000)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in GRAPH.get(v, ()):
+            if w not in GRAPH:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in GRAPH:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circle():
+    found = cycles()
+    assert not found, "import circles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+def test_the_check_sees_an_upward_import(monkeypatch):
+    """The check itself can fail: an engine importing an experiment module is reported."""
+    monkeypatch.setitem(GRAPH, "sim.engines.mesa.model", GRAPH["sim.engines.mesa.model"] | {"sim.experiments.store"})
+    assert any("sim.engines.mesa.model" in line for line in upward_imports())
+
+
+def test_no_module_shadows_the_standard_library():
+    clash = sorted(m for m in MODULES if m.split(".")[-1] in sys.stdlib_module_names and m.count(".") > 1)
+    assert not clash, f"modules named after standard-library modules: {clash}"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_every_module_says_what_it_is(module):
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    assert ast.get_docstring(tree), f"{module} has no docstring"
