@@ -1,37 +1,103 @@
-"""One entry point for both engines: parameters in, a frame of outcomes out.
+"""One entry point for the engines: parameters in, a frame of outcomes out.
 
-Seeding contract: replicates run in blocks of ``block_size``; block b draws only from
-``SeedSequence(seed).spawn``-child keyed by b (see ``block_seed``), so a frame does not
-depend on how blocks are grouped into calls, ordered, or spread over workers.
+Seeding contract (sim.model.seeding): replicate r of point p draws only from its own stream, keyed
+by (seed, p, r), or (seed, 0, r) with common random numbers. A frame therefore does not depend on
+how replicates are grouped into calls, blocks, workers or threads, and ``run_rows`` can batch rows
+of many points into one engine call.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+import importlib
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
+from sim.model.batch import Batch
 from sim.model.outcomes import Outcomes, combine_series
 from sim.model.params import Params, as_params
-from sim.model.seeding import child_seed, root_seed
+from sim.model.seeding import root_seed, stream_point
 
-ENGINES = ("mesa", "vectorized")
-DEFAULT_BLOCK_SIZE = 1000
+ENGINES = {"mesa": "sim.engines.mesa.engine", "vectorized": "sim.engines.vectorized.engine"}
+DEFAULT_ENGINE = "vectorized"
 SeriesMode = Literal["mean", "replicate"] | None
+MAX_BATCH_ROWS = 4096  # rows per engine call: bounds memory; results do not depend on it
 
 
-def run_block(params: Params, seed: np.random.SeedSequence, n: int, engine: str = "vectorized",
-              series: SeriesMode = None) -> Outcomes:
-    """Run ``n`` replicates drawn from one block's SeedSequence with the chosen engine."""
-    if engine == "mesa":
-        from sim.engines.mesa.model import run_replicates
-    elif engine == "vectorized":
-        from sim.engines.vectorized.engine import run_replicates
-    else:
-        raise UserError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
-    return run_replicates(params, seed, n, series=series)
+def check_engine(engine: object, where: str = "engine") -> str:
+    """The engine's name, or a one-line UserError with a suggestion."""
+    if not isinstance(engine, str) or engine not in ENGINES:
+        from sim.model.params import suggest
+
+        raise UserError(f"{where} must be one of {', '.join(ENGINES)}, got {engine!r}{suggest(str(engine), ENGINES)}")
+    return engine
+
+
+def engine_module(engine: str):
+    """The module of an engine: it offers ``run(batch, series) -> Outcomes``."""
+    return importlib.import_module(ENGINES[check_engine(engine)])
+
+
+def run_rows(points: Mapping[int, Params], point: Sequence[int] | np.ndarray, replicate: Sequence[int] | np.ndarray,
+             seed: int | np.random.SeedSequence, *, engine: str = DEFAULT_ENGINE, crn: bool = False,
+             series: SeriesMode = None) -> Outcomes:
+    """Outcomes of rows (point[k], replicate[k]) in the given order, whatever their points' layouts.
+
+    Rows are grouped by layout (scenario and number of accused) and run in calls of at most
+    ``MAX_BATCH_ROWS``; every row's numbers come from its own stream, so grouping changes nothing.
+    Series are per call: combine them with ``sim.model.outcomes.combine_series``.
+    """
+    module = engine_module(engine)
+    point = np.asarray(point, dtype=np.int64)
+    replicate = np.asarray(replicate, dtype=np.int64)
+    if series not in (None, "mean", "replicate"):
+        raise UserError(f"series must be None, 'mean' or 'replicate', got {series!r}")
+    layout_of = {p: points[int(p)].layout() for p in np.unique(point)}
+    groups: dict[Any, list[int]] = {}
+    for k, p in enumerate(point.tolist()):
+        groups.setdefault(layout_of[p], []).append(k)
+    parts: list[tuple[np.ndarray, Outcomes]] = []
+    for rows in groups.values():
+        idx = np.asarray(rows)
+        for start in range(0, len(idx), MAX_BATCH_ROWS):
+            chunk = idx[start:start + MAX_BATCH_ROWS]
+            batch = Batch.of(points, point[chunk], replicate[chunk], seed, crn)
+            parts.append((chunk, module.run(batch, series)))
+    if len(parts) == 1 and np.array_equal(parts[0][0], np.arange(len(point))):
+        return parts[0][1]
+    order = np.argsort(np.concatenate([c for c, _ in parts]), kind="stable")
+    merged = Outcomes.concat([o for _, o in parts]).take(order)
+    found = [o.series for _, o in parts if o.series is not None]
+    if found:
+        merged.series = combine_series(found, series or "mean") if series == "mean" else pd.concat(found)
+    return merged
+
+
+def simulate(params: Params | Mapping[str, Any] | None = None, *, replicates: int = 1,
+             seed: int | np.random.SeedSequence = 0, engine: str = DEFAULT_ENGINE, series: SeriesMode = None,
+             point: int = 0, crn: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+    """Run ``replicates`` replicates of one parameter set; one row per (replicate, accused) with the
+    columns of sim.model.outcomes.COLUMNS.
+
+    The replicates are point ``point`` of a design (its streams; 0 by default). ``series="mean"``
+    (or ``"replicate"``) also returns the monthly series (sim.model.outcomes.SERIES) averaged over
+    replicates (or per replicate) as a second frame.
+    """
+    p = as_params(params)
+    if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 1:
+        raise UserError(f"replicates must be a positive integer, got {replicates!r}")
+    root = root_seed(seed)
+    stream_point(point, crn)
+    out = run_rows({point: p}, np.full(replicates, point), np.arange(replicates), root, engine=engine, crn=crn,
+                   series=series)
+    frame = out.frame(np.arange(replicates))
+    if series is None:
+        return frame
+    if series == "mean":
+        return frame, combine_series([out.series], "mean")
+    return frame, out.series.drop(columns="point").reset_index(drop=True)
 
 
 def block_sizes(replicates: int, block_size: int) -> list[int]:
@@ -42,24 +108,3 @@ def block_sizes(replicates: int, block_size: int) -> list[int]:
         raise UserError(f"block_size must be at least 1, got {block_size}")
     full, rest = divmod(replicates, block_size)
     return [block_size] * full + ([rest] if rest else [])
-
-
-def simulate(params: Params | Mapping[str, Any] | None = None, *, replicates: int = 1,
-             seed: int | np.random.SeedSequence = 0, engine: str = "mesa", block_size: int = DEFAULT_BLOCK_SIZE,
-             series: SeriesMode = None) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
-    """Run ``replicates`` replicates; one row per (replicate, accused) with the columns of sim.outcomes.COLUMNS.
-
-    ``series="mean"`` (or ``"replicate"``) also returns the monthly series of legitimacy,
-    member count, mean compliance and accused in custody, averaged over replicates (or per
-    replicate), as a second frame.
-    """
-    p = as_params(params)
-    if series not in (None, "mean", "replicate"):
-        raise UserError(f"series must be None, 'mean' or 'replicate', got {series!r}")
-    root = root_seed(seed)
-    parts = [run_block(p, child_seed(root, b), n, engine, series)
-             for b, n in enumerate(block_sizes(replicates, block_size))]
-    frame = pd.concat([o.frame(b * block_size) for b, o in enumerate(parts)], ignore_index=True)
-    if series is None:
-        return frame
-    return frame, combine_series([o.series for o in parts], block_size, series)

@@ -32,9 +32,11 @@ def synthetic_runs(points: pd.DataFrame, replicates: int, seed: int, horizon: in
         month = rng.geometric(np.clip(rate, 1e-6, 1), size=(replicates, 2)) - 1
         month = np.where(month < horizon, month, -1)
         route = np.where(month >= 0, rng.choice([1, 2], size=month.shape, p=[0.3, 0.7]), 0)
-        o = Outcomes(custody_month=month, route=route, trips=rng.poisson(50, month.shape),
-                     trips_to_members=rng.poisson(9, month.shape), trips_cancelled=rng.poisson(3, month.shape),
-                     findings=rng.poisson(5, replicates), withdrawals=rng.poisson(1.6, replicates),
+        o = Outcomes.of(custody_month=month, route=route, trips=rng.poisson(50, month.shape),
+                        trips_to_members=rng.poisson(9, month.shape), trips_cancelled=rng.poisson(3, month.shape),
+                        detained_month=np.full(month.shape, -1), trips_at_issue=np.zeros(month.shape, int),
+                        accessions=np.zeros(replicates, int),
+                        findings=rng.poisson(5, replicates), withdrawals=rng.poisson(1.6, replicates),
                      members_final=rng.integers(100, 116, replicates), legitimacy_final=rng.random(replicates))
         frames.append(o.frame().assign(point=int(row["point"])))
     runs = pd.concat(frames, ignore_index=True)

@@ -89,8 +89,6 @@ def test_blocks_and_their_seeds_follow_the_contract():
     assert [(b.point, b.block, b.n, b.first) for b in blocks[:4]] == [(0, 0, 2, 0), (0, 1, 2, 2), (0, 2, 2, 4),
                                                                       (1, 0, 2, 0)]
     assert len(blocks) == 12
-    s = exp.block_seed(3, 2)
-    assert (s.entropy, s.spawn_key) == (11, (3, 2))
     odd = experiment_from_text(TINY.replace("replicates = 6", "replicates = 5"))
     assert [b.n for b in odd.blocks() if b.point == 0] == [2, 2, 1]
 

@@ -18,7 +18,8 @@ import pytest
 import sim
 from sim.cli import main
 from sim.model.outcomes import COLUMNS
-from sim.simulate import child_seed, root_seed, simulate
+from sim.model.seeding import child_seed, root_seed
+from sim.simulate import simulate
 from sim.experiments.config import experiment_from_text
 from tests.test_sweep_config import TINY, folder_hashes
 
@@ -58,15 +59,14 @@ def test_dask_local_cluster_gives_byte_identical_outputs(tiny, tmp_path):
 
 
 def test_runs_follow_the_seeding_contract(tiny):
-    """Point p's runs are simulate(point params, seed=SeedSequence(seed, spawn_key=(p,))) with the same blocks."""
+    """Point p's runs are simulate(point params, seed, point=p): its replicates' own streams, whatever the blocks."""
     config, ref = tiny
     exp = experiment_from_text(TINY)
     runs = pd.read_parquet(ref / "runs.parquet")
     assert list(runs.columns) == ["point", *COLUMNS]
     assert runs["point"].tolist() == sorted(runs["point"])
     for p in (0, 3):
-        expected = simulate(exp.params[p], replicates=exp.replicates, seed=child_seed(root_seed(exp.seed), p),
-                            engine=exp.engine, block_size=exp.block_size)
+        expected = simulate(exp.params[p], replicates=exp.replicates, seed=exp.seed, point=p, engine=exp.engine)
         got = runs[runs["point"] == p].drop(columns="point").reset_index(drop=True)
         pd.testing.assert_frame_equal(got, expected)
     points = pd.read_parquet(ref / "points.parquet")

@@ -17,7 +17,6 @@ from sim.engines.vectorized.world import Setup, World
 from sim.model.outcomes import NO_CUSTODY
 from sim.model.params import Params
 from sim.model.seeding import child_seed, root_seed
-from sim.simulate import block_sizes, run_block
 from tests.strategies import check_probabilities, valid_params
 
 BOUNDED = ("compliance", "capacity", "sovereignty", "alignment", "pressure", "legitimacy", "home_compliance")
@@ -70,31 +69,11 @@ def test_no_capacity_and_no_turnover_means_no_custody(values, seed):
 
 def test_same_seed_same_frame_different_seed_different_frame():
     n = vec.CHUNK + 37  # more than one chunk
-    a = simulate(SMALL, replicates=n, seed=11, engine="vectorized", block_size=n)
-    b = simulate(SMALL, replicates=n, seed=11, engine="vectorized", block_size=n)
-    c = simulate(SMALL, replicates=n, seed=12, engine="vectorized", block_size=n)
+    a = simulate(SMALL, replicates=n, seed=11, engine="vectorized")
+    b = simulate(SMALL, replicates=n, seed=11, engine="vectorized")
+    c = simulate(SMALL, replicates=n, seed=12, engine="vectorized")
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert not a.equals(c)
-
-
-@pytest.mark.parametrize("series", [None, "mean", "replicate"])
-def test_blocks_run_separately_in_any_order_equal_one_call(series):
-    replicates, block_size, seed = 23, 7, 5
-    whole = simulate(SMALL, replicates=replicates, seed=seed, engine="vectorized", block_size=block_size,
-                     series=series)
-    sizes = block_sizes(replicates, block_size)
-    order = [3, 1, 0, 2]
-    parts = {b: run_block(Params(SMALL), child_seed(root_seed(seed), b), sizes[b], "vectorized", series)
-             for b in order}
-    frame = pd.concat([parts[b].frame(b * block_size) for b in range(len(sizes))], ignore_index=True)
-    if series is None:
-        pd.testing.assert_frame_equal(whole, frame, check_exact=True)
-        return
-    from sim.model.outcomes import combine_series
-
-    pd.testing.assert_frame_equal(whole[0], frame, check_exact=True)
-    merged = combine_series([parts[b].series for b in range(len(sizes))], block_size, series)
-    pd.testing.assert_frame_equal(whole[1], merged, check_exact=True)
 
 
 @pytest.mark.parametrize("cells", [2 * 29, 7 * 29, 10**9])

@@ -313,10 +313,10 @@ def draw_series(model: TribunalModel) -> Figure:
     axes = fig.subplots(2, 2, sharex=True, gridspec_kw=dict(left=0.08, right=0.98, top=0.93, bottom=0.11,
                                                             hspace=0.28, wspace=0.22))
     panels = [("legitimacy", "court legitimacy", (0, 1)), ("members", "states parties", None),
-              ("mean_compliance", "mean compliance", (0, 1)), ("in_custody", "accused in custody",
-                                                               (-0.1, len(model.accused) + 0.1))]
+              ("mean_compliance", "mean compliance", (0, 1)), ("share_in_custody", "share of the accused in custody",
+                                                               (-0.02, 1.02))]
     for ax, (column, title, ylim) in zip(axes.flat, panels):
-        ax.plot(months, data[column].to_numpy(), drawstyle="steps-post" if column == "in_custody" else "default",
+        ax.plot(months, data[column].to_numpy(), drawstyle="steps-post" if column == "share_in_custody" else "default",
                 color="#2c7fb8", lw=1.8)
         ax.set_title(title, fontsize=10)
         ax.set_xlim(0, horizon)

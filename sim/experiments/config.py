@@ -15,8 +15,9 @@ import pandas as pd
 
 from sim.errors import UserError
 from sim.model.params import Param, Params, flatten_tables, lookup, split_name, suggest
-from sim.model.seeding import block_seed
-from sim.simulate import DEFAULT_BLOCK_SIZE, ENGINES, block_sizes
+from sim.simulate import DEFAULT_ENGINE, block_sizes, check_engine
+
+DEFAULT_BLOCK_SIZE = 1000  # replicates per work unit: a granularity of work and files, not of results
 
 
 def read_config_text(path: str | Path) -> str:
@@ -71,7 +72,7 @@ SWEEP_KEYS = ("sampler", "n", "levels", "second_order", "grid", "bounds")
 OUTPUT_KEYS = ("horizons", "figures")
 SAMPLERS = ("grid", "lhs", "sobol", "morris")
 FIGURE_KINDS = ("heatmap", "curves", "survival", "routes", "sobol", "morris")
-DEFAULTS = {"seed": 0, "replicates": 1000, "engine": "vectorized", "levels": 4, "second_order": True}
+DEFAULTS = {"seed": 0, "replicates": 1000, "engine": DEFAULT_ENGINE, "levels": 4, "second_order": True}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_POINTS = 1_000_000  # guards against a typo that would allocate a design too large to run
 MAX_BLOCKS = 10_000_000
@@ -118,10 +119,6 @@ class Experiment:
         """Every work unit, in (point, block) order."""
         sizes = block_sizes(self.replicates, self.block_size)
         return [Block(p, b, n, b * self.block_size) for p in range(self.n_points) for b, n in enumerate(sizes)]
-
-    def block_seed(self, point: int, block: int) -> np.random.SeedSequence:
-        """The seeding contract: block b of point p draws from SeedSequence(seed, spawn_key=(p, b))."""
-        return block_seed(self.seed, point, block)
 
     @property
     def problem(self) -> dict[str, Any]:
@@ -174,10 +171,7 @@ def experiment_from_doc(doc: dict[str, Any], text: str, source: str) -> Experime
     seed = _int(exp.get("seed", DEFAULTS["seed"]), "[experiment] seed", 0)
     replicates = _int(exp.get("replicates", DEFAULTS["replicates"]), "[experiment] replicates", 1)
     block_size = _int(exp.get("block_size", DEFAULT_BLOCK_SIZE), "[experiment] block_size", 1)
-    engine = exp.get("engine", DEFAULTS["engine"])
-    if engine not in ENGINES:
-        raise UserError(f"[experiment] engine must be one of {', '.join(ENGINES)}, got {engine!r}"
-                        f"{suggest(str(engine), ENGINES)}")
+    engine = check_engine(exp.get("engine", DEFAULTS["engine"]), "[experiment] engine")
     base = Params(model_overrides(doc))
     design = _design(doc, base, seed)
     blocks = len(design["points"]) * -(-replicates // block_size)

@@ -20,8 +20,7 @@ import pandas as pd
 
 from sim.errors import UserError
 from sim.model.params import Params
-from sim.model.seeding import block_seed
-from sim.simulate import run_block
+from sim.simulate import run_rows
 
 
 @dataclass(frozen=True)
@@ -40,8 +39,9 @@ class Task:
 def compute_block(task: Task) -> tuple[Task, pd.DataFrame, float]:
     """Run one block; its rows are the columns of sim.simulate with the point id in front."""
     start = time.perf_counter()
-    seed = block_seed(task.seed, task.point, task.block)
-    frame = run_block(task.params, seed, task.n, task.engine).frame(task.first)
+    replicates = np.arange(task.first, task.first + task.n)
+    out = run_rows({task.point: task.params}, np.full(task.n, task.point), replicates, task.seed, engine=task.engine)
+    frame = out.frame(replicates)
     frame.insert(0, "point", task.point)
     return task, frame, time.perf_counter() - start
 

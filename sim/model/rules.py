@@ -183,3 +183,126 @@ def withdrawal_probability(sovereignty, alignment, compliance, findings, rate: f
     """min(1, ω·max(0, s + a − c − θ_w)·(1 + n)): a member's monthly hazard of notifying withdrawal."""
     return withdrawal_probability_from_pull(withdrawal_pull(sovereignty, alignment, threshold), compliance, findings,
                                             rate)
+
+
+# --- the protocol: every decision both engines take (MODEL.md §3-§4, v1.3), in submodel order --------------
+
+SUBMODELS = ("warrant_at_issue", "regime_change", "outreach", "trips", "unsealing", "norms", "withdrawal",
+             "accession", "drift")  # the order of §4 within a month (warrant_at_issue in month 0 only)
+FREE, SURRENDERED, DETAINED = 0, 1, 2  # an accused's fate when a new home government takes office
+
+
+def beta_shapes(mean, concentration):
+    """Beta(mκ, (1−m)κ) shapes of §3 and the exact value where there is no draw: ``fixed`` is 0 for a
+    mean ≤ 0, 1 for a mean ≥ 1 and NaN where a Beta draw is used (whose shapes are then a, b)."""
+    mean = np.asarray(mean, dtype=float)
+    inner = (mean > 0) & (mean < 1)
+    m = np.where(inner, mean, 0.5)
+    fixed = np.where(inner, np.nan, np.where(mean >= 1, 1.0, 0.0))
+    return m * concentration, (1.0 - m) * concentration, fixed
+
+
+def attribute_means(value, member, partner):
+    """§3: the Beta mean of every state's sovereignty, compliance, capacity and alignment.
+
+    ``value(name)`` gives a parameter (a number, or an array broadcasting against ``member``);
+    sovereignty and compliance go by membership, alignment by partnership, capacity is common.
+    The home state (a non-member, never a partner) takes the same rules; its alignment is 1 exactly
+    (``HOME_ALIGNMENT``) and only its compliance is ever used.
+    """
+    member = np.asarray(member, dtype=bool)
+    partner = np.asarray(partner, dtype=bool)
+    return {
+        "sovereignty": np.where(member, value("states.sovereignty_member"), value("states.sovereignty_nonmember")),
+        "compliance": np.where(member, value("states.compliance_member"), value("states.compliance_nonmember")),
+        "capacity": np.broadcast_to(np.asarray(value("states.capacity"), dtype=float),
+                                    np.broadcast_shapes(member.shape, np.shape(value("states.capacity")))),
+        "alignment": np.where(partner, value("states.alignment_partner"), value("states.alignment")),
+    }
+
+
+HOME_ALIGNMENT = 1.0
+
+
+def log_appeal(normal, partner, appeal_sd, partner_appeal):
+    """§3: log w_i = appeal_sd·z_i, plus log(partner_appeal) for the home state's partners."""
+    return appeal_sd * normal + np.where(partner, np.log(partner_appeal), 0.0)
+
+
+def happens(u, probability):
+    """A Bernoulli decision from its uniform: u < p (a probability of 0 never happens, 1 always does)."""
+    return u < probability
+
+
+def fate_at_regime_change(u, surrender_prob, detain_prob):
+    """§4.1: one uniform per free accused; surrender if u < π, detention at home if π ≤ u < π + (1 − π)·δ_h,
+    else free (codes SURRENDERED, DETAINED, FREE)."""
+    surrender = u < surrender_prob
+    detain = ~surrender & (u < surrender_prob + (1.0 - surrender_prob) * detain_prob)
+    return np.where(surrender, SURRENDERED, np.where(detain, DETAINED, FREE))
+
+
+def cancels(risk, max_risk):
+    """§4.3.5: a trip whose perceived risk exceeds r_max is called off."""
+    return risk > max_risk
+
+
+def legitimacy_after_visit(legitimacy, arrested, member, finding, arrest_gain, defiance_loss, nonmember_loss):
+    """§4.3.6-8: the court's legitimacy after a visit: an arrest adds δ_arrest·(1 − L); a member's refusal
+    costs δ_defy·L (halved by a finding); a non-member's hosting costs δ_nm·L."""
+    after_refusal = legitimacy_after_defiance(legitimacy, defiance_loss, finding)
+    after_visit = np.where(member, after_refusal, legitimacy_after_nonmember_visit(legitimacy, nonmember_loss))
+    return np.where(arrested, legitimacy_after_arrest(legitimacy, arrest_gain), after_visit)
+
+
+def host_after_visit(compliance, pressure, findings, arrested, finding, arrest_norm_gain, finding_pressure):
+    """§4.3.6-7: the host's compliance (raised by an arrest), pressure (raised by a finding) and findings count."""
+    return (np.where(arrested, compliance_after_arrest(compliance, arrest_norm_gain), compliance),
+            np.where(finding, add_pressure(pressure, finding_pressure), pressure),
+            findings + np.asarray(finding, dtype=np.int64))
+
+
+def outreach_targets(attraction, budget, active):
+    """§4.2: the ``budget`` states of highest attraction in each active row (every state when the budget
+    covers them all; none in a row with no free accused). ``attraction`` is (rows, states) over the
+    states other than home; ``budget`` a number or one per row. Ties go to the lower column."""
+    attraction = np.asarray(attraction)
+    rows, n = attraction.shape
+    budget = np.broadcast_to(np.asarray(budget, dtype=np.int64), (rows,))
+    active = np.broadcast_to(np.asarray(active, dtype=bool), (rows,))
+    order = np.argsort(-attraction, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(n)[None, :].repeat(rows, axis=0), axis=1)
+    return (rank < budget[:, None]) & active[:, None]
+
+
+def regional_means(compliance, region, n_regions: int):
+    """§4.5: c̄_r, the mean compliance of all states of region r (home included), per row:
+    (rows, states) values and each state's region index -> (rows, regions)."""
+    compliance = np.atleast_2d(compliance)
+    onehot = (np.asarray(region)[:, None] == np.arange(n_regions)[None, :]).astype(compliance.dtype)
+    sizes = np.maximum(onehot.sum(axis=0), 1)
+    return (compliance @ onehot) / sizes
+
+
+def may_withdraw(member, pending):
+    """§4.6: members with no withdrawal pending may notify withdrawal."""
+    return np.asarray(member, dtype=bool) & ~np.asarray(pending, dtype=bool)
+
+
+def may_accede(member, ever_member, pending, home):
+    """§4.6: a non-member other than home that has never been a member during the run and has no
+    accession pending may deposit an instrument of accession."""
+    return ~np.asarray(member, dtype=bool) & ~np.asarray(ever_member, dtype=bool) & ~np.asarray(pending, dtype=bool) \
+        & ~np.asarray(home, dtype=bool)
+
+
+def accession_probability(rate, compliance, alignment):
+    """§4.6: min(1, α·c_i·(1 − a_i)), with c_i after the norm dynamics of the month."""
+    return np.minimum(1.0, rate * compliance * (1.0 - alignment))
+
+
+def timed_host_weights(weights, member):
+    """§4.0.2: the host of a timed warrant is drawn among current members (i ≠ h) with probability
+    proportional to the accused's destination weight."""
+    return np.where(np.asarray(member, dtype=bool), weights, 0.0)

@@ -1,8 +1,14 @@
-"""The seeding contract: every random stream of the project derives from the experiment seed by SeedSequence.
+"""The seeding contract: every random number derives from the experiment seed and a replicate's own key.
 
-``root_seed(seed)`` is the experiment's root; ``child_seed(parent, key)`` the spawned child with that
-index, made directly (no spawn counter). A sweep's block (point p, block b) draws from
-``block_seed(seed, p, b)`` = SeedSequence(seed, spawn_key=(p, b)).
+A replicate is identified by its *stream key* (point, replicate): its numbers depend on the experiment
+seed and that key alone, never on how replicates are grouped into calls, blocks, workers or threads.
+With common random numbers (``crn``), every point of a design uses the stream of point 0, so
+replicate r sees the same random numbers at every point.
+
+- The Mesa engine draws replicate (p, r) from ``numpy.random.Generator(PCG64(SeedSequence(seed,
+  spawn_key=(p, r))))`` (``replicate_seed``).
+- The vectorized engines draw from counter-based streams (sim.model.streams) keyed by
+  ``stream_keys(seed, p, r)``, a 64-bit key mixed from ``SeedSequence(seed).generate_state``.
 """
 
 from __future__ import annotations
@@ -10,6 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 from sim.errors import UserError
+
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, SplitMix64's increment
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
 def root_seed(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
@@ -26,11 +37,32 @@ def child_seed(parent: np.random.SeedSequence, key: int) -> np.random.SeedSequen
     return np.random.SeedSequence(parent.entropy, spawn_key=tuple(parent.spawn_key) + (int(key),))
 
 
-def block_seed(seed: int | np.random.SeedSequence, point: int, block: int) -> np.random.SeedSequence:
-    """The seeding contract of sweeps: SeedSequence(seed, spawn_key=(point, block))."""
-    return child_seed(child_seed(root_seed(seed), point), block)
+def stream_point(point: int | np.ndarray, crn: bool) -> int | np.ndarray:
+    """The point whose streams a point's replicates use: itself, or point 0 under common random numbers."""
+    return np.zeros_like(point) if crn else point
+
+
+def replicate_seed(seed: int | np.random.SeedSequence, point: int, replicate: int) -> np.random.SeedSequence:
+    """The Mesa engine's stream of replicate (point, replicate): SeedSequence(seed, spawn_key=(point, replicate))."""
+    return child_seed(child_seed(root_seed(seed), point), replicate)
 
 
 def run_seed(seed: int) -> np.random.SeedSequence:
-    """The stream of `python -m sim run --seed N`: replicate 0 of sim.simulate(seed=N, engine='mesa')."""
-    return child_seed(child_seed(root_seed(seed), 0), 0)
+    """The stream of `python -m sim run --seed N`: replicate 0 of point 0, as in sim.simulate(seed=N, engine='mesa')."""
+    return replicate_seed(seed, 0, 0)
+
+
+def mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser (a bijection of uint64 with full avalanche), elementwise on a uint64 array."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def stream_keys(seed: int | np.random.SeedSequence, point: np.ndarray | int, replicate: np.ndarray | int) -> np.ndarray:
+    """64-bit keys of the counter-based streams of replicates (point, replicate), one per element."""
+    a, b = root_seed(seed).generate_state(2, np.uint64)
+    p = np.asarray(point, dtype=np.uint64)
+    r = np.asarray(replicate, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return mix64(mix64(a + (p + np.uint64(1)) * GOLDEN) ^ (b + (r + np.uint64(1)) * GOLDEN))

@@ -30,7 +30,8 @@ from sim.data.tables import CUSTODY_ROUTES, load_table
 from sim.errors import UserError
 from sim.model.params import Params, suggest
 from sim.model.seeding import child_seed
-from sim.simulate import DEFAULT_BLOCK_SIZE, ENGINES, block_sizes
+from sim.experiments.config import DEFAULT_BLOCK_SIZE
+from sim.simulate import block_sizes, check_engine
 from sim.experiments import store
 from sim.experiments.provenance import software
 from sim.experiments.config import check_table, model_overrides, parse_toml, read_config_text
@@ -137,8 +138,7 @@ def calibration_from_doc(doc: dict[str, Any], text: str, source: str) -> Calibra
     if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
         raise UserError(f"[calibration] name must be a folder name, got {name!r}")
     engine = cal.get("engine", "vectorized")
-    if engine not in ENGINES:
-        raise UserError(f"[calibration] engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    check_engine(engine, "[calibration] engine")
     base = Params(model_overrides({k: doc[k] for k in ("scenario", "parameters") if k in doc}))
     priors_doc = doc.get("priors")
     if not isinstance(priors_doc, dict) or not priors_doc:
@@ -252,8 +252,7 @@ def target_sample(cal: Calibration) -> pd.DataFrame:
 
     truth = abc.apply_draw(cal.base, cal.priors, [t.truth[p.name] for p in cal.priors])
     seed = np.random.SeedSequence([TARGET_TAG, cal.seed])
-    frame = simulate(truth, replicates=t.replicates, seed=child_seed(seed, 0), engine=cal.engine,
-                         block_size=cal.block_size)
+    frame = simulate(truth, replicates=t.replicates, seed=child_seed(seed, 0), engine=cal.engine)
     rng = np.random.default_rng(child_seed(seed, 1))
     follow = rng.integers(t.follow_up[0], t.follow_up[1] + 1, size=len(frame)).astype(float)
     sample = abc.model_sample(frame, truth.horizon, follow)

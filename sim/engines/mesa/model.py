@@ -11,11 +11,9 @@ import pandas as pd
 
 from sim.model import rules
 from sim.engines.mesa.agents import NOT_PENDING, Accused, Court, Event, Prosecutor, State
-from sim.model.outcomes import NO_CUSTODY, ROUTES, SERIES_COLUMNS, Outcomes
+from sim.model.outcomes import NEVER, NO_CUSTODY, ROUTES, SERIES_COLUMNS, Outcomes
 from sim.model.params import Params, as_params
 from sim.model.roster import build_roster
-from sim.model.outcomes import series_sums
-from sim.model.seeding import child_seed
 
 
 class TribunalModel(mesa.Model):
@@ -58,7 +56,7 @@ class TribunalModel(mesa.Model):
             "legitimacy": lambda m: m.court.legitimacy,
             "members": lambda m: int(m.state_vars["member"].sum()),
             "mean_compliance": lambda m: float(m.state_vars["compliance"].mean()),
-            "in_custody": lambda m: sum(a.in_custody for a in m.accused),
+            "share_in_custody": lambda m: sum(a.in_custody for a in m.accused) / len(m.accused),
         })
         self.datacollector.collect(self)
 
@@ -176,8 +174,10 @@ class TribunalModel(mesa.Model):
         """This replicate's outputs as a one-replicate Outcomes block."""
         acc = self.accused
         row = lambda f: np.array([[f(a) for a in acc]], dtype=np.int64)  # noqa: E731
-        return Outcomes(
+        return Outcomes.of(
             custody_month=row(lambda a: NO_CUSTODY if a.custody_month is None else a.custody_month),
+            detained_month=row(lambda a: NEVER), trips_at_issue=row(lambda a: 0),
+            accessions=np.array([0]),
             route=row(lambda a: ROUTES.index(a.route)),
             trips=row(lambda a: a.trips), trips_to_members=row(lambda a: a.trips_to_members),
             trips_cancelled=row(lambda a: a.trips_cancelled),
@@ -193,21 +193,3 @@ class TribunalModel(mesa.Model):
 
     def events_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.events, columns=list(Event._fields))
-
-
-def run_replicates(params: Params, seed: np.random.SeedSequence, n: int, series=None) -> Outcomes:
-    """The Mesa engine's block: replicate i runs on its own stream, child i of the block's SeedSequence."""
-    parts, frames = [], []
-    for i in range(n):
-        model = TribunalModel(params, rng=child_seed(seed, i), record_events=False).run()
-        parts.append(model.outcomes())
-        if series:
-            frames.append(model.series().assign(replicate=i))
-    out = Outcomes.concat(parts)
-    if series == "replicate":
-        out.series = pd.concat(frames, ignore_index=True)[["replicate", *SERIES_COLUMNS]]
-    elif series == "mean":
-        stacked = pd.concat(frames)
-        sums = stacked.groupby("month", sort=True)[list(SERIES_COLUMNS[1:])].sum()
-        out.series = series_sums({c: sums[c].to_numpy() for c in sums.columns}, n)
-    return out

@@ -27,7 +27,7 @@ def _monthly(w: World, s: Setup) -> dict[str, np.ndarray]:
             "members": np.count_nonzero(w.member, axis=1),
             "mean_compliance": (w.compliance.sum(axis=1, dtype=np.float64) + w.home_compliance)
             / (s.n_states + 1),
-            "in_custody": np.count_nonzero(~w.free, axis=1)}
+            "share_in_custody": np.count_nonzero(~w.free, axis=1) / w.free.shape[1]}
 
 
 def _run_chunk(s: Setup, rng: np.random.Generator, n: int, series) -> tuple[Outcomes, list[dict]]:
@@ -68,3 +68,26 @@ def _replicate_series(chunks: list[list[dict]], horizon: int) -> pd.DataFrame:
     n = len(cols["legitimacy"]) // horizon
     return pd.DataFrame({"replicate": np.repeat(np.arange(n), horizon), "month": np.tile(np.arange(horizon), n),
                          **cols})
+
+
+def run(batch, series=None) -> Outcomes:
+    """Transitional: rows of each point in one block seeded by (stream point, first replicate)."""
+    from sim.model.seeding import child_seed
+
+    parts, order = [], []
+    for p in batch.unique_points:
+        rows = np.flatnonzero(batch.point == p)
+        seed = child_seed(child_seed(batch.seed, int(batch.stream_points[rows[0]])), int(batch.replicate[rows[0]]))
+        out = run_replicates(batch.points[int(p)], seed, len(rows), series=series)
+        if series == "replicate":
+            out.series = out.series.assign(point=int(p), replicate=batch.replicate[rows][out.series["replicate"]])
+        parts.append(out)
+        order.append(rows)
+    merged = Outcomes.concat(parts).take(np.argsort(np.concatenate(order), kind="stable"))
+    if series == "mean":
+        from sim.model.outcomes import combine_series
+        total = pd.concat([o.series for o in parts]).groupby("month", sort=True).sum().reset_index()
+        merged.series = total
+    elif series == "replicate":
+        merged.series = pd.concat([o.series for o in parts], ignore_index=True)
+    return merged

@@ -196,7 +196,8 @@ class World:
         self.route[rows, j] = route
 
     def outcomes(self) -> Outcomes:
-        return Outcomes(custody_month=self.custody_month, route=self.route, trips=self.trips,
+        return Outcomes.of(detained_month=np.full_like(self.custody_month, -1), trips_at_issue=np.zeros_like(self.trips),
+                           accessions=np.zeros_like(self.findings), custody_month=self.custody_month, route=self.route, trips=self.trips,
                         trips_to_members=self.trips_to_members, trips_cancelled=self.trips_cancelled,
                         findings=self.findings, withdrawals=self.withdrawals,
                         members_final=np.count_nonzero(self.member, axis=1),
