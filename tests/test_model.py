@@ -69,7 +69,7 @@ def test_arrest_probability_is_monotone(values, member, hos, state, raise_by):
 @settings(max_examples=30, deadline=None)
 @given(values=valid_params(), seed=st.integers(0, 2**32 - 1))
 def test_no_capacity_and_no_turnover_means_no_custody(values, seed):
-    values.update({"states.capacity": 0.0, "home.turnover_rate": 0.0})
+    values.update({"states.capacity": 0.0, "home.turnover_rate": 0.0, "home.fallen_at_issue": 0.0})
     frame = simulate(values, replicates=3, seed=seed)
     assert not frame["in_custody"].any()
     assert (frame["route"] == "none").all()

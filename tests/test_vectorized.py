@@ -1,5 +1,5 @@
-"""The vectorized core against MODEL.md §6 and the seeding contract: bounded state, absorbing custody,
-exact reproducibility, block invariance, outreach targeting and the destination draw."""
+"""The vectorized core's internals against MODEL.md §6: bounded state, absorbing custody, chunk invariance,
+outreach targeting, the destination draw, norm dynamics and the state each accused sees."""
 
 import numpy as np
 import pandas as pd
@@ -9,14 +9,13 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import sim.engines.vectorized.step as step
-import sim.engines.vectorized.world as vworld
 import sim.engines.vectorized.engine as vec
 from sim import simulate
 from sim.model import rules
-from sim.engines.vectorized.world import Setup, World
+from sim.engines.vectorized.world import Layout, World
+from sim.model.batch import Batch
 from sim.model.outcomes import NO_CUSTODY
 from sim.model.params import Params
-from sim.model.seeding import child_seed, root_seed
 from tests.strategies import check_probabilities, valid_params
 
 BOUNDED = ("compliance", "capacity", "sovereignty", "alignment", "pressure", "legitimacy", "home_compliance")
@@ -24,9 +23,16 @@ SMALL = {"scenario.n_states": 30, "scenario.horizon_months": 24, "scenario.n_par
 
 
 def _world(values, seed, n):
-    setup = Setup.build(Params(values))
-    rng = np.random.default_rng(seed)
-    return setup, World(setup, rng, n), rng
+    """A chunk of n replicates of one point, its layout, and a generator for the tests' own draws."""
+    params = Params(values)
+    batch = Batch.of({0: params}, np.zeros(n, int), np.arange(n), seed)
+    layout = Layout.of(batch)
+    return layout, World(layout, batch, slice(0, n)), np.random.default_rng(seed)
+
+
+def _members0(values) -> int:
+    layout, _, _ = _world(values, 0, 1)
+    return int(layout.roster.member[layout.order].sum())
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -34,34 +40,35 @@ def _world(values, seed, n):
 def test_state_stays_bounded_and_custody_is_absorbing(monkeypatch, values, seed):
     with monkeypatch.context() as m:
         check_probabilities(m)
-        setup, w, rng = _world(values, seed, 16)
+        layout, w, rng = _world(values, seed, 16)
         member0 = w.member.copy()
-        for t in range(setup.params.horizon):
-            before = (w.custody_month.copy(), w.route.copy(), w.free.copy(), w.member.copy())
-            step.step(w, setup, rng, t)
+        for t in range(layout.horizon):
+            before = (w.custody_month.copy(), w.route.copy(), w.free.copy(), w.member.copy(), w.ever_member.copy())
+            step.step(w, t)
             for name in BOUNDED:
                 v = getattr(w, name)
                 assert np.all((v >= 0) & (v <= 1)), name
-            month, route, free, member = before
+            month, route, free, member, ever = before
             kept = ~free
             assert np.array_equal(w.custody_month[kept], month[kept]), "custody must be absorbing"
             assert np.array_equal(w.route[kept], route[kept]) and not w.free[kept].any()
             new = free & ~w.free
             assert np.all(w.custody_month[new] == t) and np.all(np.isin(w.route[new], (1, 2)))
             assert np.all((w.custody_month == NO_CUSTODY) == w.free) and np.all((w.route == 0) == w.free)
-            assert np.all(w.member <= member), "a state that has withdrawn never rejoins"
-            assert not (w.eligible & (w.member == 0)).any()
+            joined = (w.member > 0) & (member == 0)
+            assert not (joined & ever).any(), "a state that has been a member never (re)joins"
+            assert not (w.detained & ~w.free).any(), "custody ends detention"
     out = w.outcomes()
     assert np.all(out.trips_to_members <= out.trips)
-    assert np.all(out.trips + out.trips_cancelled <= setup.params.horizon)
-    assert np.all(out.withdrawals >= member0.sum(axis=1) - out.members_final)
-    assert np.all(out.members_final <= member0.sum(axis=1))
+    assert np.all(out.trips + out.trips_cancelled <= layout.horizon + out.trips_at_issue)
+    assert np.all(out.withdrawals >= member0.sum(axis=1) + out.accessions - out.members_final - out.accessions)
+    assert np.all(out.members_final <= member0.sum(axis=1) + out.accessions)
 
 
 @settings(max_examples=30, deadline=None)
 @given(values=valid_params(), seed=st.integers(0, 2**32 - 1))
 def test_no_capacity_and_no_turnover_means_no_custody(values, seed):
-    values.update({"states.capacity": 0.0, "home.turnover_rate": 0.0})
+    values.update({"states.capacity": 0.0, "home.turnover_rate": 0.0, "home.fallen_at_issue": 0.0})
     frame = simulate(values, replicates=40, seed=seed, engine="vectorized")
     assert not frame["in_custody"].any()
     assert (frame["route"] == "none").all()
@@ -76,13 +83,14 @@ def test_same_seed_same_frame_different_seed_different_frame():
     assert not a.equals(c)
 
 
-@pytest.mark.parametrize("cells", [2 * 29, 7 * 29, 10**9])
-def test_tiles_do_not_change_results(monkeypatch, cells):
-    """Tiles only regroup elementwise work and draw no random numbers: tiles of 2, 7 or all 60 rows give
+@pytest.mark.parametrize("chunk", [2, 7, 10**9])
+def test_chunks_do_not_change_results(monkeypatch, chunk):
+    """Chunks only regroup rows, and each row draws from its own streams: chunks of 2, 7 or all 60 rows give
     the same frame (29 states besides home)."""
-    values = {**SMALL, "prosecutor.sealed_share": 0.5, "states.withdrawal_rate": 0.05}
+    values = {**SMALL, "prosecutor.sealed_share": 0.5, "states.withdrawal_rate": 0.05,
+              "states.accession_rate": 0.05, "home.detain_prob": 0.5, "prosecutor.timed_share": 0.3}
     reference = simulate(values, replicates=60, seed=3, engine="vectorized")
-    monkeypatch.setattr(vworld, "TILE_CELLS", cells)
+    monkeypatch.setattr(vec, "CHUNK", chunk)
     pd.testing.assert_frame_equal(simulate(values, replicates=60, seed=3, engine="vectorized"), reference,
                                   check_exact=True)
 
@@ -100,7 +108,7 @@ def test_withdrawal_with_zero_delay_takes_effect_the_same_month():
     values = {"states.withdrawal_rate": 1.0, "states.withdrawal_threshold": -1.0, "states.compliance_member": 0.0,
               "states.withdrawal_delay": 0, "scenario.horizon_months": 1}
     frame = simulate(values, replicates=5, seed=0, engine="vectorized")
-    members = int(Setup.build(Params(values)).member0.sum())
+    members = _members0(values)
     assert (frame["withdrawals"] == members).all() and (frame["members_final"] == 0).all()
 
 
@@ -108,7 +116,7 @@ def test_pending_withdrawal_still_counts_as_member_until_it_takes_effect():
     values = {"states.withdrawal_rate": 1.0, "states.withdrawal_threshold": -1.0, "states.compliance_member": 0.0,
               "states.withdrawal_delay": 5, "scenario.horizon_months": 5}
     frame = simulate(values, replicates=5, seed=0, engine="vectorized")
-    members = int(Setup.build(Params(values)).member0.sum())
+    members = _members0(values)
     assert (frame["withdrawals"] == members).all() and (frame["members_final"] == members).all()
     longer = simulate({**values, "scenario.horizon_months": 6}, replicates=5, seed=0, engine="vectorized")
     assert (longer["members_final"] == 0).all()
@@ -118,10 +126,10 @@ def test_pending_withdrawal_still_counts_as_member_until_it_takes_effect():
 def test_outreach_targets_the_top_attraction_states(budget):
     """The boosted states are the B largest V_i = Σ_free j exp(log w_i + β_t·a_i − ρ_j·r_ij) (float64 here)."""
     values = {**SMALL, "prosecutor.outreach_budget": budget, "prosecutor.sealed_share": 0.5}
-    setup, w, rng = _world(values, 3, 200)
+    layout, w, rng = _world(values, 3, 200)
     for t in range(6):
-        step.step(w, setup, rng, t)
-    p = setup.params
+        step.step(w, t)
+    p = Params(values)
     decayed = rules.decay_pressure(w.pressure.astype(float), p["prosecutor.pressure_decay"])
     coef = rules.ArrestCoefficients.from_params(p)
     logits = []
@@ -132,11 +140,11 @@ def test_outreach_targets_the_top_attraction_states(budget):
                                         w.alignment.astype(float), p["accused.head_of_state"][j])
         risk = rules.perceived_risk(prob, w.sealed[:, j, None], p["accused.sealed_awareness"])
         logit = rules.destination_logit_from_appeal(w.appeal.astype(float), risk, p["accused.risk_aversion"][j])
-        logits.append(np.where(w.free[:, j, None], logit, -np.inf))
+        logits.append(np.where(w.active[:, j, None], logit, -np.inf))
     attraction = np.logaddexp.reduce(logits, axis=0)
-    step.outreach(w, setup, step.plans(w, setup, rng))
+    step.outreach(w, step.plans(w, 6))
     boosted = w.pressure > decayed + 1e-6
-    active = w.free.any(axis=1)
+    active = w.active.any(axis=1)
     assert np.all(boosted.sum(axis=1) == np.where(active, budget, 0))
     for r in np.flatnonzero(active):
         lowest_in = attraction[r][boosted[r]].min()
@@ -190,29 +198,25 @@ def test_extreme_risk_aversion_ranks_and_draws_in_logs(monkeypatch):
 @pytest.mark.parametrize("roster_values", [{"scenario.n_regions": 1}, {"scenario.n_regions": 3},
                                            {"scenario.n_regions": 7}, {"scenario.roster": "real"}])
 def test_norm_dynamics_pull_towards_regional_means_with_home_included(monkeypatch, roster_values):
-    """§4.5 against a direct float64 computation over the whole roster (home included), column by column,
-    tile by tile (tiles of 16 rows here)."""
+    """§4.5 against a direct float64 computation over the whole roster (home included), column by column."""
     from sim.model.roster import build_roster
 
     scenario = {"scenario.horizon_months": 24} if "scenario.roster" in roster_values else SMALL
     values = {**scenario, **roster_values, "states.conformity": 0.3, "states.legitimacy_pull": 0.2}
-    setup, w, rng = _world(values, 9, 50)
+    layout, w, rng = _world(values, 9, 50)
     w.legitimacy = rng.random(50).astype(w.legitimacy.dtype)
-    roster = build_roster(setup.params)
+    roster = build_roster(Params(values))
     full = np.empty((50, roster.n_states))
-    full[:, setup.order] = w.compliance
+    full[:, layout.order] = w.compliance
     full[:, roster.home] = w.home_compliance
     regions = roster.region.max() + 1
     means = np.stack([full[:, roster.region == r].mean(axis=1) if (roster.region == r).any() else np.zeros(50)
                       for r in range(regions)], axis=1)
-    p = setup.params
+    p = Params(values)
     expected = rules.norm_update(full, means[:, roster.region], w.legitimacy[:, None].astype(float),
                                  p["court.legitimacy0"], p["states.conformity"], p["states.legitimacy_pull"])
-    monkeypatch.setattr(vworld, "TILE_CELLS", 16 * setup.n_states)
-    assert len(setup.tiles(50)) == 4
-    for rows in setup.tiles(50):
-        step.norm_dynamics(w, setup, rows)
-    np.testing.assert_allclose(w.compliance, expected[:, setup.order], atol=1e-6)
+    step.norm_dynamics(w)
+    np.testing.assert_allclose(w.compliance, expected[:, layout.order], atol=1e-6)
     np.testing.assert_allclose(w.home_compliance, expected[:, roster.home], atol=1e-6)
 
 
@@ -223,8 +227,8 @@ def test_each_accused_sees_the_state_as_its_turn_starts(monkeypatch):
     values = {**SMALL, "accused.trip_rate": [2.0, 2.0, 1.0], "accused.head_of_state": [1, 0, 0],
               "accused.risk_aversion": [100.0, 50.0, 100.0], "accused.max_risk": [0.2, 0.2, 0.2],
               "prosecutor.sealed_share": 0.5}
-    setup, w, rng = _world(values, 6, 100)
-    p = setup.params
+    layout, w, rng = _world(values, 6, 100)
+    p = Params(values)
     coef = rules.ArrestCoefficients.from_params(p)
     turn, checked = step._turn, []
 
@@ -236,19 +240,19 @@ def test_each_accused_sees_the_state_as_its_turn_starts(monkeypatch):
         risk = rules.perceived_risk(prob, w.sealed[rows, j][:, None], p["accused.sealed_awareness"])
         return prob, np.exp(rules.destination_logit_from_appeal(f("appeal"), risk, p["accused.risk_aversion"][j]))
 
-    def check(w, s, rng, t, j, rows, touched, u):
+    def check(w, t, j, rows, touched):
         weight = step._turn_weights(w, j, rows, touched)
         prob, fresh = reference(rows, j)
-        hosts = rng.integers(0, s.n_states, rows.size)
+        hosts = rng.integers(0, layout.n_states, rows.size)
         np.testing.assert_allclose(weight, fresh, rtol=2e-4, atol=1e-30)
-        np.testing.assert_allclose(w.cell_arrest_probability(rows * s.n_states + hosts, j),
+        np.testing.assert_allclose(w.cell_arrest_probability(rows * layout.n_states + hosts, j),
                                    prob[np.arange(rows.size), hosts], rtol=1e-5, atol=0)
         checked.append(int(touched.sum()))
-        return turn(w, s, rng, t, j, rows, touched, u)
+        return turn(w, t, j, rows, touched)
 
     monkeypatch.setattr(step, "_turn", check)
-    for t in range(setup.params.horizon):
-        step.step(w, setup, rng, t)
+    for t in range(layout.horizon):
+        step.step(w, t)
     assert len(checked) > 30 and sum(checked) > 0
 
 

@@ -113,9 +113,9 @@ def trip_probability(trip_rate):
     return -np.expm1(-np.asarray(trip_rate, dtype=float))
 
 
-def regime_change_probability(turnover_rate: float, engagement_effect: float, engagement: float) -> float:
-    """q = min(1, η(1 + γ_e·e)) (MODEL.md §4.1)."""
-    return float(min(1.0, turnover_rate * (1.0 + engagement_effect * engagement)))
+def regime_change_probability(turnover_rate, engagement_effect, engagement):
+    """q = min(1, η(1 + γ_e·e)) (MODEL.md §4.1), for numbers or arrays."""
+    return np.minimum(1.0, turnover_rate * (1.0 + engagement_effect * engagement))
 
 
 def decay_pressure(pressure, decay: float, out=None):
@@ -264,16 +264,24 @@ def host_after_visit(compliance, pressure, findings, arrested, finding, arrest_n
 
 def outreach_targets(attraction, budget, active):
     """§4.2: the ``budget`` states of highest attraction in each active row (every state when the budget
-    covers them all; none in a row with no free accused). ``attraction`` is (rows, states) over the
-    states other than home; ``budget`` a number or one per row. Ties go to the lower column."""
+    covers them all; none in a row with no free accused). ``attraction`` is (rows, states) over the states
+    other than home, or any increasing transform of it (log V ranks the same); ``budget`` is a number or one
+    per row. Ties (probability zero) go to the lower column."""
     attraction = np.asarray(attraction)
     rows, n = attraction.shape
-    budget = np.broadcast_to(np.asarray(budget, dtype=np.int64), (rows,))
-    active = np.broadcast_to(np.asarray(active, dtype=bool), (rows,))
-    order = np.argsort(-attraction, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(n)[None, :].repeat(rows, axis=0), axis=1)
-    return (rank < budget[:, None]) & active[:, None]
+    budget = np.clip(np.broadcast_to(np.asarray(budget, dtype=np.int64), (rows,)), 0, n)
+    active = np.broadcast_to(np.asarray(active, dtype=bool), (rows,)) & (budget > 0)
+    if n == 0:
+        return np.zeros((rows, 0), bool)
+    threshold = np.take_along_axis(np.sort(attraction, axis=1), (n - np.maximum(budget, 1))[:, None], axis=1)
+    target = (attraction >= threshold) & active[:, None]
+    over = np.flatnonzero(np.count_nonzero(target, axis=1) > budget)
+    for r in over:  # exact ties at the threshold: keep the lower columns among the tied
+        above = attraction[r] > threshold[r, 0]
+        tied = np.flatnonzero(attraction[r] == threshold[r, 0])
+        target[r] = above
+        target[r, tied[: budget[r] - int(above.sum())]] = True
+    return target
 
 
 def regional_means(compliance, region, n_regions: int):

@@ -129,7 +129,8 @@ def gammas(keys: np.ndarray, stream: int, sub: int, shape: np.ndarray) -> np.nda
         cells = np.flatnonzero(boost.reshape(-1))
         row, col = np.divmod(cells, n)
         u = uniforms_at(keys[row], stream, sub, np.uint64(3 * GAMMA_ATTEMPTS * n) + col.astype(np.uint64))
-        flat_out[cells] *= np.power(1.0 - u, 1.0 / shape.reshape(-1)[cells])
+        with np.errstate(over="ignore", under="ignore"):  # a tiny shape: a variate of (nearly) zero
+            flat_out[cells] *= np.power(1.0 - u, 1.0 / shape.reshape(-1)[cells])
     return out
 
 
@@ -147,4 +148,13 @@ def betas(keys: np.ndarray, stream: int, a: np.ndarray, b: np.ndarray) -> np.nda
     """Beta(a, b) variates of (R, n) arrays of positive shapes: X / (X + Y) of two gamma sub-streams."""
     x = gammas(keys, stream, 0, a)
     y = gammas(keys, stream, 1, b)
-    return x / (x + y)
+    total = x + y
+    both_zero = total == 0  # both shapes so small that both variates underflow: 0 or 1 with odds a : b
+    if both_zero.any():
+        cells = np.flatnonzero(both_zero.reshape(-1))
+        n = a.shape[1]
+        u = uniforms_at(np.asarray(keys, np.uint64)[cells // n], stream, 2, (cells % n).astype(np.uint64))
+        share = (np.asarray(a, float).reshape(-1)[cells] / (np.asarray(a, float) + np.asarray(b, float)).reshape(-1)[cells])
+        x.reshape(-1)[cells] = (u < share).astype(float)
+        total.reshape(-1)[cells] = 1.0
+    return x / total

@@ -1,198 +1,212 @@
-"""One month of MODEL.md §4 for a chunk of replicates at once (the vectorized core's submodels).
+"""One month of the vectorized core for a chunk of rows: the submodels of MODEL.md §4 in order.
 
-Each submodel updates a World (sim.engines.vectorized.world) in place through the formulas of sim.rules.
-Random draws come from the chunk's one Generator in a fixed order, so a chunk's results depend
-only on its seed; the order differs from the Mesa engine's, which MODEL.md §3 allows. The passes
-over every (replicate, state) cell run tile by tile (Setup.tiles) to stay in cache; tiles never
-draw random numbers, so results do not depend on the tiling.
+Every formula and decision is a call to sim.model.rules; every random number is a pure function of
+the row's key, the decision's stream, the month and a slot (sim.model.streams), so a decision that is
+off draws nothing and the result of a row never depends on the other rows.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sim.engines.vectorized.world import DTYPE, World
 from sim.model import rules
-from sim.engines.vectorized.world import DTYPE, Setup, World
-from sim.model.outcomes import ROUTES
+from sim.model.outcomes import ROUTE_CODE
+from sim.model.streams import Stream, uniform, uniforms, uniforms_at
 
-ARRESTED_BY_HOST = ROUTES.index("arrested_by_host")
-DOMESTIC_SURRENDER = ROUTES.index("domestic_surrender")
+ARRESTED_BY_HOST = ROUTE_CODE["arrested_by_host"]
+DOMESTIC_SURRENDER = ROUTE_CODE["domestic_surrender"]
 TINY = 1e-30  # weights below this are recomputed in logs (float32 keeps full precision above ~1e-38)
-DRAW_BLOCK = 16  # destination draw: pick a block of states by its summed weight, then a state inside it
 
 
-def step(w: World, s: Setup, rng: np.random.Generator, t: int) -> None:
-    """Month t: regime change, outreach, trips, unsealing, norms, withdrawal, legitimacy drift."""
-    regime_change(w, s, rng, t)
-    travellers = plans(w, s, rng)
-    where = rng.random(travellers.shape, dtype=DTYPE)  # the destination draw's uniform for each planned trip
-    outreach(w, s, travellers)
-    trips(w, s, rng, t, travellers, where)
-    unseal(w, s, rng)
-    candidates = []
-    for rows in s.tiles(w.n):  # §4.5, then §4.6's hazards on the tile while it is in cache
-        norm_dynamics(w, s, rows)
-        candidates.append(withdrawal_hazards(w, s, rows))
-    withdrawal(w, s, rng, t, candidates)
-    drift(w, s)
+def step(w: World, t: int) -> None:
+    """Month t: (month 0: the warrant at issue), regime change, outreach, trips, unsealing, norms,
+    withdrawal and accession, legitimacy drift (rules.SUBMODELS)."""
+    if t == 0:
+        warrant_at_issue(w)
+    regime_change(w, t)
+    travellers = plans(w, t)
+    outreach(w, travellers)
+    trips(w, t, travellers)
+    unseal(w, t)
+    norm_dynamics(w)
+    withdrawal(w, t)
+    accession(w, t)
+    drift(w)
 
 
-def regime_change(w: World, s: Setup, rng: np.random.Generator, t: int) -> None:
-    """§4.1: a new home government hands each free accused over with probability π."""
-    changed = np.flatnonzero(rng.random(w.n) < s.regime_change)
-    if changed.size == 0:
+# --- §4.0 the warrant at issue ------------------------------------------------------------------------------
+
+def warrant_at_issue(w: World) -> None:
+    """Sealing at issue; a government already fallen (4.1's consequences now); warrants timed to a stay."""
+    p, f = w.p, w.layout.n_accused
+    if p.any_positive("prosecutor.sealed_share"):
+        w.sealed |= rules.happens(uniforms(w.keys, Stream.SEALED, 0, f), p.col("prosecutor.sealed_share"))
+    if p.any_positive("home.fallen_at_issue"):
+        fallen = np.flatnonzero(rules.happens(uniform(w.keys, Stream.FALLEN, 0), p.row("home.fallen_at_issue")))
+        if fallen.size:
+            _new_government(w, fallen, Stream.FALLEN_FATE, 0)
+    if p.any_positive("prosecutor.timed_share"):
+        timed = rules.happens(uniforms(w.keys, Stream.TIMED, 0, f), p.col("prosecutor.timed_share"))
+        for j in range(f):
+            rows = np.flatnonzero(timed[:, j] & w.active[:, j])
+            if rows.size:
+                _timed_stay(w, j, rows)
+
+
+def _timed_stay(w: World, j: int, rows: np.ndarray) -> None:
+    """§4.0.2: under seal while in a state party, drawn ∝ destination weight among current members."""
+    w.sealed[rows, j] = True
+    member = w.member[rows] > 0
+    has_member = member.any(axis=1)
+    rows, member = rows[has_member], member[has_member]
+    if rows.size == 0:
         return
-    handed = w.free[changed] & (rng.random((changed.size, s.n_accused)) < s.params["home.surrender_prob"])
-    r, j = np.nonzero(handed)
-    w.take_custody(changed[r], j, DOMESTIC_SURRENDER, t)
+    _, weight = w.arrest_and_weights(rows, j)
+    weight = rules.timed_host_weights(weight, member)
+    u = uniform(w.keys[rows], Stream.TIMED_HOST, 0, j)
+    host = _draw(weight, u)
+    weak = np.flatnonzero(host < 0)
+    if weak.size:
+        logit = np.where(member[weak], w.destination_logits(rows[weak], j), -np.inf)
+        host[weak] = _draw(np.exp(logit - logit.max(axis=1, keepdims=True)), u[weak])
+    cell = rows * w.layout.n_states + host
+    w.trips[rows, j] += 1
+    w.trips_to_members[rows, j] += 1
+    w.trips_at_issue[rows, j] = 1
+    _visit(w, j, rows, cell, w.cell_arrest_probability(cell, j), np.ones(rows.size, bool), 0,
+           Stream.TIMED_ARREST, Stream.TIMED_FINDING)
 
 
-def plans(w: World, s: Setup, rng: np.random.Generator) -> np.ndarray:
-    """§4.3.3: which free accused plan a trip this month (drawn before outreach; the draws are independent)."""
-    return w.free & (rng.random(w.free.shape) < s.plan_prob)
+# --- §4.1 regime change at home -----------------------------------------------------------------------------
+
+def regime_change(w: World, t: int) -> None:
+    """Detained accused may be handed over; then a new government may take office and hand over or detain."""
+    p, f = w.p, w.layout.n_accused
+    if w.detained.any() and p.any_positive("home.detained_surrender_rate"):
+        u = uniforms(w.keys, Stream.DETAINED_SURRENDER, t, f)
+        r, j = np.nonzero(w.detained & rules.happens(u, p.col("home.detained_surrender_rate")))
+        w.take_custody(r, j, DOMESTIC_SURRENDER, t)
+    q = rules.regime_change_probability(p.row("home.turnover_rate"), p.row("home.engagement_effect"),
+                                        p.row("prosecutor.home_engagement"))
+    changed = np.flatnonzero(rules.happens(uniform(w.keys, Stream.REGIME, t), q))
+    if changed.size:
+        _new_government(w, changed, Stream.REGIME_FATE, t)
 
 
-def outreach(w: World, s: Setup, travellers: np.ndarray) -> None:
+def _new_government(w: World, rows: np.ndarray, stream: Stream, t: int) -> None:
+    """4.1's consequences in ``rows``: each free accused surrendered, detained at home, or left free."""
+    p = w.p
+    fate = rules.fate_at_regime_change(uniforms(w.keys[rows], stream, t, w.layout.n_accused),
+                                       _rows_of(p.col("home.surrender_prob"), rows),
+                                       _rows_of(p.col("home.detain_prob"), rows))
+    active = w.active[rows]
+    r, j = np.nonzero(active & (fate == rules.SURRENDERED))
+    w.take_custody(rows[r], j, DOMESTIC_SURRENDER, t)
+    r, j = np.nonzero(active & (fate == rules.DETAINED))
+    w.detain(rows[r], j, t)
+
+
+def _rows_of(value, rows):
+    return value if np.ndim(value) == 0 else value[rows]
+
+
+# --- §4.2 outreach and §4.3 trips -----------------------------------------------------------------------------
+
+def plans(w: World, t: int) -> np.ndarray:
+    """§4.3.3: which free accused plan a trip this month (independent of everything else drawn)."""
+    plan = rules.trip_probability(w.p.per_accused("accused.trip_rate"))
+    return w.active & rules.happens(uniforms(w.keys, Stream.PLAN, t, w.layout.n_accused), plan)
+
+
+def outreach(w: World, travellers: np.ndarray) -> None:
     """§4.2: pressure decays; the B most attractive destinations for the free accused get a boost.
 
-    Leaves in ``w.weights[j]`` accused j's destination weights at every state as they stand
-    after the boost, valid in the rows where j plans a trip (``travellers`` (R, F)).
+    Leaves in ``w.weights[j]`` accused j's destination weights at every state as they stand after
+    the boost, valid in the rows where j plans a trip (``travellers`` (R, F)).
     """
-    p = s.params
-    budget, n_states = p["prosecutor.outreach_budget"], s.n_states
-    decay, boost = p["prosecutor.pressure_decay"], p["prosecutor.outreach_boost"]
-    active = w.free.any(axis=1)
-    rank = 0 < budget < n_states and active.any()
-    weigh = rank or travellers.any()
-    targets = []
-    for rows in s.tiles(w.n):
-        rules.decay_pressure(w.pressure[rows], decay, out=w.pressure[rows])
-        if budget >= n_states > 0:  # every state but home is targeted: no ranking needed
-            w.pressure[rows] = rules.add_pressure(w.pressure[rows],
-                                                  np.multiply(active[rows, None], boost, dtype=DTYPE))
-        if weigh:
-            attraction = _weigh(w, s, rows, rank)
-            if rank:
-                targets.append(_top(w, s, rows, attraction, active[rows], budget))
-    if rank:
-        _boost(w, s, np.concatenate(targets), travellers)
+    p, n_states = w.p, w.layout.n_states
+    rules.decay_pressure(w.pressure, p.col("prosecutor.pressure_decay"), out=w.pressure)
+    active = w.active
+    any_active = active.any(axis=1)
+    budget = np.broadcast_to(np.asarray(p.row("prosecutor.outreach_budget")), (w.n,))
+    everyone = any_active & (budget >= n_states)
+    rank = any_active & (budget > 0) & (budget < n_states)
+    if not (rank.any() or travellers.any()) or n_states == 0:
+        if everyone.any():
+            _boost(w, np.flatnonzero(np.repeat(everyone, n_states)), travellers, weights_valid=False)
+        return
+    odds_against = w.odds_against(slice(None))
+    for j in range(w.layout.n_accused):
+        w.arrest_and_weights(slice(None), j, odds_against, out=w.weights[j])
+    targets = np.zeros((w.n, n_states), bool)
+    targets[everyone] = True
+    if rank.any():
+        attraction = np.einsum("fr,frs->rs", active.T.astype(DTYPE), w.weights)  # Σ over free j of weight_ij
+        weak = np.flatnonzero(rank & (attraction.max(axis=1, initial=0) < TINY))
+        if weak.size:  # rare: every candidate's weight underflows float32; rank those rows in logs
+            attraction[weak] = _log_attraction(w, weak)
+        chosen = np.flatnonzero(rank)
+        targets[chosen] = rules.outreach_targets(attraction[chosen], budget[chosen], True)
+    _boost(w, np.flatnonzero(targets), travellers, weights_valid=True)
 
 
-def _boost(w: World, s: Setup, flat: np.ndarray, travellers: np.ndarray) -> None:
-    """Outreach's boost at the targets (flat indices), and the destination weights recomputed there
-    for the accused who plan a trip."""
+def _boost(w: World, flat: np.ndarray, travellers: np.ndarray, weights_valid: bool) -> None:
+    """Outreach's boost at the targets (flat indices), and the destination weights of the travellers
+    recomputed there (or everywhere, when they were not computed this month)."""
     pressure = w.pressure.reshape(-1)
-    pressure[flat] = rules.add_pressure(pressure[flat], s.params["prosecutor.outreach_boost"])
-    at_row = flat // s.n_states
-    for j in range(s.n_accused):
-        cells = flat[travellers[at_row, j]]
+    row = flat // max(1, w.layout.n_states)
+    pressure[flat] = rules.add_pressure(pressure[flat], _rows_of(w.p.row("prosecutor.outreach_boost"), row))
+    for j in range(w.layout.n_accused):
+        if not weights_valid:
+            rows = np.flatnonzero(travellers[:, j])
+            if rows.size:
+                w.weights[j][rows] = w.arrest_and_weights(rows, j)[1]
+            continue
+        cells = flat[travellers[row, j]]
         w.weights[j].reshape(-1)[cells] = w.cell_weights(cells, j)
 
 
-def _weigh(w: World, s: Setup, rows: slice, rank: bool) -> np.ndarray | None:
-    """Destination weights of every accused in a tile (into ``w.weights``) and, if ``rank``, the
-    attraction V_i = Σ_free j weight_ij (a positive multiple of MODEL.md's V_i: the same ranking)."""
-    odds_against = w.odds_against(rows)
-    for j in range(s.n_accused):
-        _, weight = w.arrest_and_weights(rows, j, odds_against, out=w.weights[j, rows])
-        free = w.free[rows, j]
-        if rank and not free.all():
-            weight[~free] = 0.0  # only free accused attract outreach (and only they travel: no use elsewhere)
-    if not rank:
-        return None
-    if s.n_accused == 1:
-        return w.weights[0, rows].copy()
-    attraction = np.add(w.weights[0, rows], w.weights[1, rows])
-    for j in range(2, s.n_accused):
-        attraction += w.weights[j, rows]
-    return attraction
-
-
-def _top(w: World, s: Setup, rows: slice, attraction: np.ndarray, active: np.ndarray, budget: int) -> np.ndarray:
-    """Flat indices (into the chunk's (R, S) arrays) of the ``budget`` most attractive states of each
-    active row of a tile: those at or above the row's budget-th largest attraction."""
-    kth = s.n_states - budget
-    threshold = np.sort(attraction, axis=1)[:, kth]  # sorting (SIMD) is faster here than np.partition
-    weak = np.flatnonzero(active & (threshold < TINY))
-    if weak.size:  # rare: every candidate's weight underflows float32; rank those rows in logs
-        attraction[weak] = _log_attraction(w, s, rows.start + weak)
-        threshold[weak] = np.sort(attraction[weak], axis=1)[:, kth]
-    target = attraction >= threshold[:, None]
-    if not active.all():
-        target[~active] = False
-    if np.count_nonzero(target) != budget * np.count_nonzero(active):
-        _break_ties(target, attraction, threshold, budget)
-    return np.flatnonzero(target) + rows.start * s.n_states
-
-
-def _log_attraction(w: World, s: Setup, rows: np.ndarray) -> np.ndarray:
+def _log_attraction(w: World, rows: np.ndarray) -> np.ndarray:
     """log V for the given rows, with the log-sum-exp taken over the free accused."""
-    logits = np.stack([w.destination_logits(rows, j) for j in range(s.n_accused)])
-    logits[~w.free[rows].T] = -np.inf
+    logits = np.stack([w.destination_logits(rows, j) for j in range(w.layout.n_accused)])
+    logits[~w.active[rows].T] = -np.inf
     top = logits.max(axis=0)
-    return top + np.log(np.exp(logits - top).sum(axis=0))
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(top), top + np.log(np.exp(logits - top).sum(axis=0)), -np.inf)
 
 
-def _break_ties(target: np.ndarray, attraction: np.ndarray, threshold: np.ndarray, budget: int) -> None:
-    """Keep exactly ``budget`` targets per row when values tie at the threshold (MODEL.md: any tie-break)."""
-    for r in np.flatnonzero(np.count_nonzero(target, axis=1) > budget):
-        above = attraction[r] > threshold[r]
-        at = np.flatnonzero(attraction[r] == threshold[r])
-        target[r] = above
-        target[r, at[: budget - int(above.sum())]] = True
-
-
-def trips(w: World, s: Setup, rng: np.random.Generator, t: int, travellers: np.ndarray, where: np.ndarray) -> None:
+def trips(w: World, t: int, travellers: np.ndarray) -> None:
     """§4.3: each free accused in index order (with its plan drawn) picks a host, may cancel, travels,
     may be arrested."""
     touched = np.zeros(w.n, bool)  # rows where an earlier accused travelled this month
-    for j in range(s.n_accused):
+    for j in range(w.layout.n_accused):
         rows = np.flatnonzero(travellers[:, j])
         if rows.size:
-            travelled = _turn(w, s, rng, t, j, rows, touched[rows], where[rows, j])
-            touched[travelled] = True
+            touched[_turn(w, t, j, rows, touched[rows])] = True
 
 
-def _turn(w: World, s: Setup, rng, t: int, j: int, rows: np.ndarray, touched: np.ndarray,
-          u: np.ndarray) -> np.ndarray:
+def _turn(w: World, t: int, j: int, rows: np.ndarray, touched: np.ndarray) -> np.ndarray:
     """Accused j's trip in each of ``rows``; returns the rows where a trip took place."""
-    p = s.params
     weight = _turn_weights(w, j, rows, touched)
+    u = uniform(w.keys[rows], Stream.DESTINATION, t, j)
     host = _draw(weight, u)
     weak = np.flatnonzero(host < 0)
     if weak.size:  # rare: every weight in the row underflows float32; draw from weights scaled in logs
         logit = w.destination_logits(rows[weak], j)
         host[weak] = _draw(np.exp(logit - logit.max(axis=1, keepdims=True)), u[weak])
-    cell = rows * s.n_states + host
+    cell = rows * w.layout.n_states + host
     prob_host = w.cell_arrest_probability(cell, j)  # the state as j's turn starts
-    sealed = w.sealed[rows, j]
-    risk = rules.perceived_risk(prob_host, sealed, p["accused.sealed_awareness"]) if sealed.any() else prob_host
-    go = risk <= s.max_risk[j]
-    if not go.all():
-        w.trips_cancelled[rows[~go], j] += 1
-        rows, host, cell, prob_host = rows[go], host[go], cell[go], prob_host[go]
+    risk = w.perceived(prob_host, w.sealed[rows, j], rows) if w.sealed[rows, j].any() else prob_host
+    cancel = rules.cancels(risk, w.p.accused_at("accused.max_risk", j, rows))
+    if cancel.any():
+        w.trips_cancelled[rows[cancel], j] += 1
+        go = ~cancel
+        rows, cell, prob_host = rows[go], cell[go], prob_host[go]
     member = w.member.reshape(-1).take(cell) > 0
     w.trips[rows, j] += 1
     w.trips_to_members[rows, j] += member
-    arrested = rng.random(rows.size) < prob_host
-    if arrested.any():
-        a_rows, a_cell = rows[arrested], cell[arrested]
-        w.take_custody(a_rows, j, ARRESTED_BY_HOST, t)
-        w.legitimacy[a_rows] = rules.legitimacy_after_arrest(w.legitimacy[a_rows], p["court.arrest_gain"])
-        compliance = w.compliance.reshape(-1)
-        compliance[a_cell] = rules.compliance_after_arrest(compliance[a_cell], p["states.arrest_norm_gain"])
-    refused = ~arrested & member
-    r_rows, r_cell = rows[refused], cell[refused]
-    finding = rng.random(r_rows.size) < p["court.finding_prob"]
-    if finding.any():
-        f_rows, f_cell = r_rows[finding], r_cell[finding]
-        w.state_findings.reshape(-1)[f_cell] += 1
-        pressure = w.pressure.reshape(-1)
-        pressure[f_cell] = rules.add_pressure(pressure[f_cell], p["court.finding_pressure"])
-        w.findings[f_rows] += 1
-    w.legitimacy[r_rows] = rules.legitimacy_after_defiance(w.legitimacy[r_rows], p["court.defiance_loss"], finding)
-    v_rows = rows[~arrested & ~member]
-    w.legitimacy[v_rows] = rules.legitimacy_after_nonmember_visit(w.legitimacy[v_rows], p["court.nonmember_loss"])
+    _visit(w, j, rows, cell, prob_host, member, t, Stream.ARREST, Stream.FINDING)
     return rows
 
 
@@ -206,101 +220,116 @@ def _turn_weights(w: World, j: int, rows: np.ndarray, touched: np.ndarray) -> np
     return weight
 
 
+def _visit(w: World, j: int, rows: np.ndarray, cell: np.ndarray, prob: np.ndarray, member: np.ndarray, t: int,
+           arrest_stream: Stream, finding_stream: Stream) -> None:
+    """§4.3.6-8: the host arrests with P_ij, else a member's refusal may bring a finding; the court's
+    legitimacy and the host's compliance, pressure and findings follow (rules.legitimacy_after_visit,
+    rules.host_after_visit)."""
+    if rows.size == 0:
+        return
+    p = w.p
+    arrested = rules.happens(uniform(w.keys[rows], arrest_stream, t, j), prob)
+    refused = ~arrested & member
+    finding = refused & rules.happens(uniform(w.keys[rows], finding_stream, t, j),
+                                      _rows_of(p.row("court.finding_prob"), rows))
+    w.legitimacy[rows] = rules.legitimacy_after_visit(
+        w.legitimacy[rows], arrested, member, finding, _rows_of(p.row("court.arrest_gain"), rows),
+        _rows_of(p.row("court.defiance_loss"), rows), _rows_of(p.row("court.nonmember_loss"), rows))
+    changed = arrested | finding
+    if changed.any():
+        c_cell, r_rows = cell[changed], rows[changed]
+        compliance, pressure, findings = (a.reshape(-1) for a in (w.compliance, w.pressure, w.state_findings))
+        compliance[c_cell], pressure[c_cell], findings[c_cell] = rules.host_after_visit(
+            compliance[c_cell], pressure[c_cell], findings[c_cell], arrested[changed], finding[changed],
+            _rows_of(p.row("states.arrest_norm_gain"), r_rows), _rows_of(p.row("court.finding_pressure"), r_rows))
+    np.add.at(w.findings, rows[finding], 1)
+    if arrested.any():
+        w.take_custody(rows[arrested], j, ARRESTED_BY_HOST, t)
+
+
 def _draw(weight: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Inverse-CDF draw of one column per row with probability ∝ weight, one uniform per row.
-
-    Two levels: a block of DRAW_BLOCK columns by its summed weight, then a column inside it;
-    each level stops at its last positive entry, so a zero weight is never drawn. Sums run
-    across rows (arrays of shape (blocks, rows), one dtype): NumPy is slow along short rows.
-    Rows whose total weight is below TINY get −1 (the caller redraws them from rescaled weights).
-    """
-    n, cols = weight.shape
-    full, extra = divmod(cols, DRAW_BLOCK)
-    block = np.empty((full + (extra > 0), n), weight.dtype)
-    np.einsum("ijk->ji", weight[:, :full * DRAW_BLOCK].reshape(n, full, DRAW_BLOCK), out=block[:full])
-    if extra:
-        np.einsum("ij->i", weight[:, full * DRAW_BLOCK:], out=block[full])
-    cum = _running_sum(block)
-    total = cum[-1]
-    goal = (u * total).astype(weight.dtype)
-    b = np.minimum(_count(cum <= goal), _count(cum < total))
-    rows = np.arange(n)
-    rest = goal - np.where(b > 0, cum.reshape(-1).take((b - 1) * n + rows, mode="clip"), 0)
-    inner_cols = b * DRAW_BLOCK + np.arange(DRAW_BLOCK)[:, None]  # (DRAW_BLOCK, n)
-    inner = weight.reshape(-1).take(rows * cols + np.minimum(inner_cols, cols - 1))
-    inner[inner_cols >= cols] = 0
-    inner_cum = _running_sum(inner)
-    offset = np.minimum(_count(inner_cum <= rest), _count(inner_cum < inner_cum[-1]))
-    return np.where(total < TINY, -1, b * DRAW_BLOCK + offset)
+    """Inverse-CDF draw of one column per row with probability ∝ weight, one uniform per row; a zero
+    weight is never drawn. Rows whose total weight is below TINY get −1 (the caller redraws them in logs)."""
+    cum = np.cumsum(weight, axis=1, dtype=np.float64)
+    total = cum[:, -1]
+    goal = u * total
+    index = np.count_nonzero(cum <= goal[:, None], axis=1)
+    last = weight.shape[1] - 1 - np.argmax(weight[:, ::-1] > 0, axis=1)  # the last positive weight
+    return np.where(total < TINY, -1, np.minimum(index, last))
 
 
-def _running_sum(a: np.ndarray) -> np.ndarray:
-    """Cumulative sums down axis 0 (np.cumsum is slow along a short axis 0)."""
-    out = a.copy()
-    for k in range(1, len(a)):
-        np.add(out[k - 1], out[k], out=out[k])
-    return out
+# --- §4.4 unsealing, §4.5 norms, §4.6 withdrawal and accession, §4.7 drift ------------------------------------
 
-
-def _count(true: np.ndarray) -> np.ndarray:
-    """How many entries are True down axis 0 of a boolean array (summed as int8 when that cannot overflow)."""
-    return true.view(np.int8).sum(axis=0, dtype=np.int8 if len(true) < 128 else np.intp).astype(np.intp)
-
-
-def unseal(w: World, s: Setup, rng: np.random.Generator) -> None:
+def unseal(w: World, t: int) -> None:
     """§4.4: each sealed warrant becomes public with probability ``prosecutor.unseal_rate``."""
     if w.sealed.any():
-        w.sealed &= rng.random(w.sealed.shape) >= s.params["prosecutor.unseal_rate"]
+        u = uniforms(w.keys, Stream.UNSEAL, t, w.layout.n_accused)
+        w.sealed &= ~rules.happens(u, w.p.col("prosecutor.unseal_rate"))
 
 
-def norm_dynamics(w: World, s: Setup, rows: slice) -> None:
-    """§4.5 for a tile of rows: compliance moves towards its regional mean (home included) and with
-    the court's legitimacy."""
-    p = s.params
-    conformity = p["states.conformity"]
-    compliance = w.compliance[rows]
-    sums = compliance @ s.region_of_column
-    sums[:, s.home_region] += w.home_compliance[rows]
-    pull = rules.norm_pull(sums / s.region_size, w.legitimacy[rows, None], p["court.legitimacy0"], conformity,
-                           p["states.legitimacy_pull"])  # (rows, regions)
-    by_column = np.repeat(pull[:, s.segment_region], s.segment_length, axis=1)
-    rules.norm_update_from_pull(compliance, by_column, conformity, out=compliance)
-    w.home_compliance[rows] = rules.norm_update_from_pull(w.home_compliance[rows], pull[:, s.home_region], conformity)
+def norm_dynamics(w: World) -> None:
+    """§4.5: compliance moves towards its regional mean (home included) and with the court's legitimacy."""
+    p, lay = w.p, w.layout
+    sums = w.compliance @ lay.region_of_column
+    sums[:, lay.home_region] += w.home_compliance
+    conformity = p.col("states.conformity")
+    pull = rules.norm_pull(sums / lay.region_size, w.legitimacy[:, None], p.col("court.legitimacy0"), conformity,
+                           p.col("states.legitimacy_pull")).astype(DTYPE)  # (rows, regions)
+    by_column = np.repeat(pull[:, lay.segment_region], lay.segment_length, axis=1)
+    rules.norm_update_from_pull(w.compliance, by_column, conformity, out=w.compliance)
+    w.home_compliance[:] = rules.norm_update_from_pull(w.home_compliance, pull[:, lay.home_region],
+                                                       p.row("states.conformity"))
 
 
-def withdrawal_hazards(w: World, s: Setup, rows: slice) -> tuple[np.ndarray, np.ndarray]:
-    """§4.6 for a tile of rows: the members that may notify withdrawal now, as flat indices into the
-    (R, S) arrays, and their hazards. The hazard is zero unless c < pull (``w.withdrawal_pull``, −inf
-    once notified), so only those few cells are evaluated."""
-    p, m = s.params, s.n_members0  # states that were members at the start come first: only they can withdraw
-    if p["states.withdrawal_rate"] <= 0 or m == 0:
-        return np.zeros(0, np.intp), np.zeros(0)
-    pull = w.withdrawal_pull[rows]
-    cells = np.flatnonzero(w.compliance[rows, :m] < pull)
-    flat = cells + cells // m * (s.n_states - m) + rows.start * s.n_states
-    hazard = rules.withdrawal_probability_from_pull(pull.reshape(-1).take(cells), w.compliance.reshape(-1).take(flat),
-                                                    w.state_findings.reshape(-1).take(flat),
-                                                    p["states.withdrawal_rate"])
-    return flat, hazard
+def withdrawal(w: World, t: int) -> None:
+    """§4.6: members with no withdrawal pending notify with their hazard; notified withdrawals take effect
+    ``withdrawal_delay`` months later (the same month for a delay of 0)."""
+    p, s = w.p, w.layout.n_states
+    if p.any_positive("states.withdrawal_rate") and s:
+        eligible = rules.may_withdraw(w.member > 0, w.withdraw_pending)
+        flat = np.flatnonzero(eligible & (w.compliance < w.withdrawal_pull))  # the hazard is zero elsewhere
+        row, col = np.divmod(flat, s)
+        take = lambda a: a.reshape(-1).take(flat)  # noqa: E731
+        hazard = rules.withdrawal_probability_from_pull(take(w.withdrawal_pull), take(w.compliance),
+                                                        take(w.state_findings), p.at("states.withdrawal_rate", row))
+        notify = rules.happens(uniforms_at(w.keys[row], Stream.WITHDRAW, t, col), hazard)
+        _schedule(w, flat[notify], t + np.asarray(p.at("states.withdrawal_delay", row[notify])), joins=False)
+        w.withdraw_pending.reshape(-1)[flat[notify]] = True
+        np.add.at(w.withdrawals, row[notify], 1)
+    _take_effect(w, t, joins=False)
 
 
-def withdrawal(w: World, s: Setup, rng: np.random.Generator, t: int,
-               candidates: list[tuple[np.ndarray, np.ndarray]]) -> None:
-    """§4.6: members notify withdrawal with the hazards of ``withdrawal_hazards``; notified withdrawals
-    take effect ``withdrawal_delay`` months later."""
-    flat = np.concatenate([c[0] for c in candidates])
-    notify = flat[rng.random(flat.size) < np.concatenate([c[1] for c in candidates])]
-    if notify.size:
-        rows, cols = np.divmod(notify, s.n_states)
-        w.withdrawal_pull[rows, cols] = -np.inf
-        np.add.at(w.withdrawals, rows, 1)
-        due = t + s.params["states.withdrawal_delay"]
-        w.pending[due] = np.concatenate([w.pending.get(due, notify[:0]), notify])
-    effective = w.pending.pop(t, None)
-    if effective is not None:
-        w.leave_statute(effective)
+def accession(w: World, t: int) -> None:
+    """§4.6 (after withdrawal): never-members with no accession pending deposit with their hazard (using
+    compliance after this month's norms); accessions take effect ``accession_delay`` months later."""
+    p, s = w.p, w.layout.n_states
+    if p.any_positive("states.accession_rate") and s:
+        flat = np.flatnonzero(rules.may_accede(w.member > 0, w.ever_member, w.join_pending, False))
+        row, col = np.divmod(flat, s)
+        hazard = rules.accession_probability(p.at("states.accession_rate", row), w.compliance.reshape(-1)[flat],
+                                             w.alignment.reshape(-1)[flat])
+        deposit = rules.happens(uniforms_at(w.keys[row], Stream.ACCEDE, t, col), hazard)
+        _schedule(w, flat[deposit], t + np.asarray(p.at("states.accession_delay", row[deposit])), joins=True)
+        w.join_pending.reshape(-1)[flat[deposit]] = True
+        np.add.at(w.accessions, row[deposit], 1)
+    _take_effect(w, t, joins=True)
 
 
-def drift(w: World, s: Setup) -> None:
+def _schedule(w: World, flat: np.ndarray, due: np.ndarray, joins: bool) -> None:
+    due = np.broadcast_to(due, flat.shape)
+    for month in np.unique(due):
+        w.due.setdefault(int(month), []).append((flat[due == month], joins))
+
+
+def _take_effect(w: World, t: int, joins: bool) -> None:
+    entries = w.due.get(t, [])
+    cells = [flat for flat, j in entries if j == joins]
+    if cells:
+        w.set_membership(np.concatenate(cells), member=joins)
+        w.due[t] = [(flat, j) for flat, j in entries if j != joins]
+
+
+def drift(w: World) -> None:
     """§4.7: legitimacy reverts towards L0."""
-    w.legitimacy = rules.legitimacy_drift(w.legitimacy, s.params["court.legitimacy0"], s.params["court.reversion"])
+    p = w.p
+    w.legitimacy[:] = rules.legitimacy_drift(w.legitimacy, p.row("court.legitimacy0"), p.row("court.reversion"))

@@ -1,204 +1,297 @@
-"""State of the vectorized core: the per-parameter layout (Setup) and one chunk's arrays (World)."""
+"""The vectorized core's state: the layout one call shares (Layout) and one chunk's arrays (World).
+
+States other than home are columns, ordered by region so that the norm dynamics can broadcast a
+region's pull over contiguous runs of columns; the home state is held apart (only its compliance
+is ever used). Parameters are numbers when every row shares them, (R, 1) arrays when they differ
+by row (batched points): every formula of sim.model.rules broadcasts either way.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from sim.model import rules
-from sim.model.outcomes import NO_CUSTODY, Outcomes
-from sim.model.params import Params
-from sim.model.roster import build_roster
+from sim.model.batch import Batch
+from sim.model.outcomes import NEVER, Outcomes
+from sim.model.roster import Roster, build_roster
+from sim.model.streams import Stream, betas, normals
 
-DTYPE = np.float32  # state arrays; tests/test_equivalence.py checks the distributions against the Mesa engine
-TILE_CELLS = 49_152  # the monthly passes over every (replicate, state) work on tiles of about this many cells
-# (192 KiB per float32 array): a tile's temporaries stay in the L2 cache and come from the allocator's free
-# list. Tiling only regroups elementwise work, so results do not depend on it.
+DTYPE = np.float32  # state arrays; the equivalence tests check the distributions against the Mesa engine
 
 
 @dataclass(frozen=True)
-class Setup:
-    """What one parameter set fixes for every chunk: the column layout of states and per-accused constants.
+class Layout:
+    """What every row of a call shares: the roster's columns and regions, the horizon, the accused."""
 
-    Columns are the states other than home, those that are members at the start first (only
-    they can ever withdraw), each group sorted by region.
-    """
-
-    params: Params
-    order: np.ndarray  # roster index of each column
-    member0: np.ndarray  # (S,) bool, membership at the start
-    partner: np.ndarray  # (S,) bool
-    region_of_column: np.ndarray  # (S, regions) DTYPE 0/1: the region of each column
+    roster: Roster
+    order: np.ndarray  # roster index of each column (all states but home, by region)
+    region_of_column: np.ndarray  # (S, regions) DTYPE 0/1
     region_size: np.ndarray  # (regions,) states per region, home included
     home_region: int
-    segment_region: np.ndarray  # region of each run of adjacent columns of one region ("segment")
+    segment_region: np.ndarray  # region of each run of adjacent columns of one region
     segment_length: np.ndarray
-    accused_logit: np.ndarray  # (F,) DTYPE: accused j's share of the arrest logit
-    risk_aversion: np.ndarray  # (F,) DTYPE
-    max_risk: np.ndarray  # (F,)
-    plan_prob: np.ndarray  # (F,) 1 − exp(−λ_j)
-    regime_change: float  # q of §4.1
-    coef: rules.ArrestCoefficients
+    horizon: int
+    n_accused: int
 
     @classmethod
-    def build(cls, params: Params) -> "Setup":
-        roster = build_roster(params)
+    def of(cls, batch: Batch) -> "Layout":
+        roster = build_roster(batch.params)
         others = np.flatnonzero(np.arange(roster.n_states) != roster.home)
-        order = others[np.lexsort((roster.region[others], ~roster.member[others]))]
+        order = others[np.argsort(roster.region[others], kind="stable")]
         present, region = np.unique(roster.region, return_inverse=True)
         col_region = region[order]
-        start = np.flatnonzero(np.r_[True, col_region[1:] != col_region[:-1]]) if len(order) else np.array([], int)
-        return cls(params=params, order=order, member0=roster.member[order].copy(),
-                   partner=roster.partner[order].copy(),
+        start = np.flatnonzero(np.r_[True, col_region[1:] != col_region[:-1]]) if len(order) else np.zeros(0, int)
+        return cls(roster=roster, order=order,
                    region_of_column=(col_region[:, None] == np.arange(len(present))).astype(DTYPE),
-                   region_size=np.bincount(region).astype(DTYPE), home_region=int(region[roster.home]),
-                   segment_region=col_region[start], segment_length=np.diff(np.r_[start, len(order)]),
-                   accused_logit=rules.arrest_logit_accused(rules.ArrestCoefficients.from_params(params),
-                                                            np.asarray(params["accused.head_of_state"], DTYPE)),
-                   risk_aversion=np.asarray(params["accused.risk_aversion"], DTYPE),
-                   max_risk=np.asarray(params["accused.max_risk"], float),
-                   plan_prob=rules.trip_probability(params["accused.trip_rate"]),
-                   regime_change=rules.regime_change_probability(params["home.turnover_rate"],
-                                                                 params["home.engagement_effect"],
-                                                                 params["prosecutor.home_engagement"]),
-                   coef=rules.ArrestCoefficients.from_params(params))
+                   region_size=np.bincount(region, minlength=len(present)).astype(DTYPE),
+                   home_region=int(region[roster.home]), segment_region=col_region[start],
+                   segment_length=np.diff(np.r_[start, len(order)]), horizon=batch.params.horizon,
+                   n_accused=batch.params.n_accused)
 
     @property
     def n_states(self) -> int:
         return len(self.order)
 
-    @property
-    def n_members0(self) -> int:
-        return int(self.member0.sum())
 
-    @property
-    def n_accused(self) -> int:
-        return len(self.plan_prob)
+class Coefficients:
+    """The arrest decision's weights (numbers, or (R, 1) columns when they differ by row)."""
 
-    def tiles(self, n: int) -> list[slice]:
-        """Row slices of a chunk of n replicates, each about TILE_CELLS cells."""
-        rows = max(1, TILE_CELLS // max(1, self.n_states))
-        return [slice(a, min(a + rows, n)) for a in range(0, n, rows)]
+    NAMES = rules.ArrestCoefficients._fields
+
+    def __init__(self, values: dict[str, Any]):
+        self.values = values
+        for k, v in values.items():
+            setattr(self, k, v)
+
+    @classmethod
+    def of(cls, p: "Parameters") -> "Coefficients":
+        return cls({k: p.col(f"arrest.{k}") for k in cls.NAMES})
+
+    def take(self, rows: np.ndarray) -> "Coefficients":
+        """The coefficients of single cells in rows ``rows`` (flat gathers of row-varying ones)."""
+        return Coefficients({k: v if np.ndim(v) == 0 else v[rows, 0] for k, v in self.values.items()})
+
+
+class Parameters:
+    """A chunk's view of the batch's parameters: ``col(name)`` broadcasts against (R, S), ``row(name)``
+    against (R,), ``accused(name, j)`` is accused j's value against (R, S) (lists are per accused)."""
+
+    def __init__(self, batch: Batch, rows: slice):
+        self.batch, self.rows = batch, rows
+
+    def row(self, name: str) -> Any:
+        v = self.batch.value(name)
+        return v[self.rows] if isinstance(v, np.ndarray) and v.ndim >= 1 and not self._is_list(name) else v
+
+    def col(self, name: str) -> Any:
+        v = self.row(name)
+        return v[:, None] if isinstance(v, np.ndarray) else v
+
+    def per_accused(self, name: str) -> np.ndarray:
+        """(F,) when shared by every row, else (R, F)."""
+        v = np.asarray(self.batch.value(name), dtype=float)
+        return v[self.rows] if v.ndim == 2 else v
+
+    def accused(self, name: str, j: int) -> Any:
+        """Accused j's value: a number, or an (R, 1) column."""
+        v = self.per_accused(name)
+        return float(v[j]) if v.ndim == 1 else v[:, j:j + 1]
+
+    def at(self, name: str, rows: np.ndarray) -> Any:
+        """A scalar parameter at the given rows of the chunk (for computations on single cells)."""
+        v = self.row(name)
+        return v[rows] if isinstance(v, np.ndarray) else v
+
+    def accused_at(self, name: str, j: int, rows: np.ndarray) -> Any:
+        v = self.per_accused(name)
+        return float(v[j]) if v.ndim == 1 else v[rows, j]
+
+    def _is_list(self, name: str) -> bool:
+        from sim.model.params import BY_NAME
+
+        return BY_NAME[name].is_list
+
+    def any_positive(self, name: str) -> bool:
+        return bool(np.any(np.asarray(self.row(name)) > 0))
 
 
 class World:
-    """The state of one chunk of n replicates (MODEL.md §2), drawn per §3.
+    """The state of one chunk of rows (MODEL.md §2), drawn per §3 from each row's own streams.
 
-    Besides the state variables it keeps the parts of formulas that change rarely: each host's
-    standing in the arrest logit (changes only when it withdraws), the destination appeal and
-    the withdrawal pull (fixed for a run).
+    Besides the state variables it keeps parts of formulas that change rarely: each host's standing
+    in the arrest logit (changes only when it leaves or joins the statute), the destination appeal
+    and the withdrawal pull (fixed for a run).
     """
 
-    def __init__(self, setup: Setup, rng: np.random.Generator, n: int):
-        p, s = setup.params, setup
-        shape, kappa, member = (n, s.n_states), p["states.concentration"], s.member0
-        self.setup = setup
-
-        def draw(mean):
-            return rules.beta_draw(rng, mean, kappa, shape).astype(DTYPE)
-
-        self.sovereignty = draw(np.where(member, p["states.sovereignty_member"], p["states.sovereignty_nonmember"]))
-        self.compliance = draw(np.where(member, p["states.compliance_member"], p["states.compliance_nonmember"]))
-        self.capacity = draw(np.full(s.n_states, p["states.capacity"]))
-        self.alignment = draw(np.where(s.partner, p["states.alignment_partner"], p["states.alignment"]))
-        log_appeal = rng.normal(0.0, p["states.appeal_sd"], shape) + np.where(s.partner,
-                                                                              np.log(p["states.partner_appeal"]), 0.0)
-        # Destination weights matter only relative to each other within a replicate, so the appeal is
-        # shifted per row to make the largest possible weight (risk 0) exactly 1: no overflow in exp().
-        appeal = rules.destination_appeal(log_appeal, self.alignment, p["accused.travel_alignment"])
-        self.appeal = (appeal - appeal.max(axis=1, keepdims=True, initial=-np.inf)).astype(DTYPE)
-        self.home_compliance = rules.beta_draw(rng, p["states.compliance_nonmember"], kappa, n).astype(DTYPE)
-        self.member = np.broadcast_to(member.astype(DTYPE), shape).copy()  # 0/1, enters the arrest logit
-        self.standing = rules.arrest_logit_standing(s.coef, self.member, self.sovereignty, self.alignment)
-        m = s.n_members0
-        self.withdrawal_pull = rules.withdrawal_pull(self.sovereignty[:, :m], self.alignment[:, :m],
-                                                     p["states.withdrawal_threshold"])  # −inf once notified
+    def __init__(self, layout: Layout, batch: Batch, rows: slice):
+        self.layout, self.keys = layout, batch.keys[rows]
+        self.p = p = Parameters(batch, rows)
+        n, roster = len(self.keys), layout.roster
+        self.coef = Coefficients.of(p)
+        attributes = self._draw_attributes(roster, p)
+        cols = layout.order
+        column = lambda a: np.ascontiguousarray(a.take(cols, axis=1))  # noqa: E731 - flat views must be views
+        self.sovereignty = column(attributes["sovereignty"])
+        self.compliance = column(attributes["compliance"])
+        self.capacity = column(attributes["capacity"])
+        self.alignment = column(attributes["alignment"])
+        self.home_compliance = attributes["compliance"][:, roster.home].copy()
+        log_appeal = rules.log_appeal(column(normals(self.keys, Stream.APPEAL, roster.n_states)),
+                                      roster.partner[cols], p.col("states.appeal_sd"), p.col("states.partner_appeal"))
+        appeal = rules.destination_appeal(log_appeal, self.alignment, p.col("accused.travel_alignment"))
+        # Destination weights matter only relative to each other within a row, so the appeal is shifted
+        # per row to make the largest possible weight (risk 0) exactly 1: no overflow in exp().
+        self.appeal = np.ascontiguousarray(appeal - appeal.max(axis=1, keepdims=True, initial=-np.inf), DTYPE)
+        shape = (n, layout.n_states)
+        self.member = np.broadcast_to(roster.member[cols].astype(DTYPE), shape).copy()  # 0/1 in the logit
+        self.ever_member = self.member > 0
+        self.standing = rules.arrest_logit_standing(self.coef, self.member, self.sovereignty,
+                                                    self.alignment).astype(DTYPE)
+        self.withdrawal_pull = rules.withdrawal_pull(self.sovereignty, self.alignment,
+                                                     p.col("states.withdrawal_threshold")).astype(DTYPE)
         self.pressure = np.zeros(shape, DTYPE)
         self.state_findings = np.zeros(shape, DTYPE)
-        self.pending: dict[int, np.ndarray] = {}  # month -> flat indices whose withdrawal takes effect then
-        self.legitimacy = np.full(n, p["court.legitimacy0"], DTYPE)
-        f = s.n_accused
-        self.sealed = rng.random((n, f)) < p["prosecutor.sealed_share"]
+        self.withdraw_pending = np.zeros(shape, bool)
+        self.join_pending = np.zeros(shape, bool)
+        self.due: dict[int, list[tuple[np.ndarray, bool]]] = {}  # month -> (flat cells, joins?) taking effect
+        self.legitimacy = np.full(n, p.row("court.legitimacy0"), DTYPE)
+        f = layout.n_accused
+        self.sealed = np.zeros((n, f), bool)
         self.free = np.ones((n, f), bool)
-        self.custody_month = np.full((n, f), NO_CUSTODY, np.int32)
+        self.detained = np.zeros((n, f), bool)
+        self.custody_month = np.full((n, f), NEVER, np.int32)
+        self.detained_month = np.full((n, f), NEVER, np.int32)
         self.route = np.zeros((n, f), np.int8)
         self.trips = np.zeros((n, f), np.int32)
         self.trips_to_members = np.zeros((n, f), np.int32)
         self.trips_cancelled = np.zeros((n, f), np.int32)
+        self.trips_at_issue = np.zeros((n, f), np.int32)
         self.findings = np.zeros(n, np.int32)
         self.withdrawals = np.zeros(n, np.int32)
-        self.weights = np.empty((f, *shape), DTYPE)  # this month's destination weights, see _vector_step.outreach
+        self.accessions = np.zeros(n, np.int32)
+        self.weights = np.empty((f, *shape), DTYPE)  # this month's destination weights (see step.outreach)
+
+    def _draw_attributes(self, roster: Roster, p: Parameters) -> dict[str, np.ndarray]:
+        """§3: every state's attributes (roster order, home included) from the rows' own streams."""
+        means = rules.attribute_means(p.col, roster.member, roster.partner)
+        kappa = p.col("states.concentration")
+        streams = {"sovereignty": Stream.SOVEREIGNTY, "compliance": Stream.COMPLIANCE,
+                   "capacity": Stream.CAPACITY, "alignment": Stream.ALIGNMENT}
+        n, s = len(self.keys), roster.n_states
+        out = {}
+        for name, stream in streams.items():
+            a, b, fixed = rules.beta_shapes(np.broadcast_to(means[name], (n, s)), kappa)
+            a, b, fixed = (np.broadcast_to(x, (n, s)) for x in (a, b, fixed))
+            values = betas(self.keys, stream, a, b)
+            out[name] = np.where(np.isnan(fixed), values, fixed).astype(DTYPE)
+        out["alignment"][:, roster.home] = rules.HOME_ALIGNMENT
+        return out
 
     @property
     def n(self) -> int:
         return self.legitimacy.shape[0]
 
     @property
-    def eligible(self) -> np.ndarray:
-        """(R, S) bool: members with no withdrawal pending (only the initial members, the first columns)."""
-        out = np.zeros(self.member.shape, bool)
-        out[:, :self.setup.n_members0] = self.withdrawal_pull > -np.inf
-        return out
+    def active(self) -> np.ndarray:
+        """(R, F): accused who are free (neither in custody nor detained at home)."""
+        return self.free & ~self.detained
 
     def odds_against(self, rows) -> np.ndarray:
-        """Each host's factor of the odds against arrest (rules.arrest_odds_against), now, for ``rows``
-        (a slice or an index array): the part of the arrest probabilities common to every accused."""
-        return rules.arrest_odds_against(self.setup.coef, self.standing[rows], self.compliance[rows],
-                                         self.pressure[rows], self.legitimacy[rows, None])
+        """Each host's factor of the odds against arrest now (rules.arrest_odds_against), for ``rows``:
+        the part of the arrest probabilities common to every accused."""
+        return rules.arrest_odds_against(self._coef_rows(rows), self.standing[rows], self.compliance[rows], self.pressure[rows],
+                                         self.legitimacy[rows, None])
+
+    def _coef_rows(self, rows) -> Coefficients:
+        return Coefficients({k: v if np.ndim(v) == 0 else v[rows] for k, v in self.coef.values.items()})
+
+    def accused_logit(self, j: int, rows=slice(None)):
+        """Accused j's share of the arrest logit, −β_hos·head_of_state_j, for ``rows`` (number or (rows, 1))."""
+        value = rules.arrest_logit_accused(self.coef, self.p.accused("accused.head_of_state", j))
+        return value if np.ndim(value) == 0 else value[rows]
 
     def arrest_and_weights(self, rows, j: int, odds_against: np.ndarray | None = None, out=None):
-        """Accused j's arrest probabilities P_ij and destination weights w_i·exp(β_t·a_i − ρ_j·r_ij)
-        at every state of ``rows``, from the current state (weights written to ``out`` if given)."""
-        s, p = self.setup, self.setup.params
+        """Accused j's arrest probabilities P_ij and destination weights w_i·exp(β_t·a_i − ρ_j·r_ij) at every
+        state of ``rows``, from the current state (weights written to ``out`` if given)."""
+        p = self.p
         odds_against = self.odds_against(rows) if odds_against is None else odds_against
-        prob = rules.arrest_probability_from_parts(self.capacity[rows], odds_against, s.accused_logit[j])
-        sealed = self.sealed[rows, j]
-        risk = rules.perceived_risk(prob, sealed[:, None], p["accused.sealed_awareness"]) if sealed.any() else prob
-        logit = rules.destination_logit_from_appeal(self.appeal[rows], risk, s.risk_aversion[j])
+        prob = rules.arrest_probability_from_parts(self.capacity[rows], odds_against, self.accused_logit(j, rows))
+        risk = self.perceived(prob, self.sealed[rows, j][:, None], rows)
+        rho = p.accused("accused.risk_aversion", j)
+        rho = rho if np.ndim(rho) == 0 else rho[rows]
+        logit = rules.destination_logit_from_appeal(self.appeal[rows], risk, rho)
         return prob, np.exp(logit, out=logit if out is None else out)
+
+    def perceived(self, prob, sealed, rows):
+        """r_ij: the whole risk of a public warrant, a share of it under seal (rules.perceived_risk)."""
+        if not np.any(sealed):
+            return prob
+        awareness = self.p.col("accused.sealed_awareness")
+        awareness = awareness if np.ndim(awareness) == 0 else awareness[rows]
+        return rules.perceived_risk(prob, sealed, awareness)
 
     def cell_arrest_probability(self, flat: np.ndarray, j: int) -> np.ndarray:
         """Accused j's P_ij now at single cells given as flat indices into the (R, S) arrays."""
-        s = self.setup
+        row = flat // self.layout.n_states
         take = lambda a: a.reshape(-1).take(flat)  # noqa: E731
-        odds_against = rules.arrest_odds_against(s.coef, take(self.standing), take(self.compliance),
-                                                 take(self.pressure), self.legitimacy.take(flat // s.n_states))
-        return rules.arrest_probability_from_parts(take(self.capacity), odds_against, s.accused_logit[j])
+        coef = self.coef.take(row)
+        odds = rules.arrest_odds_against(coef, take(self.standing), take(self.compliance), take(self.pressure),
+                                         self.legitimacy.take(row))
+        hos = self.p.accused_at("accused.head_of_state", j, row)
+        return rules.arrest_probability_from_parts(take(self.capacity), odds, rules.arrest_logit_accused(coef, hos))
 
     def cell_weights(self, flat: np.ndarray, j: int) -> np.ndarray:
         """Accused j's destination weights now at single cells given as flat indices."""
-        s, p = self.setup, self.setup.params
+        row = flat // self.layout.n_states
         prob = self.cell_arrest_probability(flat, j)
-        sealed = self.sealed[:, j].take(flat // s.n_states) if self.sealed[:, j].any() else None
-        risk = prob if sealed is None else rules.perceived_risk(prob, sealed, p["accused.sealed_awareness"])
-        return np.exp(rules.destination_logit_from_appeal(self.appeal.reshape(-1).take(flat), risk, s.risk_aversion[j]))
+        sealed = self.sealed[:, j].take(row)
+        risk = prob if not sealed.any() else rules.perceived_risk(prob, sealed,
+                                                                  self.p.at("accused.sealed_awareness", row))
+        rho = self.p.accused_at("accused.risk_aversion", j, row)
+        return np.exp(rules.destination_logit_from_appeal(self.appeal.reshape(-1).take(flat), risk, rho))
 
     def destination_logits(self, rows: np.ndarray, j: int) -> np.ndarray:
         """log destination weights of accused j in ``rows`` (for rows whose weights underflow)."""
-        s, p = self.setup, self.setup.params
-        prob = rules.arrest_probability_from_parts(self.capacity[rows], self.odds_against(rows), s.accused_logit[j])
-        risk = rules.perceived_risk(prob, self.sealed[rows, j][:, None], p["accused.sealed_awareness"])
-        return rules.destination_logit_from_appeal(self.appeal[rows], risk, s.risk_aversion[j])
+        prob = rules.arrest_probability_from_parts(self.capacity[rows], self.odds_against(rows),
+                                                   self.accused_logit(j, rows))
+        risk = rules.perceived_risk(prob, self.sealed[rows, j][:, None], self._awareness(rows))
+        rho = self.p.accused("accused.risk_aversion", j)
+        return rules.destination_logit_from_appeal(self.appeal[rows], risk, rho if np.ndim(rho) == 0 else rho[rows])
 
-    def leave_statute(self, flat: np.ndarray) -> None:
-        """Withdrawals taking effect at these cells: no longer members, so their standing changes."""
-        self.member.reshape(-1)[flat] = 0
+    def _awareness(self, rows):
+        a = self.p.col("accused.sealed_awareness")
+        return a if np.ndim(a) == 0 else a[rows]
+
+    def set_membership(self, flat: np.ndarray, member: bool) -> None:
+        """Withdrawals or accessions taking effect at these cells: membership, and so standing, change."""
+        self.member.reshape(-1)[flat] = 1.0 if member else 0.0
+        if member:
+            self.ever_member.reshape(-1)[flat] = True
         take = lambda a: a.reshape(-1).take(flat)  # noqa: E731
-        self.standing.reshape(-1)[flat] = rules.arrest_logit_standing(self.setup.coef, take(self.member),
-                                                                      take(self.sovereignty), take(self.alignment))
+        coef = self.coef.take(flat // self.layout.n_states)
+        self.standing.reshape(-1)[flat] = rules.arrest_logit_standing(coef, take(self.member), take(self.sovereignty),
+                                                                      take(self.alignment))
 
     def take_custody(self, rows, j, route: int, t: int) -> None:
         """Custody is absorbing; a warrant becomes public when its person is taken into custody."""
         self.free[rows, j] = False
+        self.detained[rows, j] = False
         self.sealed[rows, j] = False
         self.custody_month[rows, j] = t
         self.route[rows, j] = route
 
+    def detain(self, rows, j, t: int) -> None:
+        """Detained at home by a new government: not in the court's custody, no trips, no outreach."""
+        self.detained[rows, j] = True
+        self.detained_month[rows, j] = t
+
     def outcomes(self) -> Outcomes:
-        return Outcomes.of(detained_month=np.full_like(self.custody_month, -1), trips_at_issue=np.zeros_like(self.trips),
-                           accessions=np.zeros_like(self.findings), custody_month=self.custody_month, route=self.route, trips=self.trips,
-                        trips_to_members=self.trips_to_members, trips_cancelled=self.trips_cancelled,
-                        findings=self.findings, withdrawals=self.withdrawals,
-                        members_final=np.count_nonzero(self.member, axis=1),
-                        legitimacy_final=self.legitimacy.astype(np.float64))
+        return Outcomes.of(custody_month=self.custody_month, route=self.route, detained_month=self.detained_month,
+                           trips=self.trips, trips_to_members=self.trips_to_members,
+                           trips_cancelled=self.trips_cancelled, trips_at_issue=self.trips_at_issue,
+                           findings=self.findings, withdrawals=self.withdrawals, accessions=self.accessions,
+                           members_final=np.count_nonzero(self.member, axis=1),
+                           legitimacy_final=self.legitimacy.astype(np.float64))
