@@ -71,6 +71,8 @@ def arrest_probability_from_parts(capacity, odds_against, accused_logit):
     """P_ij = k_i · σ(z_ij) = k_i / (1 + e^(−z_ij)), where e^(−z_ij) = ``arrest_odds_against``
     times e^(−accused j's share)."""
     factor = np.exp(-accused_logit)
+    if np.ndim(factor) == 0:
+        factor = float(factor)  # a weak Python scalar keeps float32 arrays float32 (NEP 50)
     return probability_from_odds_against(odds_against if np.all(factor == 1) else odds_against * factor, capacity)
 
 

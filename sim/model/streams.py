@@ -94,23 +94,42 @@ def normals(keys: np.ndarray, stream: int, n: int) -> np.ndarray:
     return box_muller(u[:, 0::2], u[:, 1::2])
 
 
-def gammas(keys: np.ndarray, stream: int, sub: int, shape: np.ndarray) -> np.ndarray:
-    """Gamma(shape, 1) variates of an (R, n) array of positive shapes, by Marsaglia-Tsang rejection.
+def halves(keys: np.ndarray, stream: int, t: int, n: int) -> np.ndarray:
+    """(R, 2n) uniforms of 32-bit resolution: the two halves of slots 0..n-1 of each row's stream (for the
+    variates' inner draws, where 2^-32 resolution is ample and one hash gives two numbers)."""
+    h = _counter_hash(stream, t, np.arange(n, dtype=np.uint64))
+    with np.errstate(over="ignore"):
+        bits = mix64(np.asarray(keys, np.uint64)[:, None] ^ h[None, :])
+    out = np.empty((len(keys), 2 * n))
+    out[:, :n] = (bits >> np.uint64(32)).astype(np.float64)
+    out[:, n:] = (bits & np.uint64(0xFFFFFFFF)).astype(np.float64)
+    out *= 2.0 ** -32
+    return out
 
-    Cell (r, i) uses replicate r's stream at month ``sub`` (a sub-stream): in attempt a, slots
-    (3a + k)·n + i for the normal's two uniforms (k = 0, 1) and the acceptance uniform (k = 2);
-    shapes below 1 are boosted, Gamma(a) = Gamma(a + 1)·U^(1/a), U at slot 3·GAMMA_ATTEMPTS·n + i.
-    The first attempt runs on whole arrays; later ones only on the few cells rejected so far.
-    """
+
+def gammas(keys: np.ndarray, stream: int, sub: int, shape: np.ndarray) -> np.ndarray:
+    """Gamma(shape, 1) variates of an (R, n) array of positive shapes (Marsaglia-Tsang with Box-Muller
+    normals), all from month ``sub`` of the stream: the first attempt from ``halves`` of slots 0..2n-1."""
     shape = np.asarray(shape, dtype=np.float64)
+    n = shape.shape[1]
+    u = halves(keys, stream, sub, 2 * n)
+    z = box_muller(u[:, :n], u[:, 2 * n:3 * n])
+    return _gamma(keys, stream, sub + 1, shape, z, u[:, n:2 * n])
+
+
+def _gamma(keys: np.ndarray, stream: int, sub: int, shape: np.ndarray, z: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Finish Gamma(shape) variates whose first Marsaglia-Tsang attempt uses normals ``z`` and uniforms ``u``.
+
+    Cells rejected in the first attempt retry on month ``sub`` of the stream: in attempt a, slots
+    (3a + k)·n + i (normal from k = 0, 1; acceptance k = 2). Shapes below 1 are boosted,
+    Gamma(a) = Gamma(a + 1)·U^(1/a), with U at slot 3·GAMMA_ATTEMPTS·n + i.
+    """
     r, n = shape.shape
     keys = np.asarray(keys, np.uint64)
     boost = shape < 1.0
     d = np.where(boost, shape + 1.0, shape) - 1.0 / 3.0
     c = 1.0 / np.sqrt(9.0 * d)
-    u = uniforms(keys, stream, sub, 3 * n)
-    z = box_muller(u[:, :n], u[:, n:2 * n])
-    out, ok = _marsaglia_tsang(d, c, z, u[:, 2 * n:])
+    out, ok = _marsaglia_tsang(d, c, z, u)
     todo = np.flatnonzero(~ok.reshape(-1))
     flat_out, flat_d, flat_c = out.reshape(-1), d.reshape(-1), c.reshape(-1)
     for attempt in range(1, GAMMA_ATTEMPTS):
@@ -119,8 +138,8 @@ def gammas(keys: np.ndarray, stream: int, sub: int, shape: np.ndarray) -> np.nda
         row, col = np.divmod(todo, n)
         k, col = keys[row], col.astype(np.uint64)
         slot = [np.uint64((3 * attempt + j) * n) + col for j in range(3)]
-        z = box_muller(uniforms_at(k, stream, sub, slot[0]), uniforms_at(k, stream, sub, slot[1]))
-        value, ok = _marsaglia_tsang(flat_d[todo], flat_c[todo], z, uniforms_at(k, stream, sub, slot[2]))
+        zz = box_muller(uniforms_at(k, stream, sub, slot[0]), uniforms_at(k, stream, sub, slot[1]))
+        value, ok = _marsaglia_tsang(flat_d[todo], flat_c[todo], zz, uniforms_at(k, stream, sub, slot[2]))
         flat_out[todo[ok]] = value[ok]
         todo = todo[~ok]
     if todo.size:  # pragma: no cover - probability below 0.05^64
@@ -145,16 +164,26 @@ def _marsaglia_tsang(d: np.ndarray, c: np.ndarray, z: np.ndarray, u: np.ndarray)
 
 
 def betas(keys: np.ndarray, stream: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Beta(a, b) variates of (R, n) arrays of positive shapes: X / (X + Y) of two gamma sub-streams."""
-    x = gammas(keys, stream, 0, a)
-    y = gammas(keys, stream, 1, b)
+    """Beta(a, b) variates of (R, n) arrays of positive shapes: X / (X + Y), X ~ Gamma(a), Y ~ Gamma(b).
+
+    One Box-Muller pair gives both first normals (cosine for X, sine for Y): month 0 of the stream,
+    ``halves`` of slots 0..2n-1; X's retries use month 1, Y's month 2; both variates underflowing
+    (tiny shapes) is settled as 0 or 1 with odds a : b by a uniform of month 3.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    n = a.shape[1]
+    u = halves(keys, stream, 0, 2 * n)
+    radius = np.sqrt(-2.0 * np.log1p(-u[:, :n]))
+    angle = 2.0 * np.pi * u[:, 2 * n:3 * n]
+    x = _gamma(keys, stream, 1, a, radius * np.cos(angle), u[:, n:2 * n])
+    y = _gamma(keys, stream, 2, b, radius * np.sin(angle), u[:, 3 * n:])
     total = x + y
-    both_zero = total == 0  # both shapes so small that both variates underflow: 0 or 1 with odds a : b
+    both_zero = total == 0
     if both_zero.any():
         cells = np.flatnonzero(both_zero.reshape(-1))
-        n = a.shape[1]
-        u = uniforms_at(np.asarray(keys, np.uint64)[cells // n], stream, 2, (cells % n).astype(np.uint64))
-        share = (np.asarray(a, float).reshape(-1)[cells] / (np.asarray(a, float) + np.asarray(b, float)).reshape(-1)[cells])
-        x.reshape(-1)[cells] = (u < share).astype(float)
+        uu = uniforms_at(np.asarray(keys, np.uint64)[cells // n], stream, 3, (cells % n).astype(np.uint64))
+        share = a.reshape(-1)[cells] / (a + b).reshape(-1)[cells]
+        x.reshape(-1)[cells] = (uu < share).astype(float)
         total.reshape(-1)[cells] = 1.0
     return x / total

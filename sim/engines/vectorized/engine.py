@@ -16,7 +16,7 @@ from sim.engines.vectorized.world import Layout, World
 from sim.model.batch import Batch
 from sim.model.outcomes import SERIES_COLUMNS, Outcomes, series_sums
 
-CHUNK = 512  # rows per chunk: a constant, so results never depend on the machine (and they do not depend on it)
+CHUNK = 1024  # rows per chunk (measured fastest on 2-core Zen 4: Python overhead vs cache); results do not depend on it
 
 
 def monthly(w: World) -> dict[str, np.ndarray]:

@@ -142,7 +142,7 @@ def outreach(w: World, travellers: np.ndarray) -> None:
     targets = np.zeros((w.n, n_states), bool)
     targets[everyone] = True
     if rank.any():
-        attraction = np.einsum("fr,frs->rs", active.T.astype(DTYPE), w.weights)  # Σ over free j of weight_ij
+        attraction = _attraction(w, active)
         weak = np.flatnonzero(rank & (attraction.max(axis=1, initial=0) < TINY))
         if weak.size:  # rare: every candidate's weight underflows float32; rank those rows in logs
             attraction[weak] = _log_attraction(w, weak)
@@ -165,6 +165,17 @@ def _boost(w: World, flat: np.ndarray, travellers: np.ndarray, weights_valid: bo
             continue
         cells = flat[travellers[row, j]]
         w.weights[j].reshape(-1)[cells] = w.cell_weights(cells, j)
+
+
+def _attraction(w: World, active: np.ndarray) -> np.ndarray:
+    """V_i = Σ_{free j} weight_ij (a positive multiple of MODEL.md's V_i: the same ranking)."""
+    attraction = np.zeros(w.weights.shape[1:], DTYPE)
+    for j in range(w.layout.n_accused):
+        if active[:, j].all():
+            attraction += w.weights[j]
+        elif active[:, j].any():
+            attraction += w.weights[j] * active[:, j, None]
+    return attraction
 
 
 def _log_attraction(w: World, rows: np.ndarray) -> np.ndarray:
@@ -250,12 +261,12 @@ def _visit(w: World, j: int, rows: np.ndarray, cell: np.ndarray, prob: np.ndarra
 def _draw(weight: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Inverse-CDF draw of one column per row with probability ∝ weight, one uniform per row; a zero
     weight is never drawn. Rows whose total weight is below TINY get −1 (the caller redraws them in logs)."""
-    cum = np.cumsum(weight, axis=1, dtype=np.float64)
-    total = cum[:, -1]
-    goal = u * total
-    index = np.count_nonzero(cum <= goal[:, None], axis=1)
-    last = weight.shape[1] - 1 - np.argmax(weight[:, ::-1] > 0, axis=1)  # the last positive weight
-    return np.where(total < TINY, -1, np.minimum(index, last))
+    cum = np.cumsum(weight, axis=1)
+    total = cum[:, -1:]
+    goal = (u[:, None] * total).astype(cum.dtype)
+    # the first column whose running sum exceeds the goal, and never past the last positive weight
+    index = np.minimum(np.count_nonzero(cum <= goal, axis=1), np.count_nonzero(cum < total, axis=1))
+    return np.where(total[:, 0] < TINY, -1, index)
 
 
 # --- §4.4 unsealing, §4.5 norms, §4.6 withdrawal and accession, §4.7 drift ------------------------------------
@@ -286,8 +297,7 @@ def withdrawal(w: World, t: int) -> None:
     ``withdrawal_delay`` months later (the same month for a delay of 0)."""
     p, s = w.p, w.layout.n_states
     if p.any_positive("states.withdrawal_rate") and s:
-        eligible = rules.may_withdraw(w.member > 0, w.withdraw_pending)
-        flat = np.flatnonzero(eligible & (w.compliance < w.withdrawal_pull))  # the hazard is zero elsewhere
+        flat = np.flatnonzero(w.may_withdraw & (w.compliance < w.withdrawal_pull))  # the hazard is zero elsewhere
         row, col = np.divmod(flat, s)
         take = lambda a: a.reshape(-1).take(flat)  # noqa: E731
         hazard = rules.withdrawal_probability_from_pull(take(w.withdrawal_pull), take(w.compliance),
@@ -295,6 +305,7 @@ def withdrawal(w: World, t: int) -> None:
         notify = rules.happens(uniforms_at(w.keys[row], Stream.WITHDRAW, t, col), hazard)
         _schedule(w, flat[notify], t + np.asarray(p.at("states.withdrawal_delay", row[notify])), joins=False)
         w.withdraw_pending.reshape(-1)[flat[notify]] = True
+        w.may_withdraw.reshape(-1)[flat[notify]] = False
         np.add.at(w.withdrawals, row[notify], 1)
     _take_effect(w, t, joins=False)
 

@@ -156,6 +156,7 @@ class World:
         self.state_findings = np.zeros(shape, DTYPE)
         self.withdraw_pending = np.zeros(shape, bool)
         self.join_pending = np.zeros(shape, bool)
+        self.may_withdraw = rules.may_withdraw(self.member > 0, self.withdraw_pending)  # kept up to date
         self.due: dict[int, list[tuple[np.ndarray, bool]]] = {}  # month -> (flat cells, joins?) taking effect
         self.legitimacy = np.full(n, p.row("court.legitimacy0"), DTYPE)
         f = layout.n_accused
@@ -268,6 +269,7 @@ class World:
     def set_membership(self, flat: np.ndarray, member: bool) -> None:
         """Withdrawals or accessions taking effect at these cells: membership, and so standing, change."""
         self.member.reshape(-1)[flat] = 1.0 if member else 0.0
+        self.may_withdraw.reshape(-1)[flat] = rules.may_withdraw(member, self.withdraw_pending.reshape(-1)[flat])
         if member:
             self.ever_member.reshape(-1)[flat] = True
         take = lambda a: a.reshape(-1).take(flat)  # noqa: E731
