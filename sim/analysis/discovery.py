@@ -193,7 +193,7 @@ def _quasi_p(space: _Space, box: _Box, j: int, top: bool) -> float:
     p = float(np.sum(wider) / len(wider))
     n, k = len(box.members), float(np.sum(space.y[box.members]))
     if space.binary:
-        return float(binomtest(int(round(k)), n, p, alternative="greater").pvalue)
+        return float(binomtest(round(k), n, p, alternative="greater").pvalue)
     if p <= 0 or p >= 1:
         return 1.0
     return float(norm.sf((k - n * p) / math.sqrt(n * p * (1 - p))))
