@@ -246,6 +246,8 @@ def test_enforcement_with_early_stops_is_kaplan_meier_not_the_share():
     assert out.loc[1, "value"] == pytest.approx(5 / 8, abs=1e-12) and out.loc[1, "method"] == "kaplan_meier"
     assert out.loc[1, "censored"] == 1 and out.loc[1, "low"] <= 5 / 8 <= out.loc[1, "high"]
     assert enforcement_by_point(runs, 5, length, accused=0)["method"].eq("share").all()
+    every = enforcement_by_point(runs, 5, np.array([5, 5, 5, 5, 5, 2, 5, 5]))  # one accused: "all" is accused 0
+    pd.testing.assert_frame_equal(every, out)
     with pytest.raises(UserError, match="no run of point 1 lasted 5 months"):
         enforcement_by_point(runs, 5, pd.Series([5, 4], index=[0, 1]))
     with pytest.raises(UserError, match="accused '3' is not in the runs"):

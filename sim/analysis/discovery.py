@@ -13,6 +13,11 @@ time by a share ``paste_alpha`` of the points beyond it while that raises the de
 way is kept: the trajectory is the trade-off between coverage (share of the cases of interest inside)
 and density (share of the points inside that are cases of interest).
 
+Departure from EMA 2.5.3, only where an integer parameter is restricted: its limits are pasted too, the
+new limit rounded outwards to a level (EMA skips pasting when only integer parameters are restricted and,
+under pandas 3, fails writing a float limit into an int64 column otherwise). Constant columns are left
+out, which changes nothing.
+
 A limit's quasi-p-value (Bryant & Lempert 2010) is the one-sided binomial probability of the box's hits
 if its points had the density of the box without that limit: a large value says the limit adds little.
 
@@ -44,8 +49,8 @@ ENFORCEMENT = ("value", "low", "high", "n", "censored", "method")
 @dataclass(frozen=True)
 class Peeling:
     """PRIM's trajectory: one row per box (``trajectory``: columns TRAJECTORY, ``n`` points inside, ``k``
-    cases of interest inside) and one row per box and parameter (``limits``: columns LIMITS, p-values
-    NaN on an unrestricted side)."""
+    cases of interest inside, the sum of y) and one row per box and parameter (``limits``: columns LIMITS,
+    p-values NaN on an unrestricted side)."""
 
     trajectory: pd.DataFrame
     limits: pd.DataFrame
