@@ -1,5 +1,7 @@
 """Analysis of results: enforcement probability with Wilson intervals, Kaplan-Meier time to custody,
-custody routes, per-point summaries, sensitivity indices (SALib) and the figures drawn from them.
+cumulative incidence of each custody route (competing risks), custody routes, per-point summaries,
+sensitivity indices (SALib), scenario discovery (PRIM), paired counterfactual comparisons, and the
+figures drawn from them.
 
 Functions take result frames and return frames or figures; ``load_results`` reads a results folder.
 """

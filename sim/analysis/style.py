@@ -27,6 +27,8 @@ SIZES = {  # (width, height) in inches per figure kind
     "routes": (WIDTH, 4.6),
     "sobol": (WIDTH, 4.6),
     "morris": (WIDTH, 4.6),
+    "tradeoff": (WIDTH, 3.6),
+    "box_limits": (WIDTH, 3.0),
 }
 # Okabe-Ito colours: distinguishable with common colour-vision deficiencies and in greyscale print
 ACCUSED_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00")
