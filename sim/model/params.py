@@ -382,25 +382,15 @@ class Params(Mapping[str, Any]):
             check_scenario(v["scenario.date"], v["scenario.home"], tuple(v["scenario.partners"]))
 
     def replace(self, updates: Mapping[str, Any] | None = None, /, **keywords: Any) -> "Params":
-        """A copy with some values changed (dotted names, ``name[i]`` for list elements)."""
+        """A copy with some values changed (dotted names, ``name[i]`` for list elements); only the changed
+        values are validated again, then the whole set's consistency."""
         _refuse_keywords("Params.replace", keywords)
-        updates = dict(updates or {})
-        check_references(updates)
-        merged = dict(self._values)
-        for name, value in updates.items():
-            base, idx = split_name(reference(name))
-            if idx is None:
-                merged[base] = value
-        for name, value in updates.items():
-            base, idx = split_name(reference(name))
-            if idx is not None:
-                current = list(merged[base]) if isinstance(merged[base], (list, tuple)) else merged[base]
-                if not isinstance(current, list) or idx >= len(current):
-                    raise UserError(f"{name}: index {idx} is out of range, {base} has "
-                                    f"{len(current) if isinstance(current, list) else 0} elements")
-                current[idx] = value
-                merged[base] = current
-        return Params(merged)
+        resolved = {k: _copy(v) for k, v in self._values.items()}
+        Params._apply(resolved, dict(updates or {}))
+        Params._check_consistency(resolved)
+        new = object.__new__(Params)
+        new._values = resolved
+        return new
 
     def __getitem__(self, name: str) -> Any:
         try:
