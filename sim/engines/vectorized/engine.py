@@ -1,9 +1,9 @@
-"""The vectorized core: MODEL.md for many replicates at once, as (replicates × states) arrays.
+"""The vectorized core: the model of docs/ODD.md for many replicates at once, as (replicates × states) arrays.
 
 State lives in arrays of shape (R, S) for the S states other than home and (R, F) for the
 accused; the only Python loops are over months, accused and fixed-size chunks of replicates
 (chunks keep the arrays in cache; results depend only on the seed and n). Every formula is
-a call to ``sim.rules``. The home state is never a destination nor a target, so it is held
+a call to ``sim.model.rules``. The home state is never a destination nor a target, so it is held
 apart: only its compliance is kept (it enters the regional means of the norm dynamics).
 """
 

@@ -1,8 +1,8 @@
-"""One month of MODEL.md §4 for a chunk of replicates at once (the vectorized core's submodels).
+"""One month of ODD §7 for a chunk of replicates at once (the vectorized core's submodels).
 
-Each submodel updates a World (sim.engines.vectorized.world) in place through the formulas of sim.rules.
+Each submodel updates a World (sim.engines.vectorized.world) in place through the formulas of sim.model.rules.
 Random draws come from the chunk's one Generator in a fixed order, so a chunk's results depend
-only on its seed; the order differs from the Mesa engine's, which MODEL.md §3 allows. The passes
+only on its seed; the order differs from the Mesa engine's, which ODD §4.9 allows. The passes
 over every (replicate, state) cell run tile by tile (Setup.tiles) to stay in cache; tiles never
 draw random numbers, so results do not depend on the tiling.
 """
@@ -30,7 +30,7 @@ def step(w: World, s: Setup, rng: np.random.Generator, t: int) -> None:
     trips(w, s, rng, t, travellers, where)
     unseal(w, s, rng)
     candidates = []
-    for rows in s.tiles(w.n):  # §4.5, then §4.6's hazards on the tile while it is in cache
+    for rows in s.tiles(w.n):  # ODD §7.5, then ODD §7.6.1's hazards on the tile while it is in cache
         norm_dynamics(w, s, rows)
         candidates.append(withdrawal_hazards(w, s, rows))
     withdrawal(w, s, rng, t, candidates)
@@ -38,7 +38,7 @@ def step(w: World, s: Setup, rng: np.random.Generator, t: int) -> None:
 
 
 def regime_change(w: World, s: Setup, rng: np.random.Generator, t: int) -> None:
-    """§4.1: a new home government hands each free accused over with probability π."""
+    """ODD §7.1: a new home government hands each free accused over with probability π."""
     changed = np.flatnonzero(rng.random(w.n) < s.regime_change)
     if changed.size == 0:
         return
@@ -48,12 +48,12 @@ def regime_change(w: World, s: Setup, rng: np.random.Generator, t: int) -> None:
 
 
 def plans(w: World, s: Setup, rng: np.random.Generator) -> np.ndarray:
-    """§4.3.3: which free accused plan a trip this month (drawn before outreach; the draws are independent)."""
+    """ODD §7.3.3: which free accused plan a trip this month (drawn before outreach; the draws are independent)."""
     return w.free & (rng.random(w.free.shape) < s.plan_prob)
 
 
 def outreach(w: World, s: Setup, travellers: np.ndarray) -> None:
-    """§4.2: pressure decays; the B most attractive destinations for the free accused get a boost.
+    """ODD §7.2: pressure decays; the B most attractive destinations for the free accused get a boost.
 
     Leaves in ``w.weights[j]`` accused j's destination weights at every state as they stand
     after the boost, valid in the rows where j plans a trip (``travellers`` (R, F)).
@@ -91,7 +91,7 @@ def _boost(w: World, s: Setup, flat: np.ndarray, travellers: np.ndarray) -> None
 
 def _weigh(w: World, s: Setup, rows: slice, rank: bool) -> np.ndarray | None:
     """Destination weights of every accused in a tile (into ``w.weights``) and, if ``rank``, the
-    attraction V_i = Σ_free j weight_ij (a positive multiple of MODEL.md's V_i: the same ranking)."""
+    attraction V_i = Σ_free j weight_ij (a positive multiple of the V_i of ODD §7.2: the same ranking)."""
     odds_against = w.odds_against(rows)
     for j in range(s.n_accused):
         _, weight = w.arrest_and_weights(rows, j, odds_against, out=w.weights[j, rows])
@@ -134,7 +134,7 @@ def _log_attraction(w: World, s: Setup, rows: np.ndarray) -> np.ndarray:
 
 
 def _break_ties(target: np.ndarray, attraction: np.ndarray, threshold: np.ndarray, budget: int) -> None:
-    """Keep exactly ``budget`` targets per row when values tie at the threshold (MODEL.md: any tie-break)."""
+    """Keep exactly ``budget`` targets per row when values tie at the threshold (ODD §7.2: any tie-break)."""
     for r in np.flatnonzero(np.count_nonzero(target, axis=1) > budget):
         above = attraction[r] > threshold[r]
         at = np.flatnonzero(attraction[r] == threshold[r])
@@ -143,7 +143,7 @@ def _break_ties(target: np.ndarray, attraction: np.ndarray, threshold: np.ndarra
 
 
 def trips(w: World, s: Setup, rng: np.random.Generator, t: int, travellers: np.ndarray, where: np.ndarray) -> None:
-    """§4.3: each free accused in index order (with its plan drawn) picks a host, may cancel, travels,
+    """ODD §7.3: each free accused in index order (with its plan drawn) picks a host, may cancel, travels,
     may be arrested."""
     touched = np.zeros(w.n, bool)  # rows where an earlier accused travelled this month
     for j in range(s.n_accused):
@@ -248,13 +248,13 @@ def _count(true: np.ndarray) -> np.ndarray:
 
 
 def unseal(w: World, s: Setup, rng: np.random.Generator) -> None:
-    """§4.4: each sealed warrant becomes public with probability ``prosecutor.unseal_rate``."""
+    """ODD §7.4: each sealed warrant becomes public with probability ``prosecutor.unseal_rate``."""
     if w.sealed.any():
         w.sealed &= rng.random(w.sealed.shape) >= s.params["prosecutor.unseal_rate"]
 
 
 def norm_dynamics(w: World, s: Setup, rows: slice) -> None:
-    """§4.5 for a tile of rows: compliance moves towards its regional mean (home included) and with
+    """ODD §7.5 for a tile of rows: compliance moves towards its regional mean (home included) and with
     the court's legitimacy."""
     p = s.params
     conformity = p["states.conformity"]
@@ -269,7 +269,7 @@ def norm_dynamics(w: World, s: Setup, rows: slice) -> None:
 
 
 def withdrawal_hazards(w: World, s: Setup, rows: slice) -> tuple[np.ndarray, np.ndarray]:
-    """§4.6 for a tile of rows: the members that may notify withdrawal now, as flat indices into the
+    """ODD §7.6.1 for a tile of rows: the members that may notify withdrawal now, as flat indices into the
     (R, S) arrays, and their hazards. The hazard is zero unless c < pull (``w.withdrawal_pull``, −inf
     once notified), so only those few cells are evaluated."""
     p, m = s.params, s.n_members0  # states that were members at the start come first: only they can withdraw
@@ -286,7 +286,7 @@ def withdrawal_hazards(w: World, s: Setup, rows: slice) -> tuple[np.ndarray, np.
 
 def withdrawal(w: World, s: Setup, rng: np.random.Generator, t: int,
                candidates: list[tuple[np.ndarray, np.ndarray]]) -> None:
-    """§4.6: members notify withdrawal with the hazards of ``withdrawal_hazards``; notified withdrawals
+    """ODD §7.6.1: members notify withdrawal with the hazards of ``withdrawal_hazards``; notified withdrawals
     take effect ``withdrawal_delay`` months later."""
     flat = np.concatenate([c[0] for c in candidates])
     notify = flat[rng.random(flat.size) < np.concatenate([c[1] for c in candidates])]
@@ -302,5 +302,5 @@ def withdrawal(w: World, s: Setup, rng: np.random.Generator, t: int,
 
 
 def drift(w: World, s: Setup) -> None:
-    """§4.7: legitimacy reverts towards L0."""
+    """ODD §7.7: legitimacy reverts towards L0."""
     w.legitimacy = rules.legitimacy_drift(w.legitimacy, s.params["court.legitimacy0"], s.params["court.reversion"])

@@ -38,7 +38,7 @@ class Setup:
     risk_aversion: np.ndarray  # (F,) DTYPE
     max_risk: np.ndarray  # (F,)
     plan_prob: np.ndarray  # (F,) 1 − exp(−λ_j)
-    regime_change: float  # q of §4.1
+    regime_change: float  # q of ODD §7.1
     coef: rules.ArrestCoefficients
 
     @classmethod
@@ -83,7 +83,7 @@ class Setup:
 
 
 class World:
-    """The state of one chunk of n replicates (MODEL.md §2), drawn per §3.
+    """The state of one chunk of n replicates (ODD §2), drawn per ODD §5.3.
 
     Besides the state variables it keeps the parts of formulas that change rarely: each host's
     standing in the arrest logit (changes only when it withdraws), the destination appeal and
