@@ -1,7 +1,7 @@
 """Enforcement probability with 95% Wilson intervals, custody routes and per-point summaries.
 
 An accused is *enforced by month H* when in custody with ``custody_month < H`` (months counted
-from 0, MODEL.md §5). "All accused" (``accused == "all"``) means every accused of the replicate is.
+from 0, ODD §4.11). "All accused" (``accused == "all"``) means every accused of the replicate is.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The browser app: Mesa's SolaraViz over the tribunal model, with inputs generated from the parameter schema.
 
-Start it with ``python -m sim viz`` (or ``solara run sim/app.py``). Every browser session gets
+Start it with ``python -m sim viz`` (or ``solara run sim/app/app.py``). Every browser session gets
 its own model; the sliders choose the parameters of the next run, which Reset starts.
 """
 

@@ -47,7 +47,7 @@ class Asset:
 
 
 def viz_command(args: argparse.Namespace) -> int:
-    """Run ``solara run sim/app.py --production`` on host:port, telemetry off, until interrupted."""
+    """Run ``solara run sim/app/app.py --production`` on host:port, telemetry off, until interrupted."""
     host = getattr(args, "host", "127.0.0.1")
     port = int(getattr(args, "port", 8765))
     if not 0 < port < 65536:

@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("params", help="print the parameter table (name, default, range, description)")
     p.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/ODD.md")
+    p.add_argument("--outcomes", action="store_true",
+                   help="print the outcome table instead (every output of a run and monthly series)")
 
     p = sub.add_parser("sweep", help="run an experiment config: points × replicates, results and figures")
     p.add_argument("config", metavar="CONFIG", help="experiment TOML file")
@@ -99,10 +101,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def params_command(args: argparse.Namespace) -> int:
+    if args.outcomes:
+        print(_outcome_table(args.markdown))
+        return 0
     from sim.model.params import table_markdown, table_text
 
     print(table_markdown() if args.markdown else table_text())
     return 0
+
+
+def _outcome_table(markdown: bool) -> str:
+    """The outcome schema as docs/ODD.md's Markdown table, or grouped for the terminal."""
+    from sim.model.outcomes import OUTCOMES, SERIES, outcome_table_markdown
+
+    if markdown:
+        return outcome_table_markdown()
+    rows = [(o.name, o.kind, o.doc, f"per {o.level}") for o in OUTCOMES] + [(s.name, "series", s.doc, "per month")
+                                                                          for s in SERIES]
+    width = max(len(name) for name, *_ in rows)
+    lines = []
+    for group in dict.fromkeys(level for *_, level in rows):
+        lines.append(f"[{group}]")
+        lines += [f"  {name:<{width}}  {kind:<7} {doc}" for name, kind, doc, level in rows if level == group]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,1 +1,1 @@
-"""The engines: two implementations of MODEL.md (Mesa agents; a vectorized core), knowing nothing of files."""
+"""The engines: two implementations of docs/ODD.md (Mesa agents; a vectorized core), knowing nothing of files."""

@@ -1,4 +1,4 @@
-"""The one output schema of both engines (MODEL.md §5): per-accused and per-run outcomes, routes, series.
+"""The one output schema of both engines (ODD §4.11, ODD §9): per-accused and per-run outcomes, routes, series.
 
 Everything that lists outcomes (the frame of ``sim.simulate``, summaries, sensitivity outcomes, the
 equivalence tests, the docs' outcome table, the explorer's choices) derives from ``OUTCOMES`` and

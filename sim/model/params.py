@@ -1,4 +1,4 @@
-"""The one parameter schema: every parameter of MODEL.md with its default, range and meaning.
+"""The one parameter schema: every parameter of the model (docs/ODD.md) with its default, range and meaning.
 
 Configs, CLI ``--set``, validation messages, the browser sliders and the docs table are
 all derived from ``SCHEMA``; no other module spells a parameter's default or range.
@@ -41,7 +41,7 @@ class Param:
     per_accused: bool = False
     unit: str = ""
     applies: str = ""  # "synthetic" or "real": a scenario parameter that only one roster uses
-    since: str = "1.2"  # the model version that added it (MODEL.md's v1.3 mechanisms default to "off")
+    since: str = "1.2"  # the model version that added it (ODD §8; the v1.3 mechanisms default to "off")
 
     @property
     def group(self) -> str:

@@ -11,7 +11,7 @@ from sim.model.params import Params
 
 @dataclass(frozen=True)
 class Roster:
-    """The fixed layout of states for a run (MODEL.md §7); attributes are drawn per replicate."""
+    """The fixed layout of states for a run (ODD §5.1, ODD §5.2); attributes are drawn per replicate (ODD §5.3)."""
 
     names: tuple[str, ...]
     member: np.ndarray  # bool (S,), statute membership at the start
@@ -31,7 +31,7 @@ class Roster:
 
 
 def synthetic_roster(n_states: int, member_share: float, n_regions: int, n_partners: int) -> Roster:
-    """MODEL.md §7: home 0 (non-member), partners 1..P, region i mod n, members spread evenly."""
+    """ODD §5.1: home 0 (non-member), partners 1..P, region i mod n, members spread evenly."""
     i = np.arange(n_states)
     member = np.floor(i * member_share) > np.floor((i - 1) * member_share)
     member[0] = False
@@ -51,7 +51,7 @@ def build_roster(params: Params) -> Roster:
 
 
 def real_roster(date: str, home: str, partners, folder=None) -> Roster:
-    """MODEL.md §7's real roster on ``date`` (sim.data.real), as the model's Roster."""
+    """ODD §5.2's real roster on ``date`` (sim.data.real), as the model's Roster."""
     from sim.data import real
 
     found = real.real_roster(date, home, partners, folder)

@@ -1,4 +1,4 @@
-"""MODEL.md's formulas, written once for both engines.
+"""The model's formulas (docs/ODD.md), written once for both engines.
 
 Every function takes NumPy scalars or arrays (any broadcastable shapes) and returns
 the same kind, so the Mesa engine calls them on one state's values or one row of
@@ -25,7 +25,7 @@ def sigmoid(z, scale=1.0):
 
 
 def beta_draw(rng: np.random.Generator, mean, concentration: float, size=None):
-    """Beta(mκ, (1−m)κ) draws; a mean ≤ 0 gives exactly 0 and a mean ≥ 1 exactly 1 (MODEL.md §3)."""
+    """Beta(mκ, (1−m)κ) draws; a mean ≤ 0 gives exactly 0 and a mean ≥ 1 exactly 1 (ODD §5.3)."""
     mean = np.asarray(mean, dtype=float)
     inner = (mean > 0) & (mean < 1)
     m = np.where(inner, mean, 0.5)
@@ -34,7 +34,7 @@ def beta_draw(rng: np.random.Generator, mean, concentration: float, size=None):
 
 
 class ArrestCoefficients(NamedTuple):
-    """The log-odds weights of the arrest decision (MODEL.md §4.3.1)."""
+    """The log-odds weights of the arrest decision (ODD §7.3.1)."""
 
     intercept: float
     duty: float
@@ -78,7 +78,7 @@ def arrest_probability_from_parts(capacity, odds_against, accused_logit):
 
 def arrest_probability(coef: ArrestCoefficients, capacity, member, compliance, legitimacy, pressure, sovereignty,
                        alignment, head_of_state):
-    """P_ij = k_i · σ(z_ij): the probability that host i arrests visiting accused j (MODEL.md §4.3.1).
+    """P_ij = k_i · σ(z_ij): the probability that host i arrests visiting accused j (ODD §7.3.1).
 
     z_ij = β0 + β_duty·member_i + β_c·c_i + β_L·L + β_p·p_i − β_s·s_i − β_a·a_i − β_hos·head_of_state_j,
     assembled from its parts so that the vectorized core can keep the parts that change rarely and share
@@ -116,7 +116,7 @@ def trip_probability(trip_rate):
 
 
 def regime_change_probability(turnover_rate, engagement_effect, engagement):
-    """q = min(1, η(1 + γ_e·e)) (MODEL.md §4.1), for numbers or arrays."""
+    """q = min(1, η(1 + γ_e·e)) (ODD §7.1), for numbers or arrays."""
     return np.minimum(1.0, turnover_rate * (1.0 + engagement_effect * engagement))
 
 
@@ -187,15 +187,15 @@ def withdrawal_probability(sovereignty, alignment, compliance, findings, rate: f
                                             rate)
 
 
-# --- the protocol: every decision both engines take (MODEL.md §3-§4, v1.3), in submodel order --------------
+# --- the protocol: every decision both engines take (ODD §5 and ODD §7, v1.3), in submodel order --------------
 
 SUBMODELS = ("warrant_at_issue", "regime_change", "outreach", "trips", "unsealing", "norms", "withdrawal",
-             "accession", "drift")  # the order of §4 within a month (warrant_at_issue in month 0 only)
+             "accession", "drift")  # the order of ODD §3 within a month (warrant_at_issue in month 0 only)
 FREE, SURRENDERED, DETAINED = 0, 1, 2  # an accused's fate when a new home government takes office
 
 
 def beta_shapes(mean, concentration):
-    """Beta(mκ, (1−m)κ) shapes of §3 and the exact value where there is no draw: ``fixed`` is 0 for a
+    """Beta(mκ, (1−m)κ) shapes of ODD §5.3 and the exact value where there is no draw: ``fixed`` is 0 for a
     mean ≤ 0, 1 for a mean ≥ 1 and NaN where a Beta draw is used (whose shapes are then a, b)."""
     mean = np.asarray(mean, dtype=float)
     inner = (mean > 0) & (mean < 1)
@@ -205,7 +205,7 @@ def beta_shapes(mean, concentration):
 
 
 def attribute_means(value, member, partner):
-    """§3: the Beta mean of every state's sovereignty, compliance, capacity and alignment.
+    """ODD §5.3: the Beta mean of every state's sovereignty, compliance, capacity and alignment.
 
     ``value(name)`` gives a parameter (a number, or an array broadcasting against ``member``);
     sovereignty and compliance go by membership, alignment by partnership, capacity is common.
@@ -227,7 +227,7 @@ HOME_ALIGNMENT = 1.0
 
 
 def log_appeal(normal, partner, appeal_sd, partner_appeal):
-    """§3: log w_i = appeal_sd·z_i, plus log(partner_appeal) for the home state's partners."""
+    """ODD §5.3: log w_i = appeal_sd·z_i, plus log(partner_appeal) for the home state's partners."""
     return appeal_sd * normal + np.where(partner, np.log(partner_appeal), 0.0)
 
 
@@ -237,7 +237,7 @@ def happens(u, probability):
 
 
 def fate_at_regime_change(u, surrender_prob, detain_prob):
-    """§4.1: one uniform per free accused; surrender if u < π, detention at home if π ≤ u < π + (1 − π)·δ_h,
+    """ODD §7.1: one uniform per free accused; surrender if u < π, detention at home if π ≤ u < π + (1 − π)·δ_h,
     else free (codes SURRENDERED, DETAINED, FREE)."""
     surrender = u < surrender_prob
     detain = ~surrender & (u < surrender_prob + (1.0 - surrender_prob) * detain_prob)
@@ -245,12 +245,12 @@ def fate_at_regime_change(u, surrender_prob, detain_prob):
 
 
 def cancels(risk, max_risk):
-    """§4.3.5: a trip whose perceived risk exceeds r_max is called off."""
+    """ODD §7.3.5: a trip whose perceived risk exceeds r_max is called off."""
     return risk > max_risk
 
 
 def legitimacy_after_visit(legitimacy, arrested, member, finding, arrest_gain, defiance_loss, nonmember_loss):
-    """§4.3.6-8: the court's legitimacy after a visit: an arrest adds δ_arrest·(1 − L); a member's refusal
+    """ODD §7.3.6-8: the court's legitimacy after a visit: an arrest adds δ_arrest·(1 − L); a member's refusal
     costs δ_defy·L (halved by a finding); a non-member's hosting costs δ_nm·L."""
     after_refusal = legitimacy_after_defiance(legitimacy, defiance_loss, finding)
     after_visit = np.where(member, after_refusal, legitimacy_after_nonmember_visit(legitimacy, nonmember_loss))
@@ -258,14 +258,14 @@ def legitimacy_after_visit(legitimacy, arrested, member, finding, arrest_gain, d
 
 
 def host_after_visit(compliance, pressure, findings, arrested, finding, arrest_norm_gain, finding_pressure):
-    """§4.3.6-7: the host's compliance (raised by an arrest), pressure (raised by a finding) and findings count."""
+    """ODD §7.3.6-7: the host's compliance (raised by an arrest), pressure (raised by a finding) and findings count."""
     return (np.where(arrested, compliance_after_arrest(compliance, arrest_norm_gain), compliance),
             np.where(finding, add_pressure(pressure, finding_pressure), pressure),
             findings + np.asarray(finding, dtype=np.int64))
 
 
 def outreach_targets(attraction, budget, active):
-    """§4.2: the ``budget`` states of highest attraction in each active row (every state when the budget
+    """ODD §7.2: the ``budget`` states of highest attraction in each active row (every state when the budget
     covers them all; none in a row with no free accused). ``attraction`` is (rows, states) over the states
     other than home, or any increasing transform of it (log V ranks the same); ``budget`` is a number or one
     per row. Ties (probability zero) go to the lower column."""
@@ -287,7 +287,7 @@ def outreach_targets(attraction, budget, active):
 
 
 def regional_means(compliance, region, n_regions: int):
-    """§4.5: c̄_r, the mean compliance of all states of region r (home included), per row:
+    """ODD §7.5: c̄_r, the mean compliance of all states of region r (home included), per row:
     (rows, states) values and each state's region index -> (rows, regions)."""
     compliance = np.atleast_2d(compliance)
     onehot = (np.asarray(region)[:, None] == np.arange(n_regions)[None, :]).astype(compliance.dtype)
@@ -296,23 +296,23 @@ def regional_means(compliance, region, n_regions: int):
 
 
 def may_withdraw(member, pending):
-    """§4.6: members with no withdrawal pending may notify withdrawal."""
+    """ODD §7.6.1: members with no withdrawal pending may notify withdrawal."""
     return np.asarray(member, dtype=bool) & ~np.asarray(pending, dtype=bool)
 
 
 def may_accede(member, ever_member, pending, home):
-    """§4.6: a non-member other than home that has never been a member during the run and has no
+    """ODD §7.6.2: a non-member other than home that has never been a member during the run and has no
     accession pending may deposit an instrument of accession."""
     return ~np.asarray(member, dtype=bool) & ~np.asarray(ever_member, dtype=bool) & ~np.asarray(pending, dtype=bool) \
         & ~np.asarray(home, dtype=bool)
 
 
 def accession_probability(rate, compliance, alignment):
-    """§4.6: min(1, α·c_i·(1 − a_i)), with c_i after the norm dynamics of the month."""
+    """ODD §7.6.2: min(1, α·c_i·(1 − a_i)), with c_i after the norm dynamics of the month."""
     return np.minimum(1.0, rate * compliance * (1.0 - alignment))
 
 
 def timed_host_weights(weights, member):
-    """§4.0.2: the host of a timed warrant is drawn among current members (i ≠ h) with probability
+    """ODD §7.0.2: the host of a timed warrant is drawn among current members (i ≠ h) with probability
     proportional to the accused's destination weight."""
     return np.where(np.asarray(member, dtype=bool), weights, 0.0)

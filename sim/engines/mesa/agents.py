@@ -1,8 +1,8 @@
-"""The Mesa agents: states, the court, the prosecutor and the accused (MODEL.md §2, §4).
+"""The Mesa agents: states, the court, the prosecutor and the accused (ODD §2, ODD §7).
 
 A state's variables live in its model's per-state arrays (``model.state_vars``), read and
 written through the agent's attributes, so that month-wide submodels (pressure decay,
-norm dynamics, withdrawal) run as array operations over the same ``sim.rules`` formulas
+norm dynamics, withdrawal) run as array operations over the same ``sim.model.rules`` formulas
 while every decision that involves one state and one accused stays the agent's own.
 """
 
@@ -22,7 +22,7 @@ NOT_PENDING = -1
 
 
 class Event(NamedTuple):
-    """One line of the event log (MODEL.md §5)."""
+    """One line of the event log (ODD §4.11)."""
 
     t: int
     event: str
@@ -137,7 +137,7 @@ class Prosecutor(mesa.Agent):
         self.targets: list[int] = []
 
     def outreach(self) -> None:
-        """Decay every state's pressure, then push the B most attractive destinations (MODEL.md §4.2)."""
+        """Decay every state's pressure, then push the B most attractive destinations (ODD §7.2)."""
         m, p = self.model, self.model.params
         pressure = m.state_vars["pressure"]
         pressure[:] = rules.decay_pressure(pressure, p["prosecutor.pressure_decay"])
@@ -209,7 +209,7 @@ class Accused(mesa.Agent):
         self.model.log("warrant_unsealed", "the Court", self.name, how)
 
     def take_turn(self) -> None:
-        """Plan a trip, choose a host by attraction, cancel if too risky, else travel (MODEL.md §4.3)."""
+        """Plan a trip, choose a host by attraction, cancel if too risky, else travel (ODD §7.3)."""
         m = self.model
         arrest_prob = m.arrest_probabilities(self)  # from the state as this accused's turn starts
         if m.rng.random() >= rules.trip_probability(self.trip_rate):

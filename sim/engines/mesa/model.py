@@ -1,4 +1,4 @@
-"""The Mesa model: one replicate, month by month, in the submodel order of MODEL.md §4."""
+"""The Mesa model: one replicate, month by month, in the submodel order of ODD §3."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ class TribunalModel(mesa.Model):
         self.datacollector.collect(self)
 
     def _init_states(self) -> None:
-        """Draw every state's attributes (MODEL.md §3) into the per-state arrays the agents read."""
+        """Draw every state's attributes (ODD §5.3) into the per-state arrays the agents read."""
         p, roster, rng = self.params, self.roster, self.rng
         n, kappa, member = roster.n_states, p["states.concentration"], roster.member
         alignment = rules.beta_draw(rng, np.where(roster.partner, p["states.alignment_partner"],
@@ -105,7 +105,7 @@ class TribunalModel(mesa.Model):
                                         self.court.legitimacy, v["pressure"][d], v["sovereignty"][d],
                                         v["alignment"][d], accused.head_of_state)
 
-    # --- the submodels of MODEL.md §4, in order -------------------------------------------------
+    # --- the submodels of ODD §7, in order ------------------------------------------------------
     def regime_change(self) -> None:
         p = self.params
         q = rules.regime_change_probability(p["home.turnover_rate"], p["home.engagement_effect"],
@@ -169,7 +169,7 @@ class TribunalModel(mesa.Model):
             self.step()
         return self
 
-    # --- outputs (MODEL.md §5) -------------------------------------------------------------------
+    # --- outputs (ODD §4.11) --------------------------------------------------------------------
     def outcomes(self) -> Outcomes:
         """This replicate's outputs as a one-replicate Outcomes block."""
         acc = self.accused

@@ -1,1 +1,1 @@
-"""The vectorized core: MODEL.md for many replicates at once, as (replicates x states) arrays."""
+"""The vectorized core: the model of docs/ODD.md for many replicates at once, as (replicates x states) arrays."""

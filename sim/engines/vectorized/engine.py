@@ -1,4 +1,4 @@
-"""The vectorized core: MODEL.md for many replicates at once, as (rows × states) arrays.
+"""The vectorized core: docs/ODD.md for many replicates at once, as (rows × states) arrays.
 
 A batch (sim.model.batch) may hold rows of many points of a design; rows run in chunks of ``CHUNK``
 (to keep the arrays in cache), and since every row draws only from its own counter-based streams,

@@ -1,4 +1,4 @@
-"""One month of the vectorized core for a chunk of rows: the submodels of MODEL.md §4 in order.
+"""One month of the vectorized core for a chunk of rows: the submodels of docs/ODD.md §4 in order.
 
 Every formula and decision is a call to sim.model.rules; every random number is a pure function of
 the row's key, the decision's stream, the month and a slot (sim.model.streams), so a decision that is
@@ -35,7 +35,7 @@ def step(w: World, t: int) -> None:
     drift(w)
 
 
-# --- §4.0 the warrant at issue ------------------------------------------------------------------------------
+# --- ODD §7.0 the warrant at issue ------------------------------------------------------------------------------
 
 def warrant_at_issue(w: World) -> None:
     """Sealing at issue; a government already fallen (4.1's consequences now); warrants timed to a stay."""
@@ -55,7 +55,7 @@ def warrant_at_issue(w: World) -> None:
 
 
 def _timed_stay(w: World, j: int, rows: np.ndarray) -> None:
-    """§4.0.2: under seal while in a state party, drawn ∝ destination weight among current members."""
+    """ODD §7.0.2: under seal while in a state party, drawn ∝ destination weight among current members."""
     w.sealed[rows, j] = True
     member = w.member[rows] > 0
     has_member = member.any(axis=1)
@@ -78,7 +78,7 @@ def _timed_stay(w: World, j: int, rows: np.ndarray) -> None:
            Stream.TIMED_ARREST, Stream.TIMED_FINDING)
 
 
-# --- §4.1 regime change at home -----------------------------------------------------------------------------
+# --- ODD §7.1 regime change at home -----------------------------------------------------------------------------
 
 def regime_change(w: World, t: int) -> None:
     """Detained accused may be handed over; then a new government may take office and hand over or detain."""
@@ -111,16 +111,16 @@ def _rows_of(value, rows):
     return value if np.ndim(value) == 0 else value[rows]
 
 
-# --- §4.2 outreach and §4.3 trips -----------------------------------------------------------------------------
+# --- ODD §7.2 outreach and ODD §7.3 trips -----------------------------------------------------------------------------
 
 def plans(w: World, t: int) -> np.ndarray:
-    """§4.3.3: which free accused plan a trip this month (independent of everything else drawn)."""
+    """ODD §7.3.3: which free accused plan a trip this month (independent of everything else drawn)."""
     plan = rules.trip_probability(w.p.per_accused("accused.trip_rate"))
     return w.active & rules.happens(uniforms(w.keys, Stream.PLAN, t, w.layout.n_accused), plan)
 
 
 def outreach(w: World, travellers: np.ndarray) -> None:
-    """§4.2: pressure decays; the B most attractive destinations for the free accused get a boost.
+    """ODD §7.2: pressure decays; the B most attractive destinations for the free accused get a boost.
 
     Leaves in ``w.weights[j]`` accused j's destination weights at every state as they stand after
     the boost, valid in the rows where j plans a trip (``travellers`` (R, F)).
@@ -168,7 +168,7 @@ def _boost(w: World, flat: np.ndarray, travellers: np.ndarray, weights_valid: bo
 
 
 def _attraction(w: World, active: np.ndarray) -> np.ndarray:
-    """V_i = Σ_{free j} weight_ij (a positive multiple of MODEL.md's V_i: the same ranking)."""
+    """V_i = Σ_{free j} weight_ij (a positive multiple of the ODD's V_i: the same ranking)."""
     attraction = np.zeros(w.weights.shape[1:], DTYPE)
     for j in range(w.layout.n_accused):
         if active[:, j].all():
@@ -188,7 +188,7 @@ def _log_attraction(w: World, rows: np.ndarray) -> np.ndarray:
 
 
 def trips(w: World, t: int, travellers: np.ndarray) -> None:
-    """§4.3: each free accused in index order (with its plan drawn) picks a host, may cancel, travels,
+    """ODD §7.3: each free accused in index order (with its plan drawn) picks a host, may cancel, travels,
     may be arrested."""
     touched = np.zeros(w.n, bool)  # rows where an earlier accused travelled this month
     for j in range(w.layout.n_accused):
@@ -233,7 +233,7 @@ def _turn_weights(w: World, j: int, rows: np.ndarray, touched: np.ndarray) -> np
 
 def _visit(w: World, j: int, rows: np.ndarray, cell: np.ndarray, prob: np.ndarray, member: np.ndarray, t: int,
            arrest_stream: Stream, finding_stream: Stream) -> None:
-    """§4.3.6-8: the host arrests with P_ij, else a member's refusal may bring a finding; the court's
+    """ODD §7.3.6-8: the host arrests with P_ij, else a member's refusal may bring a finding; the court's
     legitimacy and the host's compliance, pressure and findings follow (rules.legitimacy_after_visit,
     rules.host_after_visit)."""
     if rows.size == 0:
@@ -269,17 +269,17 @@ def _draw(weight: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.where(total[:, 0] < TINY, -1, index)
 
 
-# --- §4.4 unsealing, §4.5 norms, §4.6 withdrawal and accession, §4.7 drift ------------------------------------
+# --- ODD §7.4 unsealing, ODD §7.5 norms, ODD §7.6 withdrawal and accession, ODD §7.7 drift ------------------------------------
 
 def unseal(w: World, t: int) -> None:
-    """§4.4: each sealed warrant becomes public with probability ``prosecutor.unseal_rate``."""
+    """ODD §7.4: each sealed warrant becomes public with probability ``prosecutor.unseal_rate``."""
     if w.sealed.any():
         u = uniforms(w.keys, Stream.UNSEAL, t, w.layout.n_accused)
         w.sealed &= ~rules.happens(u, w.p.col("prosecutor.unseal_rate"))
 
 
 def norm_dynamics(w: World) -> None:
-    """§4.5: compliance moves towards its regional mean (home included) and with the court's legitimacy."""
+    """ODD §7.5: compliance moves towards its regional mean (home included) and with the court's legitimacy."""
     p, lay = w.p, w.layout
     sums = w.compliance @ lay.region_of_column
     sums[:, lay.home_region] += w.home_compliance
@@ -293,7 +293,7 @@ def norm_dynamics(w: World) -> None:
 
 
 def withdrawal(w: World, t: int) -> None:
-    """§4.6: members with no withdrawal pending notify with their hazard; notified withdrawals take effect
+    """ODD §7.6: members with no withdrawal pending notify with their hazard; notified withdrawals take effect
     ``withdrawal_delay`` months later (the same month for a delay of 0)."""
     p, s = w.p, w.layout.n_states
     if p.any_positive("states.withdrawal_rate") and s:
@@ -311,7 +311,7 @@ def withdrawal(w: World, t: int) -> None:
 
 
 def accession(w: World, t: int) -> None:
-    """§4.6 (after withdrawal): never-members with no accession pending deposit with their hazard (using
+    """ODD §7.6 (after withdrawal): never-members with no accession pending deposit with their hazard (using
     compliance after this month's norms); accessions take effect ``accession_delay`` months later."""
     p, s = w.p, w.layout.n_states
     if p.any_positive("states.accession_rate") and s:
@@ -341,6 +341,6 @@ def _take_effect(w: World, t: int, joins: bool) -> None:
 
 
 def drift(w: World) -> None:
-    """§4.7: legitimacy reverts towards L0."""
+    """ODD §7.7: legitimacy reverts towards L0."""
     p = w.p
     w.legitimacy[:] = rules.legitimacy_drift(w.legitimacy, p.row("court.legitimacy0"), p.row("court.reversion"))

@@ -119,7 +119,7 @@ class Parameters:
 
 
 class World:
-    """The state of one chunk of rows (MODEL.md §2), drawn per §3 from each row's own streams.
+    """The state of one chunk of rows (ODD §2), drawn per ODD §5.3 from each row's own streams.
 
     Besides the state variables it keeps parts of formulas that change rarely: each host's standing
     in the arrest logit (changes only when it leaves or joins the statute), the destination appeal
@@ -176,7 +176,7 @@ class World:
         self.weights = np.empty((f, *shape), DTYPE)  # this month's destination weights (see step.outreach)
 
     def _draw_attributes(self, roster: Roster, p: Parameters) -> dict[str, np.ndarray]:
-        """§3: every state's attributes (roster order, home included) from the rows' own streams."""
+        """ODD §5.3: every state's attributes (roster order, home included) from the rows' own streams."""
         means = rules.attribute_means(p.col, roster.member, roster.partner)
         kappa = p.col("states.concentration")
         streams = {"sovereignty": Stream.SOVEREIGNTY, "compliance": Stream.COMPLIANCE,
