@@ -66,11 +66,14 @@ def _chunk(args) -> pd.DataFrame:
 
 
 def parallel_summaries(design: Design, priors: Sequence[Prior], values: np.ndarray, ids: np.ndarray, seed: int,
-                       engine: str, months: Sequence[int], workers: int = 1, chunk: int = 256,
+                       engine: str, months: Sequence[int], workers: int = 1, chunk: int | None = None,
                        pool: ProcessPoolExecutor | None = None) -> pd.DataFrame:
-    """``pseudo_summaries`` over chunks of vectors, on ``workers`` processes (identical results for any)."""
+    """``pseudo_summaries`` over chunks of vectors, on ``workers`` processes (identical results for any
+    chunking: each pseudo-record draws from its own streams)."""
     values = np.atleast_2d(np.asarray(values, float))
     ids = np.asarray(ids, dtype=np.int64)
+    if chunk is None:
+        chunk = max(16, -(-len(ids) // max(1, workers)))
     parts = [(design, priors, values[i:i + chunk], ids[i:i + chunk], seed, engine, months)
              for i in range(0, len(ids), chunk)]
     if workers <= 1 or len(parts) == 1:
