@@ -58,11 +58,10 @@ SURRENDERED = ("surrendered_by_host", "surrendered_by_home")
 # before this record); None: no route of the model ("censor").
 AS_RECORDED = {"arrested_by_third_state": "surrendered_by_host", "transferred_after_regime_change": "surrendered_by_home",
                "arrested_by_territorial_state": "surrendered_by_home", "self_surrender": None, "other": None}
-# What each route needs in record.csv: (columns of which one must be given, what they mean).
-NEEDS = {"surrendered_by_host": (("host_iso3",), "the host"), "surrendered_by_home": (("surrender_date",), "the surrender"),
-         "detained_at_home": (("detained_date",), "the detention"),
-         "released": (("host_arrest_date", "detained_date"), "the arrest"), "died": (("death_date",), "the death"),
-         "withdrawn": (("withdrawn_date",), "the withdrawal"), "appeared": (("surrender_date",), "the appearance")}
+# What each route needs in record.csv: groups of columns, one of each group given.
+NEEDS = {"surrendered_by_host": (("host_iso3",), ("surrender_date",)), "surrendered_by_home": (("surrender_date",),),
+         "detained_at_home": (("detained_date",),), "released": (("host_arrest_date", "detained_date"),),
+         "died": (("death_date",),), "withdrawn": (("withdrawn_date",),), "appeared": (("surrender_date",),)}
 
 
 def parse_day(text: str) -> dt.date:
@@ -139,9 +138,9 @@ def _check(rec: pd.DataFrame, war: pd.DataFrame, known: set[str], recoding: pd.D
         for col in ("situation_iso3", "home_iso3", "host_iso3"):
             if r[col] and r[col] not in known:
                 raise _fail(row, r["person"], f"{col} '{r[col]}' is not a state of un_members.csv or non_un_states.csv")
-        cols, what = NEEDS.get(r["route"], ((), ""))
-        if cols and not any(r[c] for c in cols):
-            raise _fail(row, r["person"], f"route {r['route']} needs {what} ({' or '.join(cols)})")
+        for cols in NEEDS.get(r["route"], ()):
+            if not any(r[c] for c in cols):
+                raise _fail(row, r["person"], f"route {r['route']} needs {' or '.join(cols)}")
         if (r["kind"] == "summons") != (r["route"] == "appeared"):
             raise _fail(row, r["person"], "route appeared is for summonses, and a summons's route is appeared")
     missing = [k for k in by_key if k not in coded]
