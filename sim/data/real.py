@@ -97,7 +97,7 @@ def _all_states(folder: str | Path | None) -> pd.DataFrame:
                      ignore_index=True)
     overlap = set(un["iso3"]) & set(other["iso3"])
     if overlap:
-        raise UserError(f"sim/data/non_un_states.csv lists {sorted(overlap)[0]}, a UN member in un_members.csv; "
+        raise UserError(f"sim/data/non_un_states.csv lists {min(overlap)}, a UN member in un_members.csv; "
                         "remove it from one of the two")
     return both
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
@@ -173,7 +172,7 @@ def check_table(frame: pd.DataFrame, spec: TableSpec, path: Path) -> None:
         raise _fail(path, None, f"{n} data rows, expected {spec.rows}")
     if n < spec.min_rows:
         raise _fail(path, None, f"only {n} data rows, expected at least {spec.min_rows} (truncated?)")
-    rownum = lambda i: int(i) + 2  # noqa: E731 - header is row 1
+    rownum = lambda i: int(i) + 2  # header is row 1
     for col in spec.nonempty:
         empty = frame.index[frame[col].str.strip() == ""]
         if len(empty):
@@ -201,8 +200,8 @@ def check_table(frame: pd.DataFrame, spec: TableSpec, path: Path) -> None:
         bad = frame.index[~ok]
         if len(bad):
             value = frame.at[bad[0], col]
-            hint = difflib.get_close_matches(value, allowed, n=1)
-            hint = f" (did you mean '{hint[0]}'?)" if hint else f" (one of: {', '.join(allowed)})"
+            close = difflib.get_close_matches(value, allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (one of: {', '.join(allowed)})"
             raise _fail(path, rownum(bad[0]), f"unknown {col} '{value}'{hint}")
     dup = frame.index[frame.duplicated(list(spec.key), keep="first")]
     if len(dup):
@@ -251,8 +250,8 @@ def load_table(name: str, folder: str | Path | None = None) -> pd.DataFrame:
     ``folder`` replaces sim/data/ (tests load damaged copies from a temporary folder).
     """
     if name not in TABLES:
-        hint = difflib.get_close_matches(name, TABLES, n=1)
-        hint = f" (did you mean {hint[0]}?)" if hint else ""
+        close = difflib.get_close_matches(name, TABLES, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
         raise UserError(f"unknown data table '{name}'{hint}; tables: {', '.join(TABLES)}")
     path = (Path(folder) if folder is not None else DATA_DIR) / TABLES[name].file
     try:
