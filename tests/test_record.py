@@ -27,8 +27,10 @@ BY_ROUTE = {
                             "Khaled Mohamed Ali El Hishri"},
     "surrendered_by_home": {"Laurent Gbagbo", "Charles Ble Goude", "Rodrigo Roa Duterte"},
     "detained_at_home": {"Omar Hassan Ahmad al-Bashir", "Ahmad Muhammad Harun", "Abdel Raheem Muhammad Hussein",
-                         "Simone Gbagbo", "Abdullah Al-Senussi", "Saif al-Islam Gaddafi", "Osama Elmasry Njeem (Almasri)"},
-    "died": {"Sylvestre Mudacumura", "Muammar Gaddafi", "Al-Tuhamy Mohamed Khaled", "Mahmoud Mustafa Busayf Al-Werfalli"},
+                         "Simone Gbagbo", "Abdullah Al-Senussi", "Saif al-Islam Gaddafi",
+                         "Osama Elmasry Njeem (Almasri)"},
+    "died": {"Sylvestre Mudacumura", "Muammar Gaddafi", "Al-Tuhamy Mohamed Khaled",
+             "Mahmoud Mustafa Busayf Al-Werfalli"},
 }
 HELD_WITHIN_A_MONTH = {"Laurent Gbagbo", "Simone Gbagbo", "Rodrigo Roa Duterte", "Osama Elmasry Njeem (Almasri)",
                        "Khaled Mohamed Ali El Hishri", "Callixte Mbarushimana"}
@@ -152,8 +154,8 @@ def fails(folder: Path) -> str:
 
 
 def test_a_route_changed_without_a_reason_is_refused(data_copy):
-    edit(data_copy / "record.csv", "Joseph Kony,2005-07-08,warrant,0,UGA,UGA,non_state,LRA leader,0,,1,2005-10-13,at_large",
-         "Joseph Kony,2005-07-08,warrant,0,UGA,UGA,non_state,LRA leader,0,,1,2005-10-13,released")
+    kony = "Joseph Kony,2005-07-08,warrant,0,UGA,UGA,non_state,LRA leader,0,,1,2005-10-13,"
+    edit(data_copy / "record.csv", kony + "at_large", kony + "released")
     assert "(Joseph Kony): route released departs from warrants.csv (at_large) without a row in recoding.csv" in (
         fails(data_copy))
 

@@ -143,7 +143,8 @@ def test_partners_mix_groups_and_codes():
     roster = real_roster("2009-03-04", "SDN", ["arab_league", "CHN", "ERI"])
     found = partners(roster)
     assert {"CHN", "ERI", "EGY", "SAU", "JOR"} <= found and "SDN" not in found and "PSE" not in found
-    assert len(found) == 20 + 2  # 21 Arab League UN members less Sudan, plus China and Eritrea (Palestine: no party yet)
+    # 21 Arab League UN members less Sudan, plus China and Eritrea (Palestine, not yet a party, is not in the roster)
+    assert len(found) == 20 + 2
 
 
 @pytest.mark.parametrize("group, date, home, expected", [
@@ -284,7 +285,7 @@ def test_build_roster_uses_the_scenario_parameters():
                      "scenario.partners": ["au"]})
     roster = build_roster(params)
     assert roster.codes[roster.home] == "SDN" and roster.n_members == 108
-    assert roster.partner.sum() == 51  # the AU's 52 states of the roster in 2009 (no Morocco, no South Sudan), less Sudan
+    assert roster.partner.sum() == 51  # the AU's 52 roster states in 2009 (no Morocco, no South Sudan), less Sudan
 
 
 def test_bad_home_through_params_is_one_line():

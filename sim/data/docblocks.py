@@ -90,8 +90,8 @@ def recoding_markdown(folder: str | Path | None = None) -> str:
     """Every recoding decision of recoding.csv with the record's value: one row each."""
     rows = ["| person | warrant | field | warrants.csv had | record.csv has | reason |", "|---|---|---|---|---|---|"]
     for _, r in recoding(folder).iterrows():
-        rows.append("| " + " | ".join(_cell(r[c]) for c in ("person", "warrant_date", "field", "was", "value", "reason"))
-                    + " |")
+        cells = (_cell(r[c]) for c in ("person", "warrant_date", "field", "was", "value", "reason"))
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -133,7 +133,8 @@ def counts_markdown(folder: str | Path | None = None) -> str:
          (war["host_arrest_date"] != "") & ~war["route"].isin(["surrendered_by_host"]),
          (npn["host_arrest_date"] != "") & ~npn["route"].isin(["surrendered_by_host"]))
     both("surrendered after giving themselves up (self_surrender)", war["self_surrender"], npn["self_surrender"])
-    lines += ["", "Warrants against nationals of non-parties, by route:", "", "| route | n | persons |", "|---|---|---|"]
+    lines += ["", "Warrants against nationals of non-parties, by route:", "", "| route | n | persons |",
+              "|---|---|---|"]
     for route in RECORD_ROUTES[:-1]:
         sub = npn[npn["route"] == route]
         if len(sub):

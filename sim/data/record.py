@@ -56,7 +56,8 @@ END_REASONS = ("surrendered", "appeared", "died", "withdrawn", "left_detention",
 SURRENDERED = ("surrendered_by_host", "surrendered_by_home")
 # How warrants.csv's custody_route reads under experiments/calibration.toml's [targets.routes] (the coding
 # before this record); None: no route of the model ("censor").
-AS_RECORDED = {"arrested_by_third_state": "surrendered_by_host", "transferred_after_regime_change": "surrendered_by_home",
+AS_RECORDED = {"arrested_by_third_state": "surrendered_by_host",
+               "transferred_after_regime_change": "surrendered_by_home",
                "arrested_by_territorial_state": "surrendered_by_home", "self_surrender": None, "other": None}
 # What each route needs in record.csv: groups of columns, one of each group given.
 NEEDS = {"surrendered_by_host": (("host_iso3",), ("surrender_date",)), "surrendered_by_home": (("surrender_date",),),
@@ -159,8 +160,8 @@ def _event(r: pd.Series) -> str:
         return r["host_arrest_date"] or r["surrender_date"]
     if route == "released":
         return r["host_arrest_date"] or r["detained_date"]
-    column = {"surrendered_by_home": "surrender_date", "appeared": "surrender_date", "detained_at_home": "detained_date",
-              "died": "death_date", "withdrawn": "withdrawn_date"}.get(route)
+    column = {"surrendered_by_home": "surrender_date", "appeared": "surrender_date",
+              "detained_at_home": "detained_date", "died": "death_date", "withdrawn": "withdrawn_date"}.get(route)
     return r[column] if column else ""
 
 
@@ -198,7 +199,8 @@ def record(folder: str | Path | None = None) -> pd.DataFrame:
         surrendered = _day(r["surrender_date"]) if r["route"] in SURRENDERED else None
         w = person.loc[r["person"]]
         rows.append({
-            "person": r["person"], "kind": r["kind"], "situation": w["situation"], "situation_iso3": r["situation_iso3"],
+            "person": r["person"], "kind": r["kind"], "situation": w["situation"],
+            "situation_iso3": r["situation_iso3"],
             "home_iso3": r["home_iso3"], "nationality": w["nationality"], "role": r["role"],
             "office_at_issue": r["office_at_issue"], "added": r["added"] == "1", "warrant_date": r["warrant_date"],
             "warrant_day": start, "head_of_state": r["head_of_state"] == "1",
