@@ -197,3 +197,34 @@ def test_non_un_state_with_an_unknown_region(data_copy):
 def test_recoding_names_a_record_column(data_copy):
     edit(data_copy / "recoding.csv", "2009-03-04,route,", "2009-03-04,rout,")
     assert "unknown field 'rout' (did you mean 'route'?)" in fails("recoding", data_copy)
+
+
+# sha256 of the shared data set's files (../shared/data/, early 2026): the project's copies keep them unchanged,
+# un_members.csv once its added un_admission_* columns are dropped.
+SHARED_SHA256 = {
+    "warrants.csv": "73d10d956289d76606de4b07cddf11b2ac4b2d0058ba9ca4ac5d6e02deb563b4",
+    "states_parties.csv": "3581a9264f6617ebbf55fd85d5479a40ca292fe8ac0b5b56e6b0e8d87483387a",
+    "noncompliance_findings.csv": "1bd602945a0b5508b4c0fb271b19b6b7c4ab93da820126746e72d96b1863cd2b",
+    "signatories_unsigned.csv": "491fa56147876beb4601e97d110f1627d2d70cd836a4b26dc87229bcc1aef9ec",
+    "un_members.csv": "a8bc33e2f78ec92c2b28298d0b8f38717cdd0ba769367a138c22b4d994c2c8d5",
+}
+
+
+@pytest.mark.parametrize("file", SHARED_SHA256)
+def test_shared_tables_are_unchanged(file):
+    import csv
+    import hashlib
+    import io
+
+    data = (DATA_DIR / file).read_bytes()
+    if file == "un_members.csv":
+        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+        shared = [c for c in rows[0] if not c.startswith("un_admission_")]
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=shared, extrasaction="ignore", lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        data = out.getvalue().encode("utf-8")
+    assert hashlib.sha256(data).hexdigest() == SHARED_SHA256[file], (
+        f"sim/data/{file} no longer holds the shared data set's facts; add columns or rows with their sources "
+        "instead of changing a shared one")
