@@ -127,6 +127,11 @@ def counts_markdown(folder: str | Path | None = None) -> str:
         both(f"route: {ROUTE_WORDS[route]}", war["route"] == route, npn["route"] == route)
     both("held (arrested, detained or surrendered) within a month of the warrant, or before it",
          war["held_within_month"], npn["held_within_month"])
+    both("... of them issued under seal", war["held_within_month"] & war["sealed"],
+         npn["held_within_month"] & npn["sealed"])
+    both("... of them with the person's government fallen at issue",
+         war["held_within_month"] & war["fallen_at_issue"].fillna(False),
+         npn["held_within_month"] & npn["fallen_at_issue"].fillna(False))
     both("surrendered to the court within a month of the warrant", war["surrendered_within_month"],
          npn["surrendered_within_month"])
     both("arrested by a host abroad that did not surrender them",
