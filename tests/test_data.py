@@ -11,6 +11,7 @@ from sim.data.real import parties_at
 from sim.data.tables import DATA_DIR, TABLES, load_table
 from sim.errors import UserError
 
+
 @pytest.fixture
 def data_copy(tmp_path):
     """A writable copy of sim/data/'s CSVs to damage."""
@@ -26,12 +27,27 @@ def edit(path: Path, old: str, new: str, count: int = 1) -> None:
 
 
 @pytest.mark.parametrize("name, rows", [("un_members", 193), ("states_parties", 127), ("warrants", 71),
-                                        ("noncompliance_findings", 23), ("signatories_unsigned", 4)])
+                                        ("noncompliance_findings", 23), ("signatories_unsigned", 4),
+                                        ("non_un_states", 2), ("memberships", 45), ("record", 72), ("recoding", 27)])
 def test_tables_load_with_sources(name, rows):
     table = load_table(name)
     assert len(table) == rows
-    assert {"source", "confidence"} <= set(table.columns)
-    assert (table["source"] != "").all()
+    if name != "recoding":  # a table of reasons about record.csv's rows, whose sources hold
+        assert {"source", "confidence"} <= set(table.columns)
+        assert (table["source"] != "").all()
+
+
+def test_un_admission_dates_after_the_statute_are_the_four_known_ones():
+    un = load_table("un_members").set_index("iso3")
+    late = un[un["un_admission_date"] > "2002-07-01"]["un_admission_date"].to_dict()
+    assert late == {"CHE": "2002-09-10", "TLS": "2002-09-27", "MNE": "2006-06-28", "SSD": "2011-07-14"}
+    assert (un["un_admission_source"] != "").all() and un.at["USA", "un_admission_date"] == "1945-10-24"
+
+
+def test_non_un_parties_are_parties_and_not_un_members():
+    other = load_table("non_un_states")
+    assert set(other["iso3"]) == {"COK", "PSE"} and not set(other["iso3"]) & set(load_table("un_members")["iso3"])
+    assert set(other["iso3"]) <= set(load_table("states_parties")["iso3"])
 
 
 @pytest.mark.parametrize("date, parties", [
@@ -154,3 +170,61 @@ def test_cli_reports_a_damaged_table_in_one_line(data_copy, monkeypatch, capsys)
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "row 3: bad date '2003-13-01' in entry_into_force_date" in lines[0]
     assert captured.out == ""
+
+
+def test_bad_un_admission_date(data_copy):
+    edit(data_copy / "un_members.csv", ",2011-07-14,", ",2011-07-32,")
+    assert "bad date '2011-07-32' in un_admission_date" in fails("un_members", data_copy)
+
+
+def test_unknown_organisation_in_memberships_gets_a_suggestion(data_copy):
+    edit(data_copy / "memberships.csv", "MAR,au,", "MAR,AU,")
+    msg = fails("memberships", data_copy)
+    assert "memberships.csv row 3: unknown group 'AU'" in msg
+
+
+def test_duplicate_membership(data_copy):
+    edit(data_copy / "memberships.csv", "MAR,au,", "SSD,au,")
+    assert "duplicate iso3 + group 'SSD / au' (also on row 2)" in fails("memberships", data_copy)
+
+
+def test_non_un_state_with_an_unknown_region(data_copy):
+    edit(data_copy / "non_un_states.csv", "Palestine,PSE,Asia-Pacific,", "Palestine,PSE,Asia Pacific,")
+    msg = fails("non_un_states", data_copy)
+    assert "unknown region 'Asia Pacific'" in msg and "did you mean 'Asia-Pacific'" in msg
+
+
+def test_recoding_names_a_record_column(data_copy):
+    edit(data_copy / "recoding.csv", "2009-03-04,route,", "2009-03-04,rout,")
+    assert "unknown field 'rout' (did you mean 'route'?)" in fails("recoding", data_copy)
+
+
+# sha256 of the shared data set's files (../shared/data/, early 2026): the project's copies keep them unchanged,
+# un_members.csv once its added un_admission_* columns are dropped.
+SHARED_SHA256 = {
+    "warrants.csv": "73d10d956289d76606de4b07cddf11b2ac4b2d0058ba9ca4ac5d6e02deb563b4",
+    "states_parties.csv": "3581a9264f6617ebbf55fd85d5479a40ca292fe8ac0b5b56e6b0e8d87483387a",
+    "noncompliance_findings.csv": "1bd602945a0b5508b4c0fb271b19b6b7c4ab93da820126746e72d96b1863cd2b",
+    "signatories_unsigned.csv": "491fa56147876beb4601e97d110f1627d2d70cd836a4b26dc87229bcc1aef9ec",
+    "un_members.csv": "a8bc33e2f78ec92c2b28298d0b8f38717cdd0ba769367a138c22b4d994c2c8d5",
+}
+
+
+@pytest.mark.parametrize("file", SHARED_SHA256)
+def test_shared_tables_are_unchanged(file):
+    import csv
+    import hashlib
+    import io
+
+    data = (DATA_DIR / file).read_bytes()
+    if file == "un_members.csv":
+        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+        shared = [c for c in rows[0] if not c.startswith("un_admission_")]
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=shared, extrasaction="ignore", lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        data = out.getvalue().encode("utf-8")
+    assert hashlib.sha256(data).hexdigest() == SHARED_SHA256[file], (
+        f"sim/data/{file} no longer holds the shared data set's facts; add columns or rows with their sources "
+        "instead of changing a shared one")

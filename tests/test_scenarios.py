@@ -8,26 +8,57 @@ import pytest
 
 import sim
 from sim.cli import main
-from sim.model.roster import build_roster
+from sim.data.real import parties_at
+from sim.data.record import record
 from sim.experiments.config import load_experiment, params_from_file
+from sim.model.roster import build_roster
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-# scenario file -> (home, roster date, accused who are heads of state, parties among UN members at the date)
+# scenario file -> (home, roster date, heads of state among the accused, states in the roster, parties,
+# number of partners, the record's persons it represents (record.csv rows), home.fallen_at_issue)
 SCENARIOS = {
-    "scenario_2023_ukraine.toml": ("RUS", "2023-03-17", [1, 0], 121),
-    "scenario_2009_darfur.toml": ("SDN", "2009-03-04", [1], 107),
+    "scenario_2009_darfur.toml": ("SDN", "2009-03-04", [1], 193, 108, 63, ["Omar Hassan Ahmad al-Bashir"], 0.0),
+    "scenario_2011_libya.toml": ("LBY", "2011-06-27", [1, 0, 0], 193, 114, 51,
+                                 ["Muammar Gaddafi", "Saif al-Islam Gaddafi", "Abdullah Al-Senussi"], 0.0),
+    "scenario_2011_cote_divoire.toml": ("CIV", "2011-11-23", [0, 0, 0], 194, 117, 0,
+                                        ["Laurent Gbagbo", "Charles Ble Goude", "Simone Gbagbo"], 1.0),
+    "scenario_2023_ukraine.toml": ("RUS", "2023-03-17", [1, 0], 195, 123, 8, ["Vladimir Putin", "Maria Lvova-Belova"],
+                                   0.0),
+    "scenario_2024_palestine.toml": ("ISR", "2024-11-21", [1, 0], 195, 124, 2, ["Benjamin Netanyahu", "Yoav Gallant"],
+                                     0.0),
+    "scenario_2025_philippines.toml": ("PHL", "2025-03-07", [0], 195, 125, 0, ["Rodrigo Roa Duterte"], 1.0),
 }
+
+
+def test_every_scenario_config_is_listed():
+    assert {p.name for p in EXPERIMENTS.glob("scenario_*.toml")} == set(SCENARIOS)
 
 
 @pytest.mark.parametrize("file", SCENARIOS)
 def test_scenario_sets_up_the_historical_case(file):
-    home, date, head_of_state, members = SCENARIOS[file]
+    home, date, head_of_state, states, parties, partners, _, fallen = SCENARIOS[file]
     params = params_from_file(EXPERIMENTS / file)
     assert params["scenario.roster"] == "real" and params["scenario.date"] == date
     assert params["scenario.home"] == home and params["accused.head_of_state"] == head_of_state
+    assert params["home.fallen_at_issue"] == fallen
     roster = build_roster(params)
-    assert roster.codes[roster.home] == home and roster.n_members == members
-    assert 0 < roster.partner.sum() < 193 - members
+    assert roster.codes[roster.home] == home and not roster.member[roster.home]
+    assert roster.n_states == states and roster.n_members == parties == len(parties_at(date))
+    assert roster.partner.sum() == partners
+
+
+@pytest.mark.parametrize("file", SCENARIOS)
+def test_scenario_matches_its_rows_of_the_record(file):
+    """The accused are the record's warrants of the situation: home, head-of-state flags, fallen government,
+    and each is a national of a non-party (or former party) at issue."""
+    home, date, head_of_state, _, _, _, persons, fallen = SCENARIOS[file]
+    rec = record().set_index("person").loc[persons]
+    assert (rec["home_iso3"] == home).all() and rec["non_party_national"].all()
+    assert rec["head_of_state"].astype(int).tolist() == head_of_state
+    assert (rec["fallen_at_issue"].astype(bool) == bool(fallen)).all()
+    assert str(rec["warrant_day"].min().date()) == date
+    text = (EXPERIMENTS / file).read_text(encoding="utf-8")
+    assert all(p in text for p in persons) and "sim/data/record.csv" in text
 
 
 @pytest.mark.parametrize("file", SCENARIOS)
@@ -39,14 +70,14 @@ def test_scenario_is_a_valid_sweep(file):
         assert params["scenario.home"] == SCENARIOS[file][0]
 
 
-@pytest.mark.parametrize("engine, replicates", [("mesa", 3), ("vectorized", 50)])
+@pytest.mark.parametrize("engine, replicates", [("mesa", 2), ("vectorized", 20)])
 @pytest.mark.parametrize("file", SCENARIOS)
 def test_scenario_runs_end_to_end(file, engine, replicates):
-    _, _, head_of_state, members = SCENARIOS[file]
+    _, _, head_of_state, _, parties, _, _, _ = SCENARIOS[file]
     params = params_from_file(EXPERIMENTS / file)
     frame = sim.simulate(params, replicates=replicates, seed=7, engine=engine)
     assert len(frame) == replicates * len(head_of_state)
-    assert frame["members_final"].le(members).all()  # withdrawn states never rejoin, nobody joins
+    assert frame["members_final"].le(parties).all()  # withdrawn states never rejoin, nobody joins (accession off)
     assert frame["trips"].ge(frame["trips_to_members"]).all()
     again = sim.simulate(params, replicates=replicates, seed=7, engine=engine)
     assert frame.equals(again)
@@ -57,7 +88,8 @@ def test_single_mesa_run_from_the_cli(file, tmp_path, capsys):
     status = main(["run", "--config", str(EXPERIMENTS / file), "--seed", "1", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert status == 0
-    home = "Russia" if "ukraine" in file else "Sudan"
+    home = {"RUS": "Russia", "SDN": "Sudan", "LBY": "Libya", "CIV": "Côte d'Ivoire", "ISR": "Israel",
+            "PHL": "Philippines"}[SCENARIOS[file][0]]
     assert f"home: {home}" in out
     assert (tmp_path / "events.csv").stat().st_size > 0
 

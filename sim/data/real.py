@@ -1,12 +1,17 @@
-"""The real roster at a date (ODD §5.2), from the sourced tables: membership, regions, home, partners.
+"""The real roster at a date (ODD §5.2), from the sourced tables: states, membership, regions, partners.
 
-Returns plain arrays (``StatesAtDate``); sim.model.roster wraps them as the model's Roster.
+The states of the roster on a date are every UN member admitted by then (un_members.csv,
+``un_admission_date``) and every party to the Statute then (states_parties.csv), which adds the
+Cook Islands and Palestine (non_un_states.csv) and a state that joined the Statute before the UN
+(Switzerland in 2002, Montenegro in June 2006). Returns plain arrays (``StatesAtDate``);
+sim.model.roster wraps them as the model's Roster.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +26,7 @@ from sim.errors import UserError
 
 @dataclass(frozen=True)
 class StatesAtDate:
-    """The states of the real roster on a date, in the order of un_members.csv."""
+    """The states of the real roster on a date: UN members in the order of un_members.csv, then the other parties."""
 
     names: tuple[str, ...]
     codes: tuple[str, ...]
@@ -30,9 +35,11 @@ class StatesAtDate:
     region_names: tuple[str, ...]
     home: int
     partner: np.ndarray  # bool (S,)
+    un_member: np.ndarray  # bool (S,): a UN member on the date
 
 
 STATUTE_IN_FORCE = "2002-07-01"  # art. 126: the first day of the month after the 60th ratification + 60 days
+_SEVERAL = re.compile(r"[,;\s]")
 
 
 def _parse_date(date: str, what: str) -> str:
@@ -54,8 +61,8 @@ def data_end(folder: str | Path | None = None) -> str:
 
 
 def check_scenario(date: str, home: str, partners: tuple[str, ...]) -> None:
-    """Validate a real-roster scenario (date in the data's range, home a non-party then, partners known)
-    as building its roster would, with one-line errors; cached, so validating many points is cheap."""
+    """Validate a real-roster scenario (date in the data's range, home a state and a non-party then, partners
+    known) as building its roster would, with one-line errors; cached, so validating many points is cheap."""
     _checked(str(date), home, tuple(partners), str(tables.DATA_DIR))
 
 
@@ -81,57 +88,131 @@ def parties_at(date: str, folder: str | Path | None = None) -> pd.DataFrame:
     return sp[(sp["entry_into_force_date"] <= day) & ~withdrawn].reset_index(drop=True)
 
 
-def _suggestion(text: str, un: pd.DataFrame, groups: bool) -> str:
+def _all_states(folder: str | Path | None) -> pd.DataFrame:
+    """Every state the tables know (UN members, then the non-UN parties) with its UN admission date ('' if none)."""
+    un = load_table("un_members", folder)
+    other = load_table("non_un_states", folder).assign(un_admission_date="")
+    cols = ["state", "iso3", "un_admission_date", *GROUPS]
+    both = pd.concat([un[cols].assign(un_group=un["un_regional_group"]), other[cols].assign(un_group="")],
+                     ignore_index=True)
+    overlap = set(un["iso3"]) & set(other["iso3"])
+    if overlap:
+        raise UserError(f"sim/data/non_un_states.csv lists {min(overlap)}, a UN member in un_members.csv; "
+                        "remove it from one of the two")
+    return both
+
+
+def group_members(group: str, date: str, folder: str | Path | None = None) -> set[str]:
+    """ISO3 codes of the members of an organisation on ``date``: the 2025 flags of un_members.csv and
+    non_un_states.csv, except where memberships.csv dates a membership (member from ``joined`` until the
+    day before ``left``)."""
+    day = _parse_date(date, "date")
+    states = _all_states(folder)
+    members = set(states.loc[states[group] == "1", "iso3"])
+    dated = load_table("memberships", folder)
+    for _, r in dated[dated["group"] == group].iterrows():
+        members.discard(r["iso3"])
+        if r["joined"] <= day and (not r["left"] or day < r["left"]):
+            members.add(r["iso3"])
+    return members
+
+
+def states_at(date: str, folder: str | Path | None = None) -> pd.DataFrame:
+    """The states of the roster on ``date``: iso3, state, un_member, member (a party) and ASP region."""
+    day = _parse_date(date, "date")
+    states = _all_states(folder)
+    parties = parties_at(day, folder)
+    sp = load_table("states_parties", folder)
+    asp = dict(zip(sp["iso3"], sp["region"]))
+    un_member = (states["un_admission_date"] != "") & (states["un_admission_date"] <= day)
+    member = states["iso3"].isin(set(parties["iso3"]))
+    out = states[un_member | member].assign(un_member=un_member, member=member)
+    out["region"] = [asp.get(c) or UN_GROUP_TO_REGION[g] for c, g in zip(out["iso3"], out["un_group"])]
+    return out[["iso3", "state", "un_member", "member", "region"]].reset_index(drop=True)
+
+
+def _absent_because(code: str, day: str, folder: str | Path | None) -> str:
+    """Why a known state is not in the roster on ``day``: admitted to the UN later, or a party only later."""
+    states = _all_states(folder).set_index("iso3")
+    sp = load_table("states_parties", folder).set_index("iso3")
+    admitted = states.at[code, "un_admission_date"]
+    joined = sp.at[code, "entry_into_force_date"] if code in sp.index else ""
+    reasons = [f"admitted to the UN on {admitted}" if admitted else "not a UN member"]
+    if joined:
+        reasons.append(f"a party only from {joined}")
+    return " and ".join(reasons)
+
+
+def _suggestion(text: str, states: pd.DataFrame, groups: bool) -> str:
     """A ' (did you mean X?)' hint for a misspelt ISO3 code, state name or group name, or ''."""
-    by_name = dict(zip(un["state"].str.lower(), un["iso3"]))
+    by_name = dict(zip(states["state"].str.lower(), states["iso3"]))
     if text.lower() in by_name:
         return f" (did you mean {by_name[text.lower()]}, the code of {text}?)"
     if groups:
         group = difflib.get_close_matches(text.lower(), GROUPS, n=1, cutoff=0.6)
         if group:
             return f" (did you mean {group[0]}?)"
-    code = difflib.get_close_matches(text.upper(), list(un["iso3"]), n=1, cutoff=0.6)
+    code = difflib.get_close_matches(text.upper(), list(states["iso3"]), n=1, cutoff=0.6)
     if code:
         return f" (did you mean {code[0]}?)"
     name = difflib.get_close_matches(text.lower(), list(by_name), n=1, cutoff=0.6)
     return f" (did you mean {by_name[name[0]]}?)" if name else ""
 
 
+def _partner_items(partners: list[str] | tuple[str, ...] | str) -> list[str]:
+    items = [partners] if isinstance(partners, str) else list(partners)
+    for item in items:
+        if isinstance(item, str) and _SEVERAL.search(item.strip()):
+            names = [p for p in _SEVERAL.split(item) if p]
+            listed = ", ".join(f'"{p}"' for p in names)
+            raise UserError(f"scenario.partners entry '{item}' holds several names; give a TOML list: "
+                            f"--set 'scenario.partners=[{listed}]' on the command line, or partners = [{listed}] "
+                            "in a config's [scenario] table ([] for none)")
+    return items
+
+
 def real_roster(date: str, home: str, partners: list[str] | tuple[str, ...] | str,
                 folder: str | Path | None = None) -> StatesAtDate:
-    """ODD §5.2's real roster: the 193 UN members with membership and region on ``date``.
+    """ODD §5.2's real roster on ``date``: its states (``states_at``) with membership, ASP region, home, partners.
 
-    Members are the parties on ``date`` (see ``parties_at``); regions are the five ASP groups
-    (for states never party, their UN group under the ASP name); ``partners`` are ISO3 codes or
-    group names (au, arab_league, brics, sco, csto, cis, eu, nato, oic), the home state excluded.
-    The home state must be a non-party on ``date``: the model's accused come from a non-party.
+    ``partners`` are ISO3 codes of states of the roster or organisation names (au, arab_league, brics, sco,
+    csto, cis, eu, nato, oic), each taken with its members on ``date``; the home state is never a partner.
+    The home state must be a state of the roster and a non-party on ``date`` (a former party is one):
+    the model's accused come from a non-party.
     """
     day = _parse_date(date, "scenario.date")
-    un = load_table("un_members", folder)
-    sp = load_table("states_parties", folder)
-    codes = list(un["iso3"])
-    if not isinstance(home, str) or home not in codes:
-        raise UserError(f"unknown scenario.home '{home}'{_suggestion(str(home), un, False)}; use the ISO3 code of "
-                        "a UN member state, e.g. RUS")
-    party_codes = set(parties_at(day, folder)["iso3"])
-    member = np.array([c in party_codes for c in codes], dtype=bool)
+    roster = states_at(day, folder)
+    known = _all_states(folder)
+    codes = list(roster["iso3"])
+    if not isinstance(home, str) or home not in set(known["iso3"]):
+        raise UserError(f"unknown scenario.home '{home}'{_suggestion(str(home), known, False)}; use the ISO3 code of "
+                        "a state, e.g. RUS")
+    name = dict(zip(known["iso3"], known["state"]))
+    if home not in codes:
+        raise UserError(f"scenario.home {home} ({name[home]}) is not a state of the roster on {day}: "
+                        f"{_absent_because(home, day, folder)}; choose a later date or another home")
     h = codes.index(home)
+    member = roster["member"].to_numpy(dtype=bool)
     if member[h]:
-        raise UserError(f"scenario.home {home} ({un.at[h, 'state']}) is a state party on {day}; the model needs a "
+        raise UserError(f"scenario.home {home} ({name[home]}) is a state party on {day}; the model needs a "
                         "non-party home state, so choose another home or a date when it was not a party")
-    asp_region = dict(zip(sp["iso3"], sp["region"]))
-    region_name = [asp_region.get(c, UN_GROUP_TO_REGION[g]) for c, g in zip(codes, un["un_regional_group"])]
-    region = np.array([REGIONS.index(r) for r in region_name], dtype=np.int64)
     partner = np.zeros(len(codes), dtype=bool)
-    for item in [partners] if isinstance(partners, str) else list(partners):
+    for item in _partner_items(partners):
         if item in GROUPS:
-            partner |= un[item].to_numpy() == "1"
+            found = group_members(item, day, folder) - {home}
+            if not found & set(codes):
+                raise UserError(f"partner group {item} in scenario.partners has no member on {day} other than the "
+                                "home state; remove it or choose another date")
+            partner |= roster["iso3"].isin(found).to_numpy()
         elif item in codes:
             partner[codes.index(item)] = True
+        elif item in name:
+            raise UserError(f"partner {item} ({name[item]}) in scenario.partners is not a state of the roster on "
+                            f"{day}: {_absent_because(item, day, folder)}; remove it or choose a later date")
         else:
-            raise UserError(f"unknown partner '{item}' in scenario.partners{_suggestion(str(item), un, True)}; use "
-                            f"ISO3 codes of UN member states or the groups {', '.join(GROUPS)}")
+            raise UserError(f"unknown partner '{item}' in scenario.partners{_suggestion(str(item), known, True)}; use "
+                            f"ISO3 codes of states or the groups {', '.join(GROUPS)}")
     partner[h] = False
-    return StatesAtDate(names=tuple(un["state"]), codes=tuple(codes), member=member, region=region,
-                        region_names=REGIONS, home=h, partner=partner)
-
+    region = np.array([REGIONS.index(r) for r in roster["region"]], dtype=np.int64)
+    return StatesAtDate(names=tuple(roster["state"]), codes=tuple(codes), member=member, region=region,
+                        region_names=REGIONS, home=h, partner=partner, un_member=roster["un_member"].to_numpy(bool))

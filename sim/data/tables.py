@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
@@ -36,6 +35,15 @@ GROUPS = ("au", "arab_league", "brics", "sco", "csto", "cis", "eu", "nato", "oic
 CONFIDENCE = ("high", "medium", "low")
 CUSTODY_ROUTES = ("self_surrender", "arrested_by_third_state", "arrested_by_territorial_state",
                   "transferred_after_regime_change", "other")
+# What happened on a warrant, in the model's terms (record.csv; sim.data.record explains each).
+RECORD_ROUTES = ("surrendered_by_host", "surrendered_by_home", "detained_at_home", "released", "died", "withdrawn",
+                 "at_large", "appeared")
+ROLES = ("government", "non_state", "other")
+RECORD_DATES = ("unsealed_date", "host_arrest_date", "host_release_date", "detained_date", "detention_end_date",
+                "surrender_date", "death_date", "withdrawn_date")
+RECORD_COLUMNS = ("person", "warrant_date", "kind", "added", "situation_iso3", "home_iso3", "role", "office_at_issue",
+                  "head_of_state", "fallen_at_issue", "sealed", "unsealed_date", "route", "self_surrender", "host_iso3",
+                  *RECORD_DATES[1:], "source", "confidence", "notes")
 
 _ISO3 = re.compile(r"^[A-Z]{3}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -51,6 +59,7 @@ class TableSpec:
     key: tuple[str, ...]  # columns whose values together must be unique
     nonempty: tuple[str, ...] = ()
     iso3: tuple[str, ...] = ()
+    optional_iso3: tuple[str, ...] = ()  # ISO3 codes where given, empty allowed
     dates: tuple[str, ...] = ()  # YYYY-MM-DD (empty allowed unless in nonempty)
     partial_dates: tuple[str, ...] = ()  # YYYY, YYYY-MM or YYYY-MM-DD
     flags: tuple[str, ...] = ()  # 0 or 1
@@ -62,10 +71,23 @@ class TableSpec:
 TABLES: dict[str, TableSpec] = {
     "un_members": TableSpec(
         file="un_members.csv",
-        columns=("state", "iso3", "un_regional_group", *GROUPS, "source", "confidence"),
-        key=("iso3",), nonempty=("state", "iso3", "un_regional_group", "source", "confidence"),
-        iso3=("iso3",), flags=GROUPS,
-        choices={"un_regional_group": tuple(UN_GROUP_TO_REGION), "confidence": CONFIDENCE}, rows=193),
+        columns=("state", "iso3", "un_regional_group", *GROUPS, "source", "confidence", "un_admission_date",
+                 "un_admission_source", "un_admission_confidence"),
+        key=("iso3",), nonempty=("state", "iso3", "un_regional_group", "source", "confidence", "un_admission_date",
+                                 "un_admission_source", "un_admission_confidence"),
+        iso3=("iso3",), flags=GROUPS, dates=("un_admission_date",),
+        choices={"un_regional_group": tuple(UN_GROUP_TO_REGION), "confidence": CONFIDENCE,
+                 "un_admission_confidence": CONFIDENCE}, rows=193),
+    "non_un_states": TableSpec(
+        file="non_un_states.csv",
+        columns=("state", "iso3", "region", *GROUPS, "source", "confidence"),
+        key=("iso3",), nonempty=("state", "iso3", "region", "source", "confidence"),
+        iso3=("iso3",), flags=GROUPS, choices={"region": REGIONS, "confidence": CONFIDENCE}, rows=2),
+    "memberships": TableSpec(
+        file="memberships.csv",
+        columns=("iso3", "group", "joined", "left", "source", "confidence"),
+        key=("iso3", "group"), nonempty=("iso3", "group", "joined", "source", "confidence"),
+        iso3=("iso3",), dates=("joined", "left"), choices={"group": GROUPS, "confidence": CONFIDENCE}, min_rows=20),
     "states_parties": TableSpec(
         file="states_parties.csv",
         columns=("state", "iso3", "ratification_or_accession_date", "entry_into_force_date",
@@ -87,6 +109,21 @@ TABLES: dict[str, TableSpec] = {
                  "status": ("at_large", "in_custody", "convicted", "acquitted", "released", "deceased",
                             "withdrawn")},
         min_rows=60),
+    "record": TableSpec(
+        file="record.csv",
+        columns=RECORD_COLUMNS, key=("person", "warrant_date"),
+        nonempty=("person", "warrant_date", "kind", "situation_iso3", "home_iso3", "role", "route", "source",
+                  "confidence"),
+        iso3=("situation_iso3", "home_iso3"), optional_iso3=("host_iso3",),
+        partial_dates=("warrant_date", *RECORD_DATES),
+        flags=("added", "head_of_state", "sealed", "self_surrender"),
+        choices={"kind": ("warrant", "summons"), "role": ROLES, "fallen_at_issue": ("0", "1"),
+                 "route": RECORD_ROUTES, "confidence": CONFIDENCE}, min_rows=60),
+    "recoding": TableSpec(
+        file="recoding.csv",
+        columns=("person", "warrant_date", "field", "was", "reason"),
+        key=("person", "warrant_date", "field"), nonempty=("person", "warrant_date", "field", "was", "reason"),
+        partial_dates=("warrant_date",), choices={"field": RECORD_COLUMNS}, min_rows=1),
     "noncompliance_findings": TableSpec(
         file="noncompliance_findings.csv",
         columns=("state", "date", "person", "referred_to", "source", "confidence", "finding_type"),
@@ -136,13 +173,14 @@ def check_table(frame: pd.DataFrame, spec: TableSpec, path: Path) -> None:
         raise _fail(path, None, f"{n} data rows, expected {spec.rows}")
     if n < spec.min_rows:
         raise _fail(path, None, f"only {n} data rows, expected at least {spec.min_rows} (truncated?)")
-    rownum = lambda i: int(i) + 2  # noqa: E731 - header is row 1
+    rownum = lambda i: int(i) + 2  # header is row 1
     for col in spec.nonempty:
         empty = frame.index[frame[col].str.strip() == ""]
         if len(empty):
             raise _fail(path, rownum(empty[0]), f"empty {col}")
-    for col in spec.iso3:
-        bad = frame.index[~frame[col].str.match(_ISO3)]
+    for col in (*spec.iso3, *spec.optional_iso3):
+        given = frame[col] != "" if col in spec.optional_iso3 else True
+        bad = frame.index[~frame[col].str.match(_ISO3) & given]
         if len(bad):
             raise _fail(path, rownum(bad[0]), f"bad ISO3 code '{frame.at[bad[0], col]}' in {col} "
                                               "(three capital letters, e.g. RUS)")
@@ -163,8 +201,8 @@ def check_table(frame: pd.DataFrame, spec: TableSpec, path: Path) -> None:
         bad = frame.index[~ok]
         if len(bad):
             value = frame.at[bad[0], col]
-            hint = difflib.get_close_matches(value, allowed, n=1)
-            hint = f" (did you mean '{hint[0]}'?)" if hint else f" (one of: {', '.join(allowed)})"
+            close = difflib.get_close_matches(value, allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (one of: {', '.join(allowed)})"
             raise _fail(path, rownum(bad[0]), f"unknown {col} '{value}'{hint}")
     dup = frame.index[frame.duplicated(list(spec.key), keep="first")]
     if len(dup):
@@ -213,8 +251,8 @@ def load_table(name: str, folder: str | Path | None = None) -> pd.DataFrame:
     ``folder`` replaces sim/data/ (tests load damaged copies from a temporary folder).
     """
     if name not in TABLES:
-        hint = difflib.get_close_matches(name, TABLES, n=1)
-        hint = f" (did you mean {hint[0]}?)" if hint else ""
+        close = difflib.get_close_matches(name, TABLES, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
         raise UserError(f"unknown data table '{name}'{hint}; tables: {', '.join(TABLES)}")
     path = (Path(folder) if folder is not None else DATA_DIR) / TABLES[name].file
     try:

@@ -28,6 +28,7 @@ class Param:
     ``soft`` is a finite range for sliders and suggested sweep bounds.
     ``choices`` restricts a str parameter.
     ``per_accused`` marks the lists whose common length is the number of accused F.
+    ``may_be_empty`` marks a list that may have no element.
     """
 
     name: str
@@ -39,6 +40,7 @@ class Param:
     soft: tuple[float, float] | None = None
     choices: tuple[str, ...] | None = None
     per_accused: bool = False
+    may_be_empty: bool = False  # a list that may have no element (scenario.partners)
     unit: str = ""
     applies: str = ""  # "synthetic" or "real": a scenario parameter that only one roster uses
     since: str = "1.2"  # the model version that added it (ODD §8; the v1.3 mechanisms default to "off")
@@ -121,7 +123,7 @@ SCHEMA: tuple[Param, ...] = (
     _p("scenario.home", "str", "RUS", "ISO3 code of the accused's home state (real roster; a non-party on the date)",
        applies="real"),
     _p("scenario.partners", "str_list", ["csto"], "partner states of the home state (real roster): ISO3 codes or "
-       "group names (au, arab_league, brics, sco, csto, cis, eu, nato, oic)", applies="real"),
+       "group names (au, arab_league, brics, sco, csto, cis, eu, nato, oic)", applies="real", may_be_empty=True),
     # states
     _p("states.concentration", "float", 10.0, "concentration κ of the Beta draws of state attributes", 1e-3, 1e6,
        soft=(1, 100)),
@@ -304,8 +306,9 @@ def coerce(p: Param, value: Any) -> Any:
             value = list(value)
         if p.scalar_kind == "str" and isinstance(value, str):
             value = [value]
-        if not isinstance(value, list) or not value:
-            raise UserError(f"{p.name} must be a non-empty list of {_kind_word(p.scalar_kind)}s, got {value!r}")
+        if not isinstance(value, list) or (not value and not p.may_be_empty):
+            size = "a list" if p.may_be_empty else "a non-empty list"
+            raise UserError(f"{p.name} must be {size} of {_kind_word(p.scalar_kind)}s, got {value!r}")
         return [_coerce_scalar(p, v, f"{p.name}[{i}]") for i, v in enumerate(value)]
     return _coerce_scalar(p, value, p.name)
 

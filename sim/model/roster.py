@@ -43,7 +43,7 @@ def synthetic_roster(n_states: int, member_share: float, n_regions: int, n_partn
 
 
 def build_roster(params: Params) -> Roster:
-    """The roster a parameter set asks for: synthetic, or the real UN roster at ``scenario.date``."""
+    """The roster a parameter set asks for: synthetic, or the real one (UN members and parties) at ``scenario.date``."""
     if params["scenario.roster"] == "real":
         return real_roster(params["scenario.date"], params["scenario.home"], params["scenario.partners"])
     return synthetic_roster(params["scenario.n_states"], params["scenario.member_share"],
