@@ -46,7 +46,8 @@ def describe_statistic(name: str) -> str:
         return RATES[name][2]
     _, rest = name.split("_", 1)
     event, month = rest.rsplit("_", 1)
-    return f"share of warrants {EVENT_TEXT[event]} within {month} months (Aalen-Johansen, censored)"
+    unit = "month" if month == "1" else "months"
+    return f"share of warrants {EVENT_TEXT[event]} within {month} {unit} (Aalen-Johansen, censored)"
 
 
 def summaries(records: pd.DataFrame, runs: pd.DataFrame, months: Sequence[int], by: str | None = None

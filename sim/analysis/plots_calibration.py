@@ -94,6 +94,7 @@ def _interval_panel(ax, rows: pd.DataFrame, value: str, label_of, log: bool = Fa
     ax.set_yticklabels([label_of(r) for _, r in rows.iterrows()], fontsize=6.5)
     if log:
         ax.set_xscale("symlog", linthresh=1e-3)
+        ax.set_xlim(left=0)
 
 
 def _stat_label(row: pd.Series) -> str:

@@ -84,8 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", metavar="CONFIG", help="experiment TOML with a [sensitivity] table")
     _add_sweep_options(p)
 
-    p = sub.add_parser("calibrate", help="approximate Bayesian computation against the court's record")
+    p = sub.add_parser("calibrate", help="ABC-SMC against the court's record, with predictive and out-of-sample "
+                                          "checks")
     p.add_argument("config", metavar="CONFIG", help="calibration TOML")
+    p.add_argument("--no-checks", action="store_true", help="fit only: skip the predictive and out-of-sample checks")
+    p.add_argument("--sbc", type=int, metavar="N", help="simulation-based calibration: N pseudo-records from the "
+                   "prior, each calibrated with the config's [checks] sbc settings (long)")
     p.add_argument("--out", metavar="DIR", help="output folder (default results/<name>/)")
     p.add_argument("--workers", type=int, metavar="N", help="local worker processes")
     p.add_argument("--force", action="store_true", help="overwrite an existing folder")
