@@ -64,15 +64,18 @@ def load_calibration(path: str | Path) -> Calibration:
 
 def calibration_from_text(text: str, source: str = "config") -> Calibration:
     doc = parse_toml(text, source)
+    if "calibration" not in doc:
+        other = ("`python -m sim sensitivity`" if "sensitivity" in doc else
+                 "`python -m sim sweep`" if {"experiment", "sweep", "outputs"} & set(doc) else None)
+        hint = f"; it looks like a config for {other}" if other else ""
+        raise UserError(f"{source} has no [calibration] table: it is not a calibration config{hint} (`python -m sim "
+                        "calibrate` takes one like experiments/calibration.toml)")
     for key, value in doc.items():
         if key not in TABLES:
             raise UserError(f"unknown table [{key}] in {source}{suggest(key, TABLES)}; a calibration config has "
                             f"{', '.join(TABLES)}")
         if not isinstance(value, dict):
             raise UserError(f"[{key}] in {source} must be a table, got {key} = {value!r}")
-    if "calibration" not in doc:
-        raise UserError(f"{source} has no [calibration] table: it is not a calibration config (`python -m sim "
-                        "calibrate` takes one like experiments/calibration.toml)")
     cal = check_table(doc["calibration"], "[calibration]", CALIBRATION_KEYS)
     name = cal.get("name", Path(source).stem)
     if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):

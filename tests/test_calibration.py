@@ -1,0 +1,287 @@
+"""The calibration against the court's record: its config, the record's observation design, the summaries
+(observed and simulated alike), reproducibility of the batched ABC-SMC, and the honesty statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sim.analysis import inference
+from sim.cli import main
+from sim.data.record import record
+from sim.errors import UserError
+from sim.studies.calibration.config import calibration_from_text, load_calibration
+from sim.studies.calibration.design import build_design, simulated_records
+from sim.studies.calibration.simulate import parallel_summaries, pseudo_records
+from sim.studies.calibration.smc import run_smc
+
+CONFIG = "experiments/calibration.toml"
+TINY = '''
+[calibration]
+name = "tiny"
+seed = 5
+particles = 20
+generations = 1
+batch = 25
+[design.partners]
+SDN = ["au"]
+LBY = []
+CIV = []
+RWA = []
+RUS = ["csto"]
+ISR = []
+PHL = []
+[priors]
+"arrest.intercept" = {low = -8, high = 0, why = "test"}
+"home.detain_prob" = {low = 0, high = 1, why = "test"}
+[checks]
+predictive_draws = 10
+out_of_sample = ""
+'''
+
+
+@pytest.fixture(scope="module")
+def cal():
+    return load_calibration(CONFIG)
+
+
+@pytest.fixture(scope="module")
+def design(cal):
+    return build_design(cal.selection, cal.base)
+
+
+def test_the_design_holds_every_selected_warrant_once_in_runs_of_one_home_and_day(design):
+    """Counted from the record directly: arrest warrants against nationals of non-parties."""
+    rec = record()
+    chosen = rec[rec["non_party_national"].astype(bool) & (rec["kind"] == "warrant")]
+    assert design.n_warrants == len(chosen) == 35
+    assert sorted(design.records["person"]) == sorted(chosen["person"])
+    groups = chosen.groupby(["home_iso3", "warrant_day"]).size()
+    assert len(design.runs) == len(groups) == 21
+    for run in design.runs:
+        assert run.params["scenario.roster"] == "real" and run.params["scenario.home"] == run.home
+        assert run.params.n_accused == len(run.persons) == groups[(run.home, pd.Timestamp(run.date))]
+        assert run.horizon >= run.follow_up.max() and run.horizon - 1 < run.follow_up.max() + 1
+
+
+def test_observed_events_follow_the_record_routes(design):
+    """Surrendered by a host / by the home state / detained at home, each as the record codes it."""
+    rec = record()
+    chosen = rec[rec["non_party_national"].astype(bool) & (rec["kind"] == "warrant")]
+    expected = chosen["route"].map({"surrendered_by_host": "arrested_by_host",
+                                    "surrendered_by_home": "domestic_surrender",
+                                    "detained_at_home": "detained"}).value_counts()
+    got = design.records.loc[~design.records["censored"], "event"].value_counts()
+    assert got.to_dict() == expected.to_dict() == {"detained": 7, "arrested_by_host": 3, "domestic_surrender": 3}
+    held = design.records[design.records["person"] == "Laurent Gbagbo"].iloc[0]
+    assert held["event"] == "domestic_surrender" and held["time"] < 1  # a week after the sealed warrant
+
+
+def test_public_runs_have_no_timed_warrant_and_sealed_runs_may(design):
+    for run in design.runs:
+        sealed = run.params["prosecutor.sealed_share"] == 1.0
+        assert sealed or run.params["prosecutor.timed_share"] == 0.0
+
+
+def test_summaries_agree_with_a_hand_computed_record():
+    """Three warrants: one host surrender at 0.5 months, one detention at 20, one censored at 30; runs of 2.5
+    years with 1 finding, 120 members and 1 withdrawal."""
+    records = pd.DataFrame({"time": [0.5, 20.0, 30.0], "event": ["arrested_by_host", "detained", None],
+                            "censored": [False, False, True], "follow_up": [0.5, 40.0, 30.0]})
+    runs = pd.DataFrame({"years": [2.5], "findings": [1], "withdrawals": [1], "accessions": [0],
+                         "members_start": [120], "nonmembers_start": [70]})
+    s = inference.summaries(records, runs, [1, 12, 60]).iloc[0]
+    assert s["cif_arrested_by_host_1"] == pytest.approx(1 / 3)
+    assert s["cif_detained_12"] == 0 and s["cif_detained_60"] == pytest.approx(1 / 3)
+    assert s["cif_domestic_surrender_60"] == 0
+    assert s["findings_rate"] == pytest.approx(1 / 2.5)
+    assert s["withdrawal_rate"] == pytest.approx(1 / (2.5 * 120)) and s["accession_rate"] == 0
+
+
+def test_simulated_records_are_the_same_kind_of_object_as_the_record(cal, design):
+    values = np.array([[(p.low + p.high) / 2 for p in cal.priors]])
+    recs, runs = pseudo_records(design, cal.priors, values, np.array([7]), cal.seed, "vectorized")
+    assert set(design.records.columns) <= set(recs.columns)
+    assert set(design.run_rows.columns) <= set(runs.columns)
+    assert len(recs) == design.n_warrants and len(runs) == len(design.runs)
+    assert set(recs.loc[~recs["censored"], "event"]) <= set(inference.EVENTS)
+    assert (recs["time"] <= recs["follow_up"] + 1e-9).all()
+    obs = inference.summaries(design.records, design.run_rows, cal.months)
+    sim = inference.summaries(recs, runs, cal.months, by="group")
+    assert list(obs.columns) == list(sim.columns[1:]) == inference.statistic_names(cal.months)
+
+
+def test_pseudo_records_do_not_depend_on_chunks_or_workers(cal, design):
+    values = np.column_stack([p.sample(np.random.default_rng(i), 5) for i, p in enumerate(cal.priors)])
+    ids = np.arange(100, 105)
+    one = parallel_summaries(design, cal.priors, values, ids, 3, "vectorized", cal.months, workers=1, chunk=5)
+    split = parallel_summaries(design, cal.priors, values, ids, 3, "vectorized", cal.months, workers=1, chunk=2)
+    pd.testing.assert_frame_equal(one, split)
+    again = parallel_summaries(design, cal.priors, values[[4, 1]], ids[[4, 1]], 3, "vectorized", cal.months)
+    pd.testing.assert_frame_equal(again, one.loc[[104, 101]])
+
+
+def test_a_run_censors_each_accused_at_its_own_follow_up(design):
+    from sim.model.outcomes import Outcomes
+
+    run = next(r for r in design.runs if len(r.persons) > 1)
+    f = len(run.persons)
+    month = np.full((1, f), int(run.follow_up.min()) + 5)  # custody after the shortest follow-up ends
+    out = Outcomes.of(custody_month=month, route=np.full((1, f), 1), detained_month=np.full((1, f), -1),
+                      trips=np.zeros((1, f)), trips_to_members=np.zeros((1, f)), trips_cancelled=np.zeros((1, f)),
+                      trips_at_issue=np.zeros((1, f)), findings=[0], withdrawals=[0], accessions=[0],
+                      members_final=[100], legitimacy_final=[0.5])
+    recs, _ = simulated_records(run, out, np.array([0]))
+    observed = (month[0] + 1) <= run.follow_up
+    assert (~recs["censored"].to_numpy() == observed).all()
+
+
+def _toy_simulate(values, ids):
+    out = []
+    for v, i in zip(values, ids):
+        rng = np.random.default_rng([11, int(i)])
+        out.append({"a": v[0] + rng.normal(0, 0.5), "b": v[1] + rng.normal(0, 0.1)})
+    return out
+
+
+def test_abc_smc_population_does_not_depend_on_the_batch_size():
+    priors = [inference.make_prior("arrest.intercept", {"low": -4, "high": 4, "why": "t"}),
+              inference.make_prior("home.detain_prob", {"low": 0, "high": 1, "why": "t"})]
+    runs = [run_smc(priors, {"a": 1.0, "b": 0.3}, _toy_simulate, seed=2, particles=60, generations=3, batch=b,
+                    min_acceptance=0.0) for b in (7, 60, 200)]
+    for other in runs[1:]:
+        pd.testing.assert_frame_equal(runs[0].population, other.population)
+        pd.testing.assert_frame_equal(runs[0].generations, other.generations)
+    post = runs[0].population
+    assert abs(np.average(post["arrest.intercept"], weights=post["weight"]) - 1.0) < 0.8  # moved from prior 0
+
+
+@pytest.mark.slow
+def test_abc_smc_recovers_a_known_posterior():
+    """A conjugate toy: x ~ N(θ, 1) with θ ~ U(-4, 4); ABC-SMC's posterior mean and sd approach the exact ones."""
+    priors = [inference.make_prior("arrest.intercept", {"low": -4, "high": 4, "why": "t"})]
+
+    def simulate(values, ids):
+        return [{"x": float(v[0] + np.random.default_rng([3, int(i)]).normal())} for v, i in zip(values, ids)]
+
+    r = run_smc(priors, {"x": 1.0}, simulate, seed=4, particles=500, generations=6, batch=500, min_acceptance=0.0)
+    w = r.population["weight"].to_numpy()
+    x = r.population["arrest.intercept"].to_numpy()
+    exact = stats.truncnorm(-4 - 1.0, 4 - 1.0, loc=1.0)
+    assert np.average(x, weights=w) == pytest.approx(exact.mean(), abs=0.15)
+    assert np.sqrt(np.average((x - np.average(x, weights=w)) ** 2, weights=w)) == pytest.approx(exact.std(), abs=0.2)
+
+
+def test_weighted_quantiles_and_interval_coverage():
+    x = np.arange(10, dtype=float)
+    w = np.ones(10)
+    assert inference.weighted_quantile(x, w, [0.5])[0] == 4
+    assert inference.interval_contains(x, w, 9.5, 0.9) is False
+    assert inference.interval_contains(x, w, 4.0, 0.5) is True
+    w[9] = 1000
+    assert inference.weighted_quantile(x, w, [0.5])[0] == 9
+
+
+def test_sbc_ranks_are_uniform_for_an_exact_posterior():
+    """Normal-normal model: exact posteriors give uniform ranks (chi-square test at a fixed seed) and 90%
+    intervals that cover the truth within binomial error."""
+    rng = np.random.default_rng(0)
+    ranks, hits = [], []
+    for _ in range(400):
+        theta = rng.normal()
+        x = theta + rng.normal()
+        post = rng.normal(x / 2, np.sqrt(0.5), size=500)
+        ranks.append(inference.sbc_rank(post, np.ones(500), theta, 99, rng))
+        hits.append({"parameter": "t", "level": 0.9, "covered": inference.interval_contains(post, np.ones(500),
+                                                                                          theta, 0.9)})
+    assert inference.rank_uniformity(np.array(ranks), 99) > 0.001
+    cov = inference.coverage_table(pd.DataFrame(hits), (0.9,)).iloc[0]
+    assert cov["nominal_inside"] and cov["records"] == 400
+
+
+def test_sbc_detects_an_overconfident_posterior():
+    rng = np.random.default_rng(1)
+    hits = []
+    for _ in range(400):
+        theta = rng.normal()
+        x = theta + rng.normal()
+        post = rng.normal(x / 2, 0.2, size=500)  # far too narrow
+        hits.append({"parameter": "t", "level": 0.9,
+                     "covered": inference.interval_contains(post, np.ones(500), theta, 0.9)})
+    cov = inference.coverage_table(pd.DataFrame(hits), (0.9,)).iloc[0]
+    assert not cov["nominal_inside"] and cov["coverage"] < 0.5
+
+
+def test_predictive_p_value_is_two_sided():
+    rep = np.arange(100, dtype=float)
+    assert inference.predictive_pvalue(50, rep) == pytest.approx(1.0, abs=0.03)
+    assert inference.predictive_pvalue(-1, rep) == 0.0
+    assert inference.predictive_pvalue(98.5, rep) == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("change, message", [
+    ('"home.detain_prob" = {low = 0, high = 1, why = "test"}', None),
+    ('"home.detain_prob" = {low = 0, high = 1}', "say why in one line"),
+    ('"home.detain_prob" = {low = 0, high = 2, why = "x"}', "leaves home.detain_prob's allowed range"),
+    ('"accused.max_risk[0]" = {low = 0, high = 1, why = "x"}', "calibrate the whole list"),
+    ('"home.detainprob" = {low = 0, high = 1, why = "x"}', "did you mean home.detain_prob"),
+])
+def test_priors_are_validated_in_one_line(change, message):
+    text = TINY.replace('"home.detain_prob" = {low = 0, high = 1, why = "test"}', change)
+    if message is None:
+        calibration_from_text(text)
+        return
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")) as err:
+        calibration_from_text(text)
+    assert "\n" not in str(err.value)
+
+
+def test_a_config_for_another_command_says_so():
+    with pytest.raises(UserError, match="not a calibration config"):
+        calibration_from_text("[experiment]\nname = 'x'\n[sweep]\nsampler = 'grid'\n")
+    with pytest.raises(UserError, match="the observation design sets the scenario"):
+        calibration_from_text(TINY + "\n[parameters]\n\"scenario.horizon_months\" = 12\n")
+
+
+def test_a_home_without_partners_is_named(tmp_path):
+    text = TINY.replace('PHL = []\n', '')
+    cal = calibration_from_text(text)
+    with pytest.raises(UserError, match="no entry for PHL"):
+        build_design(cal.selection, cal.base)
+
+
+@pytest.mark.slow
+def test_calibrate_command_writes_a_complete_folder(tmp_path, capsys):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["calibrate", str(config), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    for name in ("posterior.parquet", "summary.csv", "observed.csv", "records.csv", "runs.csv", "predictive.csv",
+                 "pairs.png", "predictive.png", "manifest.json"):
+        assert (out / name).is_file(), name
+    post = pd.read_parquet(out / "posterior.parquet")
+    assert len(post) == 20 and post["weight"].sum() == pytest.approx(1)
+    again = tmp_path / "again"
+    assert main(["calibrate", str(config), "--out", str(again), "--workers", "2", "--quiet"]) == 0
+    for name in ("posterior.parquet", "summary.csv", "predictive.csv"):
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
+    other = tmp_path / "other.toml"
+    other.write_text(TINY.replace('name = "tiny"', 'name = "other"'), encoding="utf-8")
+    assert main(["calibrate", str(other), "--out", str(out)]) == 2
+    assert "holds results of calibration 'tiny'" in capsys.readouterr().err
+
+
+def test_observation_window_counts_events_after_a_date(design):
+    from sim.studies.calibration.study import window_outcomes
+
+    since = dt.date(2019, 1, 1)
+    w = window_outcomes(design, design.records, design.run_rows, since).iloc[0]
+    start = design.records["run"].map({r.key: dt.date.fromisoformat(r.date) for r in design.runs})
+    when = [s + dt.timedelta(days=round(t * 365.25 / 12)) for s, t in zip(start, design.records["time"])]
+    hosts = sum(1 for d, e, c in zip(when, design.records["event"], design.records["censored"])
+                if not c and e == "arrested_by_host" and d > since)
+    assert w["events_arrested_by_host"] == hosts == 2  # Abd-Al-Rahman (2020) and El Hishri (2025)
