@@ -25,8 +25,8 @@ import pandas as pd
 from sim.analysis.inference import Prior
 
 ID_STRIDE = 10_000_000  # stream points per sampler call: proposals of one generation never share a stream
-logging.getLogger("ABC").setLevel(logging.WARNING)
-logging.getLogger("pyabc").setLevel(logging.WARNING)
+LOGGERS = ("ABC", "ABC.Sampler", "ABC.Population", "ABC.History", "ABC.Distance", "ABC.Epsilon", "ABC.Acceptor",
+           "ABC.Transition", "ABC.Adaptation", "ABC.Predictor", "ABC.Sumstat", "pyabc")
 
 
 def _pyabc():
@@ -36,6 +36,8 @@ def _pyabc():
         from sim.errors import UserError
 
         raise UserError("calibration needs pyabc: pip install -e '.[inference]'") from None
+    for name in LOGGERS:  # pyabc logs every generation at INFO; the study shows its own progress
+        logging.getLogger(name).setLevel(logging.WARNING)
     return pyabc
 
 
