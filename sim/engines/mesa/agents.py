@@ -72,7 +72,7 @@ class State(mesa.Agent):
     _withdraw_at = _Column()
     _join_at = _Column()
 
-    def __init__(self, model: "TribunalModel", index: int, name: str, code: str):
+    def __init__(self, model: TribunalModel, index: int, name: str, code: str):
         super().__init__(model)
         self.index = index
         self.name = name
@@ -94,7 +94,7 @@ class State(mesa.Agent):
     def join_at(self) -> int | None:
         return _step_or_none(self._join_at)
 
-    def arrest_probability(self, accused: "Accused") -> float:
+    def arrest_probability(self, accused: Accused) -> float:
         """P_ij: the chance this state arrests ``accused`` if it visits now."""
         m = self.model
         return float(rules.arrest_probability(m.arrest_coef, self.capacity, self.member, self.compliance,
@@ -114,7 +114,7 @@ class State(mesa.Agent):
         self.compliance, self.pressure, self.findings = float(compliance), float(pressure), int(findings)
 
     # --- the home government (MODEL.md §4.0.1, §4.1) ---------------------------------------------
-    def new_government_decides(self, accused: "Accused") -> None:
+    def new_government_decides(self, accused: Accused) -> None:
         """A new home government hands a free accused to the court, detains them at home, or neither:
         one uniform per accused (rules.fate_at_regime_change)."""
         m, p = self.model, self.model.params
@@ -126,7 +126,7 @@ class State(mesa.Agent):
             accused.detain()
             m.log("detention", self.name, accused.name, "detained at home by the new government")
 
-    def may_hand_over_detained(self, accused: "Accused") -> None:
+    def may_hand_over_detained(self, accused: Accused) -> None:
         """§4.1: an accused detained at home is handed to the court with probability ψ each month."""
         m = self.model
         if rules.happens(m.rng.random(), m.params["home.detained_surrender_rate"]):
@@ -137,7 +137,7 @@ class State(mesa.Agent):
 class Court(mesa.Agent):
     """The court: its legitimacy rises with arrests, falls with defiance, and drifts back to L0."""
 
-    def __init__(self, model: "TribunalModel", legitimacy: float):
+    def __init__(self, model: TribunalModel, legitimacy: float):
         super().__init__(model)
         self.name = "the Court"
         self.legitimacy = legitimacy
@@ -150,7 +150,7 @@ class Court(mesa.Agent):
                                         self.model.params["court.finding_prob"]))
 
     def after_visit(self, arrested: bool, member: bool, finding: bool) -> None:
-        """§4.3.6-8: an arrest raises legitimacy, a refusal (softened by a finding) or a non-member's hosting lowers it."""
+        """§4.3.6-8: an arrest raises legitimacy; a refusal (softened by a finding) or a non-member's hosting lowers it."""
         p = self.model.params
         self.legitimacy = float(rules.legitimacy_after_visit(self.legitimacy, arrested, member, finding,
                                                              p["court.arrest_gain"], p["court.defiance_loss"],
@@ -164,7 +164,7 @@ class Court(mesa.Agent):
 class Prosecutor(mesa.Agent):
     """The prosecutor: monthly outreach to the states the accused are likeliest to visit; unsealing."""
 
-    def __init__(self, model: "TribunalModel"):
+    def __init__(self, model: TribunalModel):
         super().__init__(model)
         self.name = "the Prosecutor"
         self.targets: list[int] = []
@@ -197,7 +197,7 @@ class Prosecutor(mesa.Agent):
 class Accused(mesa.Agent):
     """A person under warrant: plans trips, weighs perceived risk, may be arrested, surrendered or detained at home."""
 
-    def __init__(self, model: "TribunalModel", index: int, head_of_state: bool, trip_rate: float,
+    def __init__(self, model: TribunalModel, index: int, head_of_state: bool, trip_rate: float,
                  risk_aversion: float, max_risk: float, sealed: bool):
         super().__init__(model)
         self.index = index

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import mesa
-from mesa.agent import AgentSet
 import numpy as np
 import pandas as pd
+from mesa.agent import AgentSet
 
-from sim.model import rules
 from sim.engines.mesa.agents import NOT_PENDING, Accused, Court, Event, Prosecutor, State
+from sim.model import rules
 from sim.model.outcomes import NEVER, ROUTES, SERIES_COLUMNS, Outcomes
 from sim.model.params import Params, as_params
 from sim.model.roster import build_roster
@@ -222,7 +222,7 @@ class TribunalModel(mesa.Model):
         if self.month >= self.params.horizon:
             self.running = False
 
-    def run(self) -> "TribunalModel":
+    def run(self) -> TribunalModel:
         """Step to the horizon and return the model."""
         while self.running:
             self.step()
