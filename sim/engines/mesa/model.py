@@ -180,7 +180,7 @@ class TribunalModel(mesa.Model):
         notify = eligible[rules.happens(self.rng.random(len(eligible)), hazard)]
         v["_withdraw_at"][notify] = t + p["states.withdrawal_delay"]
         self.withdrawals += len(notify)
-        for i in notify:
+        for i in notify.tolist():
             self.log("withdrawal_notified", self.state(i).name, "the Court",
                      f"effective in month {t + p['states.withdrawal_delay']}")
         effective = np.flatnonzero(v["member"] & (v["_withdraw_at"] == t))
@@ -188,7 +188,7 @@ class TribunalModel(mesa.Model):
         v["withdrawn"][effective] = True
         if effective.size:
             self.membership_changed()
-        for i in effective:
+        for i in effective.tolist():
             self.log("withdrawal_effective", self.state(i).name, "the Court", "no longer a state party")
 
     def accession(self) -> None:
@@ -203,14 +203,14 @@ class TribunalModel(mesa.Model):
         deposit = eligible[rules.happens(self.rng.random(len(eligible)), chance)]
         v["_join_at"][deposit] = t + delay
         self.accessions += len(deposit)
-        for i in deposit:
+        for i in deposit.tolist():
             self.log("accession_deposited", self.state(i).name, "the Court", f"in force in month {t + delay}")
         effective = np.flatnonzero(~v["member"] & (v["_join_at"] == t))
         v["member"][effective] = True
         v["ever_member"][effective] = True
         if effective.size:
             self.membership_changed()
-        for i in effective:
+        for i in effective.tolist():
             self.log("accession_effective", self.state(i).name, "the Court", "now a state party")
 
     def step(self) -> None:
