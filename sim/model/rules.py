@@ -290,9 +290,12 @@ def regional_means(compliance, region, n_regions: int):
     compliance = np.atleast_2d(compliance)
     region = np.asarray(region, dtype=np.int64)
     rows = compliance.shape[0]
-    cell = (np.arange(rows, dtype=np.int64)[:, None] * n_regions + region[None, :]).reshape(-1)
     # bincount adds each region's values in state order (a matrix product would round differently by BLAS)
-    sums = np.bincount(cell, weights=compliance.reshape(-1), minlength=rows * n_regions).reshape(rows, n_regions)
+    if rows == 1:
+        sums = np.bincount(region, weights=compliance[0], minlength=n_regions)[None, :]
+    else:
+        cell = (np.arange(rows, dtype=np.int64)[:, None] * n_regions + region[None, :]).reshape(-1)
+        sums = np.bincount(cell, weights=compliance.reshape(-1), minlength=rows * n_regions).reshape(rows, n_regions)
     sizes = np.maximum(np.bincount(region, minlength=n_regions), 1)
     return (sums / sizes).astype(compliance.dtype, copy=False)
 
