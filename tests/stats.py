@@ -1,10 +1,14 @@
 """Two-sample checks that two engines' output frames come from the same distribution (MODEL.md §6).
 
-One family of tests per parameter set, Holm-corrected to a family-wise error rate ``alpha``:
-per accused, the custody rate and the share arrested by a host (two-proportion z tests), the
-custody month with "never" coded as the horizon, trips, trips to members and cancelled trips
-(two-sample Kolmogorov–Smirnov); per run, findings and withdrawals (Welch t tests on the
-means) and the final member count and legitimacy (Kolmogorov–Smirnov).
+One family of tests per parameter set, Holm-corrected to a family-wise error rate ``alpha``, with one
+test per outcome of sim.model.outcomes.OUTCOMES chosen by its kind (per accused for per-accused
+outcomes, once per replicate for per-run outcomes):
+- flag: two-proportion z test;
+- route: two-proportion z test of each route to the court (``none`` is the complement of the flag);
+- month: two-sample Kolmogorov–Smirnov with "never" coded as the horizon (so the share that never
+  happens is compared too);
+- count: Kolmogorov–Smirnov, and for per-run counts also a Welch t test on the means;
+- real: Kolmogorov–Smirnov.
 """
 
 from __future__ import annotations
@@ -17,9 +21,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
-PER_ACCUSED_KS = ("trips", "trips_to_members", "trips_cancelled")
-PER_RUN_MEANS = ("findings", "withdrawals")
-PER_RUN_KS = ("members_final", "legitimacy_final")
+from sim.model.outcomes import OUTCOMES, ROUTES, Outcome
 
 
 @dataclass
@@ -59,23 +61,35 @@ def _ks(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.ks_2samp(a, b, method="asymp").pvalue)
 
 
+def _tests(o: Outcome, x: pd.DataFrame, y: pd.DataFrame, horizon: int) -> dict[str, float]:
+    """The tests of one outcome between two samples (rows of one accused, or one row per replicate)."""
+    if o.kind == "flag":
+        return {o.name: _two_proportions(x[o.name].to_numpy(bool), y[o.name].to_numpy(bool))}
+    if o.kind == "route":
+        return {f"{o.name} {r}": _two_proportions((x[o.name] == r).to_numpy(), (y[o.name] == r).to_numpy())
+                for r in ROUTES[1:]}
+    if o.kind == "month":
+        month = lambda f: f[o.name].astype("Float64").fillna(horizon).to_numpy(float)  # noqa: E731
+        return {o.name: _ks(month(x), month(y))}
+    a, b = x[o.name].to_numpy(float), y[o.name].to_numpy(float)
+    out = {o.name: _ks(a, b)}
+    if o.kind == "count" and o.per_run:
+        out[f"{o.name} (mean)"] = _welch(a, b)
+    return out
+
+
 def family(a: pd.DataFrame, b: pd.DataFrame, horizon: int) -> dict[str, float]:
     """Every test's p-value, keyed by a readable name."""
     out: dict[str, float] = {}
     for j in sorted(set(a["accused"])):
         x, y = a[a["accused"] == j], b[b["accused"] == j]
-        out[f"custody rate, accused {j}"] = _two_proportions(x["in_custody"].to_numpy(), y["in_custody"].to_numpy())
-        out[f"arrested by host, accused {j}"] = _two_proportions((x["route"] == "arrested_by_host").to_numpy(),
-                                                                 (y["route"] == "arrested_by_host").to_numpy())
-        month = lambda f: f["custody_month"].fillna(horizon).to_numpy(float)  # noqa: E731
-        out[f"custody month, accused {j}"] = _ks(month(x), month(y))
-        for col in PER_ACCUSED_KS:
-            out[f"{col}, accused {j}"] = _ks(x[col].to_numpy(), y[col].to_numpy())
+        for o in OUTCOMES:
+            if not o.per_run:
+                out.update({f"{name}, accused {j}": p for name, p in _tests(o, x, y, horizon).items()})
     runs_a, runs_b = a[a["accused"] == 0], b[b["accused"] == 0]
-    for col in PER_RUN_MEANS:
-        out[f"{col} (mean)"] = _welch(runs_a[col].to_numpy(float), runs_b[col].to_numpy(float))
-    for col in PER_RUN_KS:
-        out[col] = _ks(runs_a[col].to_numpy(float), runs_b[col].to_numpy(float))
+    for o in OUTCOMES:
+        if o.per_run:
+            out.update(_tests(o, runs_a, runs_b, horizon))
     return out
 
 

@@ -1,24 +1,25 @@
 """MODEL.md §6: the Mesa engine and the vectorized core give the same distribution of every output.
 
 2,000 replicates per engine and parameter set, fixed seeds, one Holm-corrected family of tests
-per set at family-wise error 0.01 (tests/stats.py). The same check must reject a deliberately
-wrong variant (arrest intercept shifted by 0.5 in the vectorized core only): the check has power.
+per set at family-wise error 0.01 over every outcome of the schema (tests/stats.py). The same check
+must reject deliberately wrong variants (in the vectorized core only: the arrest intercept shifted by
+0.5; a v1.3 mechanism, the detained surrender rate ψ, lowered by 40%): the check has power.
 
 The Mesa engine needs ~5 ms a replicate even for 20 states and 24 months, so the fast set runs
-the defaults (and the power check) at that size; the five parameter sets at 30 states and 36
-months, and the full-size defaults, are marked slow (CI runs them).
+the defaults (and the first power check) at that size; the v1.2 and v1.3 parameter sets at 30 states
+and 36 months, the v1.3 power check and the full-size defaults are marked slow (CI runs them).
 """
 
 import pytest
 
 from sim import simulate
 from sim.model.params import Params
+from tests.helpers import TINY
 from tests.stats import compare
 
 REPLICATES = 2000
 ALPHA = 0.01
 SMALL = {"scenario.n_states": 30, "scenario.horizon_months": 36, "scenario.n_partners": 3}
-TINY = {"scenario.n_states": 20, "scenario.horizon_months": 24, "scenario.n_partners": 3}
 SIZES = {"tiny": TINY, "small": SMALL, "full": {}}
 SETS = {
     "defaults": {},
@@ -29,7 +30,19 @@ SETS = {
                                                 "states.withdrawal_rate": 0.05, "states.withdrawal_delay": 6},
     "small roster, frequent trips": {"scenario.n_states": 12, "scenario.n_partners": 2,
                                      "accused.trip_rate": [3.0, 2.0], "accused.max_risk": [0.1, 0.1]},
+    # v1.3 mechanisms (MODEL.md §4.0, §4.1, §4.6)
+    "timed warrants, high capacity": {"prosecutor.timed_share": 0.8, "states.capacity": 0.95,
+                                      "arrest.intercept": -2.5, "prosecutor.sealed_share": 0.3},
+    "detention at home, high turnover": {"home.turnover_rate": 0.05, "home.detain_prob": 0.6,
+                                         "home.detained_surrender_rate": 0.05, "home.fallen_at_issue": 0.2},
+    "accessions, high rate": {"states.accession_rate": 0.05, "states.accession_delay": 2,
+                              "states.withdrawal_rate": 0.03},
+    "every v1.3 mechanism": {"prosecutor.timed_share": 0.5, "states.capacity": 0.9, "home.turnover_rate": 0.03,
+                             "home.detain_prob": 0.5, "home.detained_surrender_rate": 0.1,
+                             "home.fallen_at_issue": 0.1, "states.accession_rate": 0.03,
+                             "states.withdrawal_rate": 0.03, "states.withdrawal_delay": 6},
 }
+WRONG_V13 = ("detention at home, high turnover", {"home.detained_surrender_rate": 0.03})
 _mesa_frames: dict[tuple[str, str], object] = {}
 
 
@@ -63,6 +76,14 @@ def test_a_shifted_intercept_is_detected():
     wrong = params.replace({"arrest.intercept": params["arrest.intercept"] + 0.5})
     result = compare(_mesa("defaults", "tiny"), _vectorized(wrong), params.horizon, ALPHA)
     assert not result.same, f"the check missed a shifted arrest intercept\n{result.report()}"
+
+
+@pytest.mark.slow
+def test_a_lower_detained_surrender_rate_is_detected():
+    name, wrong = WRONG_V13
+    params = _params(name, "small")
+    result = compare(_mesa(name, "small"), _vectorized(params.replace(wrong)), params.horizon, ALPHA)
+    assert not result.same, f"the check missed a wrong detained surrender rate\n{result.report()}"
 
 
 @pytest.mark.slow

@@ -1,5 +1,9 @@
-"""The Mesa engine against MODEL.md §6: bounded state, absorbing custody, monotone arrest odds, determinism,
-and an event log that agrees with the outputs."""
+"""The Mesa engine against MODEL.md §6 (v1.3), month by month from its agents' state: bounded state, absorbing
+custody, detention, accessions, monotone arrest odds; v1.2 results reproduced exactly at v1.3's defaults;
+an event log and an account that agree with the outputs. What every engine's outputs must show is in
+tests/test_engine_contract.py."""
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -8,37 +12,122 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import simulate
-from sim.model import rules
+from sim.engines.mesa import story
 from sim.engines.mesa.model import TribunalModel
+from sim.model import rules
 from sim.model.outcomes import ROUTES
+from sim.model.params import Params
+from sim.model.seeding import run_seed
+from tests.helpers import TINY, check_outputs
 from tests.strategies import check_probabilities, valid_params
 
 BOUNDED = ("compliance", "capacity", "sovereignty", "alignment", "pressure")
+FIXTURES = Path(__file__).parent / "fixtures"
+EVENTS = {"warrant_issued", "warrant_sealed", "warrant_unsealed", "outreach", "trip", "trip_cancelled", "arrest",
+          "non_arrest", "finding", "withdrawal_notified", "withdrawal_effective", "regime_change", "surrender",
+          "timed_warrant", "detention", "accession_deposited", "accession_effective"}  # MODEL.md §5
+V13_ON = {"prosecutor.sealed_share": 0.5, "states.withdrawal_rate": 0.05, "prosecutor.timed_share": 0.6,
+          "home.fallen_at_issue": 0.3, "home.detain_prob": 0.6, "home.detained_surrender_rate": 0.1,
+          "home.turnover_rate": 0.03, "states.accession_rate": 0.03, "states.accession_delay": 3}
+
+
+# --------------------------------------------------------------------------- v1.2 reproduced exactly
+
+# The fixtures tests/fixtures/mesa_v12_*.parquet were written by exactly this function with the code of
+# commit 5dd49ca, before the v1.3 mechanisms were implemented: with every v1.3 parameter at its default
+# the engine must draw no extra random number and so give these outcomes, series and event log again.
+PIN_SETS = {
+    "tiny defaults": ({"scenario.n_states": 20, "scenario.horizon_months": 24, "scenario.n_partners": 3}, 40, 7, 0),
+    "busy": ({"scenario.n_states": 25, "scenario.horizon_months": 36, "scenario.n_partners": 3,
+              "prosecutor.sealed_share": 0.5, "states.withdrawal_rate": 0.05, "states.withdrawal_delay": 3,
+              "home.turnover_rate": 0.05, "accused.trip_rate": [2.0, 1.0], "accused.max_risk": [0.1, 0.1]}, 40, 8, 2),
+    "full defaults": ({}, 4, 9, 0),
+}
+
+
+def pinned():
+    frames = []
+    for name, (values, n, seed, point) in PIN_SETS.items():
+        frame, series = simulate(values, replicates=n, seed=seed, engine="mesa", point=point, series="replicate")
+        frames.append((name, frame, series))
+    outcomes = pd.concat([f.assign(set=name) for name, f, _ in frames], ignore_index=True)
+    series = pd.concat([s.assign(set=name) for name, _, s in frames], ignore_index=True)
+    events = TribunalModel(PIN_SETS["busy"][0], rng=run_seed(1)).run().events_frame()
+    return outcomes, series, events
+
+
+def test_v12_results_are_reproduced_exactly_with_v13_parameters_at_their_defaults():
+    for name, got in zip(("outcomes", "series", "events"), pinned()):
+        expected = pd.read_parquet(FIXTURES / f"mesa_v12_{name}.parquet")
+        pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=name)
+
+
+# --------------------------------------------------------------------------- invariants, month by month
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=valid_params(), seed=st.integers(0, 2**32 - 1))
-def test_state_stays_bounded_and_custody_is_absorbing(monkeypatch, values, seed):
+def test_state_stays_bounded_custody_is_absorbing_and_detention_stops_travel(monkeypatch, values, seed):
     with monkeypatch.context() as m:
         check_probabilities(m)
         model = TribunalModel(values, seed=seed)
-        custody = {}
+        v, home = model.state_vars, model.roster.home
+        custody, detention = {}, {}
         while model.running:
+            t = model.month
+            trips = {a.index: (a.trips, a.trips_cancelled) for a in model.accused}
+            ever, pending, was_member = v["ever_member"].copy(), v["_join_at"].copy(), v["member"].copy()
             model.step()
             for name in BOUNDED:
-                v = model.state_vars[name]
-                assert np.all((v >= 0) & (v <= 1)), name
+                assert np.all((v[name] >= 0) & (v[name] <= 1)), name
             assert 0 <= model.court.legitimacy <= 1
             for a in model.accused:
                 if a.index in custody:
                     assert (a.custody_month, a.route) == custody[a.index], "custody must be absorbing"
                 elif a.in_custody:
-                    assert a.route in ROUTES[1:] and a.custody_month == model.month - 1
+                    assert a.route in ROUTES[1:] and a.custody_month == t
                     custody[a.index] = (a.custody_month, a.route)
                 else:
                     assert a.route == "none"
+                if a.index in detention:
+                    assert a.detained_month == detention[a.index]
+                elif a.detained_month is not None:
+                    assert a.detained_month == t and (a.route == "domestic_surrender" or not a.in_custody)
+                    detention[a.index] = t
+                if a.detained_month is not None:  # detained this month or before: no trip planned this month
+                    made = a.trips - trips[a.index][0] - (a.trips_at_issue if t == 0 else 0)
+                    assert made == 0 and a.trips_cancelled == trips[a.index][1], "a detained accused travelled"
+                if a.in_custody and a.custody_month == a.detained_month:
+                    assert model.fallen_at_issue and t == 0, "custody and detention begun in one month"
+            deposited = np.flatnonzero(v["_join_at"] != pending)
+            assert not (ever[deposited] | was_member[deposited]).any() and home not in deposited, \
+                "only states never party accede"
+            assert not (v["member"] & v["withdrawn"]).any() and np.all(v["ever_member"] >= v["member"])
+            assert not v["member"][home]
+    if values["home.detain_prob"] == 0:
+        assert not detention, "δ_h = 0 but someone was detained"
     taken = [e for e in model.events if e.event in ("arrest", "surrender")]
     assert len(taken) == len(custody) and len({e.target for e in taken}) == len(taken)
+    check_outputs(model.outcomes().frame(), values, model.series().assign(replicate=0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=valid_params(), seed=st.integers(0, 2**32 - 1))
+def test_timed_warrants_with_certain_arrest_take_everyone_at_month_0(values, seed):
+    """MODEL.md §6: τ = 1, every capacity 1, σ(z_ij) ≈ 1 at every member: all in custody at month 0 by arrest at
+    the stay of the warrant's issue, whenever a member exists (and no stay at issue otherwise)."""
+    values.update({"prosecutor.timed_share": 1.0, "states.capacity": 1.0, "arrest.intercept": 50.0,
+                   "home.fallen_at_issue": 0.0})
+    model = TribunalModel(values, seed=seed)
+    members = np.flatnonzero(model.roster.member)
+    model.step()
+    hosts = {e.actor for e in model.events if e.event == "arrest"}
+    if members.size:
+        assert all(a.custody_month == 0 and a.route == "arrested_by_host" and a.trips_at_issue == 1
+                   for a in model.accused)
+        assert hosts <= {model.state(i).name for i in members}, "a stay at issue is in a state party"
+    else:
+        assert all(a.trips_at_issue == 0 for a in model.accused)
 
 
 @settings(max_examples=200, deadline=None)
@@ -46,8 +135,6 @@ def test_state_stays_bounded_and_custody_is_absorbing(monkeypatch, values, seed)
        state=st.tuples(*[st.floats(0, 1)] * 6), raise_by=st.floats(0.001, 5))
 def test_arrest_probability_is_monotone(values, member, hos, state, raise_by):
     """Raising duty, compliance or legitimacy, or lowering sovereignty, never lowers P_ij."""
-    from sim.model.params import Params
-
     p = Params(values)
     k, c, L, pr, s, a = state
 
@@ -66,15 +153,6 @@ def test_arrest_probability_is_monotone(values, member, hos, state, raise_by):
     assert prob(L=min(1.0, L + raise_by)) >= base or p["arrest.legitimacy"] < 0
 
 
-@settings(max_examples=30, deadline=None)
-@given(values=valid_params(), seed=st.integers(0, 2**32 - 1))
-def test_no_capacity_and_no_turnover_means_no_custody(values, seed):
-    values.update({"states.capacity": 0.0, "home.turnover_rate": 0.0, "home.fallen_at_issue": 0.0})
-    frame = simulate(values, replicates=3, seed=seed)
-    assert not frame["in_custody"].any()
-    assert (frame["route"] == "none").all()
-
-
 def test_legitimacy0_raises_initial_arrest_probability():
     lo = TribunalModel({"court.legitimacy0": 0.2}, seed=4)
     hi = TribunalModel({"court.legitimacy0": 0.9}, seed=4)
@@ -82,74 +160,9 @@ def test_legitimacy0_raises_initial_arrest_probability():
     assert np.any(hi.arrest_probabilities(hi.accused[0]) > lo.arrest_probabilities(lo.accused[0]))
 
 
-def test_same_seed_same_frame_different_seed_different_frame():
-    small = {"scenario.n_states": 40, "scenario.horizon_months": 60}
-    a = simulate(small, replicates=6, seed=11)
-    b = simulate(small, replicates=6, seed=11)
-    c = simulate(small, replicates=6, seed=12)
-    pd.testing.assert_frame_equal(a, b, check_exact=True)
-    assert not a.equals(c)
-
-
-def test_a_replicate_does_not_depend_on_how_many_are_run():
-    small = {"scenario.n_states": 30, "scenario.horizon_months": 24}
-    whole = simulate(small, replicates=7, seed=3, engine="mesa")
-    again = simulate(small, replicates=5, seed=3, engine="mesa")
-    pd.testing.assert_frame_equal(whole.iloc[:10], again)
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_event_log_agrees_with_outputs(seed):
-    model = TribunalModel({"prosecutor.sealed_share": 0.5, "states.withdrawal_rate": 0.05}, seed=seed).run()
-    events = model.events_frame()
-    out = model.outcomes().frame()
-    count = lambda kind, who=None: int(((events.event == kind) & ((events.actor == who) if who else True)).sum())  # noqa
-    for a, row in zip(model.accused, out.itertuples()):
-        assert count("trip", a.name) == row.trips
-        assert count("trip_cancelled", a.name) == row.trips_cancelled
-        arrests = events[(events.event == "arrest") & (events.target == a.name)]
-        surrenders = events[(events.event == "surrender") & (events.target == a.name)]
-        assert len(arrests) + len(surrenders) == int(row.in_custody)
-        if row.in_custody:
-            assert (arrests.t.tolist() + surrenders.t.tolist()) == [row.custody_month]
-    assert count("finding") == out.findings.iloc[0]
-    assert count("withdrawal_notified") == out.withdrawals.iloc[0]
-    assert count("withdrawal_effective") == model.roster.n_members - out.members_final.iloc[0]
-    assert count("warrant_issued") == len(model.accused)
-    assert set(events.event) <= {"warrant_issued", "warrant_sealed", "warrant_unsealed", "outreach", "trip",
-                                 "trip_cancelled", "arrest", "non_arrest", "finding", "withdrawal_notified",
-                                 "withdrawal_effective", "regime_change", "surrender"}
-
-
-@pytest.mark.parametrize("engine", ["mesa", "vectorized"])
-def test_series_has_one_row_per_month_and_matches_outputs(engine):
-    values = {"scenario.n_states": 30, "scenario.horizon_months": 24, "states.withdrawal_rate": 0.05}
-    frame, series = simulate(values, replicates=20, seed=2, engine=engine, series="replicate")
-    assert list(series.columns) == ["replicate", "month", "legitimacy", "members", "mean_compliance",
-                                    "share_in_custody"]
-    assert len(series) == 20 * 24 and series.month.max() == 23
-    last = series[series.month == 23].set_index("replicate")
-    per_run = frame.groupby("replicate").agg(legitimacy=("legitimacy_final", "first"),
-                                             members=("members_final", "first"), custody=("in_custody", "mean"))
-    np.testing.assert_allclose(last.legitimacy, per_run.legitimacy)
-    np.testing.assert_array_equal(last.members, per_run.members)
-    np.testing.assert_allclose(last.share_in_custody, per_run.custody)
-    _, mean = simulate(values, replicates=20, seed=2, engine=engine, series="mean")
-    expected = series.groupby("month")[["legitimacy", "members", "mean_compliance", "share_in_custody"]].mean()
-    np.testing.assert_allclose(mean.set_index("month")[expected.columns], expected, rtol=1e-9)
-
-
-def test_withdrawal_with_zero_delay_takes_effect_the_same_month():
-    model = TribunalModel({"states.withdrawal_rate": 1.0, "states.withdrawal_threshold": -1.0,
-                           "states.compliance_member": 0.0,
-                           "states.withdrawal_delay": 0, "scenario.horizon_months": 1}, seed=0).run()
-    assert model.withdrawals == model.roster.n_members
-    assert int(model.state_vars["member"].sum()) == 0
-
-
 def test_home_is_never_a_destination_nor_targeted():
     model = TribunalModel({"accused.trip_rate": [5.0, 5.0], "accused.max_risk": [1.0, 1.0],
-                           "scenario.n_states": 12, "scenario.n_partners": 2,
+                           "scenario.n_states": 12, "scenario.n_partners": 2, "prosecutor.timed_share": 1.0,
                            "prosecutor.outreach_budget": 3}, seed=5)
     for _ in range(60):
         model.step()
@@ -157,3 +170,81 @@ def test_home_is_never_a_destination_nor_targeted():
         assert all(a.last_trip is None or a.last_trip[1] != model.home.index for a in model.accused)
     events = model.events_frame()
     assert not (events.target == model.home.name).any()
+
+
+def test_outreach_targets_only_free_accused_attraction():
+    """A detained accused attracts no outreach: with everyone detained at issue, no state is targeted."""
+    model = TribunalModel({**TINY, "home.fallen_at_issue": 1.0, "home.surrender_prob": 0.0,
+                           "home.detain_prob": 1.0}, seed=3)
+    model.step()
+    assert all(a.detained for a in model.accused) and model.prosecutor.targets == []
+    assert not any(e.event == "outreach" for e in model.events)
+
+
+# --------------------------------------------------------------------------- the event log and the account
+
+
+def _check_log_against_outputs(model: TribunalModel) -> None:
+    events = model.events_frame()
+    out = model.outcomes().frame()
+    of = lambda kind, **who: events[(events.event == kind)  # noqa: E731
+                                    & np.logical_and.reduce([events[k] == w for k, w in who.items()] or [True])]
+    for a, row in zip(model.accused, out.itertuples()):
+        assert len(of("trip", actor=a.name)) == row.trips
+        assert len(of("trip_cancelled", actor=a.name)) == row.trips_cancelled
+        assert len(of("timed_warrant", target=a.name)) == row.trips_at_issue
+        taken = pd.concat([of("arrest", target=a.name), of("surrender", target=a.name)])
+        assert taken.t.tolist() == ([row.custody_month] if row.in_custody else [])
+        detained = of("detention", target=a.name)
+        assert detained.t.tolist() == ([] if pd.isna(row.detained_month) else [row.detained_month])
+    run = out.iloc[0]
+    assert len(of("finding")) == run.findings
+    assert len(of("withdrawal_notified")) == run.withdrawals
+    assert len(of("accession_deposited")) == run.accessions
+    effective_w, effective_a = of("withdrawal_effective"), of("accession_effective")
+    assert run.members_final == model.roster.n_members - len(effective_w) + len(effective_a), \
+        "acceded states count as members"
+    deposited = of("accession_deposited")
+    start_members = {model.state(i).name for i in np.flatnonzero(model.roster.member)}
+    assert deposited.actor.is_unique and not set(deposited.actor) & (start_members | {model.home.name})
+    delay = model.params["states.accession_delay"]
+    assert dict(zip(effective_a.actor, effective_a.t)) == {s: t + delay for s, t in zip(deposited.actor, deposited.t)
+                                                           if t + delay < model.month}
+    notified = of("withdrawal_notified")
+    assert notified.actor.is_unique
+    joined = dict(zip(effective_a.actor, effective_a.t))
+    for state, t in zip(notified.actor, notified.t):
+        assert state in start_members or joined.get(state, t + 1) < t, "only a state party notifies withdrawal"
+    fallen = of("regime_change")[lambda e: e.t == 0]
+    assert model.fallen_at_issue == any("before the warrants" in d for d in fallen.detail)
+    assert len(of("warrant_issued")) == len(model.accused)
+    assert set(events.event) <= EVENTS
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_event_log_agrees_with_outputs_in_v12(seed):
+    _check_log_against_outputs(TribunalModel({"prosecutor.sealed_share": 0.5, "states.withdrawal_rate": 0.05},
+                                             seed=seed).run())
+
+
+def test_event_log_agrees_with_outputs_with_every_v13_mechanism_on():
+    seen: set[str] = set()
+    for seed in range(16):
+        model = TribunalModel({**TINY, "scenario.horizon_months": 60, **V13_ON}, seed=seed).run()
+        _check_log_against_outputs(model)
+        seen |= set(model.events_frame().event)
+    assert seen == EVENTS, f"never logged: {EVENTS - seen}"
+
+
+def test_every_event_has_a_sentence_and_the_account_tells_detention_and_accessions():
+    assert set(story._SENTENCES) == EVENTS
+    model = TribunalModel({**TINY, "home.fallen_at_issue": 1.0, "home.surrender_prob": 0.0, "home.detain_prob": 1.0,
+                           "home.detained_surrender_rate": 0.2, "states.accession_rate": 0.05}, seed=1).run()
+    text = story.account(model)
+    for a in model.accused:
+        assert f"detained at home from month {a.detained_month}" in text
+        if a.in_custody:
+            assert f"in custody from month {a.custody_month} (domestic surrender)" in text
+    assert f"accessions deposited: {model.accessions};" in text and model.accessions > 0
+    handovers = [story.describe(e) for e in model.events if e.event == "surrender"]
+    assert handovers and all("after detention at home since month 0" in s for s in handovers)

@@ -26,11 +26,10 @@ def sigmoid(z, scale=1.0):
 
 def beta_draw(rng: np.random.Generator, mean, concentration: float, size=None):
     """Beta(mκ, (1−m)κ) draws; a mean ≤ 0 gives exactly 0 and a mean ≥ 1 exactly 1 (ODD §5.3)."""
-    mean = np.asarray(mean, dtype=float)
-    inner = (mean > 0) & (mean < 1)
-    m = np.where(inner, mean, 0.5)
-    draws = rng.beta(m * concentration, (1 - m) * concentration, size=size)
-    return draws if inner.all() else np.where(inner, draws, np.where(mean >= 1, 1.0, 0.0))
+    a, b, fixed = beta_shapes(mean, concentration)
+    draws = rng.beta(a, b, size=size)
+    exact = ~np.isnan(fixed)
+    return np.where(exact, fixed, draws) if exact.any() else draws
 
 
 class ArrestCoefficients(NamedTuple):
@@ -244,9 +243,22 @@ def fate_at_regime_change(u, surrender_prob, detain_prob):
     return np.where(surrender, SURRENDERED, np.where(detain, DETAINED, FREE))
 
 
+def log_outreach_attraction(destination_logits, free):
+    """ODD §7.2: log V_i = log Σ_{free j} w_i·exp(β_t·a_i − ρ_j·r_ij), from each accused's log destination weights
+    (..., F, states) and whether each is free (..., F); −inf at every state when nobody is free."""
+    logits = np.where(np.asarray(free, dtype=bool)[..., None], destination_logits, -np.inf)
+    return np.logaddexp.reduce(logits, axis=-2)
+
+
 def cancels(risk, max_risk):
     """ODD §7.3.5: a trip whose perceived risk exceeds r_max is called off."""
     return risk > max_risk
+
+
+def makes_finding(u, arrested, member, finding_prob):
+    """ODD §7.3.7: after a state party's refusal to arrest, the court makes a non-compliance finding with
+    probability φ (never after an arrest, nor after a non-member's hosting)."""
+    return ~np.asarray(arrested, dtype=bool) & np.asarray(member, dtype=bool) & happens(u, finding_prob)
 
 
 def legitimacy_after_visit(legitimacy, arrested, member, finding, arrest_gain, defiance_loss, nonmember_loss):
@@ -290,9 +302,16 @@ def regional_means(compliance, region, n_regions: int):
     """ODD §7.5: c̄_r, the mean compliance of all states of region r (home included), per row:
     (rows, states) values and each state's region index -> (rows, regions)."""
     compliance = np.atleast_2d(compliance)
-    onehot = (np.asarray(region)[:, None] == np.arange(n_regions)[None, :]).astype(compliance.dtype)
-    sizes = np.maximum(onehot.sum(axis=0), 1)
-    return (compliance @ onehot) / sizes
+    region = np.asarray(region, dtype=np.int64)
+    rows = compliance.shape[0]
+    # bincount adds each region's values in state order (a matrix product would round differently by BLAS)
+    if rows == 1:
+        sums = np.bincount(region, weights=compliance[0], minlength=n_regions)[None, :]
+    else:
+        cell = (np.arange(rows, dtype=np.int64)[:, None] * n_regions + region[None, :]).reshape(-1)
+        sums = np.bincount(cell, weights=compliance.reshape(-1), minlength=rows * n_regions).reshape(rows, n_regions)
+    sizes = np.maximum(np.bincount(region, minlength=n_regions), 1)
+    return (sums / sizes).astype(compliance.dtype, copy=False)
 
 
 def may_withdraw(member, pending):

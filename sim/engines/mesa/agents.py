@@ -1,9 +1,11 @@
-"""The Mesa agents: states, the court, the prosecutor and the accused (ODD §2, ODD §7).
+"""The Mesa agents: states, the court, the prosecutor and the accused (ODD §2 and ODD §7).
 
 A state's variables live in its model's per-state arrays (``model.state_vars``), read and
 written through the agent's attributes, so that month-wide submodels (pressure decay,
-norm dynamics, withdrawal) run as array operations over the same ``sim.model.rules`` formulas
-while every decision that involves one state and one accused stays the agent's own.
+norm dynamics, withdrawal, accession) run as array operations over the same ``sim.model.rules``
+while every decision that involves one state and one accused stays the agent's own. Each
+decision is a ``rules`` call on a uniform the agent draws: the agents own when they decide and
+what follows, ``rules`` what the decision is.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ if TYPE_CHECKING:
     from sim.engines.mesa.model import TribunalModel
 
 NOT_PENDING = -1
+SURRENDER_DETAIL = "handed over to the Court"  # a new government's handover; one from detention says since when
 
 
 class Event(NamedTuple):
-    """One line of the event log (ODD §4.11)."""
+    """One line of the event log (ODD §9)."""
 
     t: int
     event: str
@@ -46,10 +49,16 @@ class _Column:
         agent.model.state_vars[self.name][agent.index] = value
 
 
+def _step_or_none(at: int) -> int | None:
+    return None if at == NOT_PENDING else at
+
+
 class State(mesa.Agent):
-    """A UN member state: statute membership, sovereignty, compliance, capacity, alignment, appeal."""
+    """A state: statute membership, sovereignty, compliance, capacity, alignment, appeal; the home
+    state's government also decides the fate of the accused when it changes (ODD §7.0-4.1)."""
 
     member = _Column()
+    ever_member = _Column()
     region = _Column()
     partner = _Column()
     sovereignty = _Column()
@@ -61,8 +70,9 @@ class State(mesa.Agent):
     findings = _Column()
     withdrawn = _Column()
     _withdraw_at = _Column()
+    _join_at = _Column()
 
-    def __init__(self, model: "TribunalModel", index: int, name: str, code: str):
+    def __init__(self, model: TribunalModel, index: int, name: str, code: str):
         super().__init__(model)
         self.index = index
         self.name = name
@@ -78,50 +88,73 @@ class State(mesa.Agent):
 
     @property
     def withdraw_at(self) -> int | None:
-        at = self._withdraw_at
-        return None if at == NOT_PENDING else at
+        return _step_or_none(self._withdraw_at)
 
-    def arrest_probability(self, accused: "Accused") -> float:
+    @property
+    def join_at(self) -> int | None:
+        return _step_or_none(self._join_at)
+
+    def arrest_probability(self, accused: Accused) -> float:
         """P_ij: the chance this state arrests ``accused`` if it visits now."""
         m = self.model
         return float(rules.arrest_probability(m.arrest_coef, self.capacity, self.member, self.compliance,
                                               m.court.legitimacy, self.pressure, self.sovereignty, self.alignment,
                                               accused.head_of_state))
 
-    def host(self, accused: "Accused", arrest_prob: float) -> bool:
-        """Receive a visit: arrest with probability P_ij; an arrest strengthens this state's norm."""
+    def decides_arrest(self, arrest_prob: float) -> bool:
+        """ODD §7.3.6: a visited state arrests with probability P_ij."""
+        return bool(rules.happens(self.model.rng.random(), arrest_prob))
+
+    def after_visit(self, arrested: bool, finding: bool) -> None:
+        """ODD §7.3.6-7: an arrest strengthens this state's norm; a finding adds pressure and counts against it."""
+        p = self.model.params
+        compliance, pressure, findings = rules.host_after_visit(self.compliance, self.pressure, self.findings,
+                                                                arrested, finding, p["states.arrest_norm_gain"],
+                                                                p["court.finding_pressure"])
+        self.compliance, self.pressure, self.findings = float(compliance), float(pressure), int(findings)
+
+    # --- the home government (ODD §7.0.1 and ODD §7.1) ---------------------------------------------
+    def new_government_decides(self, accused: Accused) -> None:
+        """A new home government hands a free accused to the court, detains them at home, or neither:
+        one uniform per accused (rules.fate_at_regime_change)."""
+        m, p = self.model, self.model.params
+        fate = rules.fate_at_regime_change(m.rng.random(), p["home.surrender_prob"], p["home.detain_prob"])
+        if fate == rules.SURRENDERED:
+            accused.take_custody("domestic_surrender")
+            m.log("surrender", self.name, accused.name, SURRENDER_DETAIL)
+        elif fate == rules.DETAINED:
+            accused.detain()
+            m.log("detention", self.name, accused.name, "detained at home by the new government")
+
+    def may_hand_over_detained(self, accused: Accused) -> None:
+        """ODD §7.1: an accused detained at home is handed to the court with probability ψ each month."""
         m = self.model
-        if m.rng.random() >= arrest_prob:
-            return False
-        self.compliance = float(rules.compliance_after_arrest(self.compliance, m.params["states.arrest_norm_gain"]))
-        return True
+        if rules.happens(m.rng.random(), m.params["home.detained_surrender_rate"]):
+            accused.take_custody("domestic_surrender")
+            m.log("surrender", self.name, accused.name, f"after detention at home since month {accused.detained_month}")
 
 
 class Court(mesa.Agent):
     """The court: its legitimacy rises with arrests, falls with defiance, and drifts back to L0."""
 
-    def __init__(self, model: "TribunalModel", legitimacy: float):
+    def __init__(self, model: TribunalModel, legitimacy: float):
         super().__init__(model)
         self.name = "the Court"
         self.legitimacy = legitimacy
 
-    def record_arrest(self) -> None:
-        self.legitimacy = float(rules.legitimacy_after_arrest(self.legitimacy, self.model.params["court.arrest_gain"]))
+    def decides_finding(self, arrested: bool, member: bool) -> bool:
+        """ODD §7.3.7: after a state party's refusal, a non-compliance finding with probability φ (drawn only then)."""
+        if arrested or not member:
+            return False
+        return bool(rules.makes_finding(self.model.rng.random(), arrested, member,
+                                        self.model.params["court.finding_prob"]))
 
-    def respond_to_refusal(self, host: State, accused: "Accused") -> None:
-        """A state party failed to arrest: perhaps a non-compliance finding; legitimacy suffers either way."""
-        m, p = self.model, self.model.params
-        finding = bool(m.rng.random() < p["court.finding_prob"])
-        if finding:
-            host.findings += 1
-            host.pressure = float(rules.add_pressure(host.pressure, p["court.finding_pressure"]))
-            m.findings += 1
-            m.log("finding", self.name, host.name, f"failure to arrest {accused.name}")
-        self.legitimacy = float(rules.legitimacy_after_defiance(self.legitimacy, p["court.defiance_loss"], finding))
-
-    def note_nonmember_visit(self) -> None:
-        self.legitimacy = float(rules.legitimacy_after_nonmember_visit(self.legitimacy,
-                                                                       self.model.params["court.nonmember_loss"]))
+    def after_visit(self, arrested: bool, member: bool, finding: bool) -> None:
+        """ODD §7.3.6-8: an arrest raises legitimacy; a refusal (less with a finding) or a non-member's visit lowers it."""
+        p = self.model.params
+        self.legitimacy = float(rules.legitimacy_after_visit(self.legitimacy, arrested, member, finding,
+                                                             p["court.arrest_gain"], p["court.defiance_loss"],
+                                                             p["court.nonmember_loss"]))
 
     def drift(self) -> None:
         p = self.model.params
@@ -131,7 +164,7 @@ class Court(mesa.Agent):
 class Prosecutor(mesa.Agent):
     """The prosecutor: monthly outreach to the states the accused are likeliest to visit; unsealing."""
 
-    def __init__(self, model: "TribunalModel"):
+    def __init__(self, model: TribunalModel):
         super().__init__(model)
         self.name = "the Prosecutor"
         self.targets: list[int] = []
@@ -141,33 +174,30 @@ class Prosecutor(mesa.Agent):
         m, p = self.model, self.model.params
         pressure = m.state_vars["pressure"]
         pressure[:] = rules.decay_pressure(pressure, p["prosecutor.pressure_decay"])
-        free = [a for a in m.accused if not a.in_custody]
-        budget = p["prosecutor.outreach_budget"]
+        free = [a for a in m.accused if a.free]
         self.targets = []
-        if not free or budget <= 0:
+        if not free:
             return
-        dest = m.destinations
-        attraction = np.logaddexp.reduce([a.destination_logits(m.arrest_probabilities(a)) for a in free], axis=0)
-        if budget >= len(dest):
-            chosen = dest
-        else:
-            chosen = dest[np.argpartition(-attraction, budget - 1)[:budget]]
+        logits = np.stack([a.destination_logits(m.arrest_probabilities(a)) for a in free])
+        attraction = rules.log_outreach_attraction(logits, np.ones(len(free), dtype=bool))
+        chosen = m.destinations[rules.outreach_targets(attraction[None, :], p["prosecutor.outreach_budget"], True)[0]]
         pressure[chosen] = rules.add_pressure(pressure[chosen], p["prosecutor.outreach_boost"])
-        self.targets = sorted(int(i) for i in chosen)
+        self.targets = [int(i) for i in chosen]
         if m.record_events:
             for i in self.targets:
                 m.log("outreach", self.name, m.state(i).name, f"pressure now {pressure[i]:.2f}")
 
     def unseal(self) -> None:
+        """ODD §7.4: each sealed warrant becomes public with probability ``prosecutor.unseal_rate``."""
         for accused in self.model.accused:
-            if accused.sealed and self.model.rng.random() < self.model.params["prosecutor.unseal_rate"]:
+            if accused.sealed and rules.happens(self.model.rng.random(), self.model.params["prosecutor.unseal_rate"]):
                 accused.make_public("unsealed by the Chamber")
 
 
 class Accused(mesa.Agent):
-    """A person under warrant: plans trips, weighs perceived risk, may be arrested or surrendered."""
+    """A person under warrant: plans trips, weighs perceived risk, may be arrested, surrendered or detained at home."""
 
-    def __init__(self, model: "TribunalModel", index: int, head_of_state: bool, trip_rate: float,
+    def __init__(self, model: TribunalModel, index: int, head_of_state: bool, trip_rate: float,
                  risk_aversion: float, max_risk: float, sealed: bool):
         super().__init__(model)
         self.index = index
@@ -180,13 +210,24 @@ class Accused(mesa.Agent):
         self.max_risk = max_risk
         self.sealed = sealed
         self.custody_month: int | None = None
+        self.detained_month: int | None = None
         self.route = "none"
-        self.trips = self.trips_to_members = self.trips_cancelled = 0
+        self.trips = self.trips_to_members = self.trips_cancelled = self.trips_at_issue = 0
         self.last_trip: tuple[int, int, str] | None = None
 
     @property
     def in_custody(self) -> bool:
         return self.custody_month is not None
+
+    @property
+    def detained(self) -> bool:
+        """Detained at home by a new government and not (yet) handed to the court."""
+        return self.detained_month is not None and not self.in_custody
+
+    @property
+    def free(self) -> bool:
+        """Neither in the court's custody nor detained at home: travels and attracts outreach."""
+        return self.custody_month is None and self.detained_month is None
 
     def perceived_risk(self, arrest_prob):
         return rules.perceived_risk(arrest_prob, self.sealed, self.model.params["accused.sealed_awareness"])
@@ -204,40 +245,69 @@ class Accused(mesa.Agent):
         if self.sealed:
             self.make_public("on custody")
 
+    def detain(self) -> None:
+        self.detained_month = self.model.month
+
     def make_public(self, how: str) -> None:
         self.sealed = False
         self.model.log("warrant_unsealed", "the Court", self.name, how)
+
+    def _draw(self, weights: np.ndarray) -> int:
+        """An index drawn with probability proportional to ``weights`` (one uniform, inverse CDF)."""
+        cdf = np.cumsum(weights)
+        return min(int(np.searchsorted(cdf, self.model.rng.random() * cdf[-1], side="right")), len(cdf) - 1)
 
     def take_turn(self) -> None:
         """Plan a trip, choose a host by attraction, cancel if too risky, else travel (ODD §7.3)."""
         m = self.model
         arrest_prob = m.arrest_probabilities(self)  # from the state as this accused's turn starts
-        if m.rng.random() >= rules.trip_probability(self.trip_rate):
+        if not rules.happens(m.rng.random(), rules.trip_probability(self.trip_rate)):
             return
         logits = self.destination_logits(arrest_prob)
-        weights = np.exp(logits - logits.max())
-        cdf = np.cumsum(weights)
-        k = min(int(np.searchsorted(cdf, m.rng.random() * cdf[-1], side="right")), len(cdf) - 1)
+        k = self._draw(np.exp(logits - logits.max()))
         host = m.state(int(m.destinations[k]))
         risk = float(self.perceived_risk(arrest_prob[k]))
-        if risk > self.max_risk:
+        if rules.cancels(risk, self.max_risk):
             self.trips_cancelled += 1
             self.last_trip = (m.month, host.index, "cancelled")
             m.log("trip_cancelled", self.name, host.name, f"perceived risk {risk:.3f}")
             return
+        self.visit(host, float(arrest_prob[k]))
+
+    def timed_stay(self) -> None:
+        """ODD §7.0.2: the warrant is issued under seal while this accused stays in a state party, drawn among
+        the current members by destination weight (sealed risk); no cancellation: the stay is a trip."""
+        m = self.model
+        member = m.state_vars["member"][m.destinations]
+        self.sealed = True
+        arrest_prob = m.arrest_probabilities(self)
+        logits = self.destination_logits(arrest_prob)
+        with np.errstate(over="ignore"):  # non-members' weights may overflow; they are set to 0
+            weights = rules.timed_host_weights(np.exp(logits - logits[member].max()), member)
+        k = self._draw(weights)
+        host = m.state(int(m.destinations[k]))
+        m.log("timed_warrant", "the Court", self.name, f"issued under seal during a stay in {host.name}")
+        self.trips_at_issue += 1
+        self.visit(host, float(arrest_prob[k]), "state party, at the warrant's issue")
+
+    def visit(self, host: State, arrest_prob: float, detail: str | None = None) -> None:
+        """ODD §7.3.6-8: the trip happens; the host arrests or not; the court responds; both bear the consequences."""
+        m = self.model
         member = bool(host.member)
         self.trips += 1
         self.trips_to_members += member
-        m.log("trip", self.name, host.name, "state party" if member else "non-party")
-        if host.host(self, float(arrest_prob[k])):
+        m.log("trip", self.name, host.name, detail or ("state party" if member else "non-party"))
+        arrested = host.decides_arrest(arrest_prob)
+        if arrested:
             self.take_custody("arrested_by_host")
-            m.court.record_arrest()
             self.last_trip = (m.month, host.index, "arrested")
             m.log("arrest", host.name, self.name, "arrested_by_host")
-            return
-        self.last_trip = (m.month, host.index, "refused" if member else "visited")
-        m.log("non_arrest", host.name, self.name, "state party" if member else "non-party")
-        if member:
-            m.court.respond_to_refusal(host, self)
         else:
-            m.court.note_nonmember_visit()
+            self.last_trip = (m.month, host.index, "refused" if member else "visited")
+            m.log("non_arrest", host.name, self.name, "state party" if member else "non-party")
+        finding = m.court.decides_finding(arrested, member)
+        if finding:
+            m.findings += 1
+            m.log("finding", m.court.name, host.name, f"failure to arrest {self.name}")
+        host.after_visit(arrested, finding)
+        m.court.after_visit(arrested, member, finding)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.engines.mesa.agents import Event
+from sim.engines.mesa.agents import SURRENDER_DETAIL, Accused, Event
 from sim.engines.mesa.model import TribunalModel
 
 _SENTENCES = {
@@ -19,13 +19,32 @@ _SENTENCES = {
     "withdrawal_effective": "{actor} left the Statute: {detail}",
     "regime_change": "the government of {actor} changed: {detail}",
     "surrender": "the new government of {actor} handed {target} over to the Court",
+    "timed_warrant": "the warrant for {target} was timed to an arrest at hand: {detail}",
+    "detention": "the new government of {actor} kept {target} in detention at home instead of handing them over",
+    "accession_deposited": "{actor} deposited an instrument of accession to the Statute, {detail}",
+    "accession_effective": "{actor} joined the Statute: {detail}",
 }
+_HANDOVER_FROM_DETENTION = "the government of {actor} handed {target} over to the Court, {detail}"
+KEY_EVENTS = ("timed_warrant", "arrest", "surrender", "detention", "finding", "withdrawal_notified",
+              "accession_deposited", "regime_change", "warrant_unsealed")
 
 
 def describe(event: Event) -> str:
     """An event as one English sentence, e.g. 'Month 12: the head of state travelled to State 7 (state party).'"""
-    text = _SENTENCES.get(event.event, "{actor} {event} {target} {detail}").format(**event._asdict())
+    template = _SENTENCES.get(event.event, "{actor} {event} {target} {detail}")
+    if event.event == "surrender" and event.detail != SURRENDER_DETAIL:
+        template = _HANDOVER_FROM_DETENTION
+    text = template.format(**event._asdict())
     return f"Month {event.t}: {text[0].upper()}{text[1:]}."
+
+
+def _fate(a: Accused) -> str:
+    """Where an accused stands: in custody (and how), detained at home, or at large."""
+    detained = f"detained at home from month {a.detained_month}" if a.detained_month is not None else ""
+    if a.in_custody:
+        custody = f"in custody from month {a.custody_month} ({a.route.replace('_', ' ')})"
+        return f"{custody}, after being {detained}" if detained else custody
+    return detained or "still at large"
 
 
 def account(model: TribunalModel) -> str:
@@ -33,16 +52,15 @@ def account(model: TribunalModel) -> str:
     lines = [f"{model.month} months, {model.roster.n_states} states "
              f"({int(model.roster.member.sum())} states parties at the start), home: {model.home.name}."]
     for a in model.accused:
-        fate = (f"in custody from month {a.custody_month} ({a.route.replace('_', ' ')})" if a.in_custody
-                else "still at large")
-        lines.append(f"- {a.name[0].upper()}{a.name[1:]}: {fate}; {a.trips} trips "
-                     f"({a.trips_to_members} to states parties), {a.trips_cancelled} called off.")
+        at_issue = f", {a.trips_at_issue} at the warrant's issue" if a.trips_at_issue else ""
+        lines.append(f"- {a.name[0].upper()}{a.name[1:]}: {_fate(a)}; {a.trips} trips "
+                     f"({a.trips_to_members} to states parties{at_issue}), {a.trips_cancelled} called off.")
     lines.append(f"- Non-compliance findings: {model.findings}; withdrawals notified: {model.withdrawals}; "
+                 f"accessions deposited: {model.accessions}; "
                  f"states parties at the end: {int(model.state_vars['member'].sum())}.")
     lines.append(f"- Court legitimacy: {model.params['court.legitimacy0']:.2f} at the start, "
                  f"{model.court.legitimacy:.2f} at the end.")
-    key = [e for e in model.events if e.event in ("arrest", "surrender", "finding", "withdrawal_notified",
-                                                   "regime_change", "warrant_unsealed")]
+    key = [e for e in model.events if e.event in KEY_EVENTS]
     if key:
         lines.append("Key events:")
         lines.extend(f"  {describe(e)}" for e in key[:20])

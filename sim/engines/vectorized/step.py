@@ -56,12 +56,12 @@ def warrant_at_issue(w: World) -> None:
 
 def _timed_stay(w: World, j: int, rows: np.ndarray) -> None:
     """ODD §7.0.2: under seal while in a state party, drawn ∝ destination weight among current members."""
-    w.sealed[rows, j] = True
     member = w.member[rows] > 0
-    has_member = member.any(axis=1)
+    has_member = member.any(axis=1)  # with no state party there is no timed warrant: nothing is sealed
     rows, member = rows[has_member], member[has_member]
     if rows.size == 0:
         return
+    w.sealed[rows, j] = True
     _, weight = w.arrest_and_weights(rows, j)
     weight = rules.timed_host_weights(weight, member)
     u = uniform(w.keys[rows], Stream.TIMED_HOST, 0, j)
