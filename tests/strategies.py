@@ -10,7 +10,7 @@ from sim.model.params import SCHEMA
 SIZE = {"scenario.n_states": (3, 25), "scenario.horizon_months": (1, 24), "scenario.n_regions": (1, 6),
         "scenario.n_partners": (0, 2), "prosecutor.outreach_budget": (0, 30), "states.withdrawal_delay": (0, 6),
         "states.accession_delay": (0, 6)}
-SKIP = {"scenario.roster", "scenario.date", "scenario.home", "scenario.partners"}
+SKIP = {"scenario.roster", "scenario.date", "scenario.home", "scenario.partners", "scenario.states"}
 V13 = tuple(p.name for p in SCHEMA if p.since == "1.3")  # mechanisms that are off at their defaults
 
 

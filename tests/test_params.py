@@ -36,6 +36,7 @@ def test_defaults_match_the_specification():
     for name, value in MODEL_DEFAULTS.items():
         assert p[name] == pytest.approx(value), name
     model_names = set(MODEL_DEFAULTS) | {"scenario.date", "scenario.home", "scenario.partners"}
+    model_names |= {"scenario.states"}  # the project's extension: counterfactual values for named states
     assert set(BY_NAME) == model_names
 
 

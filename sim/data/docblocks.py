@@ -71,7 +71,7 @@ ROUTE_WORDS = {
 
 def tables_markdown(folder: str | Path | None = None) -> str:
     """The list of tables: name, rows, what, and how many rows have each confidence."""
-    rows = ["| table (`sim.data.load_table(name)`) | rows | what | confidence |", "|---|---|---|---|"]
+    rows = ["| table (`sim.data.tables.load_table(name)`) | rows | what | confidence |", "|---|---|---|---|"]
     for name, (what, conf_cols) in TABLE_WORDS.items():
         frame = load_table(name, folder)
         counts = {col: frame[col].value_counts() for col in conf_cols}

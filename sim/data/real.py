@@ -60,20 +60,26 @@ def data_end(folder: str | Path | None = None) -> str:
     return max(days)
 
 
-def check_scenario(date: str, home: str, partners: tuple[str, ...]) -> None:
+def check_scenario(date: str, home: str, partners: tuple[str, ...], states: tuple[str, ...] = ()) -> None:
     """Validate a real-roster scenario (date in the data's range, home a state and a non-party then, partners
-    known) as building its roster would, with one-line errors; cached, so validating many points is cheap."""
-    _checked(str(date), home, tuple(partners), str(tables.DATA_DIR))
+    known, the states named by scenario.states in the roster) as building its roster would, with one-line
+    errors; cached, so validating many points is cheap."""
+    _checked(str(date), home, tuple(partners), tuple(states), str(tables.DATA_DIR))
 
 
 @lru_cache(maxsize=256)
-def _checked(date: str, home: str, partners: tuple[str, ...], data_dir: str) -> None:
+def _checked(date: str, home: str, partners: tuple[str, ...], states: tuple[str, ...], data_dir: str) -> None:
     day = _parse_date(date, "scenario.date")
     end = data_end()
     if not STATUTE_IN_FORCE <= day <= end:
         raise UserError(f"scenario.date {day} lies outside the sourced data, which cover {STATUTE_IN_FORCE} (the "
                         f"statute's entry into force) to {end}; choose a date in that range")
-    real_roster(day, home, list(partners))
+    roster = real_roster(day, home, list(partners))
+    for code in states:
+        if code not in roster.codes:
+            hint = difflib.get_close_matches(code, roster.codes, n=1)
+            raise UserError(f"scenario.states names {code}, which is not a state of the roster on {day}"
+                            + (f" (did you mean {hint[0]}?)" if hint else "") + "; use ISO3 codes of its states")
 
 
 def parties_at(date: str, folder: str | Path | None = None) -> pd.DataFrame:

@@ -23,7 +23,8 @@ INF = math.inf
 class Param:
     """One model parameter: dotted name, type, default, hard range, one-line doc.
 
-    ``kind`` is one of float, int, bool, str, date, float_list, int_list, str_list.
+    ``kind`` is one of float, int, bool, str, date, float_list, int_list, str_list, or states: a table of
+    per-state attribute values by ISO3 code (``STATE_ATTRIBUTES``) set instead of the Beta draws.
     ``low``/``high`` are inclusive hard bounds (for lists: per element).
     ``soft`` is a finite range for sliders and suggested sweep bounds.
     ``choices`` restricts a str parameter.
@@ -78,6 +79,8 @@ class Param:
         return (self.low, self.high)
 
     def range_text(self) -> str:
+        if self.kind == "states":
+            return "ISO3 = {" + ", ".join(STATE_ATTRIBUTES) + " in [0, 1]}"
         if self.choices:
             return " or ".join(f"`{c}`" for c in self.choices)
         if self.scalar_kind == "bool":
@@ -96,6 +99,8 @@ def _fmt(x: Any) -> str:
         return f"{x:.6g}"
     if isinstance(x, (list, tuple)):
         return "[" + ", ".join(_fmt(v) for v in x) + "]"
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{k} = {_fmt(v)}" for k, v in x.items()) + "}"
     return str(x)
 
 
@@ -104,6 +109,7 @@ def _p(name, kind, default, doc, low=-INF, high=INF, **kw) -> Param:
 
 
 UNIT = (0.0, 1.0)
+STATE_ATTRIBUTES = ("sovereignty", "compliance", "capacity", "alignment")  # what scenario.states may set
 
 SCHEMA: tuple[Param, ...] = (
     # scenario
@@ -124,6 +130,8 @@ SCHEMA: tuple[Param, ...] = (
        applies="real"),
     _p("scenario.partners", "str_list", ["csto"], "partner states of the home state (real roster): ISO3 codes or "
        "group names (au, arab_league, brics, sco, csto, cis, eu, nato, oic)", applies="real", may_be_empty=True),
+    _p("scenario.states", "states", {}, "per-state values of sovereignty, compliance, capacity or alignment that "
+       "replace the Beta draws of the named states (real roster; e.g. MNG = {compliance = 0.9})", applies="real"),
     # states
     _p("states.concentration", "float", 10.0, "concentration κ of the Beta draws of state attributes", 1e-3, 1e6,
        soft=(1, 100)),
@@ -301,6 +309,8 @@ def _kind_word(kind: str) -> str:
 
 def coerce(p: Param, value: Any) -> Any:
     """Validate and normalise one value for parameter ``p`` (lists element by element)."""
+    if p.kind == "states":
+        return _coerce_states(p, value)
     if p.is_list:
         if isinstance(value, tuple):
             value = list(value)
@@ -311,6 +321,30 @@ def coerce(p: Param, value: Any) -> Any:
             raise UserError(f"{p.name} must be {size} of {_kind_word(p.scalar_kind)}s, got {value!r}")
         return [_coerce_scalar(p, v, f"{p.name}[{i}]") for i, v in enumerate(value)]
     return _coerce_scalar(p, value, p.name)
+
+
+def _coerce_states(p: Param, value: Any) -> dict[str, dict[str, float]]:
+    """``{ISO3: {attribute: value}}``: codes of three capital letters, attributes of STATE_ATTRIBUTES in [0, 1]
+    (whether the codes are states of the roster is checked with the roster, see _check_consistency)."""
+    if not isinstance(value, Mapping):
+        raise UserError(f"{p.name} must be a table of states, e.g. [scenario.states.MNG] compliance = 0.9, "
+                        f"got {value!r}")
+    out: dict[str, dict[str, float]] = {}
+    for code, attrs in value.items():
+        if not (isinstance(code, str) and len(code) == 3 and code.isupper() and code.isalpha()):
+            raise UserError(f"{p.name}: '{code}' is not an ISO3 code (three capital letters, e.g. MNG)")
+        if not isinstance(attrs, Mapping) or not attrs:
+            raise UserError(f"{p.name}.{code} must set at least one of {', '.join(STATE_ATTRIBUTES)}, got {attrs!r}")
+        row = {}
+        for attr, v in attrs.items():
+            if attr not in STATE_ATTRIBUTES:
+                raise UserError(f"{p.name}.{code}: unknown attribute '{attr}'{suggest(str(attr), STATE_ATTRIBUTES)}; "
+                                f"one of {', '.join(STATE_ATTRIBUTES)}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                raise UserError(f"{p.name}.{code}.{attr} must be a number in [0, 1], got {v!r}")
+            row[str(attr)] = float(v)
+        out[code] = row
+    return dict(sorted(out.items()))
 
 
 def parse_value(text: str) -> Any:
@@ -382,7 +416,8 @@ class Params(Mapping[str, Any]):
         if roster == "real":
             from sim.data.real import check_scenario
 
-            check_scenario(v["scenario.date"], v["scenario.home"], tuple(v["scenario.partners"]))
+            check_scenario(v["scenario.date"], v["scenario.home"], tuple(v["scenario.partners"]),
+                           tuple(v["scenario.states"]))
 
     def replace(self, updates: Mapping[str, Any] | None = None, /, **keywords: Any) -> "Params":
         """A copy with some values changed (dotted names, ``name[i]`` for list elements); only the changed
@@ -470,10 +505,14 @@ def check_references(names: Iterable[str]) -> None:
 
 
 def _copy(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _copy(x) for k, x in v.items()}
     return list(v) if isinstance(v, list) else v
 
 
 def _frozen(v: Any) -> Any:
+    if isinstance(v, dict):
+        return tuple((k, _frozen(x)) for k, x in v.items())
     return tuple(v) if isinstance(v, list) else v
 
 

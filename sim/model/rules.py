@@ -225,6 +225,15 @@ def attribute_means(value, member, partner):
 HOME_ALIGNMENT = 1.0
 
 
+def apply_state_values(attributes, codes, values) -> None:
+    """Set the attributes ``scenario.states`` names (``{ISO3: {attribute: value}}``) in place of their draws:
+    ``attributes[name]`` has the roster's states on its last axis, ``codes`` their ISO3 codes."""
+    index = {c: i for i, c in enumerate(codes)}
+    for code, row in values.items():
+        for name, value in row.items():
+            attributes[name][..., index[code]] = value
+
+
 def log_appeal(normal, partner, appeal_sd, partner_appeal):
     """ODD §5.3: log w_i = appeal_sd·z_i, plus log(partner_appeal) for the home state's partners."""
     return appeal_sd * normal + np.where(partner, np.log(partner_appeal), 0.0)

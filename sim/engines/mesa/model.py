@@ -92,6 +92,7 @@ class TribunalModel(mesa.Model):
             "_withdraw_at": np.full(n, NOT_PENDING, dtype=np.int64),
             "_join_at": np.full(n, NOT_PENDING, dtype=np.int64),
         }
+        rules.apply_state_values(self.state_vars, roster.codes, p["scenario.states"])
         self.states = AgentSet([State(self, i, roster.names[i], (roster.codes or roster.names)[i])
                                      for i in range(n)], random=self.random)
         self._state_list = list(self.states)

@@ -189,6 +189,7 @@ class World:
             values = betas(self.keys, stream, a, b)
             out[name] = np.where(np.isnan(fixed), values, fixed).astype(DTYPE)
         out["alignment"][:, roster.home] = rules.HOME_ALIGNMENT
+        rules.apply_state_values(out, roster.codes, p.batch.params["scenario.states"])
         return out
 
     @property
