@@ -1,4 +1,4 @@
-"""The real roster at a date (MODEL.md §7), from the sourced tables: membership, regions, home, partners.
+"""The real roster at a date (docs/ODD.md §3.2), from the sourced tables: membership, regions, home, partners.
 
 Returns plain arrays (``StatesAtDate``); sim.model.roster wraps them as the model's Roster.
 """
@@ -99,7 +99,7 @@ def _suggestion(text: str, un: pd.DataFrame, groups: bool) -> str:
 
 def real_roster(date: str, home: str, partners: list[str] | tuple[str, ...] | str,
                 folder: str | Path | None = None) -> StatesAtDate:
-    """MODEL.md §7's real roster: the 193 UN members with membership and region on ``date``.
+    """The real roster (docs/ODD.md §3.2): the 193 UN members with membership and region on ``date``.
 
     Members are the parties on ``date`` (see ``parties_at``); regions are the five ASP groups
     (for states never party, their UN group under the ASP name); ``partners`` are ISO3 codes or

@@ -1,4 +1,4 @@
-"""The one parameter schema: every parameter of MODEL.md with its default, range and meaning.
+"""The one parameter schema: every parameter of the model (docs/ODD.md §4) with its default, range and meaning.
 
 Configs, CLI ``--set``, validation messages, the browser sliders and the docs table are
 all derived from ``SCHEMA``; no other module spells a parameter's default or range.
@@ -41,7 +41,7 @@ class Param:
     per_accused: bool = False
     unit: str = ""
     applies: str = ""  # "synthetic" or "real": a scenario parameter that only one roster uses
-    since: str = "1.2"  # the model version that added it (MODEL.md's v1.3 mechanisms default to "off")
+    since: str = "1.2"  # the model version that added it (v1.3 mechanisms default to "off")
 
     @property
     def group(self) -> str:
@@ -297,6 +297,12 @@ def _kind_word(kind: str) -> str:
             "date": "a date YYYY-MM-DD"}[kind]
 
 
+def _kinds_word(kind: str) -> str:
+    """The plural of ``_kind_word``: what a list's elements must be."""
+    return {"float": "numbers", "int": "integers", "bool": "0s and 1s", "str": "texts",
+            "date": "dates YYYY-MM-DD"}[kind]
+
+
 def coerce(p: Param, value: Any) -> Any:
     """Validate and normalise one value for parameter ``p`` (lists element by element)."""
     if p.is_list:
@@ -305,7 +311,7 @@ def coerce(p: Param, value: Any) -> Any:
         if p.scalar_kind == "str" and isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not value:
-            raise UserError(f"{p.name} must be a non-empty list of {_kind_word(p.scalar_kind)}s, got {value!r}")
+            raise UserError(f"{p.name} must be a non-empty list of {_kinds_word(p.scalar_kind)}, got {value!r}")
         return [_coerce_scalar(p, v, f"{p.name}[{i}]") for i, v in enumerate(value)]
     return _coerce_scalar(p, value, p.name)
 

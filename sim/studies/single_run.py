@@ -11,7 +11,7 @@ from sim.experiments.provenance import software
 
 
 def outcome_record(model: TribunalModel, seed: int) -> dict:
-    """The run's outputs (MODEL.md §5) and everything needed to rerun it."""
+    """The run's outputs (docs/ODD.md §3.4) and everything needed to rerun it."""
     frame = model.outcomes().frame()
     return {
         "seed": seed,
