@@ -324,7 +324,8 @@ def draw_series(model: TribunalModel) -> Figure:
             ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
     axes[0, 0].axhline(model.params["court.legitimacy0"], color="#999", ls="--", lw=1)
-    axes[1, 1].yaxis.get_major_locator().set_params(integer=True)
+    axes[0, 1].yaxis.get_major_locator().set_params(integer=True)  # states parties: a count
+    axes[1, 1].set_yticks([0, 0.25, 0.5, 0.75, 1], ["0", ".25", ".5", ".75", "1"])  # a share of the accused
     for ax in axes[1]:
         ax.set_xlabel("month")
     return fig

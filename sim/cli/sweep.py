@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from sim.experiments.config import TABLE_COMMANDS, load_experiment
-from sim.studies.reproduce import reproduce
 from sim.experiments.runner import default_folder
+from sim.studies.reproduce import reproduce
 from sim.studies.sweep import run_sweep
 
 
