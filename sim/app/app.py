@@ -509,6 +509,7 @@ def Page():
     solara.use_effect(lambda: lambda: _stop(model), [])
     play_interval = solara.use_reactive(PLAY_INTERVAL_MS)
     render_interval = solara.use_reactive(1)
+    threads = solara.use_reactive(False)  # Mesa's controller reads it as a reactive; the app steps in one thread
     layout, set_layout = solara.use_state(make_initial_grid_layout(len(TILES)))
     solara.Style(CSS)
     with solara.AppBar():
@@ -518,7 +519,7 @@ def Page():
             solara.SliderInt("Play Interval (ms)", value=play_interval, min=1, max=500, step=10)
             solara.SliderInt("Render Interval (steps)", value=render_interval, min=1, max=100, step=2)
             ModelController(model, model_parameters={"choices": choices}, play_interval=play_interval,
-                            render_interval=render_interval)
+                            render_interval=render_interval, use_threads=threads)
         with solara.Card("Information"):
             ShowSteps(model.value)
         ParameterPanel(choices, model)
