@@ -1,6 +1,6 @@
 """How fast the sweep explorer opens a large folder: seconds per step, printed.
 
-    python benchmarks/explorer.py [--rows 100000 1000000] [--replicates 100]
+    python benchmarks/explorer.py [--rows 100000 1000000] [--replicates 1000]
 
 For each size, a synthetic results folder (an LHS-like design over three parameters, two accused,
 random outcomes: the numbers mean nothing, the file sizes and layout are a sweep's) is written to a
@@ -68,7 +68,7 @@ def timed(label: str, fn):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--replicates", type=int, default=100)
+    parser.add_argument("--replicates", type=int, default=1000, help="per point; one block (row group) per point")
     args = parser.parse_args()
     import solara
 

@@ -315,3 +315,22 @@ def test_serve_refuses_a_busy_port(folders):
         s.listen()
         with pytest.raises(UserError, match="already in use"):
             serve("sim.app.explorer", argparse.Namespace(host="127.0.0.1", port=s.getsockname()[1]), "x")
+
+
+@pytest.mark.parametrize("rows_per_group", [80 * 2, 7])  # one point per row group (statistics), or mixed groups
+def test_load_refuses_run_points_missing_from_points_without_reading_the_runs(folders, tmp_path, rows_per_group):
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "r"
+    shutil.copytree(folders["grid3"], folder)
+    runs = pd.read_parquet(folder / "runs.parquet")
+    pq.write_table(pa.Table.from_pandas(runs, preserve_index=False), folder / "runs.parquet",
+                   row_group_size=rows_per_group)
+    assert load_results(folder).runs_frame is None
+    points = pd.read_parquet(folder / "points.parquet")
+    points[points["point"] != 35].to_parquet(folder / "points.parquet", index=False)
+    with pytest.raises(UserError, match=r"has point ids missing from points.parquet \(e.g. 35\)"):
+        load_results(folder)

@@ -195,17 +195,18 @@ def point_values(results: Results, measure: Measure, accused: str) -> pd.DataFra
                              "high": rows[f"{col}_high"].to_numpy(), "k": (rows[col] * rows["n"]).round().to_numpy(),
                              "sd": np.nan})
     runs = results.read_runs(measure.runs_columns)
+    number = runs["accused"].to_numpy()
     if measure.route is not None:
         assert measure.horizon is not None
-        mine = runs[runs["accused"].astype(str) == accused]
-        hit = pd.Series(enforced(mine, measure.horizon) & (mine["route"].astype(str) == measure.route).to_numpy())
+        mine = runs[number == int(accused)]
+        hit = pd.Series(enforced(mine, measure.horizon) & (mine["route"] == measure.route).to_numpy())
         return _share_table(mine["point"], hit)
     value = runs[measure.column].astype("Float64").astype(float)
     if measure.per_run:  # one row per replicate: accused 0's
-        first = runs["accused"] == runs["accused"].min()
+        first = number == number.min()
         return _mean_table(runs.loc[first, "point"], value[first])
     if accused != ALL:
-        mine = (runs["accused"].astype(str) == accused).to_numpy()
+        mine = number == int(accused)
         return _mean_table(runs.loc[mine, "point"], value[mine])
     per = runs[["point", "replicate"]].assign(v=value.to_numpy())
     grouped = per.groupby(["point", "replicate"], sort=True)["v"]

@@ -161,6 +161,20 @@ def _columns(frame: pd.DataFrame, path: Path, needed) -> pd.DataFrame:
     return frame
 
 
+def _point_ids(path: Path) -> np.ndarray:
+    """The point ids in runs.parquet: from its row-group statistics when each group holds one point
+    (a sweep writes one group per block of one point), else from its point column."""
+    meta = pq.ParquetFile(path).metadata
+    index = meta.schema.to_arrow_schema().get_field_index("point")
+    ids = []
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(index).statistics
+        if stats is None or not stats.has_min_max or stats.min != stats.max:
+            return pq.read_table(path, columns=["point"]).column("point").unique().to_numpy()
+        ids.append(stats.min)
+    return np.unique(np.asarray(ids, dtype=np.int64))
+
+
 def read_discovery_box(folder: str | Path) -> pd.DataFrame | None:
     """The PRIM box of a folder's discovery result (``DISCOVERY_BOX``), or None when there is none.
 
@@ -199,7 +213,7 @@ def load_results(folder: str | Path) -> Results:
     runs_path = folder / "runs.parquet"
     schema = _read(runs_path, lambda p: pd.DataFrame(columns=pq.read_schema(p).names))
     _columns(schema, runs_path, RUN_COLUMNS)
-    run_points = _read(runs_path, lambda p: pq.read_table(p, columns=["point"]).column("point").unique().to_numpy())
+    run_points = _read(runs_path, _point_ids)
     summary = _columns(_read(folder / "summary.csv", lambda p: pd.read_csv(p, dtype={"accused": str})),
                        folder / "summary.csv", ["point", "accused"])
     if not summary_horizons(summary):
