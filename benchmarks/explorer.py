@@ -82,7 +82,7 @@ def main() -> None:
             write_folder(folder, rows, args.replicates)
             size = (folder / "runs.parquet").stat().st_size / 2**20
             print(f"{rows:,} rows of runs.parquet ({size:.1f} MiB), {rows // (2 * args.replicates):,} points")
-            results = timed("load_results (runs.parquet checked, not read)", lambda: load_results(folder))
+            results = timed("load_results (runs.parquet checked, not read)", lambda f=folder: load_results(f))
             os.environ[explorer.FOLDER_ENV] = str(folder)
             explorer.loaded.cache_clear()
             explorer.values_of.cache_clear()
@@ -91,8 +91,8 @@ def main() -> None:
             measure = next(m for m in ex.measures(results.summary.columns, results.runs_columns)
                            if m.key == "p_arrested_by_host_120")
             timed("share arrested abroad by month 120 from runs (4 columns)",
-                  lambda: ex.point_values(results, measure, "0"))
-            timed("one point's runs (row-group filter)", lambda: results.read_runs(ex.KM_COLUMNS, points=[7]))
+                  lambda r=results, m=measure: ex.point_values(r, m, "0"))
+            timed("one point's runs (row-group filter)", lambda r=results: r.read_runs(ex.KM_COLUMNS, points=[7]))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import solara
 from PIL import Image
 from solara.widgets import HTML as HTMLWidget
 
-from sim.analysis.metrics import enforced, route_shares, summarize, wilson_interval
+from sim.analysis.metrics import enforced, route_shares, wilson_interval
 from sim.analysis.survival import kaplan_meier
 from sim.app import exploration as ex
 from sim.cli import main

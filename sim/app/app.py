@@ -65,7 +65,8 @@ def scenario_label(path: Path, overrides: dict[str, Any]) -> str:
     words = path.stem.removeprefix("scenario_").replace("_", " ").split()
     name = " ".join(w if w.isdigit() else w.capitalize() for w in words)
     if overrides.get("scenario.roster") == "real":
-        return f"{name} (real roster on {overrides.get('scenario.date', '?')}, home {overrides.get('scenario.home', '?')})"
+        date, home = overrides.get("scenario.date", "?"), overrides.get("scenario.home", "?")
+        return f"{name} (real roster on {date}, home {home})"
     return name
 
 

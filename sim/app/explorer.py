@@ -20,14 +20,28 @@ import pandas as pd
 import solara
 
 from sim.analysis import style
-from sim.app.app import Picture, png_url
-from sim.app.exploration import (Filter, Measure, accused_options, apply_filters, box_limits, cells,
-                                 default_filter, kinds_of, make_axis, measures, nearest_level, point_choices,
-                                 point_parameters, point_survival, point_values)
+from sim.analysis.plots import is_grid
 from sim.app import explorer_figures as figures
+from sim.app.app import Picture, png_url
+from sim.app.exploration import (
+    Filter,
+    Measure,
+    accused_options,
+    apply_filters,
+    box_limits,
+    cells,
+    default_filter,
+    kinds_of,
+    make_axis,
+    measures,
+    nearest_level,
+    point_choices,
+    point_parameters,
+    point_survival,
+    point_values,
+)
 from sim.errors import UserError
 from sim.experiments.results import Results, load_results
-from sim.analysis.plots import is_grid
 
 FOLDER_ENV = "SIM_EXPLORE_FOLDER"  # set by `python -m sim explore FOLDER` for the server process
 NONE = "(none)"
@@ -150,8 +164,7 @@ def Explorer(folder: str):
         if swept:
             with solara.Card("Axes"):
                 solara.ToggleButtonsSingle(value=view, values=VIEWS)
-                solara.Select("x axis", values=swept, value=x.value,
-                              on_value=lambda v: (x.set(v), y.set(NONE) if y.value == v else None))
+                solara.Select("x axis", values=swept, value=x.value, on_value=lambda v: _set_x(x, y, v))
                 solara.Select("y axis" if view.value == "heatmap" else "lines by", value=y.value,
                               values=[NONE, *[n for n in swept if n != x.value]], on_value=y.set)
             off = [n for n in swept if n not in (x.value, y.value)]
@@ -192,7 +205,8 @@ def Explorer(folder: str):
         with solara.Row(style={"align-items": "center"}):
             if labelled:
                 solara.Select("Point (kept by the slices)", values=list(labelled.values()),
-                              value=labelled.get(point.value), on_value=lambda text: point.set(int(text.split(":", 1)[0])))
+                              value=labelled.get(point.value),
+                              on_value=lambda text: point.set(int(text.split(":", 1)[0])))
             solara.InputInt("Point id", value=point.value, continuous_update=True,
                             on_value=lambda p: _set_point(results, point, p))
         PointDetails(results, point.value)
@@ -201,6 +215,13 @@ def Explorer(folder: str):
             if table_of_kind is not None:
                 solara.HTML(tag="div", unsafe_innerHTML=f"<b>{html.escape(kind.name)}</b>"
                             f"{_table_html(table_of_kind)}")
+
+
+def _set_x(x: solara.Reactive[str], y: solara.Reactive[str], name: str) -> None:
+    """A new x axis; the y axis is freed when it was the same parameter."""
+    x.set(name)
+    if y.value == name:
+        y.set(NONE)
 
 
 def _set_point(results: Results, point: solara.Reactive[int], value: int) -> None:

@@ -56,8 +56,9 @@ def heatmap(table: pd.DataFrame, measure: Measure, accused: str, x: Axis, y: Axi
         if nx * ny <= 144:
             mid = (vmin + vmax) / 2
             for (i, j), v in np.ndenumerate(z):
-                ax.text(j, i, _text(measure, v, low[i, j], high[i, j], interval), ha="center", va="center",
-                        fontsize=7 if interval else 6.5, color="white" if v < mid else "#1A1A1A", linespacing=1.15)
+                text = _text(measure, v, float(low[i, j]), float(high[i, j]), interval)
+                ax.text(j, i, text, ha="center", va="center", fontsize=7 if interval else 6.5,
+                        color="white" if v < mid else "#1A1A1A", linespacing=1.15)
         bx, by = box
         if bx is not None or by is not None:
             x0, x1 = (x.position(bx[0]), x.position(bx[1])) if bx else (-0.5, nx - 0.5)
