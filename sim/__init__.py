@@ -3,10 +3,24 @@
 Public API: ``simulate``, ``Params``, ``SCHEMA``, ``UserError``; ``load_results`` for sweep folders.
 """
 
-from sim.errors import UserError
-from sim.model.params import SCHEMA, Params
-from sim.simulate import simulate
+import sys
+
+from sim.errors import UserError, dependency_hint, missing_dependency
 from sim.version import __version__
+
+try:
+    from sim.model.params import SCHEMA, Params
+    from sim.simulate import simulate
+except ImportError as _exc:  # usually a virtualenv that is not active
+    _missing = missing_dependency(_exc)
+    if _missing is None:
+        raise
+    _exc.add_note(dependency_hint(_missing))
+    if sys.argv[:1] != ["-m"]:  # only `python -m sim` (Python is still locating sim.__main__) reports it itself
+        raise
+    import_error: ImportError | None = _exc
+else:
+    import_error = None
 
 __all__ = ["SCHEMA", "Params", "UserError", "simulate", "load_results", "__version__"]
 

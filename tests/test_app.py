@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import argparse
 import html
+import importlib.util
+import signal
 import socket
 import stat
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import ipyvuetify as v
@@ -18,6 +24,7 @@ from solara.widgets import HTML as HTMLWidget
 from sim.app import app
 from sim.app import server as app_server
 from sim.errors import UserError
+from sim.model.roster import build_roster
 from sim.model.params import BY_NAME, SCHEMA, Params
 from sim.engines.mesa.story import describe
 from sim.simulate import simulate
@@ -166,6 +173,77 @@ def test_each_session_has_its_own_model():
     assert steps_shown(second) == 0
 
 
+def test_no_mesa_defaults_are_on_show():
+    rc = render_page()
+    assert rc.find(v.Checkbox, label="Use Threads").widgets == []
+    assert rc.find(v.Tab).widgets == [] and rc.find(v.Tabs).widgets == []  # Mesa's "Page 0" tab bar
+    texts = [str(c) for w in rc.find(v.Html).widgets for c in (w.children or [])]
+    assert not any("Page 0" in t or "Model Parameters" in t for t in texts)
+    for label in ("Reset", "Step", "▶"):
+        assert rc.find(v.Btn, children=[label]).widgets  # Mesa's controls stay
+    assert rc.find(v.Slider, label="Render Interval (steps)").widgets
+
+
+def test_scenario_chooser_offers_synthetic_and_each_historical_config():
+    options = app.scenarios()
+    configs = sorted(p.name for p in app.EXPERIMENTS.glob("scenario_*.toml"))
+    assert [o.source for o in options] == ["", *configs] and options[0].label == app.SYNTHETIC
+    rc = render_page()
+    select = rc.find(v.Select, label="Scenario").widget
+    assert select.items == [o.label for o in options] and select.v_model == app.SYNTHETIC
+
+
+def test_a_historical_scenario_runs_on_the_real_roster_with_states_named():
+    ukraine = next(o for o in app.scenarios() if o.source == "scenario_2023_ukraine.toml")
+    assert ukraine.label == "2023 Ukraine (real roster on 2023-03-17, home RUS)"
+    rc = render_page()
+    rc.find(v.Select, label="Scenario").widget.v_model = ukraine.label
+    assert any("apply when you press Reset" in a for a in alerts(rc))
+    click(rc, "Reset")
+    text = page_html(rc)
+    states = build_roster(Params({"scenario.roster": "real", "scenario.date": "2023-03-17", "scenario.home": "RUS",
+                                  "scenario.partners": []})).n_states  # 195 on that date: 193 UN members and two
+    assert f"of {states}</div>" in text and "experiments/scenario_2023_ukraine.toml" in text
+    assert "0 parameter(s) changed from the scenario" in " ".join(
+        str(c) for w in rc.find(v.Html).widgets for c in (w.children or []))
+    # an element slider changes the scenario's value, not the schema default
+    rc.find(v.Slider, label="accused.trip_rate[1]").widget.v_model = 0.5
+    assert "0.5 (scenario 0.3)" in page_html(rc)
+
+
+def test_the_map_names_the_hosts_of_recent_trips():
+    from matplotlib.text import Annotation
+
+    ukraine = next(o for o in app.scenarios() if o.source == "scenario_2023_ukraine.toml")
+    model = app.AppModel(app.Choices(seed=3).start_from(ukraine))
+    while not app.recent_trips(model):
+        model.step()
+    fig = app.draw_states(model)
+    named = {a.get_text() for a in fig.axes[0].findobj(Annotation)}
+    hosts = {model.roster.names[h] for _, _, h, _ in app.recent_trips(model)}
+    assert "home: Russia" in named and named - {"home: Russia"} and named - {"home: Russia"} <= hosts
+    assert any(name in s for _, s in app.log_lines(model) for name in hosts)
+
+
+def test_the_custody_series_is_drawn_as_a_share():
+    fig = app.draw_series(_travelling_model())
+    share = fig.axes[3]
+    assert share.get_title() == "share of the accused in custody"
+    assert list(share.get_yticks()) == [0, 0.25, 0.5, 0.75, 1] and share.get_ylim()[1] <= 1.05
+
+
+def test_start_up_warnings_are_filtered_at_their_source_and_others_still_show():
+    """Importing the app shows no Mesa or Solara warning; the filters name their source, so a new
+    warning of the same modules is not hidden."""
+    code = ("import warnings, sim.app.app\n"
+            "warnings.warn_explicit('another warning', UserWarning, 'x.py', 1, module='solara.validate_hooks')\n")
+    proc = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "found despite early return" not in proc.stderr
+    assert proc.stderr.count("Warning") == 1 and "another warning" in proc.stderr, proc.stderr
+
+
 # ------------------------------------------------------------------ what is drawn and logged
 
 
@@ -261,7 +339,58 @@ def test_solara_is_run_in_production_mode_on_the_given_address():
     cmd = app_server.solara_command("0.0.0.0", 9000)
     assert cmd[1:4] == ["-m", "solara", "run"] and "--production" in cmd
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0" and cmd[cmd.index("--port") + 1] == "9000"
-    assert Path(cmd[4]).name == "app.py" and Path(cmd[4]).is_file()
+    assert cmd[4] == "sim.app.app"  # a module: sim/app/__init__.py (the warning filters) runs first
+    assert importlib.util.find_spec(cmd[4]) is not None
+
+
+def _child_of(pid: int, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.1)
+    raise AssertionError("the server process was not started")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+def test_sigterm_to_viz_stops_the_server_and_frees_the_port(tmp_path):
+    """`python -m sim viz` passes SIGTERM on to its Solara child: both end, the port is free, no warning shown."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "viz.log"
+    with open(log, "w") as out:
+        viz = subprocess.Popen([sys.executable, "-m", "sim", "viz", "--port", str(port)], stdout=out,
+                               stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1])
+    try:
+        child = _child_of(viz.pid)
+        deadline = time.monotonic() + 90
+        while app_server._port_free("127.0.0.1", port):
+            assert time.monotonic() < deadline and viz.poll() is None, log.read_text()
+            time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:
+            assert page.status == 200
+        viz.send_signal(signal.SIGTERM)  # to viz alone, not to a process group
+        assert viz.wait(timeout=30) == 0
+        deadline = time.monotonic() + 5
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(child), "the Solara server outlived `viz`"
+        assert app_server._port_free("127.0.0.1", port)
+    finally:
+        if viz.poll() is None:
+            viz.kill()
+    text = log.read_text()
+    assert "Warning" not in text and "Traceback" not in text, text
 
 
 def test_required_assets_are_the_front_end_packages_that_solara_pins():

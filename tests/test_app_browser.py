@@ -192,6 +192,7 @@ def test_a_slider_and_steps_change_the_plots_and_the_log(session):
         "() => document.querySelector('[role=slider][aria-label=\"court.legitimacy0\"]')"
         ".getAttribute('aria-valuenow') === '0.7'", timeout=STEP_TIMEOUT_MS)
     session.page.get_by_text("apply when you press Reset").wait_for()
+    session.page.get_by_text("0.7 (default 0.5)").wait_for(timeout=STEP_TIMEOUT_MS)  # the server has the value
     session.reset()
     session.page.get_by_text("(start 0.70)").wait_for()
     session.step(3)
@@ -235,6 +236,7 @@ def test_play_runs_months_and_a_screenshot_is_saved(session):
     session.page.wait_for_function(
         "() => document.querySelector('[role=slider][aria-label=\"Render Interval (steps)\"]')"
         ".getAttribute('aria-valuenow') === '11'", timeout=STEP_TIMEOUT_MS)
+    session.page.wait_for_timeout(1500)  # the slider's last value reaches the server (it echoes nothing)
     for k in (1, 2):
         session.click("Step")
         session.wait_month_at_least(reached + 11 * k)

@@ -1,8 +1,10 @@
 """The CLI: a readable single run, its files, and one clear line with exit 2 for every kind of bad input."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -70,6 +72,7 @@ def test_run_tells_the_story_and_writes_its_files(tmp_path, capsys):
     code, out, err = _run(["run", "--config", str(cfg), "--seed", "3", "--out", str(tmp_path / "o"),
                            "--set", "court.legitimacy0=0.8"], capsys)
     assert code == 0, err
+    assert out.startswith("Seed 3 (the same seed and parameters replay this run).\n")
     assert "36 months, 40 states" in out and "The head of state:" in out and "Court legitimacy: 0.80" in out
     events = pd.read_csv(tmp_path / "o" / "events.csv")
     series = pd.read_csv(tmp_path / "o" / "series.csv")
@@ -84,6 +87,24 @@ def test_run_tells_the_story_and_writes_its_files(tmp_path, capsys):
     # the same seed and parameters give the same story
     code2, out2, _ = _run(["run", "--config", str(cfg), "--seed", "3", "--set", "court.legitimacy0=0.8"], capsys)
     assert out2 == out.split("Wrote")[0]
+
+
+def test_a_missing_dependency_is_one_line_saying_to_activate_the_virtualenv(tmp_path):
+    """`python3 -m sim` outside the virtualenv: numpy cannot be imported (a stand-in numpy that fails)."""
+    fake = tmp_path / "site" / "numpy"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'numpy'\", name='numpy')\n")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake.parent), str(root)])}
+    proc = subprocess.run([sys.executable, "-m", "sim", "params"], capture_output=True, text=True, env=env,
+                          cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (f"error: the Python package 'numpy' is not installed for {sys.executable}; activate the "
+                           "project's virtualenv (. .venv/bin/activate) or install the project there (pip install -e .)\n")
+    library = subprocess.run([sys.executable, "-c", "import sim"], capture_output=True, text=True, env=env,
+                             cwd=tmp_path)  # a library import keeps its traceback, with the hint as a note
+    assert library.returncode == 1 and "Traceback" in library.stderr
+    assert library.stderr.rstrip().endswith("(pip install -e .)")
 
 
 def test_params_lists_every_parameter(capsys):

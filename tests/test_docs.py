@@ -146,7 +146,7 @@ def documents() -> tuple[tuple[str, Path, str], ...]:
 
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
-PATH = re.compile(r"(?<![\w/.:<>@-])((?:\.\./)*(?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.-]*)(?:::(\w+))?")
+PATH = re.compile(r"(?<![\w/.:<>@-])((?:\.\./)*(?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.*-]*)(?:::(\w+))?")
 BARE_MD = re.compile(r"(?<![\w/.-])([A-Za-z0-9_-]+\.md)\b")
 MODULE = re.compile(r"(?<![\w.])sim(?:\.[A-Za-z_]\w*)+")
 SECTION = re.compile(r"(ODD(?:\.md)?,?\s*)?§\s*(\d+(?:\.\d+)*)")
@@ -162,6 +162,10 @@ def _planned(text: str) -> str:
 def _check_path(target: str, base: Path, planned: str, where: str, problems: list[str]) -> None:
     target = target.split("#", 1)[0]
     if not target:
+        return
+    if "*" in target:  # a glob (experiments/scenario_*.toml) must match at least one file
+        if not any(base.glob(target)):
+            problems.append(f"{where}: cites {target}, which matches no file")
         return
     resolved = (base / target).resolve()
     if not resolved.is_relative_to(ROOT):
@@ -318,3 +322,43 @@ def test_worked_values_in_the_odd_follow_from_the_rules():
     q = rules.regime_change_probability(p["home.turnover_rate"], p["home.engagement_effect"],
                                         p["prosecutor.home_engagement"])
     assert f"q = 1/{round(1 / q)} a month" in text and abs(1 / q - round(1 / q)) < 1e-9
+
+
+def _table_problems(text: str) -> list[str]:
+    """Rows of Markdown tables whose cell count differs from their header's (an unescaped `|` in a
+    cell, even inside backticks, splits it on GitHub)."""
+    problems, width, fenced = [], None, False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("```"):
+            fenced = not fenced
+        if fenced or not line.startswith("|"):
+            width = None
+            continue
+        cells = len(re.findall(r"(?<!\\)\|", line))
+        width = cells if width is None else width
+        if cells != width:
+            problems.append(f"line {number}: {cells - 1} cells, header has {width - 1}: {line[:80]}")
+    return problems
+
+
+def test_markdown_tables_keep_their_columns():
+    from sim.model.outcomes import outcome_table_markdown
+
+    assert _table_problems(table_markdown()) == [] and _table_problems(outcome_table_markdown()) == []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        assert _table_problems(path.read_text(encoding="utf-8")) == [], path.name
+    assert _table_problems("| a | b |\n|---|---|\n| `synthetic | real` | x |\n")  # the check can fail
+
+
+def test_configs_and_help_texts_cite_docs_not_the_private_specification():
+    """MODEL.md is not in the repository: configs, help texts and the parameter table cite docs/ODD.md."""
+    from sim.cli.main import build_parser
+    from sim.model.params import table_text
+
+    parser = build_parser()
+    helps = [parser.format_help()] + [p.format_help() for p in parser._subparsers._group_actions[0].choices.values()]
+    texts = {"help": "\n".join(helps), "params": table_text() + table_markdown()}
+    texts.update({p.name: p.read_text(encoding="utf-8") for p in sorted((ROOT / "experiments").glob("*.toml"))})
+    for folder in ("analysis", "app", "cli", "data", "experiments", "studies"):
+        texts.update({str(p): p.read_text(encoding="utf-8") for p in sorted((ROOT / "sim" / folder).rglob("*.py"))})
+    assert [name for name, text in texts.items() if "MODEL.md" in text] == []

@@ -137,3 +137,25 @@ def test_missing_columns_and_bad_horizons_are_user_errors():
         summarize(runs.drop(columns="replicate"), [12])
     with pytest.raises(UserError, match="horizons"):
         summarize(runs, [])
+
+
+def test_a_simulate_frame_without_point_column_is_summarised_per_accused():
+    """The README's call `summarize(frame, [24, 60, 120])` on one sim.simulate frame works as written."""
+    from sim import simulate
+    from sim.analysis.survival import kaplan_meier
+
+    frame = simulate({"scenario.n_states": 20, "scenario.horizon_months": 24}, replicates=30, seed=4,
+                     engine="vectorized")
+    assert "point" not in frame.columns
+    table = summarize(frame, [6, 12, 24])
+    assert list(table["accused"]) == ["0", "1", "all"] and (table["n"] == 30).all()
+    with_point = summarize(frame.assign(point=0), [6, 12, 24]).drop(columns="point")
+    pd.testing.assert_frame_equal(table, with_point)
+    assert list(route_shares(frame)["accused"]) == ["0", "1"]
+    assert set(kaplan_meier(frame, 24)["accused"]) == {"0", "1", "all"}
+
+
+def test_grouping_by_a_missing_point_column_says_the_fix():
+    frame = runs_frame([[1, 2]]).drop(columns="point")
+    with pytest.raises(UserError, match=r"lacks column\(s\) point; .*by=\(\"accused\",\)"):
+        summarize(frame, [12], by=("point", "accused"))

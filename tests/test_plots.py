@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -150,15 +151,114 @@ def test_axes_carry_names_descriptions_and_the_number_of_replicates(grid_folder)
     assert "Enforcement probability by month 120" in fig._suptitle.get_text()
 
 
-def test_heatmap_marks_the_half_probability_contour(grid_folder):
-    from matplotlib.contour import ContourSet
+def test_half_boundary_runs_along_cell_edges_between_cells_above_and_below():
+    from sim.analysis.plots import boundary_segments
 
+    z = np.array([[0.2, 0.6], [0.4, 0.5]])  # rows are y, columns x: below/above in row 0, below/above in row 1
+    segments = sorted(tuple(map(tuple, s)) for s in boundary_segments(z))
+    assert segments == [((0.5, -0.5), (0.5, 0.5)), ((0.5, 0.5), (0.5, 1.5))]
+    assert boundary_segments(np.full((3, 3), 0.7)) == []
+    assert boundary_segments(np.array([[0.1, np.nan, 0.9]])) == []  # an unknown cell separates nothing
+
+
+def test_heatmap_cells_show_value_and_interval_and_the_boundary_avoids_them(grid_folder):
+    from matplotlib.collections import LineCollection
+
+    from sim.experiments.results import load_results
     from sim.studies.figures import figure
+
+    results = load_results(grid_folder)
+    fig = figure(results, "heatmap")
+    panel = fig.axes[0]  # accused 0
+    boundary = [c for c in panel.collections if isinstance(c, LineCollection) and c.get_gid() == "half-boundary"]
+    assert len(boundary) == 1
+    for seg in boundary[0].get_segments():
+        for x, y in seg:  # on cell edges (half-integers), never through a cell centre where its label is
+            assert (x % 1, y % 1) != (0, 0) and {x % 1, y % 1} <= {0.0, 0.5}
+    row = results.summary.merge(results.points, on="point").query(
+        "accused == '0' and `states.sovereignty_member` == 0.4 and `court.legitimacy0` == 0.5").iloc[0]
+    share = lambda v: "1" if v >= 0.995 else "0" if v < 0.005 else f"{v:.2f}".lstrip("0")  # noqa: E731
+    expected = f"{share(row['p_enforced_120'])}\n{share(row['p_enforced_120_low'])}–{share(row['p_enforced_120_high'])}"
+    cells = {(round(t.get_position()[0]), round(t.get_position()[1])): t.get_text() for t in panel.texts}
+    assert cells[(1, 1)] == expected  # x index 1 (0.4), y index 1 (0.5)
+    assert len(cells) == 12 and all("–" in t for t in cells.values())
+
+
+def test_routes_of_a_large_sampled_design_are_pooled_in_bins_with_intervals(tmp_path):
+    from sim.analysis.metrics import route_shares, wilson_interval
+    from sim.analysis.plots import MAX_BINS, route_bins, routes_figure
     from sim.experiments.results import load_results
 
-    fig = figure(load_results(grid_folder), "heatmap")
-    levels = {tuple(c.levels) for c in fig.findobj(ContourSet)}
-    assert levels == {(0.5,)}
+    rng = np.random.default_rng(3)
+    folder = make_results(tmp_path / "r", grid={"states.sovereignty_member": list(rng.uniform(0.1, 0.9, 80))},
+                          replicates=25)
+    results = load_results(folder)
+    shares = route_shares(results.runs, horizon=120)
+    fig = routes_figure(shares, results.points, results.swept, 120, 25, [1, 0])
+    bars = [p for p in fig.axes[0].patches]
+    assert len(bars) == 2 * MAX_BINS  # two routes per bin, not one bar per point
+    key, labels = route_bins(results.points, "states.sovereignty_member")
+    assert len(labels) == MAX_BINS and key.value_counts().sum() == 80
+    first = results.runs[(results.runs["point"].map(key) == 0) & (results.runs["accused"] == 0)]
+    k = ((first["route"].astype(str) == "arrested_by_host") & (first["custody_month"].fillna(999) < 120)).sum()
+    heights = sorted(b.get_height() for b in bars if abs(b.get_x() + b.get_width() / 2 - (0 - 0.19)) < 1e-6)
+    assert heights == [pytest.approx(k / len(first))]  # bin 0, route arrested abroad: pooled share of its points
+    low, high = wilson_interval(k, len(first))
+    whiskers = [seg for c in fig.axes[0].collections for seg in c.get_segments()
+                if abs(seg[0][0] - (0 - 0.19)) < 1e-6]
+    assert any(seg[0][1] == pytest.approx(low[()]) and seg[1][1] == pytest.approx(high[()]) for seg in whiskers)
+
+
+def test_survival_legend_names_parameter_values_never_point_ids(tmp_path):
+    from matplotlib.text import Text
+
+    from sim.experiments.results import load_results
+    from sim.studies.figures import figure
+
+    rng = np.random.default_rng(4)
+    names = ["states.sovereignty_member", "court.legitimacy0", "arrest.intercept", "home.turnover_rate"]
+    points = pd.DataFrame({"point": np.arange(12), names[0]: rng.uniform(0.1, 0.9, 12),
+                           names[1]: rng.uniform(0.2, 0.8, 12), names[2]: rng.uniform(-6, -2, 12),
+                           names[3]: rng.uniform(0, 0.01, 12)})
+    folder = make_results(tmp_path / "r", grid={"court.legitimacy0": [0.5]}, replicates=10)
+    runs = synthetic_runs(points, 10, 1)
+    points.to_parquet(folder / "points.parquet", index=False)
+    runs.to_parquet(folder / "runs.parquet", index=False)
+    summarize(runs, HORIZONS).to_csv(folder / "summary.csv", index=False)
+    (folder / "manifest.json").write_text(json.dumps({"swept": names, "parameters": {"scenario.horizon_months": 120}}))
+    fig = figure(load_results(folder), "survival")
+    legend = " ".join(t.get_text() for t in fig.legends[0].findobj(Text))
+    assert "point " not in legend and "3 of 4 swept parameters" in legend
+    assert len(re.findall(r"legitimacy0\s-?[0-9.]+", legend)) == 4  # each of the four lines names its values
+
+
+def _overlaps(boxes) -> list[tuple[int, int]]:
+    return [(i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
+
+
+@pytest.mark.parametrize("k", [3, 15, 30])
+def test_morris_labels_do_not_overlap(k):
+    from matplotlib.text import Annotation
+
+    from sim.analysis.plots import morris_figure
+    from sim.model.params import SCHEMA
+
+    names = [p.name for p in SCHEMA if p.scalar_kind == "float"][:k]
+    rng = np.random.default_rng(k)
+    mu_star = np.sort(rng.gamma(0.6, 0.02, k))
+    mu_star[: k // 2] = mu_star[0]  # a crowd of near-equal small effects near the origin
+    frame = pd.DataFrame({"parameter": names, "mu": mu_star, "mu_star": mu_star, "mu_star_conf": 0.2 * mu_star,
+                          "sigma": mu_star * rng.uniform(0.8, 1.2, k), "method": "morris", "outcome": "p_enforced",
+                          "horizon": 120, "accused": "0", "noise_mu_star": 0.002, "outcome_label": "x"})
+    fig = morris_figure(frame, 16 * k, 20)
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    bars, scatter = fig.axes[:2]
+    ticks = [t.get_window_extent(renderer) for t in bars.get_yticklabels() if t.get_text()]
+    assert len(ticks) == k and _overlaps(ticks) == []
+    labels = [a.get_window_extent(renderer) for a in scatter.findobj(Annotation)]
+    assert labels and _overlaps(labels) == []
+    assert _overlaps(labels + [scatter.get_legend().get_window_extent(renderer)]) == []
 
 
 def _plot(argv, capsys):

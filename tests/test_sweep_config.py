@@ -199,6 +199,9 @@ BAD = {
     "not_toml": ("[experiment\nseed = 1", "is not valid TOML"),
     "top_level_key": ("seed = 3\n", "put it under [experiment]"),
     "huge_design": (SAMPLED.format(seed=1, sampler="lhs", n=10**12, extra=""), "more than 1,000,000"),
+    "calibration_config": (Path(__file__).resolve().parents[1].joinpath("experiments", "calibration.toml").read_text(),
+                           "is a config for `python -m sim calibrate` (it has a [calibration] table); "
+                           "run `python -m sim calibrate "),
 }
 
 
@@ -351,3 +354,18 @@ def test_tables_and_samplers_are_documented():
     doc = (Path(__file__).resolve().parent.parent / "docs" / "experiments.md").read_text(encoding="utf-8")
     for name in (*TABLES, *SAMPLERS):
         assert f"`{name}`" in doc or f"[{name}]" in doc, name
+
+
+def test_sweep_of_a_sensitivity_config_says_which_command_computes_the_indices(tmp_path, capsys, monkeypatch):
+    import sim.cli.sweep as sweep_cli
+
+    config = tmp_path / "sens.toml"
+    config.write_text(SAMPLED.format(seed=1, sampler="lhs", n=4, extra="") + '\n[sensitivity]\noutcome = "p_enforced"\n')
+    ran = []
+    monkeypatch.setattr(sweep_cli, "run_sweep", lambda exp, folder, **kw: ran.append(exp.name) or
+                        {"timings": {"replicate_months_per_second": 0, "blocks_resumed": 0, "wall_seconds": 0.0}})
+    assert main(["sweep", str(config), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert ran == ["sampled"]  # the design still runs
+    err = capsys.readouterr().err
+    assert err == (f"note: {config} has a [sensitivity] table, which `sweep` does not read: it runs the design only; "
+                   f"`python -m sim sensitivity {config}` also computes the indices\n")

@@ -47,12 +47,20 @@ def enforced(runs: pd.DataFrame, horizon: int) -> np.ndarray:
     return runs["in_custody"].to_numpy(dtype=bool) & (month < horizon)
 
 
-def _check(runs: pd.DataFrame, by: Sequence[str], needed: Iterable[str] = ()) -> list[str]:
-    by = list(by)
+def default_by(runs: pd.DataFrame) -> tuple[str, ...]:
+    """Groups when none are given: per point and accused for a results folder's runs, per accused
+    for the frame of one ``sim.simulate`` call (which has no point column)."""
+    return ("point", "accused") if "point" in runs.columns else ("accused",)
+
+
+def _check(runs: pd.DataFrame, by: Sequence[str] | None, needed: Iterable[str] = ()) -> list[str]:
+    by = list(default_by(runs) if by is None else by)
     missing = [c for c in [*by, "replicate", "accused", *needed] if c not in runs.columns]
     if missing:
-        raise UserError(f"runs frame lacks column(s) {', '.join(dict.fromkeys(missing))}; "
-                        f"pass the runs of sim.simulate or a results folder's runs.parquet")
+        fix = ("group by columns it has, e.g. by=(\"accused\",) for one sim.simulate frame"
+               if "point" in missing and len(missing) == 1 else
+               "pass the runs of sim.simulate or a results folder's runs.parquet")
+        raise UserError(f"runs frame lacks column(s) {', '.join(dict.fromkeys(missing))}; {fix}")
     return by
 
 
@@ -107,21 +115,22 @@ def _proportions(groups: pd.DataFrame, horizons: Sequence[int], n: pd.Series) ->
 
 
 def enforcement_probability(runs: pd.DataFrame, horizons: Sequence[int],
-                            by: Sequence[str] = ("point", "accused")) -> pd.DataFrame:
+                            by: Sequence[str] | None = None) -> pd.DataFrame:
     """Share of replicates in custody by each horizon, with 95% Wilson intervals, per group.
 
     With ``accused`` in ``by`` there is a row per accused and one with accused "all" (every
     accused of the replicate in custody); without it, each group's rows are about all accused.
     Columns: the ``by`` columns, ``n`` (replicates), then ``p_enforced_H``, ``_low``, ``_high`` per H.
+    ``by=None`` groups by point and accused, or by accused alone when there is no point column.
     """
     return summarize(runs, horizons, by, means=False)
 
 
-def route_shares(runs: pd.DataFrame, by: Sequence[str] = ("point", "accused"),
+def route_shares(runs: pd.DataFrame, by: Sequence[str] | None = None,
                  horizon: int | None = None) -> pd.DataFrame:
     """Share of replicates in each custody route (``share_<route>``) per group, with ``n``.
 
-    With ``horizon``, custody from that month on counts as route "none".
+    With ``horizon``, custody from that month on counts as route "none". ``by=None``: as in ``summarize``.
     """
     by = _check(runs, by, ["route", "custody_month", "in_custody"])
     route = runs["route"].astype(str).to_numpy()
@@ -135,9 +144,10 @@ def route_shares(runs: pd.DataFrame, by: Sequence[str] = ("point", "accused"),
     return _order(out.reset_index(), by)
 
 
-def summarize(runs: pd.DataFrame, horizons: Sequence[int], by: Sequence[str] = ("point", "accused"),
+def summarize(runs: pd.DataFrame, horizons: Sequence[int], by: Sequence[str] | None = None,
               *, means: bool = True) -> pd.DataFrame:
-    """Per group (default: point and accused): n replicates, enforcement probability at each horizon
+    """Per group (default: point and accused, or accused alone for a ``sim.simulate`` frame without a
+    point column): n replicates, enforcement probability at each horizon
     with 95% Wilson low/high, mean custody month among those in custody, and means of trips,
     trips_to_members, trips_cancelled, findings, withdrawals, members_final, legitimacy_final.
 

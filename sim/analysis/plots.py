@@ -13,19 +13,18 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from sim.analysis import style
-from sim.analysis.metrics import ALL, p_column, route_shares
-from sim.analysis.survival import kaplan_meier
-from sim.errors import UserError
+from sim.analysis.metrics import ALL, p_column, wilson_interval
 
 KINDS = ("heatmap", "curves", "survival", "routes", "sobol", "morris")
 MAX_FACETS = 6
 MAX_SURVIVAL_POINTS = 4
-MAX_LABELLED_BARS = 48
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -66,45 +65,89 @@ def _set_probability_axis(ax, label: str | None = None) -> None:
 
 
 # ----------------------------------------------------------------------------- heatmap
+HALF = 0.5
+MAX_CELL_TEXT = 144  # cells per panel up to which values are printed
+
+
+def boundary_segments(z: np.ndarray, level: float = HALF) -> list[list[tuple[float, float]]]:
+    """Cell edges between a cell at or above ``level`` and its neighbour below it (cells centred on
+    integer coordinates, so edges lie at half-integers and never cross a cell's centre or label)."""
+    above = z >= level
+    known = np.isfinite(z)
+    segments = []
+    rows, cols = z.shape
+    for i in range(rows):
+        for j in range(cols):
+            if j + 1 < cols and known[i, j] and known[i, j + 1] and above[i, j] != above[i, j + 1]:
+                segments.append([(j + 0.5, i - 0.5), (j + 0.5, i + 0.5)])
+            if i + 1 < rows and known[i, j] and known[i + 1, j] and above[i, j] != above[i + 1, j]:
+                segments.append([(j - 0.5, i + 0.5), (j + 0.5, i + 0.5)])
+    return segments
+
+
+def _share_text(v: float) -> str:
+    """A share in two or three characters: .42, 1, 0."""
+    return "1" if v >= 0.995 else "0" if v < 0.005 else f"{v:.2f}".lstrip("0")
+
+
+def cell_text(value: float, low: float, high: float, interval: bool) -> str:
+    """The value of a cell and, when there is room, its 95% interval below it: '.42\n.39–.45'."""
+    if not np.isfinite(value):
+        return ""
+    head = _share_text(value)
+    if not interval or not (np.isfinite(low) and np.isfinite(high)):
+        return head
+    return f"{head}\n{_share_text(low)}–{_share_text(high)}"
+
+
 def heatmap_figure(summary: pd.DataFrame, points: pd.DataFrame, x: str, y: str, horizon: int,
                    n_replicates: int, head_of_state: list[int] | None = None) -> Figure:
-    """Enforcement probability at ``horizon`` over a grid of ``x`` × ``y``, one panel per accused,
-    with each cell's value and the 0.5 contour."""
+    """Enforcement probability at ``horizon`` over a grid of ``x`` × ``y``, one panel per accused:
+    each cell's value with its 95% Wilson interval, and the 0.5 boundary along the cell edges."""
     frame = _merge(summary, points, [x, y])
     xs, ys = np.sort(frame[x].unique()), np.sort(frame[y].unique())
     accused = _accused_values(frame)
     col = p_column(horizon)
+    cells = len(xs) * len(ys)
+    interval = len(xs) * len(accused) <= 18 and len(ys) <= 8  # room for a second line in each cell
     with style.rc():
         fig = style.new_figure("heatmap")
         axes = fig.subplots(1, len(accused), sharey=True, squeeze=False)[0]
         for ax, a in zip(axes, accused):
             sub = frame[frame["accused"] == a]
-            grid = sub.pivot_table(index=y, columns=x, values=col, aggfunc="mean").reindex(index=ys, columns=xs)
-            z = grid.to_numpy(dtype=float)
+            grids = [sub.pivot_table(index=y, columns=x, values=c, aggfunc="mean").reindex(index=ys, columns=xs)
+                     .to_numpy(dtype=float) for c in (col, f"{col}_low", f"{col}_high")]
+            z, low, high = grids
             mesh = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5, z,
                                  vmin=0, vmax=1, cmap=style.SEQUENTIAL, shading="flat", rasterized=True)
-            if len(xs) * len(ys) <= 144:
+            if cells <= MAX_CELL_TEXT:
                 for (i, j), v in np.ndenumerate(z):
-                    if np.isfinite(v):
-                        ax.text(j, i, f"{v:.2f}".lstrip("0") if v < 1 else "1", ha="center", va="center",
-                                fontsize=6 if len(xs) > 8 else 6.5, color="white" if v < 0.55 else "#1A1A1A")
-            if len(xs) > 1 and len(ys) > 1 and np.nanmin(z) < 0.5 < np.nanmax(z):
-                ax.contour(np.arange(len(xs)), np.arange(len(ys)), z, levels=[0.5], colors="white",
-                           linewidths=1.9)
-                ax.contour(np.arange(len(xs)), np.arange(len(ys)), z, levels=[0.5], colors="#C00000",
-                           linewidths=1.0, linestyles=[(0, (3, 2))])
+                    ax.text(j, i, cell_text(v, low[i, j], high[i, j], interval), ha="center", va="center",
+                            fontsize=5.2 if interval else 6 if len(xs) > 8 else 6.5, linespacing=1.15,
+                            color="white" if v < 0.55 else "#1A1A1A")
+            segments = boundary_segments(z)
+            if segments:
+                ax.add_collection(LineCollection(segments, colors="white", linewidths=2.6, gid="half-boundary-halo",
+                                                 capstyle="round"))
+                ax.add_collection(LineCollection(segments, colors="#C00000", linewidths=1.3, gid="half-boundary",
+                                                 capstyle="round"))
+            ax.set_xlim(-0.5, len(xs) - 0.5)
+            ax.set_ylim(-0.5, len(ys) - 0.5)
             ax.set_title(style.accused_label(a, head_of_state))
             ax.set_xticks(range(len(xs)), [style.fmt_value(v) for v in xs])
             ax.set_yticks(range(len(ys)), [style.fmt_value(v) for v in ys])
             ax.grid(False)
-            for s in ("top", "right"):
-                ax.spines[s].set_visible(True)
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(True)
             ax.set_aspect("auto")
         axes[0].set_ylabel(style.parameter_label(y, 36))
         fig.supxlabel(style.parameter_label(x, 70), fontsize=8.5)
         bar = fig.colorbar(mesh, ax=list(axes), shrink=0.9, pad=0.02, aspect=25)
-        bar.set_label(f"enforcement probability\n({_horizon_text(horizon)};\ndashed red line: 0.5)")
-        bar.ax.axhline(0.5, color="#C00000", lw=1.2, ls=(0, (3, 2)))
+        cell_note = ("cells: value, 95% Wilson interval" if interval and cells <= MAX_CELL_TEXT
+                     else "intervals in summary.csv")
+        bar.set_label(f"enforcement probability\n({_horizon_text(horizon)})\n{cell_note}\nred edges: 0.5 boundary",
+                      fontsize=6.5, linespacing=1.25)
+        bar.ax.axhline(HALF, color="#C00000", lw=1.3)
         bar.ax.tick_params(labelsize=7)
         _title(fig, f"Enforcement probability by month {horizon}", len(points),
                n_replicates)
@@ -169,11 +212,31 @@ def _short(name: str) -> str:
     return name.split(".", 1)[-1]
 
 
-def point_label(points: pd.DataFrame, point: int, names: Sequence[str]) -> str:
-    """The swept values of one point, 'v1, v2' in the order of ``names`` (or 'point i' when none)."""
+MAX_LABEL_NAMES = 3
+
+
+def label_names(points: pd.DataFrame, chosen: Sequence[int], swept: Sequence[str],
+                k: int = MAX_LABEL_NAMES) -> list[str]:
+    """The swept parameters that tell the ``chosen`` points apart: all when at most ``k``, else the ``k``
+    whose values spread most across them (relative to the design's range), in the order of ``swept``."""
+    names = [n for n in swept if n in points.columns]
+    if len(names) <= k:
+        return names
+    table = points.set_index("point")
+    span = (table[names].max() - table[names].min()).replace(0, np.nan)
+    spread = (table.loc[list(chosen), names].max() - table.loc[list(chosen), names].min()) / span
+    top = set(spread.fillna(0).sort_values(ascending=False, kind="stable").index[:k])
+    return [n for n in names if n in top]
+
+
+def point_label(points: pd.DataFrame, point: int, names: Sequence[str], keyed: bool = False) -> str:
+    """A point by its parameter values: 'v1, v2' in the order of ``names`` (the legend's title names
+    them), or 'name1 v1, name2 v2' with ``keyed``; never a bare point id while a parameter tells it apart."""
     row = points.set_index("point").loc[point]
     if not names:
-        return f"point {point}"
+        return "all replicates" if len(points) == 1 else f"point {point}"
+    if keyed:
+        return ", ".join(f"{_short(n)} {float(row[n]):.3g}" for n in names)
     return ", ".join(style.fmt_value(row[n]) for n in names)
 
 
@@ -190,7 +253,7 @@ def choose_points(summary: pd.DataFrame, horizon: int, k: int = MAX_SURVIVAL_POI
 
 def survival_figure(km: pd.DataFrame, labels: dict[int, str], n_points: int, n_replicates: int,
                     head_of_state: list[int] | None = None, band: str = "pointwise",
-                    names: Sequence[str] = ()) -> Figure:
+                    names: Sequence[str] = (), swept_total: int | None = None) -> Figure:
     """Share of replicates not yet in custody against months since the warrant (Kaplan-Meier, 95%
     band), one panel per accused, one line per chosen point."""
     accused = _accused_values(km)
@@ -210,28 +273,39 @@ def survival_figure(km: pd.DataFrame, labels: dict[int, str], n_points: int, n_r
             ax.set_title(style.accused_label(a, head_of_state))
             ax.set_xlabel("months since the warrant")
         axes[0].set_ylabel("share not yet in custody")
-        handles = [Line2D([], [], color=style.SERIES_COLORS[i % len(style.SERIES_COLORS)], lw=1.6)
-                   for i in range(len(chosen))]
+        handles: list[Artist] = [Line2D([], [], color=style.SERIES_COLORS[i % len(style.SERIES_COLORS)], lw=1.6)
+                                 for i in range(len(chosen))]
         texts = [labels[p] for p in chosen]
         handles.append(Patch(color="#888888", alpha=0.3, lw=0))
         texts.append(f"95% {band} confidence band")
-        title = (f"points ({', '.join(names)})" if names else
-                 None if n_points == 1 else "design points (values in points.parquet)")
-        fig.legend(handles, texts, loc="outside lower center", ncols=min(len(texts), 5), title=title,
+        if names and swept_total is not None and swept_total > len(names):
+            title = f"points: the {len(names)} of {swept_total} swept parameters that differ most among them"
+        elif names:
+            title = f"points ({', '.join(names)})"
+        else:
+            title = None
+        columns = 5
+        if max(len(t) for t in texts) > 28:  # values of several parameters: two lines each, three columns
+            columns, texts = 3, ["\n".join(textwrap.wrap(t, 36)) for t in texts]
+        fig.legend(handles, texts, loc="outside lower center", ncols=min(len(texts), columns), title=title,
                    title_fontsize=7.5)
         _title(fig, "Time to custody, Kaplan–Meier estimate", n_points, n_replicates)
     return fig
 
 
 # ----------------------------------------------------------------------------- routes
-def _bar_layout(points: pd.DataFrame, swept: Sequence[str], order: Sequence[int]):
-    """x positions, tick labels and group labels for one bar per point."""
+ROUTES_SHOWN = ("arrested_by_host", "domestic_surrender")
+MAX_BARS = 48  # points drawn one by one; a larger design is pooled in bins of its first swept parameter
+MAX_BINS = 10
+
+
+def _bar_layout(points: pd.DataFrame, swept: Sequence[str]):
+    """x positions (point id -> x), tick labels and group labels for one bar group per point."""
+    table = points.set_index("point")
     if len(swept) == 2 and is_grid(points, swept):
         x, g = swept
-        table = points.set_index("point").loc[list(order)]
-        gvals = np.sort(table[g].unique())
         pos, ticks, groups, cursor = {}, [], [], 0.0
-        for gv in gvals:
+        for gv in np.sort(table[g].unique()):
             members = table[table[g] == gv].sort_values(x)
             start = cursor
             for p, xv in zip(members.index, members[x]):
@@ -240,55 +314,83 @@ def _bar_layout(points: pd.DataFrame, swept: Sequence[str], order: Sequence[int]
                 cursor += 1
             groups.append(((start + cursor - 1) / 2, f"{style.fmt_value(gv)}"))
             cursor += 0.8
-        return pos, ticks, groups, x, g
+        return pos, ticks, groups
     if len(swept) == 1:
-        x = swept[0]
-        table = points.set_index("point").loc[list(order)].sort_values(x)
-        pos = {int(p): i for i, p in enumerate(table.index)}
-        return pos, [(i, style.fmt_value(v)) for i, v in enumerate(table[x])], [], x, None
-    pos = {int(p): i for i, p in enumerate(order)}
-    ticks = [(i, str(p)) for p, i in pos.items()] if len(order) <= MAX_LABELLED_BARS else []
-    return pos, ticks, [], None, None
+        ordered = table.sort_values(swept[0])
+        return ({int(p): i for i, p in enumerate(ordered.index)},
+                [(i, style.fmt_tick(v)) for i, v in enumerate(ordered[swept[0]])], [])
+    return {int(p): i for i, p in enumerate(table.index)}, [], []
+
+
+def route_bins(points: pd.DataFrame, name: str, max_bins: int = MAX_BINS) -> tuple[pd.Series, list[str]]:
+    """Bin number per point id over ``name`` (its values when few, else equal-width bins) and a
+    label per bin ('.1–.18'); every bin label names the values it holds."""
+    values = points.set_index("point")[name].astype(float)
+    levels = np.sort(values.unique())
+    if len(levels) <= max_bins:
+        return values.map({v: i for i, v in enumerate(levels)}).astype(int), [style.fmt_tick(v) for v in levels]
+    edges = np.linspace(levels[0], levels[-1], max_bins + 1)
+    number = np.clip(np.searchsorted(edges, values.to_numpy(), side="right") - 1, 0, max_bins - 1)
+    labels = [f"{style.fmt_tick(float(f'{lo:.3g}'))}–{style.fmt_tick(float(f'{hi:.3g}'))}"
+              for lo, hi in zip(edges[:-1], edges[1:])]
+    return pd.Series(number, index=values.index), labels
+
+
+def _route_counts(shares: pd.DataFrame, key: pd.Series | None) -> pd.DataFrame:
+    """Replicates in each route per (accused, bar), pooling the points of a bar when ``key`` maps them."""
+    frame = shares.assign(bar=shares["point"].astype(int) if key is None else shares["point"].map(key))
+    for r in ROUTES_SHOWN:
+        frame[r] = (frame[f"share_{r}"] * frame["n"]).round()
+    out = frame.groupby(["accused", "bar"], sort=True).agg(n=("n", "sum"), points=("point", "nunique"),
+                                                         **{r: (r, "sum") for r in ROUTES_SHOWN}).reset_index()
+    for r in ROUTES_SHOWN:
+        out[f"{r}_low"], out[f"{r}_high"] = wilson_interval(out[r], out["n"])
+        out[r] = out[r] / out["n"]
+    return out
 
 
 def routes_figure(shares: pd.DataFrame, points: pd.DataFrame, swept: Sequence[str], horizon: int,
                   n_replicates: int, head_of_state: list[int] | None = None) -> Figure:
-    """Share of replicates in custody by route at ``horizon``, one stacked bar per point (height =
-    enforcement probability), one panel per accused."""
+    """Share of replicates in custody by each route at ``horizon`` with 95% Wilson intervals, one pair
+    of bars per point (a larger or unordered design: per bin of its first swept parameter, points
+    pooled), one panel per accused."""
     accused = [a for a in _accused_values(shares) if a != ALL]
-    grid_like = len(swept) in (1, 2) and (len(swept) == 1 or is_grid(points, swept))
-    first = shares[shares["accused"] == accused[0]]
-    if grid_like:
-        order = list(points["point"].astype(int))
-    else:  # many unordered points: sort bars by the first accused's enforcement probability
-        total = first.set_index("point")[["share_arrested_by_host", "share_domestic_surrender"]].sum(axis=1)
-        order = list(total.sort_values(kind="stable").index.astype(int))
-    pos, ticks, groups, x, g = _bar_layout(points, swept if grid_like else [], order)
-    routes = ("arrested_by_host", "domestic_surrender")
+    shares = shares[shares["accused"].isin(accused)]
+    one_by_one = len(points) <= MAX_BARS and (len(swept) == 1 or (len(swept) == 2 and is_grid(points, swept)))
+    if one_by_one or not swept:
+        pos, ticks, groups = _bar_layout(points, swept if one_by_one else [])
+        counts = _route_counts(shares, None)
+        binned = None
+    else:
+        key, labels = route_bins(points, swept[0])
+        counts = _route_counts(shares, key)
+        pos = {b: b for b in range(len(labels))}
+        ticks, groups, binned = list(enumerate(labels)), [], swept[0]
     with style.rc():
         fig = style.new_figure("routes")
         axes = fig.subplots(len(accused), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
-        width = 0.8 if len(pos) <= 60 else 1.0
+        width = 0.38 if len(pos) <= 60 else 0.45
         for ax, a in zip(axes, accused):
-            sub = shares[shares["accused"] == a].set_index("point")
-            xs = np.array([pos[int(p)] for p in sub.index])
-            bottom = np.zeros(len(sub))
-            for r in routes:
-                v = sub[f"share_{r}"].to_numpy()
-                ax.bar(xs, v, bottom=bottom, width=width, color=style.ROUTE_COLORS[r], lw=0,
-                       label=style.ROUTE_LABELS[r])
-                bottom += v
-            _set_probability_axis(ax, f"{style.accused_label(a, head_of_state)}\nshare in custody")
+            sub = counts[counts["accused"] == a]
+            xs = np.array([pos[int(b)] for b in sub["bar"]], dtype=float)
+            for k, r in enumerate(ROUTES_SHOWN):
+                v = sub[r].to_numpy()
+                err = np.vstack([v - sub[f"{r}_low"].to_numpy(), sub[f"{r}_high"].to_numpy() - v])
+                ax.bar(xs + (k - 0.5) * width, v, width=width, color=style.ROUTE_COLORS[r], lw=0,
+                       label=style.ROUTE_LABELS[r], yerr=err,
+                       error_kw={"elinewidth": 0.6, "capsize": 1.2 if len(pos) <= 24 else 0, "ecolor": "#333333"})
+            _set_probability_axis(ax, f"{style.accused_label(a, head_of_state)}\nshare of replicates")
             ax.set_ylim(0, 1)
             ax.grid(axis="x", visible=False)
         ax = axes[-1]
         if ticks:
-            ax.set_xticks([t for t, _ in ticks], [s for _, s in ticks], fontsize=6.5 if len(ticks) > 24 else 7.5)
+            ax.set_xticks([t for t, _ in ticks], [lab for _, lab in ticks], fontsize=6.5 if len(ticks) > 24 else 7.5)
         else:
             ax.set_xticks([])
         pad = max(0.7, (6 - len(pos)) / 2)  # a few bars keep a bar's width, not the panel's
         ax.set_xlim(min(pos.values()) - pad, max(pos.values()) + pad)
         if groups:
+            x, g = swept
             for center, text in groups:
                 axes[0].text(center, 1.03, text, transform=axes[0].get_xaxis_transform(),
                              ha="center", va="bottom", fontsize=7.5, color="#333333")
@@ -297,16 +399,20 @@ def routes_figure(shares: pd.DataFrame, points: pd.DataFrame, swept: Sequence[st
             lines = [f"bars: {style.parameter_label(x, 200).splitlines()[0]} ({x})",
                      f"groups (values above): {style.parameter_label(g, 200).splitlines()[0]} ({g})"]
             ax.set_xlabel("\n".join(part for line in lines for part in textwrap.wrap(line, 96)), fontsize=8)
-        elif x is not None:
-            ax.set_xlabel(style.parameter_label(x, 90))
-        elif len(pos) == 1:
-            ax.set_xticks([])
+        elif binned is not None:
+            per_bin = counts[counts["accused"] == accused[0]]["points"]
+            ax.set_xlabel("\n".join(textwrap.wrap(
+                f"{style.parameter_label(binned, 200).splitlines()[0]} ({binned}), in bins: the points of a bin "
+                f"pooled ({int(per_bin.min())}–{int(per_bin.max())} points per bin"
+                + (", other swept parameters vary within it)" if len(swept) > 1 else ")"), 96)), fontsize=8)
+        elif swept:
+            ax.set_xlabel(style.parameter_label(swept[0], 90))
         else:
-            ax.set_xlabel("points, ordered by the enforcement probability of " +
-                          style.accused_label(accused[0], head_of_state) +
-                          ("" if ticks else " (ids in points.parquet)"))
+            ax.set_xticks([])
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=2)
+        handles.append(Line2D([], [], color="#333333", lw=0.8))
+        labels.append("95% Wilson interval")
+        fig.legend(handles, labels, loc="outside lower center", ncols=3)
         _title(fig, f"Routes to custody by month {horizon}", len(points), n_replicates)
     return fig
 
@@ -333,7 +439,8 @@ def _noise(indices: pd.DataFrame, column: str) -> float | None:
 
 
 def _hbars(ax, frame: pd.DataFrame, columns, colors, labels, ranks: bool = False) -> None:
-    """Horizontal bars, the largest at the top, with bootstrap whiskers and two-line labels."""
+    """Horizontal bars, the largest at the top, with bootstrap whiskers and labels that fit their rows
+    (two lines: description and dotted name; one line, the dotted name, when rows are too narrow)."""
     y = np.arange(len(frame))
     h = 0.8 / len(columns)
     for k, (col, color, label) in enumerate(zip(columns, colors, labels)):
@@ -341,11 +448,52 @@ def _hbars(ax, frame: pd.DataFrame, columns, colors, labels, ranks: bool = False
         ax.barh(y + off, frame[col], height=h, color=color, label=label, xerr=frame[f"{col}_conf"],
                 error_kw={"elinewidth": 0.7, "capsize": 1.5, "ecolor": "#333333"})
     n = len(frame)
-    ax.set_yticks(y, [_param_tick(p, n - i if ranks else None) for i, p in enumerate(frame["parameter"])],
-                  fontsize=6.3, linespacing=1.0)
+    row_points = 250 / max(n, 1)  # the axes are about 250 pt high
+    two_lines = row_points >= 15
+    size = 6.3 if two_lines else max(3.5, min(6.3, 0.8 * row_points))
+    ticks = [(_param_tick(p, n - i if ranks else None) if two_lines else
+              (f"{n - i}. " if ranks else "") + p) for i, p in enumerate(frame["parameter"])]
+    ax.set_yticks(y, ticks, fontsize=size, linespacing=1.0)
     ax.set_ylim(-0.6, n - 0.4)
     ax.axvline(0, color="#333333", lw=0.7)
     ax.grid(axis="y", visible=False)
+
+
+MAX_SCATTER_LABELS = 10
+_OFFSETS = ((3, 2), (3, -8), (-9, 2), (-9, -8), (3, 9), (-4, 9), (8, -3), (-14, -3))  # points from the marker
+
+
+def place_labels(ax, xs: np.ndarray, ys: np.ndarray, texts: Sequence[str], fontsize: float,
+                 limit: int = MAX_SCATTER_LABELS, avoid: Sequence = ()) -> list[int]:
+    """Label the first ``limit`` markers (in the given order) at the first of a few offsets where the
+    label overlaps no other label, marker or box of ``avoid`` (display-space Bboxes, e.g. a legend's)
+    and stays inside the axes; skip a marker with no such place. Returns the indices labelled. (Call
+    after the figure's layout is drawn.)"""
+    fig = ax.figure
+    scale = fig.dpi / 72
+    centres = ax.transData.transform(np.column_stack([xs, ys]))
+    box = ax.get_window_extent()
+    marker = 3.2 * scale
+    taken = [(cx - marker, cy - marker, cx + marker, cy + marker) for cx, cy in centres]
+    own = len(taken)
+    taken += [(b.x0, b.y0, b.x1, b.y1) for b in avoid]
+    placed = []
+    for i in range(min(limit, len(texts))):
+        w, h = len(texts[i]) * fontsize * 0.62 * scale, fontsize * scale
+        cx, cy = centres[i]
+        for dx, dy in _OFFSETS:
+            x0, y0 = cx + dx * scale, cy + dy * scale
+            rect = (x0, y0, x0 + w, y0 + h)
+            inside = box.x0 <= rect[0] and rect[2] <= box.x1 and box.y0 <= rect[1] and rect[3] <= box.y1
+            clear = all(rect[2] <= t[0] or t[2] <= rect[0] or rect[3] <= t[1] or t[3] <= rect[1]
+                        for k, t in enumerate(taken) if k != i or k >= own)
+            if inside and clear:
+                ax.annotate(texts[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                            color="#333333", va="bottom", ha="left")
+                taken.append(rect)
+                placed.append(i)
+                break
+    return placed
 
 
 def sobol_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Figure:
@@ -384,13 +532,16 @@ def morris_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Fi
             scatter.axvspan(0, noise, color="#EEEEEE", lw=0, label="μ* within noise")
         scatter.plot([0, top], [0, top], color="#999999", lw=0.7, ls=":", label="σ = μ*")
         scatter.scatter(frame["mu_star"], frame["sigma"], s=14, color="#0072B2", zorder=3)
-        for i, (_, r) in enumerate(frame.iterrows()):
-            scatter.annotate(str(n - i), (r["mu_star"], r["sigma"]), fontsize=6, xytext=(2.5, 1.5),
-                             textcoords="offset points", color="#333333")
         scatter.set_xlim(0, top)
         scatter.set_ylim(0, top)
-        scatter.set_xlabel("μ* (numbers: ranks at left)")
+        scatter.set_xlabel("μ*\n(numbers: ranks at left)")
         scatter.set_ylabel("σ: spread of the elementary effects\n(non-linearity and interactions)")
-        scatter.legend(loc="upper left")
+        legend = scatter.legend(loc="upper left")
         _title(fig, _sensitivity_title(indices, "Morris"), n_points, n_replicates)
+        fig.canvas.draw()  # fix the layout first, so labels are placed where they will be drawn
+        ranked = frame.iloc[::-1]  # the largest μ* first: rank 1 gets the first choice of place
+        labelled = place_labels(scatter, ranked["mu_star"].to_numpy(), ranked["sigma"].to_numpy(),
+                                [str(k + 1) for k in range(n)], fontsize=6, avoid=[legend.get_window_extent()])
+        if len(labelled) < n:
+            scatter.set_xlabel(f"μ*\n(numbers: ranks, {len(labelled)} of {n})")
     return fig

@@ -76,13 +76,14 @@ def _times(runs: pd.DataFrame, horizon) -> tuple[np.ndarray, np.ndarray, np.ndar
     return event, time, length
 
 
-def kaplan_meier(runs: pd.DataFrame, horizon, by: Sequence[str] = ("point", "accused"), *,
+def kaplan_meier(runs: pd.DataFrame, horizon, by: Sequence[str] | None = None, *,
                  until: int | None = None, band: str = "pointwise", confidence: float = 0.95) -> pd.DataFrame:
     """Kaplan-Meier curve of time to custody per group, at months 0..until (default: the horizon).
 
     ``horizon`` is the run length T in months: one number, an array with one value per row of
     ``runs``, or a Series indexed by point id (``Results.run_length()``) when it differs by point. With ``accused`` in ``by`` the groups also include
-    accused "all": time until every accused of the replicate is in custody. Columns: the ``by``
+    accused "all": time until every accused of the replicate is in custody. ``by=None`` groups by
+    point and accused, or by accused alone for a ``sim.simulate`` frame. Columns: the ``by``
     columns, month, surv, surv_low, surv_high, n.
     """
     by = _check(runs, by, ["in_custody", "custody_month"])

@@ -1,7 +1,9 @@
-"""The browser app: Mesa's SolaraViz over the tribunal model, with inputs generated from the parameter schema.
+"""The browser app: one run of the tribunal model month by month, with inputs generated from the parameter schema.
 
-Start it with ``python -m sim viz`` (or ``solara run sim/app/app.py``). Every browser session gets
-its own model; the sliders choose the parameters of the next run, which Reset starts.
+Start it with ``python -m sim viz`` (or ``solara run sim.app.app``). Every browser session gets
+its own model; the scenario chooser and the sliders choose the parameters of the next run, which
+Reset starts. Mesa supplies the controls (Reset, play, Step) and the step counter; the page layout
+is the app's own, so none of Mesa's defaults (its "Page 0" tab, its "Use Threads" box) is shown.
 """
 
 from __future__ import annotations
@@ -10,26 +12,31 @@ import base64
 import html
 import io
 import math
+import textwrap
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import solara
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from mesa.visualization import SolaraViz
+from mesa.visualization.solara_viz import ModelController, ShowSteps, make_initial_grid_layout
 from mesa.visualization.utils import update_counter
 
-from sim.errors import UserError
+from sim.analysis.plots import place_labels
 from sim.engines.mesa.model import TribunalModel
-from sim.model.params import BY_NAME, GROUPS, SCHEMA, Param, Params, split_name
 from sim.engines.mesa.story import describe
+from sim.errors import UserError
+from sim.experiments.config import model_overrides, read_toml
+from sim.model.params import BY_NAME, GROUPS, SCHEMA, Param, Params, split_name
 from sim.model.seeding import run_seed  # the stream of `python -m sim run --seed N`
 
 GROUP_TITLES = {"scenario": "Scenario", "states": "States", "accused": "Accused", "arrest": "Arrest decision",
                 "court": "Court", "prosecutor": "Prosecutor", "home": "Home government"}
 RECENT_MONTHS = 6  # trips drawn on the map, fading with age
 LOG_LIMIT = 400  # sentences shown in the event log (newest first)
+MAX_NAMED_HOSTS = 8  # hosts of recent trips named on the map
 OUTCOME_STYLE = {  # trip outcome -> (colour, line style, label)
     "arrested": ("#1a9641", "-", "arrest"),
     "refused": ("#d7191c", "-", "state party refused"),
@@ -38,29 +45,77 @@ OUTCOME_STYLE = {  # trip outcome -> (colour, line style, label)
 }
 
 
-# ---------------------------------------------------------------- choices and the model Reset builds
+# ---------------------------------------------------------------- scenarios, choices and the model Reset builds
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"  # the historical scenario configs
+SYNTHETIC = "Synthetic roster (the defaults)"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A starting point for the inputs: a label, the values its config sets, the config file."""
+
+    label: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
+def scenario_label(path: Path, overrides: dict[str, Any]) -> str:
+    """``scenario_2023_ukraine.toml`` -> '2023 Ukraine (real roster on 2023-03-17, home RUS)'."""
+    words = path.stem.removeprefix("scenario_").replace("_", " ").split()
+    name = " ".join(w if w.isdigit() else w.capitalize() for w in words)
+    if overrides.get("scenario.roster") == "real":
+        date, home = overrides.get("scenario.date", "?"), overrides.get("scenario.home", "?")
+        return f"{name} (real roster on {date}, home {home})"
+    return name
+
+
+def scenarios(folder: Path = EXPERIMENTS) -> list[Scenario]:
+    """The synthetic defaults, then each historical scenario of ``experiments/scenario_*.toml``: the
+    values of its [scenario] and [parameters] tables (a config the model refuses is left out)."""
+    found = [Scenario(SYNTHETIC)]
+    for path in sorted(folder.glob("scenario_*.toml")):
+        try:
+            overrides = model_overrides(read_toml(path))
+            Params(overrides)
+        except UserError:
+            continue
+        found.append(Scenario(scenario_label(path, overrides), overrides, path.name))
+    return found
 
 
 @dataclass(frozen=True)
 class Choices:
-    """What the next run uses: the seed and the parameters changed from the schema's defaults.
-
-    ``overrides`` maps dotted names (``accused.trip_rate[0]`` for a list element) to values.
-    """
+    """What the next run uses: the scenario it starts from, the seed, and the inputs changed from the
+    scenario's values (dotted names, ``accused.trip_rate[0]`` for a list element)."""
 
     seed: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
+    scenario: Scenario = field(default_factory=lambda: Scenario(SYNTHETIC))
+
+    def base(self) -> Params:
+        """The scenario's parameters (the schema's defaults for the synthetic roster)."""
+        return Params(self.scenario.overrides)
 
     def params(self) -> Params:
-        return Params(self.overrides)
+        return self.base().replace(self.overrides)
+
+    def default(self, name: str) -> Any:
+        """An input's value before any change: the scenario's (or the schema's default)."""
+        return value_of(self.base(), name)
 
     def set(self, name: str, value: Any) -> "Choices":
-        """A copy with one input changed; a value equal to the default is dropped. Invalid -> UserError."""
+        """A copy with one input changed; a value equal to the scenario's is dropped. Invalid -> UserError."""
         overrides = {k: v for k, v in self.overrides.items() if k != name}
-        if value != default_of(name):
+        if value != self.default(name):
             overrides[name] = value
-        Params(overrides)  # validate now, with the user's name
-        return replace(self, overrides=overrides)
+        chosen = replace(self, overrides=overrides)
+        chosen.params()  # validate now, with the user's name
+        return chosen
+
+    def start_from(self, scenario: Scenario) -> "Choices":
+        """The scenario's values, no changes; the seed stays."""
+        return replace(self, overrides={}, scenario=scenario)
 
 
 class AppModel(TribunalModel):
@@ -93,11 +148,6 @@ def _split(name: str) -> tuple[Param, int | None]:
     return BY_NAME[base], index
 
 
-def default_of(name: str) -> Any:
-    p, j = _split(name)
-    return p.default if j is None else p.default[j]
-
-
 def value_of(params: Params, name: str) -> Any:
     p, j = _split(name)
     return params[p.name] if j is None else params[p.name][j]
@@ -121,6 +171,7 @@ def ParameterInput(name: str, choices: solara.Reactive[Choices], error: solara.R
     """One input for one parameter (or list element): widget chosen by kind, range by the schema."""
     p, _ = _split(name)
     value = value_of(choices.value.params(), name)
+    default = choices.value.default(name)
 
     def on_value(new: Any) -> None:
         try:
@@ -130,16 +181,16 @@ def ParameterInput(name: str, choices: solara.Reactive[Choices], error: solara.R
             error.set(str(exc))
 
     with solara.Column(classes=["sim-param"], gap="0px"):
-        _input(p, name, value, on_value)
-        _caption(p, name, value)
+        _input(p, name, value, default, on_value)
+        _caption(p, value, default, "default" if not choices.value.scenario.overrides else "scenario")
 
 
-def _input(p: Param, label: str, value: Any, on_value) -> None:
+def _input(p: Param, label: str, value: Any, default: Any, on_value) -> None:
     """The widget for one input, labelled with its dotted name (as written in configs and --set)."""
     kind = p.scalar_kind
     if kind == "float":
         low, high = p.slider_range
-        step, default = slider_step(low, high), default_of(label)
+        step = slider_step(low, high)
 
         def on_float(x: float) -> None:
             # the browser snaps an off-grid default (1/12) to the grid when the slider appears: keep the default
@@ -160,9 +211,9 @@ def _input(p: Param, label: str, value: Any, on_value) -> None:
         solara.InputText(label, value=str(value), continuous_update=False, on_value=on_value)
 
 
-def _caption(p: Param, name: str, value: Any) -> None:
-    changed = value != default_of(name)
-    note = f"{fmt(value)} (default {fmt(default_of(name))})" if changed else fmt(value)
+def _caption(p: Param, value: Any, default: Any, origin: str) -> None:
+    changed = value != default
+    note = f"{fmt(value)} ({origin} {fmt(default)})" if changed else fmt(value)
     unit = f" ({p.unit})" if p.unit else ""
     solara.HTML(tag="div", unsafe_innerHTML=f"<b>{html.escape(note)}</b> · {html.escape(p.doc + unit)}",
                 style={"font-size": "0.78em", "color": "#c0392b" if changed else "#666",
@@ -170,11 +221,29 @@ def _caption(p: Param, name: str, value: Any) -> None:
 
 
 @solara.component
+def ScenarioPicker(choices: solara.Reactive[Choices], options: list[Scenario]):
+    """Where the inputs start: the synthetic defaults or a historical scenario on the real roster."""
+    by_label = {o.label: o for o in options}
+
+    def pick(label: str) -> None:
+        choices.set(choices.value.start_from(by_label[label]))
+
+    solara.Select("Scenario", values=list(by_label), value=choices.value.scenario.label, on_value=pick)
+    source = choices.value.scenario.source
+    solara.HTML(tag="div", unsafe_innerHTML=html.escape(
+        f"Roster and parameters of experiments/{source}; the inputs below start from them." if source else
+        "The schema's defaults on a synthetic roster of states."),
+        style={"font-size": "0.78em", "color": "#666", "margin": "-6px 0 8px 0"})
+
+
+@solara.component
 def ParameterPanel(choices: solara.Reactive[Choices], model: solara.Reactive[AppModel]):
-    """The seed and every schema parameter, grouped by agent, with their descriptions."""
+    """The scenario, the seed and every schema parameter, grouped by agent, with their descriptions."""
     error = solara.use_reactive(None)
+    options = solara.use_memo(scenarios, [])
     n_accused = choices.value.params().n_accused
     with solara.Card("Parameters"):
+        ScenarioPicker(choices, options)
         solara.InputInt("Seed", value=choices.value.seed, continuous_update=True,
                         on_value=lambda s: choices.set(replace(choices.value, seed=max(0, int(s)))))
         current = model.value
@@ -183,7 +252,8 @@ def ParameterPanel(choices: solara.Reactive[Choices], model: solara.Reactive[App
             solara.Warning("Changed settings apply when you press Reset.", dense=True)
         else:
             solara.Text(f"Running: seed {current.seed}, {len(choices.value.overrides)} parameter(s) changed "
-                        "from the defaults.", style={"font-size": "0.85em"})
+                        "from the " + ("defaults." if not choices.value.scenario.overrides else "scenario."),
+                        style={"font-size": "0.85em"})
         if error.value:
             solara.Error(error.value, dense=True)
         with solara.v.ExpansionPanels(multiple=True, accordion=True, flat=True):
@@ -196,8 +266,8 @@ def ParameterPanel(choices: solara.Reactive[Choices], model: solara.Reactive[App
                     with solara.v.ExpansionPanelContent():
                         for n in names:
                             ParameterInput(n, choices, error)
-        solara.Button("Restore defaults", text=True, small=True,
-                      on_click=lambda: choices.set(replace(choices.value, overrides={})))
+        solara.Button("Restore defaults" if not choices.value.scenario.overrides else "Restore the scenario",
+                      text=True, small=True, on_click=lambda: choices.set(replace(choices.value, overrides={})))
 
 
 # ---------------------------------------------------------------- what the panels draw
@@ -274,7 +344,8 @@ def draw_states(model: TribunalModel) -> Figure:
                         linewidths=np.where(pending[sel], 2.0, 0.5), zorder=3, **norm)
     fig.colorbar(sc, cax=cax, label="compliance")
     head_of_state = {a.name: a.head_of_state for a in model.accused}
-    for t, who, host, outcome in recent_trips(model):
+    trips = recent_trips(model)
+    for t, who, host, outcome in trips:
         colour, style, _ = OUTCOME_STYLE[outcome]
         age = model.month - 1 - t
         alpha = 1.0 if age == 0 else 0.55 * (1 - age / RECENT_MONTHS) + 0.1
@@ -283,14 +354,20 @@ def draw_states(model: TribunalModel) -> Figure:
         if age == 0 and outcome in ("arrested", "refused"):
             ax.scatter(*xy[host], s=260, marker="o" if outcome == "arrested" else "X", facecolors="none"
                        if outcome == "arrested" else colour, edgecolors=colour, linewidths=2.5, zorder=4)
+    hosts = list(dict.fromkeys(host for _, _, host, _ in reversed(trips)))  # the newest trip's host first
+    ax.set_xlim(-1.42, 1.42)
+    ax.set_ylim(-1.3, 1.3)
+    place_labels(ax, xy[hosts, 0], xy[hosts, 1], [model.roster.names[h] for h in hosts], fontsize=7,
+                 limit=MAX_NAMED_HOSTS)  # hosts by name, where a name fits without covering another
     ax.scatter([0], [0], s=420, marker="*", color="black", zorder=5)
     ax.annotate(f"home: {model.home.name}", (0, 0), xytext=(0, -16), textcoords="offset points",
                 ha="center", va="top", fontsize=9, weight="bold")
     for r, name in enumerate(model.roster.region_names):
         mid = 2 * np.pi * (r + 0.5) / len(model.roster.region_names)
-        ax.text(1.13 * np.cos(mid), 1.13 * np.sin(mid), name, ha="center", va="center", fontsize=8, color="#444")
-    ax.set_xlim(-1.25, 1.25)
-    ax.set_ylim(-1.25, 1.25)
+        ax.text(1.16 * np.cos(mid), 1.14 * np.sin(mid), textwrap.fill(name, 14), ha="center", va="center",
+                fontsize=7.5, color="#444", linespacing=1.0)
+    ax.set_xlim(-1.42, 1.42)
+    ax.set_ylim(-1.3, 1.3)
     ax.set_aspect("equal")
     ax.axis("off")
     handles = [Line2D([], [], marker="o", ls="", mfc="#bbb", mec="#333", label="state party"),
@@ -324,7 +401,8 @@ def draw_series(model: TribunalModel) -> Figure:
             ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
     axes[0, 0].axhline(model.params["court.legitimacy0"], color="#999", ls="--", lw=1)
-    axes[1, 1].yaxis.get_major_locator().set_params(integer=True)
+    axes[0, 1].yaxis.get_major_locator().set_params(integer=True)  # states parties: a count
+    axes[1, 1].set_yticks([0, 0.25, 0.5, 0.75, 1], ["0", ".25", ".5", ".75", "1"])  # a share of the accused
     for ax in axes[1]:
         ax.set_xlabel("month")
     return fig
@@ -407,50 +485,52 @@ def Summary(model: AppModel):
     solara.HTML(tag="div", unsafe_innerHTML=text, style={"width": "100%"})
 
 
-# Mesa's "Model Parameters" card stays empty: every input is in the schema-driven panel below it.
 # Parameter labels are dotted names (as in configs and --set): give them their own line above the slider.
 CSS = """
-.v-card:has(> .v-card__text > .d-flex:empty) { display: none; }
 .sim-param .v-input__slot { flex-wrap: wrap; }
 .sim-param .v-input__slot > .v-label { width: 100%; margin-bottom: -4px; font-size: 0.9em; }
 .sim-param .v-slider { min-width: 100%; margin-left: 0 !important; }
 """
 GUIDE = """<div style='font-size:0.8em;color:#555;margin-top:10px;line-height:1.35'><b>How to use</b>:
 Step advances one month, &#9654; plays month after month (Render Interval skips drawing).
-Move sliders under <i>Parameters</i> (left), then press Reset to start a new run with them; the same
-seed replays the same run. On the map each state sits in its regional sector, nearer the home state
-(star) the more aligned with it; lines are the trips of the last six months, the newest boldest.</div>"""
-COMPONENTS = [(StatesView, 0), (SeriesView, 0), (Summary, 0), (EventLog, 0)]
+Choose a scenario and move sliders under <i>Parameters</i> (left), then press Reset to start a new run
+with them; the same seed replays the same run. On the map each state sits in its regional sector,
+nearer the home state (star) the more aligned with it; lines are the trips of the last six months, the
+newest boldest, their hosts named.</div>"""
+TILES = (StatesView, SeriesView, Summary, EventLog)
+PLAY_INTERVAL_MS = 151
 
 
 @solara.component
 def Page():
-    """One session: its own choices and model; Mesa's controls (play, step, reset) drive it."""
+    """One session: its own choices and model; Mesa's controls (Reset, play, Step) drive it."""
     choices = solara.use_reactive(Choices())
     first = solara.use_memo(lambda: AppModel(choices.value), [])
     model = solara.use_reactive(first)
     solara.use_effect(lambda: lambda: _stop(model), [])
+    play_interval = solara.use_reactive(PLAY_INTERVAL_MS)
+    render_interval = solara.use_reactive(1)
+    threads = solara.use_reactive(False)  # Mesa's controller reads it as a reactive; the app steps in one thread
+    layout, set_layout = solara.use_state(make_initial_grid_layout(len(TILES)))
     solara.Style(CSS)
-    SolaraViz(model, components=COMPONENTS, model_params={"choices": choices}, name="Tribunal cooperation",
-              play_interval=151)
-    _Below(_SidebarParameters(choices, model))
+    with solara.AppBar():
+        solara.AppBarTitle("Tribunal cooperation")
+    with solara.Sidebar(), solara.Column():
+        with solara.Card("Controls"):
+            solara.SliderInt("Play Interval (ms)", value=play_interval, min=1, max=500, step=10)
+            solara.SliderInt("Render Interval (steps)", value=render_interval, min=1, max=100, step=2)
+            ModelController(model, model_parameters={"choices": choices}, play_interval=play_interval,
+                            render_interval=render_interval, use_threads=threads)
+        with solara.Card("Information"):
+            ShowSteps(model.value)
+        ParameterPanel(choices, model)
+    solara.GridDraggable(items=[tile(model.value) for tile in TILES], grid_layout=layout, resizable=True,
+                         draggable=True, on_grid_layout=set_layout)
 
 
 def _stop(model: solara.Reactive[AppModel]) -> None:
     """On page close: end the run, so Mesa's play loop (which checks ``running``) stops stepping."""
     model.peek().running = False
-
-
-@solara.component
-def _Below(child):
-    """Solara orders sidebar parts by component depth: one level more puts ours below Mesa's cards."""
-    return child
-
-
-@solara.component
-def _SidebarParameters(choices: solara.Reactive[Choices], model: solara.Reactive[AppModel]):
-    with solara.Sidebar():
-        ParameterPanel(choices, model)
 
 
 page = Page

@@ -1,4 +1,5 @@
-"""Serve the browser app (``python -m sim viz``) and fill Solara's offline asset cache (``python -m sim viz-assets``).
+"""Serve the browser faces (``python -m sim viz``, ``python -m sim explore``) and fill Solara's offline asset
+cache (``python -m sim viz-assets``).
 
 Solara's page loads its front end (Vue, Vuetify, RequireJS, fonts) through its server from a
 public CDN. The server looks in a cache folder first, ``<sys.prefix>/share/solara/cdn/``; on a
@@ -11,6 +12,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,12 +21,14 @@ import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from sim.errors import UserError
 
-APP = Path(__file__).with_name("app.py")
+APP = "sim.app.app"  # run as a module, so that sim/app/__init__.py quiets start-up warnings first
 TELEMETRY_OFF = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false"}
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_GRACE_S = 10  # seconds the server has to stop after a forwarded signal, before it is killed
 
 # "<cdn>/<package>@<version>/<file>" as written in Solara's page template and widgets; the
 # package may be scoped (@scope/name), the version exact (10.1.1) or a major (vega@5).
@@ -47,7 +51,16 @@ class Asset:
 
 
 def viz_command(args: argparse.Namespace) -> int:
-    """Run ``solara run sim/app/app.py --production`` on host:port, telemetry off, until interrupted."""
+    """Serve the model app (``solara run sim.app.app --production``) on host:port until stopped."""
+    return serve(APP, args, "the app")
+
+
+def serve(app: str, args: argparse.Namespace, what: str, env: dict[str, str] | None = None) -> int:
+    """Run ``solara run APP --production`` on ``args.host``:``args.port``, telemetry off, until stopped.
+
+    A SIGTERM, SIGINT (Ctrl-C) or SIGHUP to this process is passed on to the server, which then has
+    STOP_GRACE_S seconds to close before it is killed: no server outlives this process.
+    """
     host = getattr(args, "host", "127.0.0.1")
     port = int(getattr(args, "port", 8765))
     if not 0 < port < 65536:
@@ -58,16 +71,42 @@ def viz_command(args: argparse.Namespace) -> int:
     if missing:
         sys.stderr.write(f"note: {len(missing)} front-end package(s) are not cached ({missing[0].folder}, ...); "
                          "the page fetches them from the CDN, so offline run `python -m sim viz-assets` first\n")
-    print(f"Opening the app at http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
+    print(f"Opening {what} at http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
+    return run_until_stopped(solara_command(host, port, app), {**os.environ, **TELEMETRY_OFF, **(env or {})})
+
+
+def run_until_stopped(command: list[str], env: dict[str, str]) -> int:
+    """Run ``command`` as a child; forward stop signals to it and wait for it; 0 after a requested stop.
+
+    The child has its own session, so a terminal's Ctrl-C reaches it once, through this process.
+    """
+    child = subprocess.Popen(command, env=env, start_new_session=True)
+    stopped: list[int] = []
+
+    def forward(signum: int, _frame: Any) -> None:
+        stopped.append(signum)
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in STOP_SIGNALS}
     try:
-        return subprocess.call(solara_command(host, port), env={**os.environ, **TELEMETRY_OFF})
-    except KeyboardInterrupt:
-        return 0
+        while True:
+            try:
+                code = child.wait(timeout=STOP_GRACE_S if stopped else None)
+                return 0 if stopped else code
+            except subprocess.TimeoutExpired:  # asked to stop, but the server hangs on
+                child.kill()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
 
 
-def solara_command(host: str = "127.0.0.1", port: int = 8765) -> list[str]:
-    """The ``solara run`` command line that serves the app in production mode."""
-    return [sys.executable, "-m", "solara", "run", str(APP), "--production", "--no-open",
+def solara_command(host: str = "127.0.0.1", port: int = 8765, app: str = APP) -> list[str]:
+    """The ``solara run`` command line that serves ``app`` (a module) in production mode."""
+    return [sys.executable, "-m", "solara", "run", app, "--production", "--no-open",
             "--host", host, "--port", str(port)]
 
 

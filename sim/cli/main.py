@@ -23,6 +23,7 @@ HANDLERS = {
     "sensitivity": "sim.cli.analysis:sensitivity_command",
     "calibrate": "sim.cli.calibrate:calibrate_command",
     "viz": "sim.app.server:viz_command",
+    "explore": "sim.cli.explore:explore_command",
     "viz-assets": "sim.app.server:assets_command",
 }
 
@@ -97,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("viz", help="open the browser app (Solara) with sliders for every parameter")
     p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+
+    p = sub.add_parser("explore", help="explore a finished sweep or study folder in the browser (Solara)")
+    p.add_argument("folder", metavar="FOLDER", help="results folder of a sweep or sensitivity study")
+    p.add_argument("--port", type=int, default=8766)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
 
     p = sub.add_parser("viz-assets", help="fill Solara's offline asset cache from the npm registry (offline machines)")

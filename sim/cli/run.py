@@ -20,6 +20,7 @@ def run_command(args) -> int:
     if out is not None and out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder path")
     model = TribunalModel(params, rng=run_seed(args.seed)).run()
+    print(f"Seed {args.seed} (the same seed and parameters replay this run).")
     print(account(model))
     if out is not None:
         write_run(model, args.seed, out)

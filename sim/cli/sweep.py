@@ -6,15 +6,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.experiments.config import load_experiment
-from sim.studies.reproduce import reproduce
+from sim.experiments.config import TABLE_COMMANDS, load_experiment
 from sim.experiments.runner import default_folder
+from sim.studies.reproduce import reproduce
 from sim.studies.sweep import run_sweep
 
 
 def sweep_command(args: argparse.Namespace) -> int:
     """Validate the config in full (touching nothing on error), then run it into its results folder."""
     exp = load_experiment(args.config)
+    if exp.sensitivity:
+        sys.stderr.write(f"note: {args.config} has a [sensitivity] table, which `sweep` does not read: it runs the "
+                         f"design only; `python -m sim {TABLE_COMMANDS['sensitivity']} {args.config}` also computes "
+                         "the indices\n")
     folder = Path(args.out) if args.out else default_folder(exp)
     manifest = run_sweep(exp, folder, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                          force=args.force, quiet=args.quiet)

@@ -67,6 +67,9 @@ def params_from_file(path: str | Path, overrides: dict[str, Any] | None = None) 
 # --- experiment configs: the [experiment], [sweep] and [outputs] tables, validated in full --------------
 
 TABLES = ("experiment", "scenario", "parameters", "sweep", "outputs", "sensitivity")
+# Tables that only one command reads: a config given to another command is told which one it is for.
+TABLE_COMMANDS = {"calibration": "calibrate", "priors": "calibrate", "targets": "calibrate",
+                  "sensitivity": "sensitivity"}
 EXPERIMENT_KEYS = ("name", "description", "seed", "replicates", "block_size", "engine")
 SWEEP_KEYS = ("sampler", "n", "levels", "second_order", "grid", "bounds")
 OUTPUT_KEYS = ("horizons", "figures")
@@ -76,6 +79,13 @@ DEFAULTS = {"seed": 0, "replicates": 1000, "engine": DEFAULT_ENGINE, "levels": 4
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_POINTS = 1_000_000  # guards against a typo that would allocate a design too large to run
 MAX_BLOCKS = 10_000_000
+
+
+def wrong_command(table: str, source: str) -> str:
+    """The message for a config whose ``[table]`` belongs to another command (see TABLE_COMMANDS)."""
+    command = TABLE_COMMANDS[table]
+    return (f"{source} is a config for `python -m sim {command}` (it has a [{table}] table); "
+            f"run `python -m sim {command} {source}`")
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,6 +167,8 @@ def experiment_from_doc(doc: dict[str, Any], text: str, source: str) -> Experime
                                            ("outputs", OUTPUT_KEYS)) if key in keys), None)
             hint = f" (put it under [{home}])" if home else "; parameters go under [parameters]"
             raise UserError(f"key '{key}' at the top of {source} belongs in a table{hint}")
+        if key not in TABLES and key in TABLE_COMMANDS:
+            raise UserError(wrong_command(key, source))
         if key not in TABLES:
             raise UserError(f"unknown table [{key}] in {source}{suggest(key, TABLES)}; allowed: {', '.join(TABLES)}")
         if not isinstance(value, dict):

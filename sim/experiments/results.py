@@ -14,26 +14,60 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from sim.errors import UserError
 from sim.model.params import BY_NAME, lookup, split_name
 
 FILES = ("manifest.json", "points.parquet", "runs.parquet", "summary.csv")
 SENSITIVITY = "sensitivity.csv"
+# A discovery result (scenario discovery, e.g. PRIM) as one CSV of box limits, one row per restricted
+# parameter: columns parameter, low, high (other columns are kept, not read). The first file found counts.
+DISCOVERY_BOX = ("discovery/box.csv", "discovery.csv")
+BOX_COLUMNS = ("parameter", "low", "high")
 RUN_COLUMNS = ("point", "replicate", "accused", "in_custody", "custody_month", "route")
 FIX = "rerun the experiment (python -m sim sweep CONFIG --resume) or point to a complete results folder"
 
 
 @dataclass(frozen=True)
 class Results:
-    """A loaded results folder: the frames of the sweep and its manifest."""
+    """A loaded results folder: the frames of the sweep and its manifest.
+
+    ``runs`` is read from runs.parquet when first used; ``read_runs`` reads only some columns or
+    points (Parquet column projection and row-group filters), so a large folder opens at once.
+    """
 
     points: pd.DataFrame
-    runs: pd.DataFrame
     summary: pd.DataFrame
     manifest: dict[str, Any]
     folder: Path
     sensitivity: pd.DataFrame | None = field(default=None)
+    discovery: pd.DataFrame | None = field(default=None)
+    runs_frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """Every run (one row per point, replicate and accused), read once."""
+        if self.runs_frame is None:
+            object.__setattr__(self, "runs_frame", self.read_runs())
+        assert self.runs_frame is not None
+        return self.runs_frame
+
+    def read_runs(self, columns: list[str] | None = None, points: list[int] | None = None) -> pd.DataFrame:
+        """Some columns (default all) of the runs of some points (default all), read from the file."""
+        if self.runs_frame is not None:
+            frame = self.runs_frame if points is None else self.runs_frame[self.runs_frame["point"].isin(points)]
+            return (frame if columns is None else frame[columns]).reset_index(drop=True)
+        path = self.folder / "runs.parquet"
+        filters = None if points is None else [("point", "in", [int(p) for p in points])]
+        return _read(path, lambda f: pd.read_parquet(f, columns=columns, filters=filters))
+
+    @property
+    def runs_columns(self) -> list[str]:
+        """The columns of runs.parquet, from its schema (nothing else is read)."""
+        if self.runs_frame is not None:
+            return list(self.runs_frame.columns)
+        return list(pq.read_schema(self.folder / "runs.parquet").names)
 
     @property
     def swept(self) -> list[str]:
@@ -52,10 +86,11 @@ class Results:
 
     @property
     def n_replicates(self) -> int:
-        """Replicates per point (the smallest, should points differ)."""
-        if self.runs.empty:
-            return 0
-        return int(self.runs.groupby("point", observed=True)["replicate"].nunique().min())
+        """Replicates per point (the smallest, should points differ), from the summary's counts."""
+        if "n" in self.summary.columns and len(self.summary):
+            return int(self.summary["n"].min())
+        runs = self.read_runs(["point", "replicate"])
+        return 0 if runs.empty else int(runs.groupby("point", observed=True)["replicate"].nunique().min())
 
     def run_length(self) -> pd.Series:
         """Run length T (scenario.horizon_months) per point id."""
@@ -126,10 +161,46 @@ def _columns(frame: pd.DataFrame, path: Path, needed) -> pd.DataFrame:
     return frame
 
 
+def _point_ids(path: Path) -> np.ndarray:
+    """The point ids in runs.parquet: from its row-group statistics when each group holds one point
+    (a sweep writes one group per block of one point), else from its point column."""
+    meta = pq.ParquetFile(path).metadata
+    index = meta.schema.to_arrow_schema().get_field_index("point")
+    ids = []
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(index).statistics
+        if stats is None or not stats.has_min_max or stats.min != stats.max:
+            return pq.read_table(path, columns=["point"]).column("point").unique().to_numpy()
+        ids.append(stats.min)
+    return np.unique(np.asarray(ids, dtype=np.int64))
+
+
+def read_discovery_box(folder: str | Path) -> pd.DataFrame | None:
+    """The PRIM box of a folder's discovery result (``DISCOVERY_BOX``), or None when there is none.
+
+    Columns parameter, low, high (floats; an open side may be empty, read as -inf or +inf); a file
+    without them, or with a low above its high, is a one-line UserError.
+    """
+    folder = Path(folder)
+    path = next((folder / name for name in DISCOVERY_BOX if (folder / name).is_file()), None)
+    if path is None:
+        return None
+    box = _columns(_read(path, pd.read_csv), path, BOX_COLUMNS)
+    box = box.assign(parameter=box["parameter"].astype(str),
+                     low=pd.to_numeric(box["low"], errors="coerce").fillna(-np.inf),
+                     high=pd.to_numeric(box["high"], errors="coerce").fillna(np.inf))
+    bad = box[box["low"] > box["high"]]
+    if len(bad):
+        raise UserError(f"{path}: the box's low is above its high for {bad['parameter'].iloc[0]}; "
+                        "write one row per parameter with low <= high")
+    return box
+
+
 def load_results(folder: str | Path) -> Results:
     """Load a sweep's results folder: ``r.points``, ``r.runs``, ``r.summary``, ``r.manifest``, ``r.folder``.
 
-    Missing or corrupt files raise a one-line UserError naming them.
+    Missing or corrupt files raise a one-line UserError naming them. runs.parquet is checked (its
+    columns and point ids) but read only when ``r.runs`` or ``r.read_runs`` asks for it.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -139,7 +210,10 @@ def load_results(folder: str | Path) -> Results:
         raise UserError(f"results folder {folder} lacks {', '.join(missing)}; {FIX}")
     manifest = _read(folder / "manifest.json", _manifest)
     points = _columns(_read(folder / "points.parquet", pd.read_parquet), folder / "points.parquet", ["point"])
-    runs = _columns(_read(folder / "runs.parquet", pd.read_parquet), folder / "runs.parquet", RUN_COLUMNS)
+    runs_path = folder / "runs.parquet"
+    schema = _read(runs_path, lambda p: pd.DataFrame(columns=pq.read_schema(p).names))
+    _columns(schema, runs_path, RUN_COLUMNS)
+    run_points = _read(runs_path, _point_ids)
     summary = _columns(_read(folder / "summary.csv", lambda p: pd.read_csv(p, dtype={"accused": str})),
                        folder / "summary.csv", ["point", "accused"])
     if not summary_horizons(summary):
@@ -147,9 +221,9 @@ def load_results(folder: str | Path) -> Results:
     sensitivity = None
     if (folder / SENSITIVITY).is_file():
         sensitivity = _columns(_read(folder / SENSITIVITY, pd.read_csv), folder / SENSITIVITY, ["parameter"])
-    unknown = sorted(set(runs["point"].unique()) - set(points["point"]))
+    unknown = sorted(set(run_points.tolist()) - set(points["point"]))
     if unknown:
         raise UserError(f"{folder / 'runs.parquet'} has point ids missing from points.parquet "
                         f"(e.g. {unknown[0]}); {FIX}")
-    return Results(points=points, runs=runs, summary=summary, manifest=manifest, folder=folder,
-                   sensitivity=sensitivity)
+    return Results(points=points, summary=summary, manifest=manifest, folder=folder,
+                   sensitivity=sensitivity, discovery=read_discovery_box(folder))

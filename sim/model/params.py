@@ -307,6 +307,12 @@ def _kind_word(kind: str) -> str:
             "date": "a date YYYY-MM-DD"}[kind]
 
 
+def _kinds_word(kind: str) -> str:
+    """The plural of ``_kind_word``: what a list's elements must be."""
+    return {"float": "numbers", "int": "integers", "bool": "0s and 1s", "str": "texts",
+            "date": "dates YYYY-MM-DD"}[kind]
+
+
 def coerce(p: Param, value: Any) -> Any:
     """Validate and normalise one value for parameter ``p`` (lists element by element)."""
     if p.kind == "states":
@@ -318,7 +324,7 @@ def coerce(p: Param, value: Any) -> Any:
             value = [value]
         if not isinstance(value, list) or (not value and not p.may_be_empty):
             size = "a list" if p.may_be_empty else "a non-empty list"
-            raise UserError(f"{p.name} must be {size} of {_kind_word(p.scalar_kind)}s, got {value!r}")
+            raise UserError(f"{p.name} must be {size} of {_kinds_word(p.scalar_kind)}, got {value!r}")
         return [_coerce_scalar(p, v, f"{p.name}[{i}]") for i, v in enumerate(value)]
     return _coerce_scalar(p, value, p.name)
 

@@ -12,8 +12,19 @@ from matplotlib.figure import Figure
 
 from sim.analysis import style
 from sim.analysis.metrics import route_shares
-from sim.analysis.plots import (KINDS, choose_points, curves_figure, heatmap_figure, is_grid, morris_figure,
-                                point_label, routes_figure, sobol_figure, survival_figure)
+from sim.analysis.plots import (
+    KINDS,
+    choose_points,
+    curves_figure,
+    heatmap_figure,
+    is_grid,
+    label_names,
+    morris_figure,
+    point_label,
+    routes_figure,
+    sobol_figure,
+    survival_figure,
+)
 from sim.analysis.survival import kaplan_meier
 from sim.errors import UserError
 from sim.experiments.results import Results, load_results
@@ -57,11 +68,9 @@ def figure(results: Results, kind: str, horizon: int | None = None) -> Figure:
         runs = results.runs[results.runs["point"].isin(chosen)]
         length = results.run_length()
         km = kaplan_meier(runs, length, until=int(length.loc[chosen].min()))
-        named = swept if len(swept) <= 2 else []  # more values than a legend can hold: point ids
-        labels = {p: point_label(results.points, p, named) for p in chosen}
-        if n_pts == 1:
-            labels = {chosen[0]: "all replicates"}
-        return survival_figure(km, labels, n_pts, n_rep, hos, names=named)
+        named = label_names(results.points, chosen, swept)
+        labels = {p: point_label(results.points, p, named, keyed=len(swept) > len(named)) for p in chosen}
+        return survival_figure(km, labels, n_pts, n_rep, hos, names=named, swept_total=len(swept))
     if kind == "routes":
         shares = route_shares(results.runs, ("point", "accused"), horizon=h)
         return routes_figure(shares, results.points, swept, h, n_rep, hos)

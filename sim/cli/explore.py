@@ -1,0 +1,23 @@
+"""``python -m sim explore FOLDER``: the sweep explorer in the browser, served like ``viz``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sim.app.exploration import kinds_of
+from sim.app.explorer import FOLDER_ENV
+from sim.app.server import serve
+from sim.experiments.results import load_results
+
+EXPLORER = "sim.app.explorer"
+
+
+def explore_command(args: argparse.Namespace) -> int:
+    """Check the folder (a bad one is one line here, not an error page), then serve the explorer on it."""
+    folder = Path(args.folder).resolve()
+    results = load_results(folder)
+    kinds = ", ".join(k.name for k in kinds_of(results))
+    print(f"{folder}: {kinds}; {len(results.points)} points, swept: {', '.join(results.swept) or 'nothing'}",
+          flush=True)
+    return serve(EXPLORER, args, "the explorer", env={FOLDER_ENV: str(folder)})
