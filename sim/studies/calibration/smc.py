@@ -141,7 +141,14 @@ def run_smc(priors: Sequence[Prior], observed: dict[str, float], simulate, *, se
     names = [p.name for p in priors]
     model = RecordModel(names, observed)
     prior = pyabc.Distribution(**{p.name: _rv(pyabc, p) for p in priors})
-    sampler = make_sampler(model, simulate, batch, progress)
+    log = np.array([p.dist == "loguniform" for p in priors])
+
+    def natural(values: np.ndarray, ids: np.ndarray) -> list[dict[str, float]]:
+        values = np.array(values, dtype=float)
+        values[:, log] = 10.0 ** values[:, log]  # log-uniform priors are sampled as uniform in log10
+        return simulate(values, ids)
+
+    sampler = make_sampler(model, natural, batch, progress)
     distance = pyabc.AdaptivePNormDistance(p=2)
     abc = pyabc.ABCSMC(model.model, prior, distance, population_size=particles, sampler=sampler,
                        eps=pyabc.QuantileEpsilon(alpha=0.5))
@@ -153,22 +160,32 @@ def run_smc(priors: Sequence[Prior], observed: dict[str, float], simulate, *, se
     abc.new(f"sqlite:///{path}", observed)
     hist = abc.run(max_nr_populations=generations, min_acceptance_rate=min_acceptance,
                    minimum_epsilon=min_epsilon)
-    frame, weights = hist.get_distribution(m=0, t=hist.max_t)
-    population = frame.reset_index(drop=True)[names].copy()
-    population["weight"] = np.asarray(weights, float) / np.sum(weights)
+    final = hist.get_population(t=hist.max_t).particles  # parameters, weights and distances together
+    population = pd.DataFrame({n: [float(q.parameter[n]) for q in final] for n in names})
+    for p, is_log in zip(priors, log):
+        if is_log:
+            population[p.name] = 10.0 ** population[p.name]
+    weights = np.array([q.weight for q in final], dtype=float)
+    population["weight"] = weights / weights.sum()
+    population["distance"] = [float(q.distance) for q in final]
     pops = hist.get_all_populations()
     pops = pops[pops["t"] >= 0]
     gens = pd.DataFrame({"t": pops["t"].astype(int), "epsilon": pops["epsilon"].astype(float),
                          "particles": particles, "evaluations": pops["samples"].astype(int)})
     gens["acceptance_rate"] = gens["particles"] / gens["evaluations"]
-    distances = hist.get_weighted_distances(t=hist.max_t)
-    population["distance"] = distances["distance"].to_numpy(float)
+    gens["ess"] = [_ess(hist, int(t)) for t in gens["t"]]
     return SMCResult(population=population, generations=gens.reset_index(drop=True), history_path=path)
+
+
+def _ess(hist, t: int) -> float:
+    """Effective sample size of generation t: (Σw)² / Σw²."""
+    w = np.array([q.weight for q in hist.get_population(t=t).particles], dtype=float)
+    return float(w.sum() ** 2 / (w ** 2).sum())
 
 
 def _rv(pyabc, p: Prior):
     if p.dist == "uniform":
         return pyabc.RV("uniform", p.low, p.high - p.low)
-    if p.dist == "loguniform":
-        return pyabc.RV("loguniform", p.low, p.high)
+    if p.dist == "loguniform":  # sampled as log10(value), uniform: the kernel then works on the right scale
+        return pyabc.RV("uniform", np.log10(p.low), np.log10(p.high) - np.log10(p.low))
     return pyabc.RV("beta", p.a, p.b, loc=p.low, scale=p.high - p.low)
