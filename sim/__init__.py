@@ -3,16 +3,26 @@
 Public API: ``simulate``, ``Params``, ``SCHEMA``, ``UserError``; ``load_results`` for sweep folders.
 """
 
+import sys
+
 from sim.errors import UserError
-from sim.model.params import SCHEMA, Params
-from sim.simulate import simulate
 from sim.version import __version__
+
+try:
+    from sim.model.params import SCHEMA, Params
+    from sim.simulate import simulate
+except KeyboardInterrupt:  # Ctrl-C while the command line loads: one line and 130, as everywhere else
+    if sys.argv[:1] == ["-m"] or sys.argv[0].endswith("tribunal-sim"):
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None
+    raise
 
 __all__ = ["SCHEMA", "Params", "UserError", "simulate", "load_results", "__version__"]
 
 
-def load_results(path):
-    """Load a sweep's results folder (points, runs, summary, manifest) for analysis in a notebook."""
+def load_results(path, verify: bool = True):
+    """Load a sweep's results folder (points, runs, summary, manifest) for analysis in a notebook;
+    each data file is checked against the manifest's sha256 unless ``verify=False``."""
     from sim.experiments.results import load_results as _load
 
-    return _load(path)
+    return _load(path, verify=verify)

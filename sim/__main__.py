@@ -1,5 +1,11 @@
-"""``python -m sim``: the command line (sim.cli)."""
+"""``python -m sim``: the command line (sim.cli); a Ctrl-C even while it loads ends in one line."""
 
-from sim.cli import main
+import sys
+
+try:
+    from sim.cli.main import main
+except KeyboardInterrupt:
+    sys.stderr.write("interrupted\n")
+    raise SystemExit(130) from None
 
 raise SystemExit(main())

@@ -6,16 +6,26 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.errors import UserError
 from sim.experiments.config import load_experiment
-from sim.studies.reproduce import reproduce
 from sim.experiments.runner import default_folder
+from sim.studies.reproduce import reproduce
 from sim.studies.sweep import run_sweep
+
+
+def out_folder(text: str | None) -> Path | None:
+    """The --out folder; an empty one is refused rather than read as "no --out"."""
+    if text is None:
+        return None
+    if not text.strip():
+        raise UserError("--out is empty; give a folder path (or leave --out out for the default)")
+    return Path(text)
 
 
 def sweep_command(args: argparse.Namespace) -> int:
     """Validate the config in full (touching nothing on error), then run it into its results folder."""
     exp = load_experiment(args.config)
-    folder = Path(args.out) if args.out else default_folder(exp)
+    folder = out_folder(args.out) or default_folder(exp)
     manifest = run_sweep(exp, folder, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                          force=args.force, quiet=args.quiet)
     t = manifest["timings"]

@@ -1,7 +1,9 @@
 """Reading a results folder (points, runs, summary, manifest) for analysis and figures.
 
 Every problem with the folder is a UserError of one line naming the file and the fix, so that
-``python -m sim plot DIR`` and notebooks fail clearly on a missing or corrupt file.
+``python -m sim plot DIR`` and notebooks fail clearly on a missing or corrupt file. Nothing is
+trusted that was not verified: each data file must have the sha256 the manifest records, and the
+manifest must agree with its own config text (sim.experiments.provenance.check_manifest).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
+from sim.experiments import store
+from sim.experiments.provenance import check_manifest
 from sim.model.params import BY_NAME, lookup, split_name
 
-FILES = ("manifest.json", "points.parquet", "runs.parquet", "summary.csv")
-SENSITIVITY = "sensitivity.csv"
+FILES = (store.MANIFEST, *store.DATA_FILES)
 RUN_COLUMNS = ("point", "replicate", "accused", "in_custody", "custody_month", "route")
 FIX = "rerun the experiment (python -m sim sweep CONFIG --resume) or point to a complete results folder"
 
@@ -126,30 +129,56 @@ def _columns(frame: pd.DataFrame, path: Path, needed) -> pd.DataFrame:
     return frame
 
 
-def load_results(folder: str | Path) -> Results:
+def load_results(folder: str | Path, verify: bool = True) -> Results:
     """Load a sweep's results folder: ``r.points``, ``r.runs``, ``r.summary``, ``r.manifest``, ``r.folder``.
 
-    Missing or corrupt files raise a one-line UserError naming them.
+    Missing or corrupt files raise a one-line UserError naming them; so does a data file whose sha256
+    is not the manifest's, or a manifest that disagrees with its config (``verify=False`` skips both
+    checks, for folders written by hand).
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"results folder {folder} does not exist; check the path (a sweep writes results/<name>/)")
+    if (folder / store.MANIFEST).is_file():
+        manifest = _read(folder / store.MANIFEST, _manifest)
+        if manifest.get("format") in store.KIND_OF and manifest["format"] != store.SWEEP_FORMAT:
+            raise UserError(f"{folder} holds {store.KIND_OF[manifest['format']]}, not a sweep's results; "
+                            f"load_results and `plot` read the folders of `sweep` and `sensitivity`")
     missing = [name for name in FILES if not (folder / name).is_file()]
     if missing:
         raise UserError(f"results folder {folder} lacks {', '.join(missing)}; {FIX}")
-    manifest = _read(folder / "manifest.json", _manifest)
-    points = _columns(_read(folder / "points.parquet", pd.read_parquet), folder / "points.parquet", ["point"])
-    runs = _columns(_read(folder / "runs.parquet", pd.read_parquet), folder / "runs.parquet", RUN_COLUMNS)
-    summary = _columns(_read(folder / "summary.csv", lambda p: pd.read_csv(p, dtype={"accused": str})),
-                       folder / "summary.csv", ["point", "accused"])
+    manifest = _read(folder / store.MANIFEST, _manifest)
+    points = _columns(_read(folder / store.POINTS, pd.read_parquet), folder / store.POINTS, ["point"])
+    runs = _columns(_read(folder / store.RUNS, pd.read_parquet), folder / store.RUNS, RUN_COLUMNS)
+    summary = _columns(_read(folder / store.SUMMARY, lambda p: pd.read_csv(p, dtype={"accused": str})),
+                       folder / store.SUMMARY, ["point", "accused"])
     if not summary_horizons(summary):
-        raise UserError(f"{folder / 'summary.csv'} has no p_enforced_H columns; {FIX}")
+        raise UserError(f"{folder / store.SUMMARY} has no p_enforced_H columns; {FIX}")
+    listed = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
     sensitivity = None
-    if (folder / SENSITIVITY).is_file():
-        sensitivity = _columns(_read(folder / SENSITIVITY, pd.read_csv), folder / SENSITIVITY, ["parameter"])
+    if (folder / store.SENSITIVITY).is_file() and (store.SENSITIVITY in listed or not verify):
+        sensitivity = _columns(_read(folder / store.SENSITIVITY, pd.read_csv), folder / store.SENSITIVITY,
+                               ["parameter"])
+    if verify:
+        verify_folder(folder, manifest, [*store.DATA_FILES, *([store.SENSITIVITY] if sensitivity is not None else [])])
     unknown = sorted(set(runs["point"].unique()) - set(points["point"]))
     if unknown:
-        raise UserError(f"{folder / 'runs.parquet'} has point ids missing from points.parquet "
+        raise UserError(f"{folder / store.RUNS} has point ids missing from points.parquet "
                         f"(e.g. {unknown[0]}); {FIX}")
     return Results(points=points, runs=runs, summary=summary, manifest=manifest, folder=folder,
                    sensitivity=sensitivity)
+
+
+def verify_folder(folder: Path, manifest: dict[str, Any], names: list[str]) -> None:
+    """Each named file must have the sha256 the manifest records, and the manifest must agree with its config."""
+    listed = manifest.get("outputs")
+    if not isinstance(listed, dict):
+        raise UserError(f"{folder / store.MANIFEST} records no output hashes, so {folder} cannot be verified; {FIX}")
+    for name in names:
+        recorded = listed.get(name)
+        if not isinstance(recorded, str):
+            raise UserError(f"{folder / store.MANIFEST} records no sha256 for {name}, so it cannot be verified; {FIX}")
+        if store.sha256(folder / name) != recorded:
+            raise UserError(f"{folder / name} is not the file the sweep wrote (its sha256 differs from the "
+                            f"manifest's); restore it, or {FIX}")
+    check_manifest(manifest, folder / store.MANIFEST, full=False)

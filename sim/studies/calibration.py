@@ -30,11 +30,11 @@ from sim.data.tables import CUSTODY_ROUTES, load_table
 from sim.errors import UserError
 from sim.model.params import Params, suggest
 from sim.model.seeding import child_seed
-from sim.experiments.config import DEFAULT_BLOCK_SIZE
 from sim.simulate import block_sizes, check_engine
 from sim.experiments import store
-from sim.experiments.provenance import software
-from sim.experiments.config import check_table, model_overrides, parse_toml, read_config_text
+from sim.experiments.config import (DEFAULT_BLOCK_SIZE, check_table, check_tables, model_overrides, parse_toml,
+                                    read_config_text, whole_number)
+from sim.experiments.provenance import config_record, manifest
 
 TABLES = ("calibration", "scenario", "parameters", "priors", "targets")
 CALIBRATION_KEYS = ("name", "description", "seed", "draws", "replicates", "accept", "engine", "block_size")
@@ -42,9 +42,6 @@ TARGET_KEYS = ("source", "kinds", "nationality_party", "months", "censor_date", 
                "route_weight", "replicates", "follow_up", "truth")
 PRIOR_TAG = 0x414243  # "ABC": keeps the prior draws' stream apart from the simulations' (draw, block) streams
 TARGET_TAG = 0x544754  # "TGT": the synthetic record of source = "model"
-OUTPUTS = ("posterior.parquet", "curves.parquet", "summary.csv", "targets.csv", "pairs.png", "predictive.png")
-MANIFEST = "manifest.json"
-FORMAT = "tribunal-sim calibration"
 
 
 @dataclass(frozen=True)
@@ -100,12 +97,7 @@ def calibration_from_text(text: str, source: str = "config") -> Calibration:
     return calibration_from_doc(parse_toml(text, source), text, source)
 
 
-def _int(value: Any, label: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UserError(f"{label} must be an integer, got {value!r}")
-    if value < low:
-        raise UserError(f"{label} must be at least {low}, got {value}")
-    return value
+_int = whole_number
 
 
 def _number(value: Any, label: str, low: float, high: float, open_low: bool = False) -> float:
@@ -128,11 +120,9 @@ def _strings(value: Any, label: str, allowed: tuple[str, ...] | None = None) -> 
 
 
 def calibration_from_doc(doc: dict[str, Any], text: str, source: str) -> Calibration:
-    for key, value in doc.items():
-        if key not in TABLES:
-            raise UserError(f"unknown table [{key}] in {source}{suggest(key, TABLES)}; allowed: {', '.join(TABLES)}")
-        if not isinstance(value, dict):
-            raise UserError(f"[{key}] in {source} must be a table, got {key} = {value!r}")
+    sweep_hint = "it is an experiment config; run it with `python -m sim sweep`"
+    check_tables(doc, source, TABLES, {"calibration": CALIBRATION_KEYS, "targets": TARGET_KEYS},
+                 {"experiment": sweep_hint, "sweep": sweep_hint, "outputs": sweep_hint})
     cal = check_table(doc.get("calibration", {}), "[calibration]", CALIBRATION_KEYS)
     name = cal.get("name", Path(source).stem)
     if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
@@ -181,10 +171,13 @@ def _targets(node: Any, base: Params, priors: tuple[abc.Prior, ...]) -> Targets:
     if source not in ("record", "model"):
         raise UserError(f"[targets] source must be 'record' (the warrants table) or 'model' (a synthetic record "
                         f"from [targets.truth]), got {source!r}")
-    months = t.get("months", [1, 6, 12, 24, 60, 120])
-    if (not isinstance(months, list) or not months or any(isinstance(m, bool) or not isinstance(m, int)
-                                                          for m in months)):
-        raise UserError(f"[targets] months must be a non-empty list of whole months, got {months!r}")
+    given = t.get("months", [1, 6, 12, 24, 60, 120])
+    if not isinstance(given, list) or not given:
+        raise UserError(f"[targets] months must be a non-empty list of whole months, got {given!r}")
+    try:
+        months = [whole_number(m, "[targets] months") for m in given]
+    except UserError:
+        raise UserError(f"[targets] months must be a non-empty list of whole months, got {given!r}") from None
     if any(not 1 <= m <= base.horizon for m in months) or len(set(months)) < len(months):
         raise UserError(f"[targets] months {months} must be distinct and within 1..{base.horizon} "
                         "(scenario.horizon_months); raise the horizon or drop the later months")
@@ -210,7 +203,10 @@ def _targets(node: Any, base: Params, priors: tuple[abc.Prior, ...]) -> Targets:
             if not p.low <= truth[p.name] <= p.high:
                 raise UserError(f"[targets.truth] {p.name} = {truth[p.name]:g} lies outside its prior {p.text()}")
         follow = t.get("follow_up", [base.horizon, base.horizon])
-        if (not isinstance(follow, list) or len(follow) != 2 or any(not isinstance(v, int) for v in follow)
+        if isinstance(follow, list):
+            follow = [int(v) if isinstance(v, float) and v.is_integer() else v for v in follow]
+        if (not isinstance(follow, list) or len(follow) != 2
+                or any(isinstance(v, bool) or not isinstance(v, int) for v in follow)
                 or not 0 <= follow[0] <= follow[1] <= base.horizon):
             raise UserError(f"[targets] follow_up must be [low, high] whole months within 0..{base.horizon}, "
                             f"got {follow!r}")
@@ -419,43 +415,41 @@ def predictive_figure(sample: pd.DataFrame, curves: np.ndarray, shares: np.ndarr
 
 # --- outputs ------------------------------------------------------------------------------------------
 
-def check_folder(folder: Path, cal: Calibration, force: bool) -> None:
-    """Refuse a folder holding anything but this calibration's own earlier results, unless --force."""
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"output {folder} is a file, not a folder; choose another --out")
-    if not folder.is_dir() or not any(folder.iterdir()) or force:
-        return
-    doc = store.read_json(folder / MANIFEST) or {}
-    same = doc.get("format") == FORMAT and doc.get("config", {}).get("sha256") == cal.sha256
-    if not same:
-        what = (f"results of calibration '{doc.get('calibration', {}).get('name', '?')}' with another config"
-                if doc.get("format") == FORMAT else "files that are not this calibration's results")
-        raise UserError(f"{folder} holds {what}; choose another --out or pass --force to overwrite")
+def plan_outputs(folder: Path, cal: Calibration, force: bool) -> store.Plan:
+    """Check the folder before anything runs: it may be new, empty or this calibration's own earlier
+    results; anything else needs ``force`` (and then only the tool's own files there are replaced)."""
+    claim = store.Claim(store.CALIBRATION_FORMAT, cal.name, cal.sha256, (*store.CALIBRATION_FILES, store.MANIFEST))
+    plan = store.plan(folder, claim, force=force)
+    needed = cal.draws * (64 + 8 * len(cal.priors)) + cal.n_accepted * (cal.base.horizon + 1) * 24 + (4 << 20)
+    store.check_space(plan, needed, "the posterior, curves and figures")
+    return plan
 
 
-def write_outputs(cal: Calibration, result: Result, folder: Path, workers: int | None) -> dict[str, Any]:
+check_folder = plan_outputs
+
+
+def write_outputs(cal: Calibration, result: Result, plan: store.Plan, workers: int | None) -> dict[str, Any]:
     """posterior.parquet, curves.parquet, summary.csv, targets.csv, the two figures and manifest.json."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / MANIFEST).unlink(missing_ok=True)  # the manifest marks a complete folder; written last
-    store.write_parquet(folder / "posterior.parquet", result.draws)
+    store.claim(plan)
+    folder = plan.folder
+    store.write_parquet(folder / store.POSTERIOR, result.draws)
     acc = np.flatnonzero(result.draws["accepted"].to_numpy())
     months = np.arange(cal.base.horizon + 1)
     curves = pd.DataFrame({"draw": np.repeat(acc, len(months)).astype(np.int64),
                            "month": np.tile(months, len(acc)).astype(np.int64),
                            "surv": result.curves[acc].reshape(-1)})
-    store.write_parquet(folder / "curves.parquet", curves)
-    store.write_csv(folder / "summary.csv", result.summary)
-    store.write_csv(folder / "targets.csv", result.sample)
+    store.write_parquet(folder / store.CURVES, curves)
+    store.write_csv(folder / store.SUMMARY, result.summary)
+    store.write_csv(folder / store.TARGETS, result.sample)
     truth = cal.targets.truth or None
     with rc():
-        for stem, fig in (("pairs", pairs_figure(result.draws, cal.priors, truth)),
-                          ("predictive", predictive_figure(result.sample, result.curves[acc],
-                                                           result.draws.loc[acc, "host_share"].to_numpy(),
-                                                           cal, result.target))):
-            store.atomic_write(folder / f"{stem}.png",
+        for name, fig in ((store.PAIRS, pairs_figure(result.draws, cal.priors, truth)),
+                          (store.PREDICTIVE, predictive_figure(result.sample, result.curves[acc],
+                                                               result.draws.loc[acc, "host_share"].to_numpy(),
+                                                               cal, result.target))):
+            store.atomic_write(folder / name,
                                lambda tmp, fig=fig: fig.savefig(tmp, format="png", metadata={"Software": None}))
-    manifest = {
-        "format": FORMAT, "format_version": 1,
+    sections = {
         "calibration": {"name": cal.name, "description": cal.description, "seed": cal.seed, "draws": cal.draws,
                         "replicates": cal.replicates, "accept": cal.accept, "accepted": cal.n_accepted,
                         "engine": cal.engine, "block_size": cal.block_size, "method": "rejection ABC"},
@@ -469,15 +463,14 @@ def write_outputs(cal: Calibration, result: Result, folder: Path, workers: int |
         "parameters": cal.base.to_dict(),
         "seeds": {"seed": cal.seed,
                   "priors": f"parameter i: default_rng(SeedSequence([{PRIOR_TAG}, seed], spawn_key=(i,)))",
-                  "draw_block": "draw k, block b: SeedSequence(seed, spawn_key=(k, b)) (as sweep points)",
+                  "draw": "draw k is simulated as point k of a sweep: replicate r from its stream (seed, k, r)",
                   "synthetic_record": f"SeedSequence([{TARGET_TAG}, seed], spawn_key=(0,)) runs, (1,) follow-up"},
-        "config": {"source": cal.source, "sha256": cal.sha256, "text": cal.text},
-        "software": software(),
         "timings": {"seconds": round(result.seconds, 3), "workers": workers},
-        "outputs": {name: store.sha256(folder / name) for name in OUTPUTS},
     }
-    store.write_json(folder / MANIFEST, manifest)
-    return manifest
+    doc = manifest(store.CALIBRATION_FORMAT, sections, config=config_record(cal.text, cal.source), folder=folder,
+                   outputs=[folder / name for name in store.CALIBRATION_FILES])
+    store.write_json(folder / store.MANIFEST, doc)
+    return doc
 
 
-__all__ = ["load_calibration", "run_calibration", "write_outputs"]
+__all__ = ["load_calibration", "plan_outputs", "run_calibration", "write_outputs"]
