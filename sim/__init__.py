@@ -17,7 +17,7 @@ except KeyboardInterrupt:  # Ctrl-C while the command line loads: one line and 1
         raise SystemExit(130) from None
     raise
 
-__all__ = ["SCHEMA", "Params", "UserError", "simulate", "load_results", "__version__"]
+__all__ = ["SCHEMA", "Params", "UserError", "__version__", "load_results", "simulate"]
 
 
 def load_results(path, verify: bool = True):

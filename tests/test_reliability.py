@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -95,7 +94,7 @@ def test_a_rerun_that_fails_on_bad_options_leaves_a_complete_folder_as_it_was(do
 ])
 def test_a_real_scenario_out_of_the_model_domain_is_refused_before_the_folder_is_touched(
         done, tmp_path, capsys, scenario, message):
-    config, out = done
+    _, out = done
     before = folder_hashes(out)
     text = FIGS.replace("[scenario]\nn_states = 8\nn_partners = 1\n", f"[scenario]\n{scenario}\n")
     capsys.readouterr()
@@ -126,7 +125,7 @@ def test_a_rerun_and_force_keep_files_the_tool_did_not_write(done, tmp_path):
 
 
 def test_an_edited_manifest_cannot_make_force_delete_other_files(done, tmp_path):
-    config, out = done
+    _, out = done
     (out / "thesis.tex").write_text("years of work", encoding="utf-8")
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["outputs"].update({"thesis.tex": "0", "../outside.txt": "0", "/etc/hostname": "0"})
@@ -160,8 +159,8 @@ SPELLINGS = {
                                   "both set accused.trip_rate[0]"),
     "a whole list and an element": ('"accused.trip_rate" = [0.5, 0.2]\n"accused.trip_rate[1]" = 0.9\n',
                                     "both set accused.trip_rate"),
-    "[scenario] and [parameters]": ('"scenario.horizon_months" = 24\n', "[scenario] and [parameters] both set "
-                                                                         "scenario.horizon_months"),
+    "[scenario] and [parameters]": ('"scenario.horizon_months" = 24\n',
+                                    "[scenario] and [parameters] both set scenario.horizon_months"),
 }
 
 
@@ -243,7 +242,7 @@ def main_raising(config: Path, out: Path) -> None:
 
 
 def test_reproduce_refuses_a_manifest_edited_against_its_config(done, capsys):
-    config, out = done
+    _, out = done
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["parameters"]["scenario.horizon_months"] = 24
     (out / "manifest.json").write_text(json.dumps(manifest))
@@ -255,7 +254,7 @@ def test_reproduce_refuses_a_manifest_edited_against_its_config(done, capsys):
 
 @pytest.mark.parametrize("edit", ["points", "bounds of a point", "seed"])
 def test_reproduce_checks_every_section_the_config_determines(done, capsys, edit):
-    config, out = done
+    _, out = done
     manifest = json.loads((out / "manifest.json").read_text())
     if edit == "points":
         manifest["swept"] = ["prosecutor.outreach_budget", "states.sovereignty_member"]
@@ -271,7 +270,7 @@ def test_reproduce_checks_every_section_the_config_determines(done, capsys, edit
 
 @pytest.mark.parametrize("name", DATA)
 def test_plot_and_load_results_refuse_a_data_file_that_is_not_the_one_written(done, capsys, name):
-    config, out = done
+    _, out = done
     path = out / name
     if name.endswith(".parquet"):
         frame = pd.read_parquet(path)
@@ -304,7 +303,7 @@ def read_only(tmp_path):
     where = tmp_path / "ro"
     where.mkdir()
     mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs",
-                                                    str(where)], capture_output=True).returncode == 0
+                                                    str(where)], capture_output=True, check=False).returncode == 0
     if not mounted:
         where.chmod(0o555)
         if os.access(where, os.W_OK):  # root without mount rights ignores permissions

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.cli.sweep import out_folder
 from sim.experiments import store
 from sim.experiments.config import load_experiment
-from sim.cli.sweep import out_folder
 from sim.experiments.runner import default_folder
 from sim.studies.figures import draw_figures
 from sim.studies.sensitivity import run_sensitivity

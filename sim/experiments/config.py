@@ -54,7 +54,7 @@ def read_config_text(path: str | Path) -> str:
 def parse_toml(text: str, source: str = "config") -> dict[str, Any]:
     """Parse TOML text (a leading UTF-8 byte-order mark is allowed); malformed text is a one-line UserError."""
     try:
-        return tomllib.loads(text[len(BOM):] if text.startswith(BOM) else text)
+        return tomllib.loads(text.removeprefix(BOM))
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"config {source} is not valid TOML: {exc}") from None
 
@@ -174,12 +174,12 @@ class Experiment:
     def blocks_per_point(self) -> int:
         return len(block_sizes(self.replicates, self.block_size))
 
-    def blocks(self) -> list["Block"]:
+    def blocks(self) -> list[Block]:
         """Every work unit, in (point, block) order."""
         sizes = block_sizes(self.replicates, self.block_size)
         return [Block(p, b, n, b * self.block_size) for p in range(self.n_points) for b, n in enumerate(sizes)]
 
-    def block_rows(self, block: "Block") -> int:
+    def block_rows(self, block: Block) -> int:
         """Rows of a block's file: replicates times accused of each of its points."""
         return block.n * self.params[block.point].n_accused
 

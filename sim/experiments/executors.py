@@ -8,6 +8,7 @@ first), its worker processes end with their parent, and Ctrl-C stops it without 
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import logging
 import os
@@ -17,11 +18,12 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,10 +64,10 @@ def compute_block(task: Task) -> tuple[Task, pd.DataFrame, float]:
 
 
 def block_schema() -> pa.Schema:
-    """The columns and types of every block file (what a reused block must have)."""
+    """The columns, types and pandas metadata of every block file (what a reused block must have)."""
     values = {o.name: np.zeros(1) if o.per_run else np.zeros((1, 1)) for o in OUTCOMES}
     frame = block_frame(0, np.zeros(1, dtype=np.int64), Outcomes(values))
-    return pa.Table.from_pandas(frame, preserve_index=False).schema.remove_metadata()
+    return pa.Table.from_pandas(frame, preserve_index=False).schema
 
 
 def available_cores() -> int:
@@ -176,7 +178,7 @@ class Executor:
         self._cluster: Any = None
         self._client: Any = None
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         if self.scheduler is not None:
             try:
                 self._connect()
@@ -197,7 +199,7 @@ class Executor:
                 self._client.close()
             if self._cluster is not None:
                 self._cluster.close()
-        except Exception:  # noqa: BLE001 - closing must not hide the reason it was closed
+        except Exception:  # noqa: BLE001, S110 - closing must not hide the reason it was closed
             pass
         finally:
             self._client = self._cluster = None
@@ -220,6 +222,14 @@ class Executor:
             except OSError as exc:
                 why = exc.strerror or exc.__class__.__name__
                 raise UserError(f"cannot reach the Dask scheduler at {self.scheduler!r} ({why}); {fix}") from None
+        try:  # Client itself waits for ever on a server that accepts but never answers
+            identity = asyncio.run(_identity(str(self.scheduler)))
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            raise UserError(f"cannot reach the Dask scheduler at {self.scheduler!r} ({exc.__class__.__name__}); "
+                            f"{fix}") from None
+        if not isinstance(identity, dict) or identity.get("type") != "Scheduler":
+            raise UserError(f"cannot reach the Dask scheduler at {self.scheduler!r} (it answers, but not as a Dask "
+                            f"scheduler); {fix}")
         try:
             self._client = Client(self.scheduler, timeout=10)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
@@ -257,9 +267,9 @@ class Executor:
                 result = future.result()
                 future.release()
                 yield result
-                task = next(queue, None)
-                if task is not None:
-                    futures.append(client.submit(compute_block, task, pure=False))
+                following = next(queue, None)
+                if following is not None:
+                    futures.append(client.submit(compute_block, following, pure=False))
                     running.add(futures[-1])
         finally:
             pending = [f for f in futures if not f.done()]
@@ -269,10 +279,22 @@ class Executor:
                 quiet.setLevel(logging.CRITICAL)
                 try:
                     client.cancel(pending)
-                except Exception:  # noqa: BLE001 - stopping; the cluster is closed next
+                except Exception:  # noqa: BLE001, S110 - stopping; the cluster is closed next
                     pass
                 finally:
                     quiet.setLevel(level)
+
+
+async def _identity(address: str, seconds: float = 10) -> Any:
+    """Ask a Dask scheduler who it is, within ``seconds`` (the handshake included)."""
+    from distributed.comm import connect
+
+    comm = await asyncio.wait_for(connect(address, timeout=seconds), seconds)
+    try:
+        await asyncio.wait_for(comm.write({"op": "identity"}), seconds)
+        return await asyncio.wait_for(comm.read(), seconds)
+    finally:
+        comm.abort()
 
 
 def _pool(tasks: list[Task], workers: int) -> Iterator[tuple[Task, pd.DataFrame, float]]:
@@ -295,9 +317,9 @@ def _pool(tasks: list[Task], workers: int) -> Iterator[tuple[Task, pd.DataFrame,
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 yield future.result()
-                task = next(queue, None)
-                if task is not None:
-                    submit(task)
+                following = next(queue, None)
+                if following is not None:
+                    submit(following)
         finished = True
     finally:
         if not finished:  # stopped (Ctrl-C, an error, a full disk): do not wait for blocks in flight

@@ -13,9 +13,10 @@ import hashlib
 import json
 import platform
 import subprocess
+from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from sim.errors import UserError
 from sim.experiments import store
@@ -198,4 +199,4 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

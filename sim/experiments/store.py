@@ -19,10 +19,11 @@ import re
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -59,7 +60,8 @@ NOUN = {SWEEP_FORMAT: "experiment", RUN_FORMAT: "run", CALIBRATION_FORMAT: "cali
 
 # fixed writer options: same rows in, same bytes out (no timestamps are written by pyarrow)
 PARQUET = {"compression": "zstd", "compression_level": 3, "use_dictionary": True, "write_statistics": True,
-           "version": "2.6", "data_page_version": "1.0", "store_schema": True}
+           "version": "2.6", "data_page_version": "1.0", "store_schema": True,
+           "write_page_checksum": True}  # a flipped bit in a block is caught when it is read back
 ROW_GROUP = 1 << 18  # rows per row group of every file, runs.parquet included: its bytes ignore block_size
 
 
@@ -235,14 +237,16 @@ def block_verified(spec: BlockSpec, schema: pa.Schema) -> bool:
             return False
         meta = pq.read_metadata(spec.path)
         found = meta.schema.to_arrow_schema()
-        if (meta.num_rows != spec.rows or _fields(found) != _fields(as_stored(schema))
-                or (found.metadata or {}).get(BLOCK_KEY) != spec.key):
+        labels = dict(found.metadata or {})
+        expected = as_stored(schema)
+        if (meta.num_rows != spec.rows or _fields(found) != _fields(expected)
+                or labels.pop(BLOCK_KEY, None) != spec.key or labels != dict(expected.metadata or {})):
             return False
         names = found.names
         if (_range(meta, names.index("point")) != spec.points
                 or _range(meta, names.index("replicate")) != spec.replicates):
             return False
-        return pq.read_table(spec.path).num_rows == spec.rows
+        return pq.read_table(spec.path, page_checksum_verification=True).num_rows == spec.rows
     except (OSError, pa.ArrowException, ValueError, KeyError, IndexError):
         return False
 
@@ -328,7 +332,7 @@ def _record(doc: dict[str, Any] | None) -> dict[str, Any] | None:
         fmt = RUN_FORMAT if "command" in doc and "seed" in doc else None  # run folders of earlier versions
     if fmt is None:
         return None
-    config = doc.get("config") if isinstance(doc.get("config"), dict) else {}
+    config: dict[str, Any] = doc["config"] if isinstance(doc.get("config"), dict) else {}
     sha = config.get("sha256") if isinstance(config.get("sha256"), str) else None
     named = doc.get("experiment") or doc.get("calibration") or {}
     name = named.get("name") if isinstance(named, dict) and isinstance(named.get("name"), str) else "?"

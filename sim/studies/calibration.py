@@ -7,7 +7,6 @@ nearest to the targets (share ``accept``) form the posterior. See docs/validatio
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import math
@@ -28,13 +27,20 @@ from sim.analysis.style import ROUTE_COLORS, rc
 from sim.analysis.survival import survival_curve
 from sim.data.tables import CUSTODY_ROUTES, load_table
 from sim.errors import UserError
+from sim.experiments import store
+from sim.experiments.config import (
+    DEFAULT_BLOCK_SIZE,
+    check_table,
+    check_tables,
+    model_overrides,
+    parse_toml,
+    read_config_text,
+    whole_number,
+)
+from sim.experiments.provenance import config_record, manifest
 from sim.model.params import Params, suggest
 from sim.model.seeding import child_seed
 from sim.simulate import block_sizes, check_engine
-from sim.experiments import store
-from sim.experiments.config import (DEFAULT_BLOCK_SIZE, check_table, check_tables, model_overrides, parse_toml,
-                                    read_config_text, whole_number)
-from sim.experiments.provenance import config_record, manifest
 
 TABLES = ("calibration", "scenario", "parameters", "priors", "targets")
 CALIBRATION_KEYS = ("name", "description", "seed", "draws", "replicates", "accept", "engine", "block_size")
@@ -374,7 +380,7 @@ def pairs_figure(draws: pd.DataFrame, priors: tuple[abc.Prior, ...], truth: dict
     return fig
 
 
-def predictive_figure(sample: pd.DataFrame, curves: np.ndarray, shares: np.ndarray, cal: "Calibration",
+def predictive_figure(sample: pd.DataFrame, curves: np.ndarray, shares: np.ndarray, cal: Calibration,
                       target: abc.Summary) -> Figure:
     """The model's survival band (accepted draws) over the record's Kaplan-Meier curve; route shares beside."""
     fig = Figure(figsize=(7.0, 3.4), dpi=200, layout="constrained")

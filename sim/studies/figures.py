@@ -14,8 +14,18 @@ from matplotlib.figure import Figure
 
 from sim.analysis import style
 from sim.analysis.metrics import route_shares
-from sim.analysis.plots import (KINDS, choose_points, curves_figure, heatmap_figure, is_grid, morris_figure,
-                                point_label, routes_figure, sobol_figure, survival_figure)
+from sim.analysis.plots import (
+    KINDS,
+    choose_points,
+    curves_figure,
+    heatmap_figure,
+    is_grid,
+    morris_figure,
+    point_label,
+    routes_figure,
+    sobol_figure,
+    survival_figure,
+)
 from sim.analysis.survival import kaplan_meier
 from sim.errors import UserError
 from sim.experiments import store
