@@ -124,6 +124,19 @@ def test_a_rerun_and_force_keep_files_the_tool_did_not_write(done, tmp_path):
     assert json.loads((out / "manifest.json").read_text())["config"]["sha256"] == store.sha256(other)
 
 
+def test_a_run_never_writes_into_a_sweep_folder_unless_forced(done, capsys):
+    _, out = done
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    before = folder_hashes(out)
+    argv = ["run", "--set", "scenario.n_states=20", "--set", "scenario.horizon_months=6", "--out", str(out)]
+    capsys.readouterr()
+    assert "holds results of experiment 'tiny'" in one_line(main(argv), capsys.readouterr().err)
+    assert folder_hashes(out) == before
+    assert main([*argv, "--force"]) == 0
+    left = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert left == {"notes.txt", "events.csv", "series.csv", "outcome.json", "manifest.json"}
+
+
 def test_an_edited_manifest_cannot_make_force_delete_other_files(done, tmp_path):
     _, out = done
     (out / "thesis.tex").write_text("years of work", encoding="utf-8")

@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="one replicate with the Mesa engine, told as a story")
     _add_model_options(p)
-    p.add_argument("--out", metavar="DIR", help="write events.csv, series.csv and outcome.json here")
+    p.add_argument("--out", metavar="DIR", help="write events.csv, series.csv, outcome.json and manifest.json here")
+    p.add_argument("--force", action="store_true",
+                   help="write into a folder holding other files or results (only the tool's own files are replaced)")
 
     p = sub.add_parser("params", help="print the parameter table (name, default, range, description)")
     p.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/ODD.md")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sim.cli.sweep import out_folder
 from sim.engines.mesa.model import TribunalModel
 from sim.engines.mesa.story import account
+from sim.experiments import store
 from sim.experiments.config import load_experiment
 from sim.experiments.provenance import config_record
 from sim.model.params import Params, parse_overrides
@@ -18,10 +19,10 @@ def run_command(args) -> int:
     exp = load_experiment(args.config) if args.config else None
     params = (exp.base if exp else Params()).replace(overrides)
     out = out_folder(args.out)
-    plan = plan_run(out) if out is not None else None
+    plan = plan_run(out, force=args.force) if out is not None else None
     model = TribunalModel(params, rng=run_seed(args.seed)).run()
     print(account(model))
     if plan is not None:
         write_run(model, args.seed, plan, config_record(exp.text, exp.source) if exp else None)
-        print(f"Wrote events.csv, series.csv, outcome.json and manifest.json to {plan.folder}/")
+        print(f"Wrote {', '.join(store.RUN_FILES)} and {store.MANIFEST} to {plan.folder}/")
     return 0

@@ -344,14 +344,17 @@ def _record(doc: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def owner(folder: Path) -> Owner | None:
     """The folder's owner from its marker (an unfinished sweep) or its manifest; None when neither is the tool's."""
-    marker, manifest = _record(read_json(folder / MARKER_PATH)), _record(read_json(folder / MANIFEST))
+    marker_doc = read_json(folder / MARKER_PATH)
+    if marker_doc is not None and "format" not in marker_doc:  # a marker of an earlier version: a sweep's
+        marker_doc = {**marker_doc, "format": SWEEP_FORMAT}
+    marker, manifest = _record(marker_doc), _record(read_json(folder / MANIFEST))
     found = marker or manifest
     if found is None:
         return None
     files = set(found["files"]) | {MANIFEST}
     if marker is not None:
         files |= {MARKER_PATH}
-        if "files" not in (read_json(folder / MARKER_PATH) or {}):  # a marker of an earlier version
+        if "files" not in (marker_doc or {}):  # earlier markers listed no files: their blocks go by name
             files |= {f"{BLOCKS}/{p.name}" for p in _entries(folder / BLOCKS) if _BLOCK_FILE.match(p.name)}
     if manifest is not None and manifest["sha256"] == found["sha256"]:
         files |= manifest["files"]

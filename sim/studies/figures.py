@@ -113,6 +113,9 @@ def draw_figures(folder: Path, kinds: list[str] | None = None) -> list[Path]:
 def save(fig: Figure, out: Path, kind: str) -> list[Path]:
     """Draw a figure's files (sim.analysis.style.save) in a temporary folder, then rename each into ``out``:
     an interrupted draw leaves no half-written figure, and its temporary folder is removed on the next run."""
+    if out.is_symlink():
+        raise UserError(f"{out} is a symbolic link; a results folder holds plain folders only: replace the link "
+                        f"by the folder it points to")
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f".{store.FIGURES}.", suffix=".tmp", dir=out.parent) as tmp:

@@ -33,10 +33,11 @@ def _plain_rows(frame):
         yield {k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
 
 
-def plan_run(out: Path) -> store.Plan:
-    """Check that ``out`` may take a run's files (writable, not another study's results, room for them)."""
+def plan_run(out: Path, force: bool = False) -> store.Plan:
+    """Check that ``out`` may take a run's files (writable, not another study's results unless ``force``,
+    room for them)."""
     claim = store.Claim(store.RUN_FORMAT, "run", None, (*store.RUN_FILES, store.MANIFEST))
-    plan = store.plan(out, claim)
+    plan = store.plan(out, claim, force=force)
     store.check_space(plan, RUN_BYTES, "a run's files")
     return plan
 
