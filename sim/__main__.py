@@ -1,4 +1,4 @@
-"""``python -m sim``: the command line (sim.cli); a missing dependency is one line, not a traceback."""
+"""``python -m sim``: the command line (sim.cli); a missing dependency or a Ctrl-C while it loads is one line."""
 
 import sys
 
@@ -19,6 +19,9 @@ def _run() -> int:
             raise
         sys.stderr.write(f"error: {dependency_hint(package)}\n")
         return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
 
 
 raise SystemExit(_run())

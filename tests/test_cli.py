@@ -18,7 +18,7 @@ BAD_CONFIGS = {
     "wrong_type.toml": ('[parameters]\n"court.finding_prob" = "often"\n', "court.finding_prob must be a number"),
     "bad_roster.toml": ('[scenario]\nroster = "moon"\n', "scenario.roster must be one of"),
     "nested_unknown.toml": ("[parameters.court]\nlegitimacy00 = 0.5\n", "unknown parameter 'court.legitimacy00'"),
-    "not_a_table.toml": ('parameters = 3\n', "[parameters] must be a table"),
+    "not_a_table.toml": ("parameters = 3\n", "must be a table, got parameters = 3"),
     "short_list.toml": ('[parameters]\n"accused.trip_rate" = [0.5]\n', "one common length"),
 }
 BAD_OVERRIDES = [

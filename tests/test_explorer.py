@@ -329,8 +329,8 @@ def test_load_refuses_run_points_missing_from_points_without_reading_the_runs(fo
     runs = pd.read_parquet(folder / "runs.parquet")
     pq.write_table(pa.Table.from_pandas(runs, preserve_index=False), folder / "runs.parquet",
                    row_group_size=rows_per_group)
-    assert load_results(folder).runs_frame is None
+    assert load_results(folder, verify=False).runs_frame is None  # rewritten by hand: its hash is not the manifest's
     points = pd.read_parquet(folder / "points.parquet")
     points[points["point"] != 35].to_parquet(folder / "points.parquet", index=False)
     with pytest.raises(UserError, match=r"has point ids missing from points.parquet \(e.g. 35\)"):
-        load_results(folder)
+        load_results(folder, verify=False)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.cli.sweep import out_folder
+from sim.experiments import store
 from sim.experiments.config import load_experiment
 from sim.experiments.runner import default_folder
 from sim.studies.figures import draw_figures
-from sim.studies.sensitivity import SENSITIVITY_CSV, run_sensitivity
+from sim.studies.sensitivity import run_sensitivity
 
 
 def plot_command(args: argparse.Namespace) -> int:
@@ -25,7 +27,7 @@ def plot_command(args: argparse.Namespace) -> int:
 def sensitivity_command(args: argparse.Namespace) -> int:
     """Run the config's Sobol' or Morris design as a sweep, then write sensitivity.csv and its figure."""
     exp = load_experiment(args.config)
-    folder = Path(args.out) if args.out else default_folder(exp)
+    folder = out_folder(args.out) or default_folder(exp)
     table = run_sensitivity(exp, folder, source=args.config, workers=args.workers, scheduler=args.scheduler,
                             resume=args.resume, force=args.force, quiet=args.quiet)
     print(_report(table, exp.sampler, folder))
@@ -37,7 +39,7 @@ def _report(table, method: str, folder: Path) -> str:
     key, conf = ("ST", "ST_conf") if method == "sobol" else ("mu_star", "mu_star_conf")
     rows = table.sort_values(key, ascending=False, kind="stable")
     width = max(len(n) for n in rows["parameter"])
-    lines = [f"{method} indices of {rows['outcome_label'].iloc[0]} -> {folder / SENSITIVITY_CSV}"]
+    lines = [f"{method} indices of {rows['outcome_label'].iloc[0]} -> {folder / store.SENSITIVITY}"]
     if method == "sobol":
         lines.append(f"  {'parameter':<{width}}  {'S1':>14}  {'ST':>14}")
         for _, r in rows.iterrows():

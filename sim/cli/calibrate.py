@@ -5,34 +5,35 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.errors import UserError
-from sim.experiments.executors import default_workers
+from sim.cli.sweep import out_folder
+from sim.experiments import store
+from sim.experiments.executors import check_executor, worker_count
 from sim.studies.calibration.config import load_calibration
-from sim.studies.calibration.folder import check_folder, run_calibration_folder
+from sim.studies.calibration.folder import plan_outputs, run_calibration_folder
 
 
 def calibrate_command(args: argparse.Namespace) -> int:
-    """Validate, check the folder, run the calibration and its checks, print the posterior summary."""
+    """Validate the config and the folder before anything runs, then calibrate (or run the SBC) and report."""
     cal = load_calibration(args.config)
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers must be at least 1, got {args.workers}")
-    workers = default_workers() if args.workers is None else args.workers
-    folder = Path(args.out) if args.out else Path("results") / cal.name
-    if getattr(args, "sbc", None):
+    check_executor(args.workers, None)
+    if getattr(args, "sbc", None) is not None:
         from sim.studies.calibration.sbc import run_sbc_folder
 
-        sbc_folder = Path(args.out) if args.out else Path("results") / f"{cal.name}-sbc"
-        check_folder(sbc_folder, cal, args.force)
-        summary = run_sbc_folder(cal, sbc_folder, records=args.sbc, workers=workers, quiet=args.quiet)
-        print(summary.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
-        print(f"written to {sbc_folder}/")
+        folder = out_folder(args.out) or Path("results") / f"{cal.name}-sbc"
+        plan = plan_outputs(folder, cal, args.force, store.SBC_FORMAT)
+        workers = worker_count(args.workers)
+        coverage = run_sbc_folder(cal, plan, records=args.sbc, workers=workers, quiet=args.quiet)
+        print(coverage.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+        print(f"written to {folder}/")
         return 0
-    check_folder(folder, cal, args.force)
-    manifest = run_calibration_folder(cal, folder, workers=workers, quiet=args.quiet, checks=not args.no_checks)
+    folder = out_folder(args.out) or Path("results") / cal.name
+    plan = plan_outputs(folder, cal, args.force)
+    workers = worker_count(args.workers)
+    manifest = run_calibration_folder(cal, plan, workers=workers, quiet=args.quiet, checks=not args.no_checks)
     if not args.quiet:
         import pandas as pd
 
-        summary = pd.read_csv(folder / "summary.csv")
+        summary = pd.read_csv(folder / store.SUMMARY)
         shown = summary[["parameter", "median", "q5", "q95", "width_ratio_90"]]
         t = manifest["timings"]
         print(f"{cal.name}: {manifest['calibration']['warrants']} warrants in {manifest['calibration']['runs']} runs; "

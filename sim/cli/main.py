@@ -1,6 +1,7 @@
 """Command line: ``python -m sim <command>``. Parses, calls one function below, prints.
 
-Bad input of any kind ends in one line on stderr and exit status 2, never a traceback.
+Bad input of any kind ends in one line on stderr and exit status 2, never a traceback; Ctrl-C ends
+in one line and exit status 130.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from sim.errors import UserError
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 # command -> "module:function" taking the parsed args and returning an exit status
 HANDLERS = {
@@ -31,7 +33,7 @@ HANDLERS = {
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line and exit status 2."""
 
-    def error(self, message: str):  # noqa: D401 - argparse API
+    def error(self, message: str):
         sys.stderr.write(f"error: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(EXIT_BAD_INPUT)
 
@@ -46,7 +48,8 @@ def _add_model_options(p: argparse.ArgumentParser, seed: bool = True) -> None:
 
 def _add_sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder (default results/<experiment name>/)")
-    p.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: all cores; 1 = in-process)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="local worker processes (default and most: the cores available; 1 = in-process)")
     p.add_argument("--scheduler", metavar="local|ADDRESS",
                    help="run on Dask: 'local' starts a LocalCluster, tcp://host:port joins an existing one")
     p.add_argument("--resume", action="store_true", help="skip blocks already written (config must be unchanged)")
@@ -60,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="one replicate with the Mesa engine, told as a story")
     _add_model_options(p)
-    p.add_argument("--out", metavar="DIR", help="write events.csv, series.csv and outcome.json here")
+    p.add_argument("--out", metavar="DIR", help="write events.csv, series.csv, outcome.json and manifest.json here")
+    p.add_argument("--force", action="store_true",
+                   help="write into a folder holding other files or results (only the tool's own files are replaced)")
 
     p = sub.add_parser("params", help="print the parameter table (name, default, range, description)")
     p.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/ODD.md")
@@ -145,8 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        sys.stderr.write(f"{str(exc) or 'interrupted'}\n")
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a file system failure the commands did not foresee: still one line
+        where = f" {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"error: cannot complete{where}: {exc.strerror or exc}; check the path and free space\n")
+        return EXIT_BAD_INPUT

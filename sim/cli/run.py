@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from sim.cli.sweep import out_folder
 from sim.engines.mesa.model import TribunalModel
 from sim.engines.mesa.story import account
-from sim.errors import UserError
-from sim.experiments.config import params_from_file
-from sim.model.params import parse_overrides
+from sim.experiments import store
+from sim.experiments.config import load_experiment
+from sim.experiments.provenance import config_record
+from sim.model.params import Params, parse_overrides
 from sim.model.seeding import run_seed
-from sim.studies.single_run import write_run
+from sim.studies.single_run import plan_run, write_run
 
 
 def run_command(args) -> int:
+    """Validate the config (as `sweep` does), the overrides and the output folder, then run and tell."""
     overrides = parse_overrides(args.overrides)
-    params = params_from_file(args.config, overrides) if args.config else params_from_file(None, overrides)
-    out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; give a folder path")
+    exp = load_experiment(args.config) if args.config else None
+    params = (exp.base if exp else Params()).replace(overrides)
+    out = out_folder(args.out)
+    plan = plan_run(out, force=args.force) if out is not None else None
     model = TribunalModel(params, rng=run_seed(args.seed)).run()
     print(f"Seed {args.seed} (the same seed and parameters replay this run).")
     print(account(model))
-    if out is not None:
-        write_run(model, args.seed, out)
-        print(f"Wrote events.csv, series.csv, outcome.json and manifest.json to {out}/")
+    if plan is not None:
+        write_run(model, args.seed, plan, config_record(exp.text, exp.source) if exp else None)
+        print(f"Wrote {', '.join(store.RUN_FILES)} and {store.MANIFEST} to {plan.folder}/")
     return 0

@@ -6,10 +6,20 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.errors import UserError
 from sim.experiments.config import TABLE_COMMANDS, load_experiment
 from sim.experiments.runner import default_folder
 from sim.studies.reproduce import reproduce
 from sim.studies.sweep import run_sweep
+
+
+def out_folder(text: str | None) -> Path | None:
+    """The --out folder; an empty one is refused rather than read as "no --out"."""
+    if text is None:
+        return None
+    if not text.strip():
+        raise UserError("--out is empty; give a folder path (or leave --out out for the default)")
+    return Path(text)
 
 
 def sweep_command(args: argparse.Namespace) -> int:
@@ -19,7 +29,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         sys.stderr.write(f"note: {args.config} has a [sensitivity] table, which `sweep` does not read: it runs the "
                          f"design only; `python -m sim {TABLE_COMMANDS['sensitivity']} {args.config}` also computes "
                          "the indices\n")
-    folder = Path(args.out) if args.out else default_folder(exp)
+    folder = out_folder(args.out) or default_folder(exp)
     manifest = run_sweep(exp, folder, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                          force=args.force, quiet=args.quiet)
     t = manifest["timings"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,29 +15,46 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
-from sim.model.params import Param, Params, flatten_tables, lookup, split_name, suggest
+from sim.model.params import Param, Params, check_references, flatten_tables, lookup, split_name, suggest
 from sim.simulate import DEFAULT_ENGINE, block_sizes, check_engine
 
 DEFAULT_BLOCK_SIZE = 1000  # replicates per work unit: a granularity of work and files, not of results
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few KB of TOML; anything larger is the wrong file
+BOM = "\ufeff"
+
+
 def read_config_text(path: str | Path) -> str:
-    """A config file's text, exactly as written (it is hashed); unreadable files are a one-line UserError."""
+    """A config file's text, exactly as written (it is hashed); unreadable files are a one-line UserError.
+
+    Only a regular file of at most ``MAX_CONFIG_BYTES`` is read, so a device or a pipe (``/dev/zero``,
+    a FIFO) is refused before anything is opened.
+    """
     path = Path(path)
     try:
-        return path.read_bytes().decode("utf-8")
+        info = path.stat()
     except FileNotFoundError:
         raise UserError(f"config file {path} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise UserError(f"config {path} is a folder, not a TOML file") from None
+    except OSError as exc:
+        raise UserError(f"cannot read config {path}: {exc.strerror or exc.__class__.__name__}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UserError(f"config {path} is a folder, not a TOML file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UserError(f"config {path} is not a regular file (a device, pipe or socket); give a TOML file")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise UserError(f"config {path} has {info.st_size:,} bytes, more than a config's {MAX_CONFIG_BYTES:,}; "
+                        f"is it the right file?")
+    try:
+        return path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read config {path}: {exc.__class__.__name__}; is it a UTF-8 text file?") from None
 
 
 def parse_toml(text: str, source: str = "config") -> dict[str, Any]:
-    """Parse TOML text; malformed text is a one-line UserError naming its source."""
+    """Parse TOML text (a leading UTF-8 byte-order mark is allowed); malformed text is a one-line UserError."""
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text.removeprefix(BOM))
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"config {source} is not valid TOML: {exc}") from None
 
@@ -46,22 +64,63 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     return parse_toml(read_config_text(path), str(path))
 
 
+def check_tables(doc: dict[str, Any], source: str, tables: tuple[str, ...],
+                 homes: dict[str, tuple[str, ...]], other: dict[str, str]) -> None:
+    """The top level of a config: only the ``tables`` allowed, each a table; a key that belongs in a table
+    (``homes``: table -> its keys) or a table of another kind of config (``other``: table -> the message
+    naming the command it is for) is named with the fix. An empty config is refused: it would silently run every default."""
+    if not doc:
+        raise UserError(f"config {source} is empty; give at least one table (start from a file in experiments/)")
+    for key, value in doc.items():
+        if key not in tables and not isinstance(value, dict):
+            home = next((t for t, keys in homes.items() if key in keys), None)
+            hint = f" (put it under [{home}])" if home else "; parameters go under [parameters]"
+            raise UserError(f"key '{key}' at the top of {source} belongs in a table{hint}")
+        if key not in tables:
+            if key in other:
+                raise UserError(other[key])
+            raise UserError(f"unknown table [{key}] in {source}{suggest(key, tables)}; allowed: {', '.join(tables)}")
+        if not isinstance(value, dict):
+            raise UserError(f"[{key}] in {source} must be a table, got {key} = {value!r}")
+
+
+def whole_number(value: Any, label: str, low: int | None = None) -> int:
+    """An integer setting; a whole-number float (``24.0``) counts, as it does for integer parameters."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{label} must be an integer, got {value!r}")
+    if low is not None and value < low:
+        raise UserError(f"{label} must be at least {low}, got {value}")
+    return value
+
+
 def model_overrides(doc: dict[str, Any]) -> dict[str, Any]:
-    """The dotted-name values set by a config's ``[scenario]`` and ``[parameters]`` tables."""
-    out: dict[str, Any] = {}
+    """The canonical parameter references set by a config's ``[scenario]`` and ``[parameters]`` tables.
+
+    One parameter set in both tables, or in two spellings, is an error naming both.
+    """
+    parts = []
     for table in ("scenario", "parameters"):
         node = doc.get(table, {})
         if not isinstance(node, dict):
             raise UserError(f"[{table}] must be a table of name = value pairs")
-        out.update(flatten_tables({"scenario": node} if table == "scenario" else node, f"[{table}]"))
-    return out
+        parts.append(flatten_tables({"scenario": node} if table == "scenario" else node, f"[{table}]"))
+    scenario, parameters = parts
+    for name in parameters:
+        if name in scenario:
+            raise UserError(f"[scenario] and [parameters] both set {name}; keep one of them")
+    try:
+        check_references([*scenario, *parameters])
+    except UserError as exc:
+        raise UserError(f"[scenario] and [parameters]: {exc}") from None
+    return {**scenario, **parameters}
 
 
-def params_from_file(path: str | Path, overrides: dict[str, Any] | None = None) -> Params:
-    """Model parameters from a config file's model tables, then ``--set`` overrides."""
-    values = model_overrides(read_toml(path)) if path else {}
-    values.update(overrides or {})
-    return Params(values)
+def params_from_file(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Params:
+    """Model parameters of a config (validated in full, as `sweep` does), then ``--set`` overrides."""
+    base = load_experiment(path).base if path else Params()
+    return base.replace(overrides or {})
 
 
 # --- experiment configs: the [experiment], [sweep] and [outputs] tables, validated in full --------------
@@ -77,8 +136,8 @@ SAMPLERS = ("grid", "lhs", "sobol", "morris")
 FIGURE_KINDS = ("heatmap", "curves", "survival", "routes", "sobol", "morris")
 DEFAULTS = {"seed": 0, "replicates": 1000, "engine": DEFAULT_ENGINE, "levels": 4, "second_order": True}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-MAX_POINTS = 1_000_000  # guards against a typo that would allocate a design too large to run
-MAX_BLOCKS = 10_000_000
+MAX_POINTS = 100_000  # guards against a typo: a larger design would take long to validate and never finish
+MAX_BLOCKS = 1_000_000
 
 
 def wrong_command(table: str, source: str) -> str:
@@ -125,10 +184,14 @@ class Experiment:
     def blocks_per_point(self) -> int:
         return len(block_sizes(self.replicates, self.block_size))
 
-    def blocks(self) -> list["Block"]:
+    def blocks(self) -> list[Block]:
         """Every work unit, in (point, block) order."""
         sizes = block_sizes(self.replicates, self.block_size)
         return [Block(p, b, n, b * self.block_size) for p in range(self.n_points) for b, n in enumerate(sizes)]
+
+    def block_rows(self, block: Block) -> int:
+        """Rows of a block's file: replicates times accused of each of its points."""
+        return block.n * self.params[block.point].n_accused
 
     @property
     def problem(self) -> dict[str, Any]:
@@ -148,6 +211,16 @@ class Block:
     n: int
     first: int
 
+    @property
+    def points(self) -> tuple[int, int]:
+        """The first and last point of the block's rows."""
+        return (self.point, self.point)
+
+    @property
+    def replicates(self) -> tuple[int, int]:
+        """The first and last replicate number of the block's rows."""
+        return (self.first, self.first + self.n - 1)
+
 
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment config file; every problem is a one-line UserError."""
@@ -161,18 +234,8 @@ def experiment_from_text(text: str, source: str = "config") -> Experiment:
 
 def experiment_from_doc(doc: dict[str, Any], text: str, source: str) -> Experiment:
     """Validate a parsed config: unknown tables and keys are errors with a did-you-mean hint."""
-    for key, value in doc.items():
-        if key not in TABLES and not isinstance(value, dict):
-            home = next((t for t, keys in (("experiment", EXPERIMENT_KEYS), ("sweep", SWEEP_KEYS),
-                                           ("outputs", OUTPUT_KEYS)) if key in keys), None)
-            hint = f" (put it under [{home}])" if home else "; parameters go under [parameters]"
-            raise UserError(f"key '{key}' at the top of {source} belongs in a table{hint}")
-        if key not in TABLES and key in TABLE_COMMANDS:
-            raise UserError(wrong_command(key, source))
-        if key not in TABLES:
-            raise UserError(f"unknown table [{key}] in {source}{suggest(key, TABLES)}; allowed: {', '.join(TABLES)}")
-        if not isinstance(value, dict):
-            raise UserError(f"[{key}] in {source} must be a table, got {key} = {value!r}")
+    check_tables(doc, source, TABLES, {"experiment": EXPERIMENT_KEYS, "sweep": SWEEP_KEYS, "outputs": OUTPUT_KEYS},
+                 {t: wrong_command(t, source) for t in TABLE_COMMANDS if t not in TABLES})
     exp = _table(doc, "experiment", EXPERIMENT_KEYS)
     name = exp.get("name", Path(source).stem)
     if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
@@ -214,12 +277,7 @@ def check_table(node: Any, where: str, allowed: tuple[str, ...]) -> dict[str, An
     return node
 
 
-def _int(value: Any, label: str, low: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UserError(f"{label} must be an integer, got {value!r}")
-    if low is not None and value < low:
-        raise UserError(f"{label} must be at least {low}, got {value}")
-    return value
+_int = whole_number
 
 
 def _design(doc: dict[str, Any], base: Params, seed: int) -> dict[str, Any]:
@@ -251,7 +309,7 @@ def _design(doc: dict[str, Any], base: Params, seed: int) -> dict[str, Any]:
     values = flatten_tables(table, f"[sweep.{wanted}]")
     swept = tuple(values)
     for name in swept:
-        _check_sweepable(name, wanted)
+        _check_sweepable(name, wanted, base)
     out["swept"] = swept
     if sampler == "grid":
         sizes = [len(v) if isinstance(v, list) else 1 for v in values.values()]
@@ -294,8 +352,12 @@ def base_param(name: str) -> Param:
     return lookup(split_name(name)[0])
 
 
-def _check_sweepable(name: str, table: str) -> None:
+def _check_sweepable(name: str, table: str, base: Params) -> None:
     p = base_param(name)
+    roster = base["scenario.roster"]
+    if p.applies and p.applies != roster:
+        raise UserError(f"[sweep.{table}] {name} applies only to the {p.applies} roster, and scenario.roster is "
+                        f"{roster!r}; sweep another parameter or set scenario.roster = \"{p.applies}\"")
     if not p.numeric:
         raise UserError(f"[sweep.{table}] {name}: only numeric parameters can be swept and {name} is "
                         f"{'a date' if p.scalar_kind == 'date' else 'text'}; set it in [scenario] or [parameters]")
@@ -334,10 +396,13 @@ def _point_params(base: Params, design: dict[str, Any], i: int) -> Params:
 def _outputs(doc: dict[str, Any], params: tuple[Params, ...]) -> tuple[tuple[int, ...], tuple[str, ...]]:
     out = _table(doc, "outputs", OUTPUT_KEYS)
     shortest = min(p.horizon for p in params)
-    horizons = out.get("horizons", [shortest])
-    if (not isinstance(horizons, list) or not horizons
-            or any(isinstance(h, bool) or not isinstance(h, int) for h in horizons)):
-        raise UserError(f"[outputs] horizons must be a non-empty list of whole months, got {horizons!r}")
+    given = out.get("horizons", [shortest])
+    if not isinstance(given, list) or not given:
+        raise UserError(f"[outputs] horizons must be a non-empty list of whole months, got {given!r}")
+    try:
+        horizons = [whole_number(h, "[outputs] horizons") for h in given]
+    except UserError:
+        raise UserError(f"[outputs] horizons must be a non-empty list of whole months, got {given!r}") from None
     for h in horizons:
         if not 1 <= h <= shortest:
             raise UserError(f"[outputs] horizons: {h} is not within 1..{shortest} months "

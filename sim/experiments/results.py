@@ -1,7 +1,9 @@
 """Reading a results folder (points, runs, summary, manifest) for analysis and figures.
 
 Every problem with the folder is a UserError of one line naming the file and the fix, so that
-``python -m sim plot DIR`` and notebooks fail clearly on a missing or corrupt file.
+``python -m sim plot DIR`` and notebooks fail clearly on a missing or corrupt file. Nothing is
+trusted that was not verified: each data file must have the sha256 the manifest records, and the
+manifest must agree with its own config text (sim.experiments.provenance.check_manifest).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from sim.errors import UserError
+from sim.experiments import store
+from sim.experiments.provenance import check_manifest
 from sim.model.params import BY_NAME, lookup, split_name
 
-FILES = ("manifest.json", "points.parquet", "runs.parquet", "summary.csv")
-SENSITIVITY = "sensitivity.csv"
+FILES = (store.MANIFEST, *store.DATA_FILES)
+SENSITIVITY = store.SENSITIVITY
 # A discovery result (scenario discovery, e.g. PRIM) as one CSV of box limits, one row per restricted
 # parameter: columns parameter, low, high (other columns are kept, not read). The first file found counts.
 DISCOVERY_BOX = ("discovery/box.csv", "discovery.csv")
@@ -58,7 +62,7 @@ class Results:
         if self.runs_frame is not None:
             frame = self.runs_frame if points is None else self.runs_frame[self.runs_frame["point"].isin(points)]
             return (frame if columns is None else frame[columns]).reset_index(drop=True)
-        path = self.folder / "runs.parquet"
+        path = self.folder / store.RUNS
         filters = None if points is None else [("point", "in", [int(p) for p in points])]
         return _read(path, lambda f: pd.read_parquet(f, columns=columns, filters=filters))
 
@@ -67,7 +71,7 @@ class Results:
         """The columns of runs.parquet, from its schema (nothing else is read)."""
         if self.runs_frame is not None:
             return list(self.runs_frame.columns)
-        return list(pq.read_schema(self.folder / "runs.parquet").names)
+        return list(pq.read_schema(self.folder / store.RUNS).names)
 
     @property
     def swept(self) -> list[str]:
@@ -196,34 +200,59 @@ def read_discovery_box(folder: str | Path) -> pd.DataFrame | None:
     return box
 
 
-def load_results(folder: str | Path) -> Results:
+def load_results(folder: str | Path, verify: bool = True) -> Results:
     """Load a sweep's results folder: ``r.points``, ``r.runs``, ``r.summary``, ``r.manifest``, ``r.folder``.
 
-    Missing or corrupt files raise a one-line UserError naming them. runs.parquet is checked (its
-    columns and point ids) but read only when ``r.runs`` or ``r.read_runs`` asks for it.
+    Missing or corrupt files raise a one-line UserError naming them; so does a data file whose sha256
+    is not the manifest's, or a manifest that disagrees with its config (``verify=False`` skips both
+    checks, for folders written by hand). runs.parquet is checked (its columns and point ids) but read
+    only when ``r.runs`` or ``r.read_runs`` asks for it.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"results folder {folder} does not exist; check the path (a sweep writes results/<name>/)")
+    if (folder / store.MANIFEST).is_file():
+        manifest = _read(folder / store.MANIFEST, _manifest)
+        if manifest.get("format") in store.KIND_OF and manifest["format"] != store.SWEEP_FORMAT:
+            raise UserError(f"{folder} holds {store.KIND_OF[manifest['format']]}, not a sweep's results; "
+                            f"load_results and `plot` read the folders of `sweep` and `sensitivity`")
     missing = [name for name in FILES if not (folder / name).is_file()]
     if missing:
         raise UserError(f"results folder {folder} lacks {', '.join(missing)}; {FIX}")
-    manifest = _read(folder / "manifest.json", _manifest)
-    points = _columns(_read(folder / "points.parquet", pd.read_parquet), folder / "points.parquet", ["point"])
-    runs_path = folder / "runs.parquet"
+    manifest = _read(folder / store.MANIFEST, _manifest)
+    points = _columns(_read(folder / store.POINTS, pd.read_parquet), folder / store.POINTS, ["point"])
+    runs_path = folder / store.RUNS
     schema = _read(runs_path, lambda p: pd.DataFrame(columns=pq.read_schema(p).names))
     _columns(schema, runs_path, RUN_COLUMNS)
     run_points = _read(runs_path, _point_ids)
-    summary = _columns(_read(folder / "summary.csv", lambda p: pd.read_csv(p, dtype={"accused": str})),
-                       folder / "summary.csv", ["point", "accused"])
+    summary = _columns(_read(folder / store.SUMMARY, lambda p: pd.read_csv(p, dtype={"accused": str})),
+                       folder / store.SUMMARY, ["point", "accused"])
     if not summary_horizons(summary):
-        raise UserError(f"{folder / 'summary.csv'} has no p_enforced_H columns; {FIX}")
+        raise UserError(f"{folder / store.SUMMARY} has no p_enforced_H columns; {FIX}")
+    listed = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
     sensitivity = None
-    if (folder / SENSITIVITY).is_file():
+    if (folder / SENSITIVITY).is_file() and (SENSITIVITY in listed or not verify):
         sensitivity = _columns(_read(folder / SENSITIVITY, pd.read_csv), folder / SENSITIVITY, ["parameter"])
+    if verify:
+        verify_folder(folder, manifest, [*store.DATA_FILES, *([SENSITIVITY] if sensitivity is not None else [])])
     unknown = sorted(set(run_points.tolist()) - set(points["point"]))
     if unknown:
-        raise UserError(f"{folder / 'runs.parquet'} has point ids missing from points.parquet "
+        raise UserError(f"{folder / store.RUNS} has point ids missing from points.parquet "
                         f"(e.g. {unknown[0]}); {FIX}")
     return Results(points=points, summary=summary, manifest=manifest, folder=folder,
                    sensitivity=sensitivity, discovery=read_discovery_box(folder))
+
+
+def verify_folder(folder: Path, manifest: dict[str, Any], names: list[str]) -> None:
+    """Each named file must have the sha256 the manifest records, and the manifest must agree with its config."""
+    listed = manifest.get("outputs")
+    if not isinstance(listed, dict):
+        raise UserError(f"{folder / store.MANIFEST} records no output hashes, so {folder} cannot be verified; {FIX}")
+    for name in names:
+        recorded = listed.get(name)
+        if not isinstance(recorded, str):
+            raise UserError(f"{folder / store.MANIFEST} records no sha256 for {name}, so it cannot be verified; {FIX}")
+        if store.sha256(folder / name) != recorded:
+            raise UserError(f"{folder / name} is not the file the sweep wrote (its sha256 differs from the "
+                            f"manifest's); restore it, or {FIX}")
+    check_manifest(manifest, folder / store.MANIFEST, full=False)

@@ -1,6 +1,9 @@
 """Run an experiment's blocks into a results folder and assemble points.parquet and runs.parquet.
 
-Knows nothing of analysis: the sweep study (sim.studies.sweep) adds the summary, figures and manifest.
+Order of work: check everything (executor options, the folder, the blocks already there, disk space),
+open the executor (an unreachable scheduler is refused here), and only then claim the folder and
+write. Knows nothing of analysis: the sweep study (sim.studies.sweep) adds the summary, figures and
+manifest.
 """
 
 from __future__ import annotations
@@ -13,42 +16,73 @@ from typing import Any
 from tqdm import tqdm
 
 from sim.experiments import store
-from sim.experiments.config import Block, Experiment
-from sim.experiments.executors import Task, check_executor, execute
+from sim.experiments.config import FIGURE_KINDS, Block, Experiment
+from sim.experiments.executors import Executor, Task, block_schema, check_executor
 from sim.experiments.provenance import now, software
+
+# disk space, estimated before a sweep starts: a row of a block file or of runs.parquet takes about 8 bytes
+# (zstd) and a block file about 6 KB of footer and metadata; both are tripled for safety
+BYTES_PER_ROW = 24
+BYTES_PER_BLOCK = 1 << 14
+BYTES_PER_POINT = 1 << 12  # summary.csv and the manifest
 
 
 def default_folder(exp: Experiment) -> Path:
     return Path("results") / exp.name
 
 
+def sweep_files(exp: Experiment) -> tuple[str, ...]:
+    """Every relative path a sweep of ``exp`` may write (its marker lists them: nothing else is ever deleted)."""
+    blocks = [f"{store.BLOCKS}/{store.block_path(Path(), b.point, b.block).name}" for b in exp.blocks()]
+    return (*store.DATA_FILES, store.MANIFEST, store.SENSITIVITY, *store.figure_files(FIGURE_KINDS), *blocks)
+
+
+def block_spec(exp: Experiment, folder: Path, b: Block) -> store.BlockSpec:
+    """What block ``b``'s file must hold, from the experiment alone."""
+    return store.BlockSpec(store.block_path(folder, b.point, b.block), b.points, b.replicates, exp.block_rows(b),
+                           exp.sha256)
+
+
 def run_blocks(exp: Experiment, folder: Path, *, workers: int | None = None, scheduler: str | None = None,
                resume: bool = False, force: bool = False, quiet: bool = False) -> dict[str, Any]:
-    """Claim ``folder``, compute every block not yet on disk, write points and runs; return the timings."""
+    """Check, claim ``folder``, compute every block not verified on disk, write points and runs; return timings."""
     started, clock = now(), time.perf_counter()
     check_executor(workers, scheduler)
     made_by = {k: v for k, v in software().items() if k in ("sim", "git_commit")}
-    store.prepare(folder, exp.name, exp.sha256, resume=resume, force=force, software=made_by)
+    claim = store.Claim(store.SWEEP_FORMAT, exp.name, exp.sha256, sweep_files(exp), store.MARKER_PATH, made_by)
+    plan = store.plan(folder, claim, resume=resume, force=force)
     blocks = exp.blocks()
-    rows = {b: b.n * exp.params[b.point].n_accused for b in blocks}
-    todo = [b for b in blocks if not store.block_done(store.block_path(folder, b.point, b.block), rows[b])]
+    schema = block_schema()
+    todo = [b for b in blocks if not (plan.keep and store.block_verified(block_spec(exp, folder, b), schema))]
+    rows = sum(exp.block_rows(b) for b in blocks)
+    needed = (BYTES_PER_ROW * (rows + sum(exp.block_rows(b) for b in todo)) + BYTES_PER_BLOCK * len(todo)
+              + BYTES_PER_POINT * exp.n_points)
+    store.check_space(plan, needed, f"{rows:,} rows of runs and {len(todo):,} block files")
     tasks = [Task(exp.params[b.point], exp.seed, b.point, b.block, b.n, b.first, exp.engine) for b in todo]
-    bar = tqdm(total=len(blocks), initial=len(blocks) - len(todo), unit="block", desc=exp.name,
-               disable=quiet or not sys.stderr.isatty(), dynamic_ncols=True)
+    by_key = {(b.point, b.block): b for b in todo}
     compute = 0.0
-    try:
-        for task, frame, seconds in execute(tasks, workers, scheduler):
-            store.write_parquet(store.block_path(folder, task.point, task.block), frame)
-            compute += seconds
-            bar.update(1)
-    except KeyboardInterrupt:
-        bar.close()
-        sys.stderr.write(f"stopped: finished blocks are kept in {folder / store.BLOCKS}; "
-                         f"continue with --resume\n")
-        raise
-    bar.close()
+    with Executor(workers, scheduler) as executor:
+        store.claim(plan)
+        if plan.warning:
+            sys.stderr.write(plan.warning + "\n")
+        bar = tqdm(total=len(blocks), initial=len(blocks) - len(todo), unit="block", desc=exp.name,
+                   disable=quiet or not sys.stderr.isatty(), dynamic_ncols=True)
+        try:
+            for task, frame, seconds in executor.run(tasks):
+                store.write_block(block_spec(exp, folder, by_key[(task.point, task.block)]), frame)
+                compute += seconds
+                bar.update(1)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"stopped: finished blocks are kept in {folder / store.BLOCKS}; "
+                                    f"continue with --resume") from None
+        finally:
+            bar.close()
     swept_seconds = time.perf_counter() - clock
-    write_points_and_runs(exp, folder, blocks)
+    try:
+        write_points_and_runs(exp, folder, blocks)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"stopped while writing the outputs: every block is kept in "
+                                f"{folder / store.BLOCKS}; finish with --resume") from None
     months = sum(b.n * exp.params[b.point].horizon for b in todo)
     return {"started": started, "finished": now(), "wall_seconds": None, "sweep_seconds": round(swept_seconds, 3),
             "compute_seconds": round(compute, 3), "blocks_computed": len(todo),

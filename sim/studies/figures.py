@@ -5,7 +5,9 @@ The figure functions themselves (frames in, a Figure out) are in sim.analysis.pl
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -27,6 +29,7 @@ from sim.analysis.plots import (
 )
 from sim.analysis.survival import kaplan_meier
 from sim.errors import UserError
+from sim.experiments import store
 from sim.experiments.results import Results, load_results
 
 
@@ -99,11 +102,28 @@ def draw_figures(folder: Path, kinds: list[str] | None = None) -> list[Path]:
         if bad:
             raise UserError(f"cannot draw '{bad[0]}' from {folder}: {reasons[bad[0]]}")
         chosen = list(dict.fromkeys(kinds))
-    out = Path(folder) / "figures"
+    out = Path(folder) / store.FIGURES
     paths: list[Path] = []
     for kind in chosen:
-        paths += style.save(figure(results, kind), out, kind)
+        paths += save(figure(results, kind), out, kind)
     return paths
+
+
+def save(fig: Figure, out: Path, kind: str) -> list[Path]:
+    """Draw a figure's files (sim.analysis.style.save) in a temporary folder, then rename each into ``out``:
+    an interrupted draw leaves no half-written figure, and its temporary folder is removed on the next run."""
+    if out.is_symlink():
+        raise UserError(f"{out} is a symbolic link; a results folder holds plain folders only: replace the link "
+                        f"by the folder it points to")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{store.FIGURES}.", suffix=".tmp", dir=out.parent) as tmp:
+            drawn = style.save(fig, Path(tmp), kind)
+            for path in drawn:
+                os.replace(path, out / path.name)
+    except OSError as exc:
+        raise store.write_failed(out / kind, exc) from None
+    return [out / path.name for path in drawn]
 
 
 def draw(folder: Path, kinds: list[str]) -> list[Path]:

@@ -7,15 +7,13 @@ drawn from the compared data, so identical data means identical content.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.errors import UserError
 from sim.experiments import store
-from sim.experiments.config import experiment_from_text
-from sim.experiments.provenance import software
+from sim.experiments.provenance import check_config_hash, check_manifest, software
 from sim.studies.sweep import run_sweep
 
 
@@ -27,26 +25,34 @@ class Report:
 
 
 def read_manifest(folder: Path) -> dict:
-    """The manifest of a results folder; missing or corrupt is a one-line UserError."""
+    """The manifest of a sweep's results folder; missing, corrupt or of another kind is a one-line UserError."""
     path = folder / store.MANIFEST
     if not folder.is_dir():
         raise UserError(f"results folder {folder} does not exist; check the path")
     if not path.is_file():
         raise UserError(f"{path} is missing: {folder} is not a complete results folder (rerun the sweep)")
     doc = store.read_json(path)
-    config = doc.get("config") if doc else None
-    if (not isinstance(config, dict) or not isinstance(config.get("text"), str)
-            or not isinstance(config.get("sha256"), str) or not isinstance(doc.get("outputs"), dict)):
+    if doc is None:
+        raise UserError(f"{path} is corrupt (not a JSON object); rerun the sweep")
+    kind = doc.get("format")
+    if kind == store.RUN_FORMAT or (kind is None and "command" in doc):
+        command = doc.get("command") if isinstance(doc.get("command"), str) else "python -m sim run --seed N"
+        raise UserError(f"{folder} holds a single run (`run --out`), which `reproduce` does not rerun; "
+                        f"rerun it with: {command} --out OTHER_FOLDER, and compare its files")
+    if kind == store.CALIBRATION_FORMAT:
+        raise UserError(f"{folder} holds a calibration; rerun its config (the text in {path}) with "
+                        f"`python -m sim calibrate CONFIG --out OTHER_FOLDER` and compare the files")
+    if not isinstance(doc.get("outputs"), dict):
         raise UserError(f"{path} is corrupt (not a sweep manifest with config text and output hashes)")
-    if hashlib.sha256(config["text"].encode("utf-8")).hexdigest() != config["sha256"]:
-        raise UserError(f"{path} is corrupt: its config text does not match its recorded sha256")
+    check_config_hash(doc, path)
     return doc
 
 
 def reproduce(folder: Path, workers: int | None = None, quiet: bool = False, figures: bool = True) -> Report:
     """Rerun ``folder``'s experiment; list the data files whose bytes differ (figures give notes only)."""
     manifest = read_manifest(folder)
-    exp = experiment_from_text(manifest["config"]["text"], manifest["config"].get("source") or "config")
+    exp = check_manifest(manifest, folder / store.MANIFEST, full=True)
+    assert exp is not None
     report = Report(compared=list(store.DATA_FILES))
     recorded = manifest["outputs"]
     for name in store.DATA_FILES:

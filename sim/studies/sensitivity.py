@@ -10,11 +10,10 @@ from sim.analysis.sensitivity import design_indices, indices_frame, noise_levels
 from sim.errors import UserError
 from sim.experiments import store
 from sim.experiments.config import Experiment
+from sim.experiments.provenance import output_hashes
 from sim.experiments.results import load_results
 from sim.studies.figures import draw
 from sim.studies.sweep import run_sweep
-
-SENSITIVITY_CSV = "sensitivity.csv"
 
 
 def run_sensitivity(exp: Experiment, folder: Path, *, source: str = "config", workers: int | None = None,
@@ -32,14 +31,14 @@ def run_sensitivity(exp: Experiment, folder: Path, *, source: str = "config", wo
     indices = design_indices(exp.sampler, exp.problem, results.points, values["value"], exp.seed,
                              second_order=exp.second_order, levels=exp.levels, resamples=spec["resamples"])
     table = indices_frame(indices, exp.sampler, spec, noise_levels(exp.sampler, values, exp.levels))
-    store.write_csv(folder / SENSITIVITY_CSV, table)
-    kinds = list(dict.fromkeys([exp.sampler, *(k for k in exp.figures if k not in ("sobol", "morris"))]))
-    figures = [path for kind in kinds for path in draw(folder, [kind])]  # one failed kind spares the rest
+    store.write_csv(folder / store.SENSITIVITY, table)
     manifest = store.read_json(folder / store.MANIFEST) or {}
     manifest["sensitivity"] = {"method": exp.sampler, **spec, "bootstrap": "SALib, seed derived from the "
                                "experiment seed (sim.analysis.sensitivity.bootstrap_seed)"}
-    outputs = manifest.setdefault("outputs", {})
-    for p in [folder / SENSITIVITY_CSV, *figures]:
-        outputs[p.relative_to(folder).as_posix()] = store.sha256(p)
+    manifest.setdefault("outputs", {}).update(output_hashes(folder, [folder / store.SENSITIVITY]))
+    store.write_json(folder / store.MANIFEST, manifest)  # the figures read a verified sensitivity.csv
+    kinds = list(dict.fromkeys([exp.sampler, *(k for k in exp.figures if k not in ("sobol", "morris"))]))
+    figures = [path for kind in kinds for path in draw(folder, [kind])]  # one failed kind spares the rest
+    manifest["outputs"].update(output_hashes(folder, figures))
     store.write_json(folder / store.MANIFEST, manifest)
     return table

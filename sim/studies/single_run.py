@@ -1,13 +1,20 @@
-"""One Mesa run written to a folder (``python -m sim run --out``): event log, series, outcomes, manifest."""
+"""One Mesa run written to a folder (``python -m sim run --out``): event log, series, outcomes, manifest.
+
+The folder is checked before the run (``plan_run``), so a folder that cannot take the files is refused
+before any story is told; it may be empty, new, or an earlier run's folder (whose files are replaced).
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 from sim.engines.mesa.model import TribunalModel
 from sim.experiments import store
-from sim.experiments.provenance import software
+from sim.experiments.provenance import run_manifest
+
+# a run's files take a few hundred KB; refuse a folder with less than this free
+RUN_BYTES = 1 << 20
 
 
 def outcome_record(model: TribunalModel, seed: int) -> dict:
@@ -26,18 +33,23 @@ def _plain_rows(frame):
         yield {k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
 
 
-def write_run(model: TribunalModel, seed: int, out: Path) -> None:
+def plan_run(out: Path, force: bool = False) -> store.Plan:
+    """Check that ``out`` may take a run's files (writable, not another study's results unless ``force``,
+    room for them)."""
+    claim = store.Claim(store.RUN_FORMAT, "run", None, (*store.RUN_FILES, store.MANIFEST))
+    plan = store.plan(out, claim, force=force)
+    store.check_space(plan, RUN_BYTES, "a run's files")
+    return plan
+
+
+def write_run(model: TribunalModel, seed: int, plan: store.Plan, config: dict[str, Any] | None = None) -> None:
     """The run's event log, series and outputs, and a manifest that is enough to rerun it."""
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"events.csv": lambda tmp: model.events_frame().to_csv(tmp, index=False),
-             "series.csv": lambda tmp: model.series().to_csv(tmp, index=False)}
+    store.claim(plan)
+    out = plan.folder
+    files = {store.EVENTS: lambda tmp: model.events_frame().to_csv(tmp, index=False),
+             store.SERIES: lambda tmp: model.series().to_csv(tmp, index=False)}
     for name, write in files.items():
         store.atomic_write(out / name, write)
-    store.write_json(out / "outcome.json", outcome_record(model, seed))
-    changed = model.params.to_dict(changed_only=True)
-    sets = " ".join(f"--set {k}={json.dumps(v, separators=(',', ':'))}" for k, v in changed.items())
-    store.write_json(out / "manifest.json", {
-        "command": f"python -m sim run --seed {seed} {sets}".strip(),
-        "engine": "mesa", "seed": seed, "parameters": model.params.to_dict(), "software": software(),
-        "outputs": {name: store.sha256(out / name) for name in (*files, "outcome.json")},
-    })
+    store.write_json(out / store.OUTCOME, outcome_record(model, seed))
+    outputs = [out / name for name in store.RUN_FILES]
+    store.write_json(out / store.MANIFEST, run_manifest(model.params, seed, out, outputs, config))

@@ -23,18 +23,22 @@ def run_sweep(exp: Experiment, out: str | Path | None = None, *, workers: int | 
               scheduler: str | None = None, resume: bool = False, force: bool = False, quiet: bool = False,
               figures: bool = True) -> dict[str, Any]:
     """Run every block not yet on disk, assemble the outputs and write the manifest; return the manifest."""
-    folder = Path(out) if out else default_folder(exp)
+    folder = Path(out) if out is not None else default_folder(exp)
     clock = time.perf_counter()
     timings = run_blocks(exp, folder, workers=workers, scheduler=scheduler, resume=resume, force=force,
                          quiet=quiet)
-    write_summary(exp, folder)
-    outputs = [folder / name for name in store.DATA_FILES]
-    store.write_json(folder / store.MANIFEST, build_manifest(exp, folder, outputs, timings))
-    if figures and exp.figures:  # figures read the finished folder, manifest included
-        outputs += draw(folder, list(exp.figures))
-    timings.update(finished=now(), wall_seconds=round(time.perf_counter() - clock, 3))
-    manifest = build_manifest(exp, folder, outputs, timings)
-    store.write_json(folder / store.MANIFEST, manifest)
+    try:
+        write_summary(exp, folder)
+        outputs = [folder / name for name in store.DATA_FILES]
+        store.write_json(folder / store.MANIFEST, build_manifest(exp, folder, outputs, timings))
+        if figures and exp.figures:  # figures read the finished folder, manifest included
+            outputs += draw(folder, list(exp.figures))
+        timings.update(finished=now(), wall_seconds=round(time.perf_counter() - clock, 3))
+        manifest = build_manifest(exp, folder, outputs, timings)
+        store.write_json(folder / store.MANIFEST, manifest)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"stopped while writing the outputs: every block is kept in {folder / store.BLOCKS}; "
+                                f"finish with --resume") from None
     return manifest
 
 

@@ -20,7 +20,8 @@ from sim.analysis.inference import coverage_table, interval_contains, rank_unifo
 from sim.analysis.plots_calibration import sbc_figure
 from sim.analysis.style import save
 from sim.experiments import store
-from sim.experiments.provenance import now, software
+from sim.experiments.provenance import config_record, now
+from sim.experiments.provenance import manifest as make_manifest
 from sim.studies.calibration.config import Calibration
 from sim.studies.calibration.design import build_design
 from sim.studies.calibration.simulate import parallel_summaries
@@ -41,17 +42,17 @@ def truths(cal: Calibration, n: int) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def run_sbc_folder(cal: Calibration, folder: Path, *, records: int | None = None, workers: int = 1,
+def run_sbc_folder(cal: Calibration, plan: store.Plan, *, records: int | None = None, workers: int = 1,
                    quiet: bool = True) -> pd.DataFrame:
     """Calibrate ``records`` pseudo-records drawn from the prior; write ranks, coverage, figure, manifest."""
     started, clock = now(), time.perf_counter()
+    folder = plan.folder
     n = records or cal.checks.sbc_records
     design = build_design(cal.selection, cal.base)
     values = truths(cal, n)
     names = [p.name for p in cal.priors]
     rng = np.random.default_rng(np.random.SeedSequence([PRIOR_TAG, cal.seed, 1]))
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / store.MANIFEST).unlink(missing_ok=True)
+    store.claim(plan)
     cheap = replace(cal, particles=cal.checks.sbc_particles, generations=cal.checks.sbc_generations,
                     batch=max(cal.checks.sbc_particles, min(cal.batch, 2 * cal.checks.sbc_particles)))
     rank_rows, hit_rows, fits = [], [], []
@@ -60,7 +61,7 @@ def run_sbc_folder(cal: Calibration, folder: Path, *, records: int | None = None
                                       cal.months, workers, pool=pool).reset_index(drop=True)
         for i in range(n):
             result = fit(cheap, design, observed.iloc[i], workers=workers, pool=pool, quiet=quiet,
-                         seed=cal.seed + 1 + i, history=folder / ".sbc_history.db.tmp")
+                         seed=cal.seed + 1 + i, history=folder / f".{store.ABC_HISTORY}.sbc.tmp")
             x = result.population
             w = x["weight"].to_numpy(float)
             for k, name in enumerate(names):
@@ -72,27 +73,25 @@ def run_sbc_folder(cal: Calibration, folder: Path, *, records: int | None = None
             fits.append({"record": i, "seconds": round(result.seconds, 2),
                          "evaluations": int(result.generations["evaluations"].sum()),
                          "final_epsilon": float(result.generations["epsilon"].iloc[-1])})
-    (folder / ".sbc_history.db.tmp").unlink(missing_ok=True)
+    (folder / f".{store.ABC_HISTORY}.sbc.tmp").unlink(missing_ok=True)
     ranks, hits = pd.DataFrame(rank_rows), pd.DataFrame(hit_rows)
     coverage = coverage_table(hits, LEVELS)
     uniformity = {p: rank_uniformity(ranks.loc[ranks["parameter"] == p, "rank"].to_numpy(), RANKS) for p in names}
     coverage["rank_uniformity_p"] = coverage["parameter"].map(uniformity)
     outputs = []
-    for name, frame in (("ranks.csv", ranks), ("coverage.csv", coverage), ("fits.csv", pd.DataFrame(fits))):
+    for name, frame in ((store.RANKS, ranks), (store.COVERAGE, coverage), (store.FITS, pd.DataFrame(fits))):
         store.write_csv(folder / name, frame)
         outputs.append(folder / name)
     outputs += save(sbc_figure(ranks, coverage, RANKS), folder, "sbc")
-    manifest = {
-        "format": "tribunal-sim sbc", "format_version": 1,
+    sections = {
         "calibration": {"name": cal.name, "records": n, "particles": cheap.particles,
                         "generations": cheap.generations, "batch": cheap.batch, "ranks": RANKS},
-        "config": {"source": cal.source, "sha256": cal.sha256, "text": cal.text},
         "seeds": {"truths": f"SeedSequence([{PRIOR_TAG}, seed], spawn_key=(parameter,))",
                   "pseudo_records": f"stream points {SBC_ID} + record", "fits": "seed + 1 + record"},
-        "software": software(),
         "timings": {"started": started, "finished": now(), "wall_seconds": round(time.perf_counter() - clock, 1),
                     "workers": workers},
-        "outputs": {p.relative_to(folder).as_posix(): store.sha256(p) for p in outputs},
     }
+    manifest = make_manifest(store.SBC_FORMAT, sections, config=config_record(cal.text, cal.source), folder=folder,
+                             outputs=outputs)
     store.write_json(folder / store.MANIFEST, manifest)
     return coverage
