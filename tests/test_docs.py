@@ -148,7 +148,7 @@ def documents() -> tuple[tuple[str, Path, str], ...]:
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 PATH = re.compile(r"(?<![\w/.:<>@-])((?:\.\./)*(?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.*-]*)(?:::(\w+))?")
 BARE_MD = re.compile(r"(?<![\w/.-])([A-Za-z0-9_-]+\.md)\b")
-MODULE = re.compile(r"(?<![\w.])sim(?:\.[A-Za-z_]\w*)+")
+MODULE = re.compile(r"(?<![\w.-])sim(?:\.[A-Za-z_]\w*)+")
 SECTION = re.compile(r"(ODD(?:\.md)?,?\s*)?§\s*(\d+(?:\.\d+)*)")
 GENERATED = ("results/",)  # outputs of commands, not files of the repository (results/reference/ is)
 TOP = {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith((".git", ".venv"))} | {".ci"}

@@ -116,7 +116,7 @@ def test_a_kill_at_a_random_moment_during_the_blocks_loses_nothing_finished(refe
     done_before_kill, workers = int(rng.integers(1, 39)), str(rng.choice(["1", "2"]))
     out = tmp_path / "killed"
     proc = start(config, out, "--workers", workers)
-    wait_for(lambda: len(list((out / "blocks").glob("p*.parquet"))) >= done_before_kill, proc)
+    wait_for(lambda: len(list((out / "blocks").glob("b*.parquet"))) >= done_before_kill, proc)
     time.sleep(float(rng.uniform(0, 0.05)))  # inside the next block, or its write
     kill(proc)
     assert not (out / "manifest.json").exists()
@@ -124,7 +124,7 @@ def test_a_kill_at_a_random_moment_during_the_blocks_loses_nothing_finished(refe
     assert manifest["timings"]["blocks_resumed"] >= done_before_kill
 
 
-@pytest.mark.parametrize("name, count", [("p00002_b00005.parquet", 1), (store.POINTS, 1), (store.RUNS, 1),
+@pytest.mark.parametrize("name, count", [("b000011.parquet", 1), (store.POINTS, 1), (store.RUNS, 1),
                                          (store.SUMMARY, 1), (store.MANIFEST, 1), ("routes.png", 1),
                                          (store.MANIFEST, 2)])
 def test_a_kill_during_a_write_leaves_no_half_file_and_resume_finishes(reference, tmp_path, name, count):
@@ -145,7 +145,7 @@ def test_a_kill_of_the_main_process_ends_its_pool_workers(reference, tmp_path):
     config, _ = reference
     out = tmp_path / "orphans"
     proc = start(config, out, "--workers", "2")
-    wait_for(lambda: len(list((out / "blocks").glob("p*.parquet"))) >= 2, proc)
+    wait_for(lambda: len(list((out / "blocks").glob("b*.parquet"))) >= 2, proc)
     children = [int(p) for p in subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True,
                                                text=True, check=True).stdout.split()]
     kill(proc)
@@ -168,7 +168,7 @@ def test_ctrl_c_prints_one_line_and_exits_130_on_every_executor(reference, tmp_p
     slow.write_text(config.read_text().replace("horizon_months = 12", "horizon_months = 120").replace(
         "horizons = [6, 12]", "horizons = [6, 12, 120]"), encoding="utf-8")
     proc = start(slow, out, *executor, start_new_session=True)
-    wait_for(lambda: len(list((out / "blocks").glob("p*.parquet"))) >= 3, proc, seconds=180)
+    wait_for(lambda: len(list((out / "blocks").glob("b*.parquet"))) >= 3, proc, seconds=180)
     os.killpg(proc.pid, signal.SIGINT)
     err = proc.communicate(timeout=120)[1].decode()
     assert proc.returncode == 130, err
@@ -185,7 +185,7 @@ def test_random_damage_to_block_files_is_recomputed(reference, tmp_path):
     for round_ in range(6):
         out = tmp_path / f"damaged{round_}"
         shutil.copytree(ref, out)
-        blocks = sorted((out / "blocks").glob("p*.parquet"))
+        blocks = sorted((out / "blocks").glob("b*.parquet"))
         for path in rng.choice(blocks, size=5, replace=False):
             data = bytearray(path.read_bytes())
             kind = rng.integers(3)

@@ -149,7 +149,7 @@ def test_an_edited_manifest_cannot_make_force_delete_other_files(done, tmp_path)
     assert (tmp_path / "outside.txt").read_text() == "keep"
 
 
-@pytest.mark.parametrize("link", ["blocks", "figures", "runs.parquet", "blocks/p00000_b00000.parquet"])
+@pytest.mark.parametrize("link", ["blocks", "figures", "runs.parquet", "blocks/b000000.parquet"])
 def test_a_symbolic_link_in_a_results_folder_is_refused_before_anything_is_deleted(done, tmp_path, capsys, link):
     config, out = done
     elsewhere = tmp_path / "elsewhere"
@@ -218,25 +218,25 @@ def test_resume_reuses_only_blocks_it_verified(made, done, tmp_path, damage):
     config, out = done
     blocks = out / "blocks"
     if damage == "swap points":
-        _swap(blocks / "p00000_b00001.parquet", blocks / "p00002_b00001.parquet")
+        _swap(blocks / "b000001.parquet", blocks / "b000007.parquet")
     elif damage == "swap blocks of a point":
-        _swap(blocks / "p00001_b00000.parquet", blocks / "p00001_b00002.parquet")
+        _swap(blocks / "b000003.parquet", blocks / "b000005.parquet")
     elif damage == "copy a block":
-        shutil.copy(blocks / "p00003_b00000.parquet", blocks / "p00002_b00000.parquet")
+        shutil.copy(blocks / "b000009.parquet", blocks / "b000006.parquet")
     elif damage == "from another config":
         other = write(tmp_path / "other.toml", FIGS.replace("seed = 11", "seed = 99"))
         assert sweep(other, tmp_path / "o2") == 0
-        shutil.copy(tmp_path / "o2" / "blocks" / "p00001_b00001.parquet", blocks / "p00001_b00001.parquet")
+        shutil.copy(tmp_path / "o2" / "blocks" / "b000004.parquet", blocks / "b000004.parquet")
     elif damage == "garbage":
-        (blocks / "p00002_b00000.parquet").write_bytes(b"PAR1 not really PAR1")
+        (blocks / "b000006.parquet").write_bytes(b"PAR1 not really PAR1")
     elif damage == "truncated":
-        path = blocks / "p00002_b00000.parquet"
+        path = blocks / "b000006.parquet"
         path.write_bytes(path.read_bytes()[:-100])
     elif damage == "empty":
-        (blocks / "p00002_b00000.parquet").write_bytes(b"")
+        (blocks / "b000006.parquet").write_bytes(b"")
     else:
-        (blocks / "p00002_b00000.parquet").unlink()
-        (blocks / "p00002_b00000.parquet").mkdir()
+        (blocks / "b000006.parquet").unlink()
+        (blocks / "b000006.parquet").mkdir()
     if damage == "a folder":
         with pytest.raises(UserError, match="is a folder where the tool writes a file"):
             main_raising(config, out)
@@ -407,7 +407,7 @@ def test_a_config_that_is_not_a_small_regular_file_is_refused_at_once(tmp_path, 
 def test_temporary_files_of_an_interrupted_write_are_removed_by_the_next_run(made, done, flag):
     config, out = done
     left = [out / ".runs.parquet.abc123_x.tmp", out / ".summary.csv.k2j3h4gf.tmp",
-            out / "blocks" / ".p00001_b00000.parquet.qwertyui.tmp", out / ".sim-write-test.zzzzzzzz.tmp"]
+            out / "blocks" / ".b000003.parquet.qwertyui.tmp", out / ".sim-write-test.zzzzzzzz.tmp"]
     for p in left:
         p.write_bytes(b"partial")
     (out / ".figures.abcdefgh.tmp").mkdir()
@@ -510,9 +510,11 @@ def test_runs_parquet_has_fixed_row_groups_and_no_block_labels(tmp_path, monkeyp
     meta = pq.read_metadata(tmp_path / "o" / "runs.parquet")
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [10, 10, 10, 10, 8]
     assert store.BLOCK_KEY not in (meta.schema.to_arrow_schema().metadata or {})
-    block = pq.read_metadata(tmp_path / "o" / "blocks" / "p00001_b00001.parquet").schema.to_arrow_schema()
-    label = json.loads(block.metadata[store.BLOCK_KEY])
-    assert label == {"config_sha256": store.sha256(config), "points": [1, 1], "replicates": [4, 5], "rows": 4}
+    labels = [json.loads(pq.read_metadata(tmp_path / "o" / "blocks" / f"b00000{k}.parquet").schema
+                         .to_arrow_schema().metadata[store.BLOCK_KEY]) for k in (1, 2)]
+    sha = store.sha256(config)
+    assert labels[0] == {"config_sha256": sha, "points": [0, 1], "replicates": [0, 5], "rows": 8}  # spans two points
+    assert labels[1] == {"config_sha256": sha, "points": [1, 1], "replicates": [2, 5], "rows": 8}
 
 
 def test_the_marker_lists_every_file_the_sweep_may_write(made):

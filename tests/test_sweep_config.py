@@ -83,14 +83,18 @@ def test_grid_points_are_the_product_in_config_order_last_fastest():
     assert third["court.legitimacy0"] == 0.6 and third["scenario.n_states"] == 8  # base values kept
 
 
-def test_blocks_and_their_seeds_follow_the_contract():
+def test_blocks_cut_the_rows_of_every_point_in_order():
+    """Blocks of block_size rows over the (point, replicate) sequence: with 6 replicates and blocks of 2 each
+    point has three blocks; with 5, a block may hold the last replicate of one point and the first of the next."""
     exp = experiment_from_text(TINY)
     blocks = exp.blocks()
-    assert [(b.point, b.block, b.n, b.first) for b in blocks[:4]] == [(0, 0, 2, 0), (0, 1, 2, 2), (0, 2, 2, 4),
-                                                                      (1, 0, 2, 0)]
+    assert [(b.block, b.points, b.replicates, b.n) for b in blocks[:4]] == [
+        (0, (0, 0), (0, 1), 2), (1, (0, 0), (2, 3), 2), (2, (0, 0), (4, 5), 2), (3, (1, 1), (0, 1), 2)]
     assert len(blocks) == 12
     odd = experiment_from_text(TINY.replace("replicates = 6", "replicates = 5"))
-    assert [b.n for b in odd.blocks() if b.point == 0] == [2, 2, 1]
+    third = odd.blocks()[2]
+    assert third.points == (0, 1) and list(third.point_of_rows()) == [0, 1] and list(third.replicate_of_rows()) == [4, 0]
+    assert sum(b.n for b in odd.blocks()) == odd.n_points * 5
 
 
 @pytest.mark.parametrize("sampler,n,extra,count", [

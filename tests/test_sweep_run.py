@@ -70,8 +70,8 @@ def test_runs_follow_the_seeding_contract(tiny):
         got = runs[runs["point"] == p].drop(columns="point").reset_index(drop=True)
         pd.testing.assert_frame_equal(got, expected)
     points = pd.read_parquet(ref / "points.parquet")
-    assert points[["point", "seed", "spawn_key", "blocks"]].to_dict("list") == {
-        "point": [0, 1, 2, 3], "seed": [11] * 4, "spawn_key": [0, 1, 2, 3], "blocks": [3] * 4}
+    assert points[["point", "seed", "stream_point"]].to_dict("list") == {
+        "point": [0, 1, 2, 3], "seed": [11] * 4, "stream_point": [0, 1, 2, 3]}
 
 
 def test_summary_counts_what_the_runs_show(tiny):
@@ -121,12 +121,12 @@ def test_resume_after_sigkill_gives_byte_identical_outputs(tiny, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(config), "--out", str(out), "--workers", "1",
                              "--quiet"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while len(list((out / "blocks").glob("p*.parquet"))) < 3 and proc.poll() is None and time.monotonic() < deadline:
+    while len(list((out / "blocks").glob("b*.parquet"))) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     proc.stderr.close()
-    written = list((out / "blocks").glob("p*.parquet"))
+    written = list((out / "blocks").glob("b*.parquet"))
     assert proc.returncode == -signal.SIGKILL and 3 <= len(written) < 48, "the kill did not land mid-sweep"
     assert not (out / "manifest.json").exists()
     assert sweep(config, out, "--workers", "1", "--resume") == 0
@@ -139,8 +139,8 @@ def test_resume_recomputes_missing_or_broken_blocks_only(tiny, tmp_path, capsys)
     config, ref = tiny
     out = tmp_path / "copy"
     assert sweep(config, out, "--workers", "1") == 0
-    (out / "blocks" / "p00001_b00002.parquet").unlink()
-    (out / "blocks" / "p00002_b00000.parquet").write_bytes(b"not parquet")
+    (out / "blocks" / "b000005.parquet").unlink()
+    (out / "blocks" / "b000006.parquet").write_bytes(b"not parquet")
     (out / "runs.parquet").unlink()
     assert sweep(config, out, "--workers", "1", "--resume") == 0
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -174,8 +174,8 @@ def test_force_replaces_another_experiment_and_keeps_unrelated_files(tiny, tmp_p
                        encoding="utf-8")
     assert sweep(changed, out, "--workers", "1", "--force") == 0
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
-    assert sorted(p.name for p in (out / "blocks").glob("p*.parquet")) == [f"p0000{p}_b00000.parquet"
-                                                                           for p in range(4)]
+    # 4 points x 2 replicates in blocks of 2: the new experiment's four blocks, and none of the old twelve
+    assert sorted(p.name for p in (out / "blocks").glob("b*.parquet")) == [f"b00000{b}.parquet" for b in range(4)]
     assert json.loads((out / "manifest.json").read_text())["config"]["sha256"] == sha(changed)
     stranger = tmp_path / "stranger"
     stranger.mkdir()

@@ -130,7 +130,7 @@ TABLES = ("experiment", "scenario", "parameters", "sweep", "outputs", "sensitivi
 TABLE_COMMANDS = {"calibration": "calibrate", "priors": "calibrate", "targets": "calibrate",
                   "sensitivity": "sensitivity"}
 EXPERIMENT_KEYS = ("name", "description", "seed", "replicates", "block_size", "engine")
-SWEEP_KEYS = ("sampler", "n", "levels", "second_order", "grid", "bounds")
+SWEEP_KEYS = ("sampler", "n", "levels", "second_order", "grid", "bounds", "common_random_numbers")
 OUTPUT_KEYS = ("horizons", "figures")
 SAMPLERS = ("grid", "lhs", "sobol", "morris")
 FIGURE_KINDS = ("heatmap", "curves", "survival", "routes", "sobol", "morris")
@@ -171,6 +171,7 @@ class Experiment:
     n: int | None = None
     levels: int | None = None
     second_order: bool | None = None
+    crn: bool = False  # common random numbers: every point on the streams of point 0
     sensitivity: dict[str, Any] = field(default_factory=dict)
     text: str = ""
     sha256: str = ""
@@ -181,17 +182,25 @@ class Experiment:
         return len(self.params)
 
     @property
-    def blocks_per_point(self) -> int:
-        return len(block_sizes(self.replicates, self.block_size))
+    def n_rows(self) -> int:
+        """Replicates of every point, point by point: the rows the blocks cut into units of work."""
+        return self.n_points * self.replicates
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.n_rows // self.block_size)
 
     def blocks(self) -> list[Block]:
-        """Every work unit, in (point, block) order."""
-        sizes = block_sizes(self.replicates, self.block_size)
-        return [Block(p, b, n, b * self.block_size) for p in range(self.n_points) for b, n in enumerate(sizes)]
+        """Every work unit, in order: block b holds rows b·block_size.. of the (point, replicate) sequence, so
+        a block may hold many points (batched points) or part of one. Each row draws from its own stream
+        (seed, point, replicate), so how rows are cut into blocks changes no number."""
+        return [Block(b, b * self.block_size, min(self.block_size, self.n_rows - b * self.block_size),
+                      self.replicates) for b in range(self.n_blocks)]
 
     def block_rows(self, block: Block) -> int:
         """Rows of a block's file: replicates times accused of each of its points."""
-        return block.n * self.params[block.point].n_accused
+        counts = np.bincount(block.point_of_rows() - block.points[0])
+        return int(sum(int(c) * self.params[block.points[0] + k].n_accused for k, c in enumerate(counts)))
 
     @property
     def problem(self) -> dict[str, Any]:
@@ -204,22 +213,30 @@ class Experiment:
 
 @dataclass(frozen=True)
 class Block:
-    """One work unit: ``n`` replicates of point ``point``, numbered from ``first`` within the point."""
+    """One work unit: ``n`` consecutive rows of the (point, replicate) sequence, from row ``first``
+    (with ``per_point`` replicates per point, row g is replicate g mod per_point of point g div per_point)."""
 
-    point: int
     block: int
-    n: int
     first: int
+    n: int
+    per_point: int
+
+    def point_of_rows(self) -> np.ndarray:
+        return np.arange(self.first, self.first + self.n) // self.per_point
+
+    def replicate_of_rows(self) -> np.ndarray:
+        return np.arange(self.first, self.first + self.n) % self.per_point
 
     @property
     def points(self) -> tuple[int, int]:
         """The first and last point of the block's rows."""
-        return (self.point, self.point)
+        return (self.first // self.per_point, (self.first + self.n - 1) // self.per_point)
 
     @property
     def replicates(self) -> tuple[int, int]:
-        """The first and last replicate number of the block's rows."""
-        return (self.first, self.first + self.n - 1)
+        """The smallest and largest replicate number among the block's rows."""
+        first, last = self.first % self.per_point, (self.first + self.n - 1) % self.per_point
+        return (first, last) if self.points[0] == self.points[1] else (0, self.per_point - 1)
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -249,7 +266,7 @@ def experiment_from_doc(doc: dict[str, Any], text: str, source: str) -> Experime
     engine = check_engine(exp.get("engine", DEFAULTS["engine"]), "[experiment] engine")
     base = Params(model_overrides(doc))
     design = _design(doc, base, seed)
-    blocks = len(design["points"]) * -(-replicates // block_size)
+    blocks = -(-len(design["points"]) * replicates // block_size)
     if blocks > MAX_BLOCKS:
         raise UserError(f"{len(design['points'])} points x {replicates} replicates make {blocks:,} blocks "
                         f"(at most {MAX_BLOCKS:,}); raise [experiment] block_size or lower replicates")
@@ -259,7 +276,8 @@ def experiment_from_doc(doc: dict[str, Any], text: str, source: str) -> Experime
                       block_size=block_size, engine=engine, sampler=design["sampler"], swept=design["swept"],
                       base=base, points=design["points"], params=params, horizons=horizons, figures=figures,
                       bounds=design["bounds"], n=design["n"], levels=design["levels"],
-                      second_order=design["second_order"], sensitivity=dict(doc.get("sensitivity", {})),
+                      second_order=design["second_order"], crn=design["crn"],
+                      sensitivity=dict(doc.get("sensitivity", {})),
                       text=text, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), source=source)
 
 
@@ -285,10 +303,14 @@ def _design(doc: dict[str, Any], base: Params, seed: int) -> dict[str, Any]:
     from sim.experiments.design import grid_points, sampled_points
 
     out = {"sampler": None, "swept": (), "bounds": {}, "n": None, "levels": None, "second_order": None,
-           "points": pd.DataFrame({"point": np.zeros(1, dtype=np.int64)})}
+           "crn": False, "points": pd.DataFrame({"point": np.zeros(1, dtype=np.int64)})}
     if "sweep" not in doc:
         return out
     sweep = _table(doc, "sweep", SWEEP_KEYS)
+    crn = sweep.get("common_random_numbers", False)
+    if not isinstance(crn, bool):
+        raise UserError(f"[sweep] common_random_numbers must be true or false, got {crn!r}")
+    out["crn"] = crn
     sampler = sweep.get("sampler", "grid")
     if sampler not in SAMPLERS:
         raise UserError(f"unknown sampler {sampler!r} in [sweep]{suggest(str(sampler), SAMPLERS)}; "

@@ -37,36 +37,36 @@ from sim.simulate import run_rows
 
 @dataclass(frozen=True)
 class Task:
-    """A block to compute: ``n`` replicates of ``params`` at point ``point``, numbered from ``first``."""
+    """A block to compute: rows (point[k], replicate[k]) with their points' parameters, from ``seed``."""
 
-    params: Params
-    seed: int
-    point: int
     block: int
-    n: int
-    first: int
+    points: dict[int, Params]
+    point: np.ndarray
+    replicate: np.ndarray
+    seed: int
     engine: str
+    crn: bool = False
 
 
-def block_frame(point: int, replicates: np.ndarray, outcomes: Outcomes) -> pd.DataFrame:
+def block_frame(point: np.ndarray, replicates: np.ndarray, outcomes: Outcomes) -> pd.DataFrame:
     """A block's rows: the columns of sim.simulate with the point id in front."""
     frame = outcomes.frame(replicates)
-    frame.insert(0, "point", np.int64(point))
+    f = outcomes.values["custody_month"].shape[1]
+    frame.insert(0, "point", np.repeat(np.asarray(point, dtype=np.int64), f))
     return frame
 
 
 def compute_block(task: Task) -> tuple[Task, pd.DataFrame, float]:
     """Run one block; its rows are the columns of sim.simulate with the point id in front."""
     start = time.perf_counter()
-    replicates = np.arange(task.first, task.first + task.n)
-    out = run_rows({task.point: task.params}, np.full(task.n, task.point), replicates, task.seed, engine=task.engine)
-    return task, block_frame(task.point, replicates, out), time.perf_counter() - start
+    out = run_rows(task.points, task.point, task.replicate, task.seed, engine=task.engine, crn=task.crn)
+    return task, block_frame(task.point, task.replicate, out), time.perf_counter() - start
 
 
 def block_schema() -> pa.Schema:
     """The columns, types and pandas metadata of every block file (what a reused block must have)."""
     values = {o.name: np.zeros(1) if o.per_run else np.zeros((1, 1)) for o in OUTCOMES}
-    frame = block_frame(0, np.zeros(1, dtype=np.int64), Outcomes(values))
+    frame = block_frame(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), Outcomes(values))
     return pa.Table.from_pandas(frame, preserve_index=False).schema
 
 

@@ -57,7 +57,8 @@ def sweep_sections(exp: Experiment) -> dict[str, Any]:
         "experiment": {"name": exp.name, "description": exp.description, "seed": exp.seed,
                        "replicates": exp.replicates, "block_size": exp.block_size, "engine": exp.engine,
                        "sampler": exp.sampler, "n": exp.n, "levels": exp.levels, "second_order": exp.second_order,
-                       "points": exp.n_points, "blocks_per_point": exp.blocks_per_point,
+                       "points": exp.n_points, "blocks": exp.n_blocks,
+                       "common_random_numbers": exp.crn,
                        "horizons": list(exp.horizons), "figures": list(exp.figures)},
         "swept": list(exp.swept),
         "bounds": {k: list(v) for k, v in exp.bounds.items()},
@@ -66,7 +67,8 @@ def sweep_sections(exp: Experiment) -> dict[str, Any]:
                    for i in range(exp.n_points)],
         "seeds": {"experiment_seed": exp.seed,
                   "replicate": "replicate r of point p draws only from its own stream, keyed by (seed, p, r) "
-                               "(sim.model.seeding); blocks group replicates and change no number",
+                               "(sim.model.seeding), or (seed, 0, r) with common random numbers; blocks group "
+                               "rows of one or many points and change no number",
                   "design": f"numpy.random.default_rng(SeedSequence([{DESIGN_TAG}, seed])) passed to SALib"},
     }
 

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tqdm import tqdm
 
 from sim.experiments import store
@@ -33,14 +35,13 @@ def default_folder(exp: Experiment) -> Path:
 
 def sweep_files(exp: Experiment) -> tuple[str, ...]:
     """Every relative path a sweep of ``exp`` may write (its marker lists them: nothing else is ever deleted)."""
-    blocks = [f"{store.BLOCKS}/{store.block_path(Path(), b.point, b.block).name}" for b in exp.blocks()]
+    blocks = [f"{store.BLOCKS}/{store.block_name(b.block)}" for b in exp.blocks()]
     return (*store.DATA_FILES, store.MANIFEST, store.SENSITIVITY, *store.figure_files(FIGURE_KINDS), *blocks)
 
 
 def block_spec(exp: Experiment, folder: Path, b: Block) -> store.BlockSpec:
     """What block ``b``'s file must hold, from the experiment alone."""
-    return store.BlockSpec(store.block_path(folder, b.point, b.block), b.points, b.replicates, exp.block_rows(b),
-                           exp.sha256)
+    return store.BlockSpec(store.block_path(folder, b.block), b.points, b.replicates, exp.block_rows(b), exp.sha256)
 
 
 def run_blocks(exp: Experiment, folder: Path, *, workers: int | None = None, scheduler: str | None = None,
@@ -58,8 +59,8 @@ def run_blocks(exp: Experiment, folder: Path, *, workers: int | None = None, sch
     needed = (BYTES_PER_ROW * (rows + sum(exp.block_rows(b) for b in todo)) + BYTES_PER_BLOCK * len(todo)
               + BYTES_PER_POINT * exp.n_points)
     store.check_space(plan, needed, f"{rows:,} rows of runs and {len(todo):,} block files")
-    tasks = [Task(exp.params[b.point], exp.seed, b.point, b.block, b.n, b.first, exp.engine) for b in todo]
-    by_key = {(b.point, b.block): b for b in todo}
+    tasks = [task_of(exp, b) for b in todo]
+    by_key = {b.block: b for b in todo}
     compute = 0.0
     with Executor(workers, scheduler) as executor:
         store.claim(plan)
@@ -69,7 +70,7 @@ def run_blocks(exp: Experiment, folder: Path, *, workers: int | None = None, sch
                    disable=quiet or not sys.stderr.isatty(), dynamic_ncols=True)
         try:
             for task, frame, seconds in executor.run(tasks):
-                store.write_block(block_spec(exp, folder, by_key[(task.point, task.block)]), frame)
+                store.write_block(block_spec(exp, folder, by_key[task.block]), frame)
                 compute += seconds
                 bar.update(1)
         except KeyboardInterrupt:
@@ -83,26 +84,29 @@ def run_blocks(exp: Experiment, folder: Path, *, workers: int | None = None, sch
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"stopped while writing the outputs: every block is kept in "
                                 f"{folder / store.BLOCKS}; finish with --resume") from None
-    months = sum(b.n * exp.params[b.point].horizon for b in todo)
+    months = sum(exp.params[int(p)].horizon for b in todo for p in b.point_of_rows())
     return {"started": started, "finished": now(), "wall_seconds": None, "sweep_seconds": round(swept_seconds, 3),
             "compute_seconds": round(compute, 3), "blocks_computed": len(todo),
             "blocks_resumed": len(blocks) - len(todo), "workers": workers, "scheduler": scheduler,
             "replicate_months_per_second": round(months / swept_seconds, 1) if todo and swept_seconds else None}
 
 
-def block_files(folder: Path, blocks: list[Block]) -> dict[int, list[Path]]:
-    """Each point's block files in block order."""
-    by_point: dict[int, list[Path]] = {}
-    for b in sorted(blocks, key=lambda b: (b.point, b.block)):
-        by_point.setdefault(b.point, []).append(store.block_path(folder, b.point, b.block))
-    return by_point
+def task_of(exp: Experiment, b: Block) -> Task:
+    """The task of block ``b``: its rows and the parameters of the points they belong to."""
+    point = b.point_of_rows()
+    return Task(b.block, {int(p): exp.params[int(p)] for p in np.unique(point)}, point, b.replicate_of_rows(),
+                exp.seed, exp.engine, exp.crn)
+
+
+def block_files(folder: Path, blocks: list[Block]) -> list[Path]:
+    """The block files in order (their rows follow the (point, replicate) sequence)."""
+    return [store.block_path(folder, b.block) for b in sorted(blocks, key=lambda b: b.block)]
 
 
 def write_points_and_runs(exp: Experiment, folder: Path, blocks: list[Block]) -> None:
-    """points.parquet and runs.parquet (blocks in (point, block) order), deterministically."""
+    """points.parquet and runs.parquet (blocks in order), deterministically."""
     points = exp.points.copy()
     points["seed"] = exp.seed
-    points["spawn_key"] = points["point"]
-    points["blocks"] = exp.blocks_per_point
+    points["stream_point"] = 0 if exp.crn else points["point"]
     store.write_parquet(folder / store.POINTS, points)
-    store.write_runs(folder / store.RUNS, [f for files in block_files(folder, blocks).values() for f in files])
+    store.write_runs(folder / store.RUNS, block_files(folder, blocks))

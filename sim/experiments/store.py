@@ -63,7 +63,7 @@ CALIBRATION_DATA = (POSTERIOR, GENERATIONS, SUMMARY, OBSERVED, RECORDS, RUNS_TAB
 SBC_DATA = (RANKS, COVERAGE)
 DISCOVERY_DATA = (OUTCOME_TABLE, TRAJECTORY, LIMITS, BOX)
 MARKER_PATH = f"{BLOCKS}/{MARKER}"
-_BLOCK_FILE = re.compile(r"^p\d{5,}_b\d{5,}\.parquet$")
+_BLOCK_FILE = re.compile(r"^b\d{6,}\.parquet$")
 PROBE = "sim-write-test"  # the file that proves a folder writable (created and removed at once)
 BLOCK_KEY = b"tribunal-sim.block"  # a block file's own label: config hash, points, replicates (Parquet metadata)
 
@@ -101,12 +101,12 @@ STUDY_FILES = {
 STUDY_DATA = {CALIBRATION_FORMAT: CALIBRATION_DATA, SBC_FORMAT: SBC_DATA, DISCOVERY_FORMAT: DISCOVERY_DATA}
 
 
-def block_name(point: int, block: int) -> str:
-    return f"p{point:05d}_b{block:05d}.parquet"
+def block_name(block: int) -> str:
+    return f"b{block:06d}.parquet"
 
 
-def block_path(folder: Path, point: int, block: int) -> Path:
-    return folder / BLOCKS / block_name(point, block)
+def block_path(folder: Path, block: int) -> Path:
+    return folder / BLOCKS / block_name(block)
 
 
 @lru_cache(maxsize=1)

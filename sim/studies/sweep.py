@@ -44,12 +44,18 @@ def run_sweep(exp: Experiment, out: str | Path | None = None, *, workers: int | 
 
 def write_summary(exp: Experiment, folder: Path) -> None:
     """summary.csv from the block files, a few whole points at a time (bounded memory)."""
-    parts, chunk, size = [], [], 0
-    for point, files in block_files(folder, exp.blocks()).items():
-        chunk += files
-        size += sum(pq.read_metadata(f).num_rows for f in files)
-        if size >= SUMMARY_CHUNK_ROWS or point == exp.n_points - 1:
-            runs = pd.concat([pd.read_parquet(f) for f in chunk], ignore_index=True)
-            parts.append(summarize(runs, list(exp.horizons), by=("point", "accused")))
-            chunk, size = [], 0
+    parts, pending = [], []
+    size = 0
+    files = block_files(folder, exp.blocks())
+    for k, f in enumerate(files):
+        frame = pd.read_parquet(f)
+        pending.append(frame)
+        size += len(frame)
+        if size >= SUMMARY_CHUNK_ROWS or k == len(files) - 1:
+            runs = pd.concat(pending, ignore_index=True)
+            last = int(runs["point"].iloc[-1])
+            done = runs if k == len(files) - 1 else runs[runs["point"] < last]  # the last point may go on
+            parts.append(summarize(done, list(exp.horizons), by=("point", "accused")))
+            pending = [] if k == len(files) - 1 else [runs[runs["point"] == last]]
+            size = sum(len(x) for x in pending)
     store.write_csv(folder / store.SUMMARY, pd.concat(parts, ignore_index=True))
