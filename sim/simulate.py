@@ -42,8 +42,12 @@ def engine_module(engine: str):
 
 def run_rows(points: Mapping[int, Params], point: Sequence[int] | np.ndarray, replicate: Sequence[int] | np.ndarray,
              seed: int | np.random.SeedSequence, *, engine: str = DEFAULT_ENGINE, crn: bool = False,
-             series: SeriesMode = None) -> Outcomes:
+             series: SeriesMode = None, stream: Sequence[int] | np.ndarray | None = None) -> Outcomes:
     """Outcomes of rows (point[k], replicate[k]) in the given order, whatever their points' layouts.
+
+    ``point`` keys each row's parameters in ``points``; by default a row also draws from its point's
+    streams, but ``stream`` can name another point's (e.g. every posterior draw of a design point on
+    that point's streams).
 
     Rows are grouped by layout (scenario and number of accused) and run in calls of at most
     ``MAX_BATCH_ROWS``; every row's numbers come from its own stream, so grouping changes nothing.
@@ -52,6 +56,7 @@ def run_rows(points: Mapping[int, Params], point: Sequence[int] | np.ndarray, re
     module = engine_module(engine)
     point = np.asarray(point, dtype=np.int64)
     replicate = np.asarray(replicate, dtype=np.int64)
+    streams = None if stream is None else np.asarray(stream, dtype=np.int64)
     if series not in (None, "mean", "replicate"):
         raise UserError(f"series must be None, 'mean' or 'replicate', got {series!r}")
     layout_of = {p: points[int(p)].layout() for p in np.unique(point)}
@@ -63,7 +68,8 @@ def run_rows(points: Mapping[int, Params], point: Sequence[int] | np.ndarray, re
         idx = np.asarray(rows)
         for start in range(0, len(idx), MAX_BATCH_ROWS):
             chunk = idx[start:start + MAX_BATCH_ROWS]
-            batch = Batch.of(points, point[chunk], replicate[chunk], seed, crn)
+            batch = Batch.of(points, point[chunk], replicate[chunk], seed, crn,
+                             None if streams is None else streams[chunk])
             parts.append((chunk, module.run(batch, series)))
     if len(parts) == 1 and np.array_equal(parts[0][0], np.arange(len(point))):
         return parts[0][1]

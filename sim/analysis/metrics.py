@@ -201,3 +201,33 @@ def _aggregate(frame: pd.DataFrame, keys: list[str], horizons: Sequence[int]) ->
     means = means.rename(columns={"_month": "mean_custody_month", **{c: f"mean_{c}" for c in MEANS}})
     out = pd.concat([out, means], axis=1)
     return out.reset_index() if keys else out
+
+
+def parameter_spread(runs: pd.DataFrame, horizons: Sequence[int], by: Sequence[str] = ("point", "accused")
+                     ) -> pd.DataFrame:
+    """Over a posterior (runs with a ``draw`` column): how much the enforcement probability varies with the
+    parameters, Monte Carlo noise removed.
+
+    Per group and draw, the share enforced p̂_d from its m_d replicates; their variance across draws is
+    Var_θ p(θ) + E[p(1 − p)/m], so ``p_enforced_H_param_sd`` = sqrt(max(0, var(p̂_d) − mean(p̂_d(1 − p̂_d)/(m_d − 1)))),
+    the posterior standard deviation of the probability itself (NaN with fewer than two draws or replicates).
+    """
+    if "draw" not in runs.columns:
+        raise UserError("runs have no draw column: parameter spread needs a sweep run over a posterior")
+    by = list(by)
+    per_draw = summarize(runs, horizons, by=[*by, "draw"], means=False)
+    keys = [c for c in by]
+    rows = []
+    for key, g in per_draw.groupby(keys, sort=False, observed=True):
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        m = g["n"].to_numpy(float)
+        for h in sorted({int(x) for x in horizons}):
+            p = g[p_column(h)].to_numpy(float)
+            if len(p) < 2 or (m < 2).any():
+                row[f"{p_column(h)}_param_sd"] = np.nan
+                continue
+            noise = np.mean(p * (1 - p) / (m - 1))
+            spread = max(0.0, float(np.var(p, ddof=1) - noise))
+            row[f"{p_column(h)}_param_sd"] = float(np.sqrt(spread)) if spread > 1e-15 else 0.0
+        rows.append(row)
+    return pd.DataFrame(rows)

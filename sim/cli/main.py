@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="write events.csv, series.csv, outcome.json and manifest.json here")
     p.add_argument("--force", action="store_true",
                    help="write into a folder holding other files or results (only the tool's own files are replaced)")
+    p.add_argument("--posterior", metavar="SOURCE", help="run at one draw of a calibrated posterior: \"calibrated\" "
+                   "(shipped) or a calibration folder; the draw is resampled with the seed")
 
     p = sub.add_parser("params", help="print the parameter table (name, default, range, description)")
     p.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/ODD.md")

@@ -7,6 +7,7 @@ from sim.engines.mesa.model import TribunalModel
 from sim.engines.mesa.story import account
 from sim.experiments import store
 from sim.experiments.config import load_experiment
+from sim.experiments.posterior import load_posterior
 from sim.experiments.provenance import config_record
 from sim.model.params import Params, parse_overrides
 from sim.model.seeding import run_seed
@@ -18,6 +19,11 @@ def run_command(args) -> int:
     overrides = parse_overrides(args.overrides)
     exp = load_experiment(args.config) if args.config else None
     params = (exp.base if exp else Params()).replace(overrides)
+    if getattr(args, "posterior", None):
+        posterior = load_posterior(args.posterior, 1, args.seed)
+        params = posterior.apply(params, 0)
+        shown = ", ".join(f"{n} = {v:.4g}" for n, v in zip(posterior.names, posterior.values[0]))
+        print(f"Posterior draw of {args.posterior} (resampled with seed {args.seed}): {shown}")
     out = out_folder(args.out)
     plan = plan_run(out, force=args.force) if out is not None else None
     model = TribunalModel(params, rng=run_seed(args.seed)).run()

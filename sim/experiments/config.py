@@ -16,6 +16,7 @@ import pandas as pd
 
 from sim.errors import UserError
 from sim.model.params import Param, Params, check_references, flatten_tables, lookup, split_name, suggest
+from sim.experiments.posterior import Posterior, load_posterior
 from sim.simulate import DEFAULT_ENGINE, block_sizes, check_engine
 
 DEFAULT_BLOCK_SIZE = 1000  # replicates per work unit: a granularity of work and files, not of results
@@ -125,7 +126,8 @@ def params_from_file(path: str | Path | None, overrides: dict[str, Any] | None =
 
 # --- experiment configs: the [experiment], [sweep] and [outputs] tables, validated in full --------------
 
-TABLES = ("experiment", "scenario", "parameters", "sweep", "outputs", "sensitivity")
+TABLES = ("experiment", "scenario", "parameters", "sweep", "outputs", "sensitivity", "posterior")
+POSTERIOR_KEYS = ("source", "draws")
 # Tables that only one command reads: a config given to another command is told which one it is for.
 TABLE_COMMANDS = {"calibration": "calibrate", "priors": "calibrate", "targets": "calibrate",
                   "sensitivity": "sensitivity"}
@@ -172,6 +174,7 @@ class Experiment:
     levels: int | None = None
     second_order: bool | None = None
     crn: bool = False  # common random numbers: every point on the streams of point 0
+    posterior: Posterior | None = None  # run every point over these draws (replicate r: draw r mod draws)
     sensitivity: dict[str, Any] = field(default_factory=dict)
     text: str = ""
     sha256: str = ""
@@ -272,13 +275,42 @@ def experiment_from_doc(doc: dict[str, Any], text: str, source: str) -> Experime
                         f"(at most {MAX_BLOCKS:,}); raise [experiment] block_size or lower replicates")
     params = tuple(_point_params(base, design, i) for i in range(len(design["points"])))
     horizons, figures = _outputs(doc, params)
+    posterior = _posterior(doc, source, seed, replicates, design["swept"], params)
     return Experiment(name=name, description=description, seed=seed, replicates=replicates,
                       block_size=block_size, engine=engine, sampler=design["sampler"], swept=design["swept"],
                       base=base, points=design["points"], params=params, horizons=horizons, figures=figures,
                       bounds=design["bounds"], n=design["n"], levels=design["levels"],
-                      second_order=design["second_order"], crn=design["crn"],
+                      second_order=design["second_order"], crn=design["crn"], posterior=posterior,
                       sensitivity=dict(doc.get("sensitivity", {})),
                       text=text, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), source=source)
+
+
+def _posterior(doc: dict[str, Any], source: str, seed: int, replicates: int, swept: tuple[str, ...],
+               params: tuple[Params, ...]) -> Posterior | None:
+    """[posterior]: source (a preset or a calibration folder, relative to the config) and draws."""
+    if "posterior" not in doc:
+        return None
+    table = _table(doc, "posterior", POSTERIOR_KEYS)
+    where = table.get("source")
+    if not isinstance(where, str) or not where.strip():
+        raise UserError('[posterior] needs source = "calibrated" (the shipped posterior) or the folder of a '
+                        "calibration (`python -m sim calibrate` writes one)")
+    draws = _int(table.get("draws", 100), "[posterior] draws", 1)
+    if draws > replicates:
+        raise UserError(f"[posterior] draws = {draws} exceeds [experiment] replicates = {replicates}; every draw "
+                        "needs at least one replicate (replicate r uses draw r mod draws)")
+    base = Path(source).parent if source not in ("config", "") else None
+    posterior = load_posterior(where, draws, seed, base)
+    both = sorted(set(posterior.names) & {split_name(n)[0] for n in swept})
+    if both:
+        raise UserError(f"[sweep] sweeps {both[0]}, which the posterior also sets; sweep another parameter or drop "
+                        "the posterior")
+    for p in params[:1]:
+        try:
+            posterior.apply(p, 0)
+        except UserError as exc:
+            raise UserError(f"[posterior] {where}: {exc}") from None
+    return posterior
 
 
 def _table(doc: dict[str, Any], name: str, allowed: tuple[str, ...], where: str | None = None) -> dict[str, Any]:

@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sim.errors import UserError
+from sim.experiments.posterior import Posterior
 from sim.model.outcomes import OUTCOMES, Outcomes
 from sim.model.params import Params
 from sim.simulate import run_rows
@@ -46,27 +47,40 @@ class Task:
     seed: int
     engine: str
     crn: bool = False
+    posterior: Posterior | None = None
 
 
-def block_frame(point: np.ndarray, replicates: np.ndarray, outcomes: Outcomes) -> pd.DataFrame:
-    """A block's rows: the columns of sim.simulate with the point id in front."""
+def block_frame(point: np.ndarray, replicates: np.ndarray, outcomes: Outcomes,
+                draw: np.ndarray | None = None) -> pd.DataFrame:
+    """A block's rows: the columns of sim.simulate with the point id in front (and the posterior draw)."""
     frame = outcomes.frame(replicates)
     f = outcomes.values["custody_month"].shape[1]
     frame.insert(0, "point", np.repeat(np.asarray(point, dtype=np.int64), f))
+    if draw is not None:
+        frame.insert(2, "draw", np.repeat(np.asarray(draw, dtype=np.int64), f))
     return frame
 
 
 def compute_block(task: Task) -> tuple[Task, pd.DataFrame, float]:
-    """Run one block; its rows are the columns of sim.simulate with the point id in front."""
+    """Run one block; its rows are the columns of sim.simulate with the point id in front. Over a posterior,
+    replicate r of point p runs at draw r mod draws, on point p's streams."""
     start = time.perf_counter()
-    out = run_rows(task.points, task.point, task.replicate, task.seed, engine=task.engine, crn=task.crn)
-    return task, block_frame(task.point, task.replicate, out), time.perf_counter() - start
+    if task.posterior is None:
+        out = run_rows(task.points, task.point, task.replicate, task.seed, engine=task.engine, crn=task.crn)
+        return task, block_frame(task.point, task.replicate, out), time.perf_counter() - start
+    n = task.posterior.draws
+    draw = task.replicate % n
+    key = task.point * n + draw
+    points = {int(k): task.posterior.apply(task.points[int(k // n)], int(k % n)) for k in np.unique(key)}
+    out = run_rows(points, key, task.replicate, task.seed, engine=task.engine, crn=task.crn, stream=task.point)
+    return task, block_frame(task.point, task.replicate, out, draw), time.perf_counter() - start
 
 
-def block_schema() -> pa.Schema:
+def block_schema(posterior: bool = False) -> pa.Schema:
     """The columns, types and pandas metadata of every block file (what a reused block must have)."""
     values = {o.name: np.zeros(1) if o.per_run else np.zeros((1, 1)) for o in OUTCOMES}
-    frame = block_frame(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), Outcomes(values))
+    zero = np.zeros(1, dtype=np.int64)
+    frame = block_frame(zero, zero, Outcomes(values), zero if posterior else None)
     return pa.Table.from_pandas(frame, preserve_index=False).schema
 
 

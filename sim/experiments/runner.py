@@ -53,7 +53,7 @@ def run_blocks(exp: Experiment, folder: Path, *, workers: int | None = None, sch
     claim = store.Claim(store.SWEEP_FORMAT, exp.name, exp.sha256, sweep_files(exp), store.MARKER_PATH, made_by)
     plan = store.plan(folder, claim, resume=resume, force=force)
     blocks = exp.blocks()
-    schema = block_schema()
+    schema = block_schema(exp.posterior is not None)
     todo = [b for b in blocks if not (plan.keep and store.block_verified(block_spec(exp, folder, b), schema))]
     rows = sum(exp.block_rows(b) for b in blocks)
     needed = (BYTES_PER_ROW * (rows + sum(exp.block_rows(b) for b in todo)) + BYTES_PER_BLOCK * len(todo)
@@ -95,7 +95,7 @@ def task_of(exp: Experiment, b: Block) -> Task:
     """The task of block ``b``: its rows and the parameters of the points they belong to."""
     point = b.point_of_rows()
     return Task(b.block, {int(p): exp.params[int(p)] for p in np.unique(point)}, point, b.replicate_of_rows(),
-                exp.seed, exp.engine, exp.crn)
+                exp.seed, exp.engine, exp.crn, exp.posterior)
 
 
 def block_files(folder: Path, blocks: list[Block]) -> list[Path]:

@@ -28,10 +28,14 @@ class Batch:
     replicate: np.ndarray  # (R,) replicate number of each row within its point
     seed: np.random.SeedSequence
     crn: bool = False  # common random numbers: streams keyed by (0, replicate) at every point
+    stream: np.ndarray | None = None  # (R,) the stream point of each row when it is not the row's point
 
     @classmethod
     def of(cls, points: Mapping[int, Params], point: Sequence[int] | np.ndarray,
-           replicate: Sequence[int] | np.ndarray, seed: int | np.random.SeedSequence, crn: bool = False) -> "Batch":
+           replicate: Sequence[int] | np.ndarray, seed: int | np.random.SeedSequence, crn: bool = False,
+           stream: Sequence[int] | np.ndarray | None = None) -> "Batch":
+        """``point`` keys each row's parameters in ``points``; its random numbers come from the stream of
+        ``stream`` (default: the point itself, or point 0 with ``crn``) and the replicate number."""
         point = np.asarray(point, dtype=np.int64)
         replicate = np.asarray(replicate, dtype=np.int64)
         if point.shape != replicate.shape or point.ndim != 1 or point.size == 0:
@@ -43,7 +47,11 @@ class Batch:
         if len(layouts) > 1:
             raise UserError("one engine call runs points of one layout (scenario and number of accused); "
                             "split the batch with sim.simulate.run_rows")
-        return cls(points=dict(points), point=point, replicate=replicate, seed=root_seed(seed), crn=crn)
+        streams = None if stream is None else np.asarray(stream, dtype=np.int64)
+        if streams is not None and streams.shape != point.shape:
+            raise UserError("a batch needs one stream point per row")
+        return cls(points=dict(points), point=point, replicate=replicate, seed=root_seed(seed), crn=crn,
+                   stream=streams)
 
     @property
     def n(self) -> int:
@@ -61,11 +69,13 @@ class Batch:
     @cached_property
     def keys(self) -> np.ndarray:
         """(R,) uint64 stream keys of the rows (sim.model.seeding.stream_keys)."""
-        return stream_keys(self.seed, stream_point(self.point, self.crn), self.replicate)
+        return stream_keys(self.seed, self.stream_points, self.replicate)
 
     @cached_property
     def stream_points(self) -> np.ndarray:
-        return np.asarray(stream_point(self.point, self.crn))
+        """The point whose stream each row draws from (a row's own point, point 0 with crn, or ``stream``)."""
+        base = self.point if self.stream is None else self.stream
+        return np.asarray(stream_point(base, self.crn))
 
     def row_params(self, k: int) -> Params:
         return self.points[int(self.point[k])]

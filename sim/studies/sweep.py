@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from sim.analysis.metrics import summarize
+from sim.analysis.metrics import parameter_spread, summarize
 from sim.experiments import store
 from sim.experiments.config import Experiment
 from sim.experiments.provenance import build_manifest, now
@@ -55,7 +55,11 @@ def write_summary(exp: Experiment, folder: Path) -> None:
             runs = pd.concat(pending, ignore_index=True)
             last = int(runs["point"].iloc[-1])
             done = runs if k == len(files) - 1 else runs[runs["point"] < last]  # the last point may go on
-            parts.append(summarize(done, list(exp.horizons), by=("point", "accused")))
+            table = summarize(done, list(exp.horizons), by=("point", "accused"))
+            if "draw" in done.columns:  # over a posterior: the spread due to the parameters, noise removed
+                spread = parameter_spread(done, list(exp.horizons), by=("point", "accused"))
+                table = table.merge(spread, on=["point", "accused"], how="left", validate="one_to_one")
+            parts.append(table)
             pending = [] if k == len(files) - 1 else [runs[runs["point"] == last]]
             size = sum(len(x) for x in pending)
     store.write_csv(folder / store.SUMMARY, pd.concat(parts, ignore_index=True))
