@@ -17,7 +17,7 @@ SIM = Path(__file__).resolve().parent.parent / "sim"
 # Each top-level part of the package and its layer; a module may import from lower layers and
 # from its own part. analysis and experiments share a layer and never import each other; the two
 # faces (cli, app) may use each other's helpers.
-LAYER = {"errors": 0, "version": 0, "data": 1, "model": 2, "engines": 3, "simulate": 4, "experiments": 5,
+LAYER = {"errors": 0, "version": 0, "names": 0, "data": 1, "model": 2, "engines": 3, "simulate": 4, "experiments": 5,
          "analysis": 5, "studies": 6, "cli": 7, "app": 7, "__main__": 8, "__init__": 8}
 SIDEWAYS = {("cli", "app"), ("app", "cli")}
 

@@ -22,7 +22,7 @@ from matplotlib.patches import Patch
 from sim.analysis import style
 from sim.analysis.metrics import ALL, p_column, wilson_interval
 
-KINDS = ("heatmap", "curves", "survival", "routes", "sobol", "morris")
+KINDS = FIGURE_KINDS
 MAX_FACETS = 6
 MAX_SURVIVAL_POINTS = 4
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from sim.errors import UserError
 from sim.model.params import Param, Params, check_references, flatten_tables, lookup, split_name, suggest
+from sim.experiments import store
 from sim.experiments.posterior import Posterior, load_posterior
 from sim.simulate import DEFAULT_ENGINE, block_sizes, check_engine
 
@@ -135,7 +136,7 @@ EXPERIMENT_KEYS = ("name", "description", "seed", "replicates", "block_size", "e
 SWEEP_KEYS = ("sampler", "n", "levels", "second_order", "grid", "bounds", "common_random_numbers")
 OUTPUT_KEYS = ("horizons", "figures")
 SAMPLERS = ("grid", "lhs", "sobol", "morris")
-FIGURE_KINDS = ("heatmap", "curves", "survival", "routes", "sobol", "morris")
+FIGURE_KINDS = store.FIGURE_KINDS
 DEFAULTS = {"seed": 0, "replicates": 1000, "engine": DEFAULT_ENGINE, "levels": 4, "second_order": True}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_POINTS = 100_000  # guards against a typo: a larger design would take long to validate and never finish

@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.names import FIGURE_KINDS as _FIGURE_KINDS
 from sim.errors import UserError
 
 # --- file names (no other module spells them) ---------------------------------------------------------
@@ -41,6 +42,7 @@ BLOCKS = "blocks"
 MARKER = "experiment.json"
 FIGURES = "figures"
 FIGURE_FORMATS = ("png", "svg")
+FIGURE_KINDS = _FIGURE_KINDS
 EVENTS, SERIES, OUTCOME = "events.csv", "series.csv", "outcome.json"  # `run --out`
 # `calibrate`: the posterior, its generations and summary, the record's summaries, the design (records and
 # runs), the posterior predictive and out-of-sample checks, pyabc's history and the figures
@@ -111,8 +113,6 @@ def block_path(folder: Path, block: int) -> Path:
 
 @lru_cache(maxsize=1)
 def _figure_names() -> frozenset[str]:
-    from sim.experiments.config import FIGURE_KINDS
-
     return frozenset(f.split("/")[1] for f in figure_files(FIGURE_KINDS))
 
 
