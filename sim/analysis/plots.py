@@ -21,6 +21,7 @@ from matplotlib.patches import Patch
 
 from sim.analysis import style
 from sim.analysis.metrics import ALL, p_column, wilson_interval
+from sim.names import FIGURE_KINDS
 
 KINDS = FIGURE_KINDS
 MAX_FACETS = 6
