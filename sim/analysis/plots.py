@@ -3,7 +3,8 @@
 Kinds: ``heatmap`` (enforcement probability over two swept parameters, 0.5 contour), ``curves``
 (enforcement probability against one swept parameter, Wilson band, one line per accused),
 ``survival`` (Kaplan-Meier share not yet in custody for chosen points), ``routes`` (custody routes
-as stacked bars), ``sobol`` and ``morris`` (sensitivity indices). ``draw_figures`` writes them.
+as stacked bars), ``sobol`` and ``morris`` (sensitivity indices of the first measure) and ``ranking``
+(every measure side by side). ``draw_figures`` writes them.
 """
 
 from __future__ import annotations
@@ -419,6 +420,13 @@ def routes_figure(shares: pd.DataFrame, points: pd.DataFrame, swept: Sequence[st
 
 
 # ----------------------------------------------------------------------------- sensitivity
+def first_measure(indices: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the study's first measure (sensitivity.csv holds one block of rows per measure)."""
+    if "measure" not in indices.columns or indices.empty:
+        return indices
+    return indices[indices["measure"] == indices["measure"].iloc[0]]
+
+
 def _sensitivity_title(indices: pd.DataFrame, method: str) -> str:
     row = indices.iloc[0]
     what = str(row.get("outcome_label", row.get("outcome", "outcome")))
@@ -439,6 +447,13 @@ def _noise(indices: pd.DataFrame, column: str) -> float | None:
     return value if np.isfinite(value) else None
 
 
+def _whiskers(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """Bar whiskers: the interval's ends (``col_low``, ``col_high``) when given, else ± ``col_conf``."""
+    if f"{col}_low" in frame.columns and f"{col}_high" in frame.columns:
+        return np.vstack([frame[col] - frame[f"{col}_low"], frame[f"{col}_high"] - frame[col]]).clip(min=0)
+    return frame[f"{col}_conf"].to_numpy()
+
+
 def _hbars(ax, frame: pd.DataFrame, columns, colors, labels, ranks: bool = False) -> None:
     """Horizontal bars, the largest at the top, with bootstrap whiskers and labels that fit their rows
     (two lines: description and dotted name; one line, the dotted name, when rows are too narrow)."""
@@ -446,7 +461,7 @@ def _hbars(ax, frame: pd.DataFrame, columns, colors, labels, ranks: bool = False
     h = 0.8 / len(columns)
     for k, (col, color, label) in enumerate(zip(columns, colors, labels)):
         off = (len(columns) - 1) / 2 * h - k * h
-        ax.barh(y + off, frame[col], height=h, color=color, label=label, xerr=frame[f"{col}_conf"],
+        ax.barh(y + off, frame[col], height=h, color=color, label=label, xerr=_whiskers(frame, col),
                 error_kw={"elinewidth": 0.7, "capsize": 1.5, "ecolor": "#333333"})
     n = len(frame)
     row_points = 250 / max(n, 1)  # the axes are about 250 pt high
@@ -500,6 +515,7 @@ def place_labels(ax, xs: np.ndarray, ys: np.ndarray, texts: Sequence[str], fonts
 def sobol_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Figure:
     """First-order (S1) and total (ST) Sobol' indices per parameter with 95% bootstrap intervals,
     and the share of the outcome's variance that Monte Carlo noise alone would give S_T."""
+    indices = first_measure(indices)
     frame = indices.sort_values(["ST", "parameter"], ascending=[True, False], kind="stable")
     noise = _noise(indices, "noise_share")
     with style.rc():
@@ -508,7 +524,7 @@ def sobol_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Fig
         _hbars(ax, frame, ["ST", "S1"], ["#0072B2", "#E69F00"], ["total effect S$_T$", "first order S$_1$"])
         if noise is not None:
             ax.axvline(noise, color="#C00000", lw=1, ls="--", label=f"Monte Carlo noise share ({noise:.2f})")
-        ax.set_xlabel("share of the outcome's variance (whiskers: 95% bootstrap interval)")
+        ax.set_xlabel("share of the outcome's variance, replicate noise removed\n(whiskers: 95% bootstrap interval)")
         ax.legend(loc="lower right")
         _title(fig, _sensitivity_title(indices, "Sobol'"), n_points, n_replicates)
     return fig
@@ -516,21 +532,23 @@ def sobol_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Fig
 
 def morris_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Figure:
     """Morris elementary effects: μ* with its 95% interval, ranked (left), and σ against μ* (right);
-    the dashed line and grey band mark the μ* that Monte Carlo noise alone gives a parameter
-    without effect."""
+    the red ticks mark the μ* that replicate noise alone gives each parameter (``noise_mu_star``)."""
+    indices = first_measure(indices)
     frame = indices.sort_values(["mu_star", "parameter"], ascending=[True, False], kind="stable")
-    noise = _noise(indices, "noise_mu_star")
+    noise = frame["noise_mu_star"].to_numpy(float) if "noise_mu_star" in frame.columns else None
     n = len(frame)
     with style.rc():
         fig = style.new_figure("morris")
         bars, scatter = fig.subplots(1, 2, width_ratios=[1.5, 1])
         _hbars(bars, frame, ["mu_star"], ["#0072B2"], [None], ranks=True)
         bars.set_xlabel("μ*: mean absolute elementary effect\n(whiskers: 95% bootstrap interval)")
-        top = max(frame["mu_star"].max(), frame["sigma"].max(), noise or 0, 1e-12) * 1.12
-        if noise is not None:
-            bars.axvline(noise, color="#C00000", lw=1, ls="--", label=f"noise level ({noise:.2g})")
+        top = max(frame["mu_star"].max(), frame["sigma"].max(),
+                  float(np.nanmax(noise)) if noise is not None else 0, 1e-12) * 1.12
+        if noise is not None and np.isfinite(noise).any():
+            bars.scatter(noise, np.arange(n), marker="|", s=60, color="#C00000", zorder=4,
+                         label="μ* of replicate noise alone")
             bars.legend(loc="lower right")
-            scatter.axvspan(0, noise, color="#EEEEEE", lw=0, label="μ* within noise")
+            scatter.axvspan(0, float(np.nanmedian(noise)), color="#EEEEEE", lw=0, label="μ* within noise (median)")
         scatter.plot([0, top], [0, top], color="#999999", lw=0.7, ls=":", label="σ = μ*")
         scatter.scatter(frame["mu_star"], frame["sigma"], s=14, color="#0072B2", zorder=3)
         scatter.set_xlim(0, top)
@@ -545,4 +563,48 @@ def morris_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Fi
                                 [str(k + 1) for k in range(n)], fontsize=6, avoid=[legend.get_window_extent()])
         if len(labelled) < n:
             scatter.set_xlabel(f"μ*\n(numbers: ranks, {len(labelled)} of {n})")
+    return fig
+
+
+def ranking_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Figure:
+    """Every measure of the study side by side: each parameter's index (Morris μ*, Sobol' S_T) as a share
+    of the largest one for that measure; cells whose index is not distinguishable from noise are hatched."""
+    method = str(indices["method"].iloc[0])
+    key = "ST" if method == "sobol" else "mu_star"
+    measures = list(dict.fromkeys(indices.get("measure", indices["outcome"])))
+    column = "measure" if "measure" in indices.columns else "outcome"
+    wide = indices.pivot_table(index="parameter", columns=column, values=key, sort=False, dropna=False)[measures]
+    scaled = wide / wide.max(axis=0).where(wide.max(axis=0) > 0, 1.0)
+    if method == "sobol":
+        low = indices.pivot_table(index="parameter", columns=column, values="ST_low", sort=False, dropna=False)[measures]
+        weak = low <= 0
+    elif "above_noise" in indices.columns:
+        flag = indices.assign(_w=~indices["above_noise"].astype(bool))
+        weak = flag.pivot_table(index="parameter", columns=column, values="_w", sort=False, aggfunc="max", dropna=False)[measures]
+    else:
+        weak = pd.DataFrame(False, index=wide.index, columns=measures)
+    order = scaled.max(axis=1).sort_values(ascending=False, kind="stable").index
+    scaled, weak = scaled.loc[order], weak.loc[order].astype(bool)
+    labels = {m: str(indices.loc[indices[column] == m, "outcome_label"].iloc[0]) for m in measures}
+    with style.rc():
+        fig = style.new_figure("ranking")
+        ax = fig.subplots()
+        image = ax.imshow(scaled.to_numpy(float), aspect="auto", cmap="Blues", vmin=0, vmax=1,
+                          interpolation="nearest")
+        rows, cols = np.nonzero(weak.to_numpy())
+        ax.scatter(cols, rows, marker="x", s=8, color="#999999", lw=0.6,
+                   label="not distinguishable from noise" if method == "morris" else "S$_T$ interval reaches 0")
+        n = len(scaled)
+        size = max(3.5, min(6.3, 0.75 * 380 / max(n, 1)))
+        ax.set_yticks(np.arange(n), [f"{i + 1}. {p}" for i, p in enumerate(scaled.index)], fontsize=size)
+        ax.set_xticks(np.arange(len(measures)),
+                      ["\n".join(textwrap.wrap(labels[m], 22)) for m in measures], fontsize=5.5)
+        ax.tick_params(axis="x", labeltop=True, labelbottom=False, top=True, bottom=False)
+        ax.grid(visible=False)
+        bar = fig.colorbar(image, ax=ax, shrink=0.6)
+        bar.set_label(("S$_T$" if method == "sobol" else "μ*") + " as a share of the measure's largest")
+        if len(rows):
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 0.0), fontsize=6, frameon=False)
+        name = "Sobol'" if method == "sobol" else "Morris"
+        _title(fig, f"{name} ranking of the parameters over {len(measures)} outcome(s)", n_points, n_replicates)
     return fig

@@ -1,33 +1,147 @@
-"""Sobol' and Morris indices (SALib) from per-point outcomes in the design's sample order.
+"""Sobol' and Morris indices (SALib) of the outcomes a sensitivity study asks for, with their noise.
 
-``outcome_values`` turns a results folder's runs into one number per design point (enforcement
-probability or probability of arrest abroad at a horizon, mean custody month, mean findings,
-withdrawals or trips) with its Monte Carlo standard error;
-``design_indices`` feeds them, with the points frame, to ``sobol_indices`` or ``morris_indices``.
+A ``Measure`` is one number per replicate (surrender to the court by a horizon, arrest abroad, a
+count, the custody month) for one accused or all; ``replicate_values`` reads it from a results
+folder's runs and ``outcome_values`` averages it per design point with its Monte Carlo standard
+error. ``design_indices`` turns the per-point values of a Sobol' or Morris design into indices
+together with what replicate noise alone would give (``morris_noise``, ``sobol_with_noise``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import warnings
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from sim.analysis.metrics import ALL, enforced
 from sim.errors import UserError
+from sim.model.outcomes import BY_NAME, OUTCOMES
 
-OUTCOMES = {  # outcome name -> label
-    "p_enforced": "enforcement probability by month {horizon}",
+PROBABILITIES = {  # shares of replicates in which the event happened by the horizon
+    "p_enforced": "probability of surrender to the court by month {horizon}",
     "p_arrested": "probability of arrest by a host state abroad by month {horizon}",
-    "custody_month": "mean custody month (among those in custody)",
-    "findings": "mean number of non-compliance findings",
-    "withdrawals": "mean number of withdrawal notifications",
-    "trips": "mean number of trips",
 }
-PER_RUN = ("findings", "withdrawals")  # the same for every accused of a replicate
-KEYS = ("outcome", "horizon", "accused", "resamples")
+MEANS = {  # means over replicates, to the run's end
+    "custody_month": "mean custody month (among those in custody)",
+    **{o.name: f"mean {o.doc.split(' (')[0]}" for o in OUTCOMES if o.kind in ("count", "real")},
+}
+MEASURES = {**PROBABILITIES, **MEANS}
+KEYS = ("outcomes", "horizons", "accused", "resamples")
+RENAMED = {"outcome": "outcomes", "horizon": "horizons"}  # the keys of version 0.1
 RESAMPLES = 1000
 SEED_TAG = 0x53454E53  # "SENS": the bootstrap's stream, apart from the design's and the blocks'
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One outcome of a sensitivity study: ``outcome`` (a key of MEASURES) by ``horizon`` for ``accused``
+    (an index as text, or "all": every accused, summed for counts; per-run outcomes are always "all")."""
+
+    outcome: str
+    horizon: int
+    accused: str
+
+    @property
+    def per_run(self) -> bool:
+        return self.outcome in BY_NAME and BY_NAME[self.outcome].per_run
+
+    @property
+    def label(self) -> str:
+        text = MEASURES[self.outcome].format(horizon=self.horizon)
+        if self.per_run:
+            return text
+        return f"{text}, {'all accused' if self.accused == ALL else f'accused {self.accused}'}"
+
+    @property
+    def key(self) -> str:
+        """A short unique name, e.g. p_enforced@60#0 (outcome, horizon for probabilities, accused)."""
+        when = f"@{self.horizon}" if self.outcome in PROBABILITIES else ""
+        return f"{self.outcome}{when}" + ("" if self.per_run else f"#{self.accused}")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated [sensitivity] table: the measures in config order and the bootstrap's resamples."""
+
+    measures: tuple[Measure, ...]
+    resamples: int = RESAMPLES
+
+    def record(self) -> dict[str, Any]:
+        """What the manifest says about it."""
+        return {"measures": [m.key for m in self.measures], "resamples": self.resamples}
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def sensitivity_spec(table: Mapping[str, Any], horizon: int, n_accused: int) -> Spec:
+    """Validate a config's [sensitivity] table: outcomes (names), horizons (months, for the probabilities),
+    accused (indices or "all") and resamples; every combination that applies becomes a measure."""
+    for key in table:
+        if key in RENAMED:
+            raise UserError(f"[sensitivity] {key} is now {RENAMED[key]} = [...], a list; rename the key")
+        if key not in KEYS:
+            raise UserError(f"unknown key '{key}' in [sensitivity]; allowed: {', '.join(KEYS)}")
+    outcomes = _listed(table.get("outcomes", ["p_enforced"]))
+    for o in outcomes:
+        if o not in MEASURES:
+            raise UserError(f"[sensitivity] outcomes: {o!r} is not one of {', '.join(MEASURES)}")
+    horizons = _listed(table.get("horizons", [horizon]))
+    for h in horizons:
+        if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= horizon:
+            raise UserError(f"[sensitivity] horizons must be whole numbers of months in 1..{horizon}, got {h!r}")
+    accused = _listed(table.get("accused", [0]))
+    for a in accused:
+        if not (a == ALL or (isinstance(a, int) and not isinstance(a, bool) and 0 <= a < n_accused)):
+            raise UserError(f"[sensitivity] accused must be indices 0..{n_accused - 1} or \"all\", got {a!r}")
+    for name, values in (("outcomes", outcomes), ("horizons", horizons), ("accused", accused)):
+        if not values or len(set(map(str, values))) < len(values):
+            raise UserError(f"[sensitivity] {name} = {values!r} must list at least one value, each once")
+    resamples = table.get("resamples", RESAMPLES)
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 10:
+        raise UserError(f"[sensitivity] resamples (bootstrap) must be an integer of at least 10, got {resamples!r}")
+    measures: dict[str, Measure] = {}
+    for o in outcomes:
+        for h in (horizons if o in PROBABILITIES else [horizon]):
+            for a in ([ALL] if o in BY_NAME and BY_NAME[o].per_run else accused):
+                m = Measure(o, int(h), str(a))
+                measures.setdefault(m.key, m)
+    return Spec(tuple(measures.values()), resamples)
+
+
+def replicate_values(runs: pd.DataFrame, measure: Measure) -> pd.Series:
+    """The measure of every replicate, indexed by (point, replicate) in order; NaN where undefined
+    (the custody month of a replicate without custody)."""
+    outcome, h, accused = measure.outcome, measure.horizon, measure.accused
+    keys = ["point", "replicate"]
+    mine = runs if accused == ALL or measure.per_run else runs[runs["accused"].astype(str) == accused]
+    if outcome in PROBABILITIES:
+        hit = enforced(mine, h)
+        if outcome == "p_arrested":
+            hit = hit & (mine["route"].astype(str) == "arrested_by_host").to_numpy()
+        per = mine.assign(_v=hit).groupby(keys, sort=True, observed=True)["_v"].all()
+    elif outcome == "custody_month":  # of the last accused taken, when all are in custody
+        month = mine["custody_month"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        grouped = mine.assign(_v=month).groupby(keys, sort=True, observed=True)
+        per = grouped["_v"].max().where(grouped["in_custody"].all())
+    elif measure.per_run:
+        per = mine.groupby(keys, sort=True, observed=True)[outcome].first()
+    else:
+        per = mine.groupby(keys, sort=True, observed=True)[outcome].sum()
+    return per.astype(float)
+
+
+def outcome_values(runs: pd.DataFrame, measure: Measure) -> pd.DataFrame:
+    """One value per point (index: point id) with its Monte Carlo standard error (``se``): shares of
+    replicates for the probabilities, means over replicates otherwise (the custody month over those in
+    custody). Agrees with ``summarize``'s columns."""
+    stats = replicate_values(runs, measure).groupby(level=0, sort=True).agg(["mean", "std", "count"])
+    se = stats["std"] / np.sqrt(stats["count"])
+    return pd.DataFrame({"value": stats["mean"], "se": se}).rename_axis("point")
 
 
 def bootstrap_seed(seed: int) -> int:
@@ -36,24 +150,9 @@ def bootstrap_seed(seed: int) -> int:
     return value or 1
 
 
-def sobol_indices(problem: Mapping[str, Any], Y, seed: int, *, second_order: bool = False,
-                  resamples: int = RESAMPLES, confidence: float = 0.95) -> pd.DataFrame:
-    """First-order and total Sobol' indices with bootstrap half-widths, one row per parameter.
-
-    ``Y`` holds the outputs of a Saltelli design (SALib.sample.sobol) in sample order; ``second_order``
-    must match the design. Columns: parameter, S1, S1_conf, ST, ST_conf.
-    """
-    from SALib.analyze import sobol
-
-    y = _outputs(Y)
-    try:
-        si = sobol.analyze(dict(problem), y, calc_second_order=bool(second_order), num_resamples=int(resamples),
-                           conf_level=confidence, seed=bootstrap_seed(seed))
-    except RuntimeError as exc:
-        raise UserError(f"Sobol' analysis: {str(exc).strip().splitlines()[0]} ({len(y)} outputs, "
-                        f"{problem['num_vars']} parameters, second_order={bool(second_order)})") from None
-    return pd.DataFrame({"parameter": list(problem["names"]), "S1": si["S1"], "S1_conf": si["S1_conf"],
-                         "ST": si["ST"], "ST_conf": si["ST_conf"]})
+def morris_delta(levels: int) -> float:
+    """The step of an elementary effect as a share of a parameter's range (SALib's Δ)."""
+    return levels / (2 * (levels - 1))
 
 
 def morris_indices(problem: Mapping[str, Any], X, Y, seed: int, *, levels: int = 4,
@@ -78,6 +177,45 @@ def morris_indices(problem: Mapping[str, Any], X, Y, seed: int, *, levels: int =
                          "sigma": np.asarray(si["sigma"], dtype=float)})
 
 
+def morris_noise(problem: Mapping[str, Any], X, per_replicate: pd.Series, levels: int) -> np.ndarray:
+    """Per parameter, the μ* that replicate noise alone gives: √(2/π) times the mean, over the
+    parameter's steps, of the standard error of the step's elementary effect.
+
+    A step's effect is the mean over replicates r of (y_r(x') − y_r(x)) / Δ; its standard error is the
+    spread of these paired differences over √R. With common random numbers the replicates are paired
+    (the same streams at both ends) and the error is small; without, the same formula gives
+    √(se² + se'²) / Δ. Where a replicate's value is undefined, the points' own errors are combined
+    as if independent. ``per_replicate`` is indexed by (point, replicate), points in design order.
+    """
+    x = np.asarray(X, dtype=float)
+    d = int(problem["num_vars"])
+    span = np.array([b[1] - b[0] for b in problem["bounds"]], dtype=float)
+    table = per_replicate.unstack(level=1).sort_index()
+    values = table.to_numpy(dtype=float)
+    if values.shape[0] != len(x):
+        raise UserError(f"Morris noise needs every design point's replicates; got {values.shape[0]} of {len(x)}")
+    delta = morris_delta(levels)
+    floor = np.zeros(d)
+    steps = np.zeros(d)
+    for start in range(0, len(x), d + 1):
+        for j in range(start, start + d):
+            moved = int(np.argmax(np.abs(x[j + 1] - x[j]) / span))
+            a, b = values[j], values[j + 1]
+            diff = b - a
+            if np.isfinite(diff).all():
+                se = np.std(diff, ddof=1) / np.sqrt(len(diff))
+            else:
+                se = np.sqrt(_se(a) ** 2 + _se(b) ** 2)
+            floor[moved] += se / delta
+            steps[moved] += 1
+    return np.sqrt(2 / np.pi) * floor / np.maximum(steps, 1)
+
+
+def _se(v: np.ndarray) -> float:
+    v = v[np.isfinite(v)]
+    return float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+
+
 def _outputs(Y) -> np.ndarray:
     y = np.asarray(Y, dtype=float).reshape(-1)
     if not np.isfinite(y).all():
@@ -86,112 +224,46 @@ def _outputs(Y) -> np.ndarray:
     return y
 
 
-def design_indices(method: str, problem: Mapping[str, Any], points: pd.DataFrame, y: pd.Series, seed: int, *,
-                   second_order: bool | None = None, levels: int | None = None,
+def design_indices(method: str, problem: Mapping[str, Any], points: pd.DataFrame, per_replicate: pd.Series,
+                   seed: int, *, second_order: bool | None = None, levels: int | None = None,
                    resamples: int = RESAMPLES) -> pd.DataFrame:
-    """Indices of a sampled design: ``points`` (point + one column per parameter) and ``y`` by point."""
+    """Indices of a sampled design and their noise: ``points`` (point + one column per parameter) and
+    ``per_replicate`` (the measure, indexed by point and replicate, from ``replicate_values``).
+
+    Sobol': first-order and total indices with the replicate noise removed (``sobol_with_noise``);
+    Morris: SALib's statistics plus ``noise_mu_star`` (``morris_noise``) and ``above_noise``, true when
+    the lower end of μ*'s 95% interval exceeds its noise level.
+    """
     order = points.sort_values("point")
-    values = y.reindex(order["point"].to_numpy()).to_numpy(dtype=float)
+    ids = order["point"].to_numpy()
+    stats = per_replicate.groupby(level=0, sort=True).agg(["mean", "std", "count"]).reindex(ids)
     if method == "sobol":
-        return sobol_indices(problem, values, seed, second_order=bool(second_order), resamples=resamples)
+        noise = (stats["std"] ** 2 / stats["count"]).to_numpy(dtype=float)
+        return sobol_with_noise(problem, stats["mean"].to_numpy(dtype=float), np.nan_to_num(noise), seed,
+                                second_order=bool(second_order), resamples=resamples)
     if method == "morris":
         x = order[list(problem["names"])].to_numpy(dtype=float)
-        return morris_indices(problem, x, values, seed, levels=int(levels or 4), resamples=resamples)
+        out = morris_indices(problem, x, stats["mean"].to_numpy(dtype=float), seed, levels=int(levels or 4),
+                             resamples=resamples)
+        mine = per_replicate[per_replicate.index.get_level_values(0).isin(ids)]
+        out["noise_mu_star"] = morris_noise(problem, x, mine, int(levels or 4))
+        out["above_noise"] = (out["mu_star"] - out["mu_star_conf"]) > out["noise_mu_star"]
+        return out
     raise UserError(f"sensitivity needs [sweep] sampler = \"sobol\" or \"morris\", got {method!r}")
 
 
-def outcome_spec(table: Mapping[str, Any], horizon: int, n_accused: int) -> dict[str, Any]:
-    """Validate a config's [sensitivity] table: outcome, horizon (months), accused (index or "all")."""
-    for key in table:
-        if key not in KEYS:
-            raise UserError(f"unknown key '{key}' in [sensitivity]; allowed: {', '.join(KEYS)}")
-    outcome = table.get("outcome", "p_enforced")
-    if outcome not in OUTCOMES:
-        raise UserError(f"[sensitivity] outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
-    h = table.get("horizon", horizon)
-    if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= horizon:
-        raise UserError(f"[sensitivity] horizon must be a whole number of months in 1..{horizon}, got {h!r}")
-    accused = table.get("accused", ALL if outcome in PER_RUN else 0)
-    if not (accused == ALL or (isinstance(accused, int) and not isinstance(accused, bool)
-                                and 0 <= accused < n_accused)):
-        raise UserError(f"[sensitivity] accused must be an index 0..{n_accused - 1} or \"all\", got {accused!r}")
-    if outcome == "p_arrested" and accused == ALL:
-        raise UserError("[sensitivity] outcome p_arrested is about one accused; set accused to an index")
-    resamples = table.get("resamples", RESAMPLES)
-    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 10:
-        raise UserError(f"[sensitivity] resamples (bootstrap) must be an integer of at least 10, got {resamples!r}")
-    return {"outcome": outcome, "horizon": h, "accused": str(accused), "resamples": resamples}
-
-
-def outcome_label(spec: Mapping[str, Any]) -> str:
-    text = OUTCOMES[spec["outcome"]].format(horizon=spec["horizon"])
-    if spec["outcome"] in PER_RUN:
-        return text
-    who = "all accused" if spec["accused"] == ALL else f"accused {spec['accused']}"
-    return f"{text}, {who}"
-
-
-def outcome_values(runs: pd.DataFrame, spec: Mapping[str, Any]) -> pd.DataFrame:
-    """One outcome value per point (index: point id) with its Monte Carlo standard error (``se``).
-
-    Proportions (p_enforced, p_arrested) are shares of replicates; the rest are means over
-    replicates (custody_month over those in custody). Agrees with ``summarize``'s columns.
-    """
-    outcome, h, accused = spec["outcome"], spec["horizon"], str(spec["accused"])
-    if accused == ALL or outcome in PER_RUN:
-        keys = ["point", "replicate"]
-        per = runs.assign(_hit=enforced(runs, h))
-        if outcome == "p_enforced":
-            rows = per.groupby(keys, sort=True, observed=True)["_hit"].all().astype(float)
-        elif outcome in PER_RUN:
-            rows = per.groupby(keys, sort=True, observed=True)[outcome].first().astype(float)
-        elif outcome == "trips":
-            rows = per.groupby(keys, sort=True, observed=True)["trips"].sum().astype(float)
-        else:  # custody_month of the last accused taken, when all are in custody
-            month = per["custody_month"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-            grouped = per.assign(_m=month).groupby(keys, sort=True, observed=True)
-            rows = grouped["_m"].max().where(grouped["in_custody"].all())
-    else:
-        mine = runs[runs["accused"].astype(str) == accused]
-        if outcome == "p_enforced":
-            values = enforced(mine, h).astype(float)
-        elif outcome == "p_arrested":
-            values = (enforced(mine, h) & (mine["route"].astype(str) == "arrested_by_host").to_numpy()).astype(float)
-        elif outcome == "custody_month":
-            values = mine["custody_month"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        else:
-            values = mine[outcome].to_numpy(dtype=float)
-        rows = pd.Series(values, index=pd.MultiIndex.from_arrays([mine["point"], mine["replicate"]]))
-    stats = rows.groupby(level=0, sort=True).agg(["mean", "std", "count"])
-    se = stats["std"] / np.sqrt(stats["count"])
-    return pd.DataFrame({"value": stats["mean"], "se": se}).rename_axis("point")
-
-
-def noise_levels(method: str, values: pd.DataFrame, levels: int | None) -> dict[str, float]:
-    """What Monte Carlo noise alone would show: Morris μ* of a parameter without effect
-    (E|difference of two noisy points| / Δ), or the share of the outcome's variance that is noise."""
-    mean_var = float(np.nanmean(values["se"].to_numpy() ** 2))
-    if method == "morris":
-        delta = levels / (2 * (levels - 1))
-        return {"noise_mu_star": float(np.sqrt(2 / np.pi) * np.sqrt(2 * mean_var) / delta)}
-    total = float(np.var(values["value"].to_numpy(), ddof=1))
-    return {"noise_share": mean_var / total if total > 0 else float("nan")}
-
-
-def indices_frame(indices: pd.DataFrame, method: str, spec: Mapping[str, Any],
-                  noise: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """The CSV layout of sensitivity.csv: the indices, then what they are about."""
+def indices_frame(indices: pd.DataFrame, method: str, measure: Measure) -> pd.DataFrame:
+    """The CSV layout of sensitivity.csv: the indices, then the measure they are about."""
     from sim.model.params import lookup, split_name
 
     out = indices.copy()
     out["description"] = [lookup(split_name(n)[0]).doc for n in out["parameter"]]
     out["method"] = method
-    out["outcome"] = spec["outcome"]
-    out["horizon"] = spec["horizon"]
-    out["accused"] = spec["accused"]
-    out["outcome_label"] = outcome_label(spec)
-    for key, value in (noise or {}).items():
-        out[key] = value
+    out["outcome"] = measure.outcome
+    out["horizon"] = measure.horizon
+    out["accused"] = measure.accused
+    out["measure"] = measure.key
+    out["outcome_label"] = measure.label
     return out
 
 
@@ -216,7 +288,9 @@ def sobol_with_noise(problem: Mapping[str, Any], Y, noise_variance, seed: int, *
     if len(y) % step:
         raise UserError(f"Sobol' analysis needs N·{step} outputs for {d} parameters, got {len(y)}")
     n = len(y) // step
-    noise = np.broadcast_to(np.asarray(noise_variance, float), y.shape)
+    scale = float(np.std(y)) or 1.0
+    y = (y - y.mean()) / scale  # centred and scaled as SALib does: the first-order estimator is not shift-invariant
+    noise = np.broadcast_to(np.asarray(noise_variance, float), y.shape) / scale**2
     A, B, AB, _ = separate_output_values(y, d, n, second_order)
     nA, nB, nAB, _ = separate_output_values(noise.copy(), d, n, second_order)
 
@@ -227,16 +301,18 @@ def sobol_with_noise(problem: Mapping[str, Any], Y, noise_variance, seed: int, *
         first = np.mean(b[:, None] * (ab - a[:, None]), axis=0)
         total = 0.5 * np.mean((a[:, None] - ab) ** 2, axis=0)
         total_noise = 0.5 * np.mean(nA[rows][:, None] + nAB[rows], axis=0)
-        signal = max(var - noise_mean, np.finfo(float).tiny)
+        signal = var - noise_mean if var > noise_mean else np.nan  # all noise: the indices are undefined
         return first / signal, (total - total_noise) / signal, first / var, total / var, noise_mean / var
 
     every = np.arange(n)
-    s1, st, s1_raw, st_raw, share = indices(every)
     rng = np.random.default_rng(bootstrap_seed(seed))
-    boot = [indices(rng.integers(0, n, n)) for _ in range(int(resamples))]
     q = [(1 - confidence) / 2, (1 + confidence) / 2]
-    s1_lo, s1_hi = np.quantile(np.array([b[0] for b in boot]), q, axis=0)
-    st_lo, st_hi = np.quantile(np.array([b[1] for b in boot]), q, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a constant output or pure noise: NaN indices
+        s1, st, s1_raw, st_raw, share = indices(every)
+        boot = [indices(rng.integers(0, n, n)) for _ in range(int(resamples))]
+        s1_lo, s1_hi = np.nanquantile(np.array([b[0] for b in boot]), q, axis=0)
+        st_lo, st_hi = np.nanquantile(np.array([b[1] for b in boot]), q, axis=0)
     return pd.DataFrame({"parameter": list(problem["names"]), "S1": s1, "S1_low": s1_lo, "S1_high": s1_hi,
                          "S1_conf": (s1_hi - s1_lo) / 2, "ST": st, "ST_low": st_lo, "ST_high": st_hi,
                          "ST_conf": (st_hi - st_lo) / 2, "S1_raw": s1_raw, "ST_raw": st_raw,

@@ -27,6 +27,7 @@ SIZES = {  # (width, height) in inches per figure kind
     "routes": (WIDTH, 4.6),
     "sobol": (WIDTH, 4.6),
     "morris": (WIDTH, 4.6),
+    "ranking": (WIDTH, 6.4),
     "tradeoff": (WIDTH, 3.6),
     "box_limits": (WIDTH, 3.0),
 }

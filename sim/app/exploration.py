@@ -68,13 +68,16 @@ def _describe_sweep(results: Results) -> str:
 
 
 def _sensitivity_table(results: Results) -> pd.DataFrame | None:
+    """The indices, measure by measure in the study's order, most influential first within each."""
     table = results.sensitivity
     if table is None:
         return None
     key = "ST" if "ST" in table.columns else "mu_star"
-    shown = [c for c in ("parameter", "mu_star", "mu_star_conf", "sigma", "S1", "S1_conf", "ST", "ST_conf")
-             if c in table.columns]
-    return table.sort_values(key, ascending=False, kind="stable")[shown].reset_index(drop=True)
+    shown = [c for c in ("measure", "parameter", "mu_star", "mu_star_conf", "sigma", "noise_mu_star", "S1",
+                         "S1_conf", "ST", "ST_conf", "noise_share") if c in table.columns]
+    order = {m: i for i, m in enumerate(dict.fromkeys(table["measure"]))} if "measure" in table.columns else {}
+    ranked = table.assign(_m=table["measure"].map(order) if order else 0, _k=-table[key])
+    return ranked.sort_values(["_m", "_k"], kind="stable")[shown].reset_index(drop=True)
 
 
 def _describe_sensitivity(results: Results) -> str:

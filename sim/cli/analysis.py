@@ -35,18 +35,25 @@ def sensitivity_command(args: argparse.Namespace) -> int:
 
 
 def _report(table, method: str, folder: Path) -> str:
-    """A few lines for the terminal: the parameters by importance."""
+    """A few lines for the terminal: the first measure's parameters by importance, then each other
+    measure's three most influential ones."""
     key, conf = ("ST", "ST_conf") if method == "sobol" else ("mu_star", "mu_star_conf")
-    rows = table.sort_values(key, ascending=False, kind="stable")
+    groups = list(table.groupby("measure", sort=False)) if "measure" in table.columns else [("", table)]
+    rows = groups[0][1].sort_values(key, ascending=False, kind="stable")
     width = max(len(n) for n in rows["parameter"])
     lines = [f"{method} indices of {rows['outcome_label'].iloc[0]} -> {folder / store.SENSITIVITY}"]
     if method == "sobol":
-        lines.append(f"  {'parameter':<{width}}  {'S1':>14}  {'ST':>14}")
+        lines.append(f"  {'parameter':<{width}}  {'S1':>14}  {'ST':>14}   (replicate noise removed)")
         for _, r in rows.iterrows():
             lines.append(f"  {r['parameter']:<{width}}  {r['S1']:>6.3f} ± {r['S1_conf']:<5.3f}  "
                          f"{r['ST']:>6.3f} ± {r['ST_conf']:<5.3f}")
     else:
-        lines.append(f"  {'parameter':<{width}}  {'mu*':>16}  {'sigma':>8}")
+        lines.append(f"  {'parameter':<{width}}  {'mu*':>16}  {'sigma':>8}  {'noise mu*':>9}")
         for _, r in rows.iterrows():
-            lines.append(f"  {r['parameter']:<{width}}  {r[key]:>8.4g} ± {r[conf]:<6.3g}  {r['sigma']:>8.4g}")
+            lines.append(f"  {r['parameter']:<{width}}  {r[key]:>8.4g} ± {r[conf]:<6.3g}  {r['sigma']:>8.4g}  "
+                         f"{r['noise_mu_star']:>9.3g}")
+    for _, frame in groups[1:]:
+        top = frame.sort_values(key, ascending=False, kind="stable").head(3)
+        lines.append(f"{frame['outcome_label'].iloc[0]}: " + ", ".join(
+            f"{r['parameter']} ({r[key]:.3g})" for _, r in top.iterrows()))
     return "\n".join(lines)

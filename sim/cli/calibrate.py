@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from sim.cli.sweep import out_folder
+from sim.errors import UserError
 from sim.experiments import store
 from sim.experiments.executors import check_executor, worker_count
 from sim.studies.calibration.config import load_calibration
@@ -16,11 +17,17 @@ def calibrate_command(args: argparse.Namespace) -> int:
     """Validate the config and the folder before anything runs, then calibrate (or run the SBC) and report."""
     cal = load_calibration(args.config)
     check_executor(args.workers, None)
-    if getattr(args, "sbc", None) is not None:
-        from sim.studies.calibration.sbc import run_sbc_folder
+    if args.resume and args.sbc is None:
+        raise UserError("--resume continues a simulation-based calibration (--sbc N); a calibration itself starts "
+                        "over: drop --resume")
+    if args.sbc is not None:
+        from sim.studies.calibration.sbc import claim_for, run_sbc_folder
 
+        if args.sbc < 2:
+            raise UserError(f"--sbc {args.sbc}: coverage needs at least 2 pseudo-records (100 or more to be useful)")
         folder = out_folder(args.out) or Path("results") / f"{cal.name}-sbc"
-        plan = plan_outputs(folder, cal, args.force, store.SBC_FORMAT)
+        plan = plan_outputs(folder, cal, args.force, store.SBC_FORMAT, claim=claim_for(cal, args.sbc),
+                            resume=args.resume)
         workers = worker_count(args.workers)
         coverage = run_sbc_folder(cal, plan, records=args.sbc, workers=workers, quiet=args.quiet)
         print(coverage.to_string(index=False, float_format=lambda x: f"{x:.3g}"))

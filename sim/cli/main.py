@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from sim.errors import UserError
+from sim.names import FIGURE_KINDS
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="redraw a results folder's figures without rerunning anything")
     p.add_argument("folder", metavar="DIR", help="results folder")
     p.add_argument("--kind", action="append", metavar="KIND",
-                   help="figure kind (heatmap, curves, survival, routes, sobol, morris); repeatable; default: all that apply")
+                   help=f"figure kind ({', '.join(FIGURE_KINDS)}); repeatable; default: all that apply")
 
     p = sub.add_parser("sensitivity", help="Sobol' or Morris sensitivity analysis of an outcome (SALib)")
     p.add_argument("config", metavar="CONFIG", help="experiment TOML with a [sensitivity] table")
@@ -100,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "prior, each calibrated with the config's [checks] sbc settings (long)")
     p.add_argument("--out", metavar="DIR", help="output folder (default results/<name>/)")
     p.add_argument("--workers", type=int, metavar="N", help="local worker processes")
+    p.add_argument("--resume", action="store_true", help="with --sbc: keep the pseudo-records already "
+                   "calibrated in the folder (verified) and do the rest")
     p.add_argument("--force", action="store_true", help="overwrite an existing folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

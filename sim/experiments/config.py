@@ -133,7 +133,7 @@ POSTERIOR_KEYS = ("source", "draws")
 TABLE_COMMANDS = {"calibration": "calibrate", "priors": "calibrate", "targets": "calibrate",
                   "sensitivity": "sensitivity"}
 EXPERIMENT_KEYS = ("name", "description", "seed", "replicates", "block_size", "engine")
-SWEEP_KEYS = ("sampler", "n", "levels", "second_order", "grid", "bounds", "common_random_numbers")
+SWEEP_KEYS = ("sampler", "n", "levels", "candidates", "second_order", "grid", "bounds", "common_random_numbers")
 OUTPUT_KEYS = ("horizons", "figures")
 SAMPLERS = ("grid", "lhs", "sobol", "morris")
 FIGURE_KINDS = store.FIGURE_KINDS
@@ -353,8 +353,8 @@ def _design(doc: dict[str, Any], base: Params, seed: int) -> dict[str, Any]:
     for key in ("grid", "bounds"):
         if key != wanted and key in sweep:
             raise UserError(f"sampler '{sampler}' takes [sweep.{wanted}], not [sweep.{key}]; rename the table")
-    allowed = {"grid": (), "lhs": ("n",), "sobol": ("n", "second_order"), "morris": ("n", "levels")}[sampler]
-    for key in ("n", "levels", "second_order"):
+    allowed = {"grid": (), "lhs": ("n",), "sobol": ("n", "second_order"), "morris": ("n", "levels", "candidates")}[sampler]
+    for key in ("n", "levels", "candidates", "second_order"):
         if key in sweep and key not in allowed:
             raise UserError(f"[sweep] {key} has no meaning for sampler '{sampler}'; remove it")
     table = sweep.get(wanted)
@@ -382,6 +382,10 @@ def _design(doc: dict[str, Any], base: Params, seed: int) -> dict[str, Any]:
     levels = _int(sweep.get("levels", DEFAULTS["levels"]), "[sweep] levels", 2) if sampler == "morris" else None
     if levels is not None and levels > 1000:
         raise UserError(f"[sweep] levels = {levels}: a Morris grid has at most 1000 levels (4 to 10 is usual)")
+    candidates = _int(sweep["candidates"], "[sweep] candidates", 1) if "candidates" in sweep else None
+    if candidates is not None and not n < candidates <= 10_000:
+        raise UserError(f"[sweep] candidates = {candidates}: the trajectories drawn to keep the n = {n} most spread "
+                        f"must number more than n and at most 10,000 (e.g. {max(10 * n, n + 1)})")
     second = sweep.get("second_order", DEFAULTS["second_order"]) if sampler == "sobol" else None
     if sampler == "sobol" and not isinstance(second, bool):
         raise UserError(f"[sweep] second_order must be true or false, got {second!r}")
@@ -389,7 +393,8 @@ def _design(doc: dict[str, Any], base: Params, seed: int) -> dict[str, Any]:
     _check_size({"lhs": n, "sobol": n * (2 * d + 2 if second else d + 2), "morris": n * (d + 1)}[sampler],
                 f"the {sampler} design")
     out.update(bounds=bounds, n=n, levels=levels, second_order=second,
-               points=sampled_points(sampler, bounds, n, seed, levels=levels, second_order=second))
+               points=sampled_points(sampler, bounds, n, seed, levels=levels, second_order=second,
+                                     candidates=candidates))
     return out
 
 

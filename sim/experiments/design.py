@@ -7,6 +7,7 @@ design depends on the experiment seed alone; integer parameters are rounded to t
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any
 
@@ -57,10 +58,26 @@ def grid_points(base: Params, grid: dict[str, Any]) -> pd.DataFrame:
 
 
 def sampled_points(sampler: str, bounds: dict[str, tuple[float, float]], n: int, seed: int, *,
-                   levels: int | None = None, second_order: bool | None = None) -> pd.DataFrame:
-    """A SALib design over ``bounds`` (lhs: n points; sobol: Saltelli's N·(2D+2); morris: n·(D+1))."""
+                   levels: int | None = None, second_order: bool | None = None,
+                   candidates: int | None = None) -> pd.DataFrame:
+    """A SALib design over ``bounds`` (lhs: n points; sobol: Saltelli's N·(2D+2); morris: n·(D+1)).
+
+    Morris with ``candidates``: that many random trajectories are drawn and the n most spread kept
+    (Campolongo et al. 2007, with Ruano et al.'s 2012 local optimisation, as SALib does).
+    """
+    names = list(bounds)
+    key = tuple((k, float(lo), float(hi)) for k, (lo, hi) in bounds.items())
+    x = _sample(sampler, key, int(n), int(seed), levels, second_order, candidates)
+    return _frame(names, x.copy())
+
+
+@functools.lru_cache(maxsize=16)
+def _sample(sampler: str, key: tuple[tuple[str, float, float], ...], n: int, seed: int, levels: int | None,
+            second_order: bool | None, candidates: int | None) -> np.ndarray:
+    """The design's draws within the bounds (cached: choosing optimal Morris trajectories takes seconds)."""
     from SALib.sample import latin, morris, sobol
 
+    bounds = {k: (lo, hi) for k, lo, hi in key}
     names = list(bounds)
     problem = {"num_vars": len(names), "names": names, "bounds": [list(bounds[k]) for k in names]}
     rng = np.random.default_rng(np.random.SeedSequence([DESIGN_TAG, seed]))
@@ -69,10 +86,13 @@ def sampled_points(sampler: str, bounds: dict[str, tuple[float, float]], n: int,
     elif sampler == "sobol":
         x = sobol.sample(problem, n, calc_second_order=bool(second_order), scramble=True, seed=rng)
     elif sampler == "morris":
-        x = morris.sample(problem, n, num_levels=int(levels), seed=rng)
+        x = morris.sample(problem, int(candidates or n), num_levels=int(levels),
+                          optimal_trajectories=int(n) if candidates else None, seed=rng)
     else:
         raise UserError(f"unknown sampler {sampler!r}; choose lhs, sobol or morris")
-    return _frame(names, np.asarray(x, dtype=float))
+    out = np.asarray(x, dtype=float)
+    out.flags.writeable = False
+    return out
 
 
 def _frame(names: list[str], x: np.ndarray) -> pd.DataFrame:

@@ -232,9 +232,9 @@ class BlockSpec:
                            "replicates": list(self.replicates), "rows": self.rows}).encode()
 
 
-def write_block(spec: BlockSpec, frame: pd.DataFrame) -> None:
+def write_block(spec: BlockSpec, frame: pd.DataFrame | pa.Table) -> None:
     """A block's rows with its label in the file's metadata (runs.parquet drops the label)."""
-    data = table(frame)
+    data = frame if isinstance(frame, pa.Table) else table(frame)
     data = data.replace_schema_metadata({**(data.schema.metadata or {}), BLOCK_KEY: spec.key})
     write_parquet(spec.path, data)
 

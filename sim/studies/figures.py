@@ -23,6 +23,7 @@ from sim.analysis.plots import (
     label_names,
     morris_figure,
     point_label,
+    ranking_figure,
     routes_figure,
     sobol_figure,
     survival_figure,
@@ -48,6 +49,7 @@ def applicable_kinds(results: Results) -> dict[str, str]:
         "routes": "",
         "sobol": "" if method == "sobol" else "needs sensitivity.csv from `python -m sim sensitivity` (sobol)",
         "morris": "" if method == "morris" else "needs sensitivity.csv from `python -m sim sensitivity` (morris)",
+        "ranking": "" if method else "needs sensitivity.csv from `python -m sim sensitivity`",
     }
     return reasons
 
@@ -81,6 +83,8 @@ def figure(results: Results, kind: str, horizon: int | None = None) -> Figure:
         return sobol_figure(results.sensitivity, n_pts, n_rep)
     if kind == "morris":
         return morris_figure(results.sensitivity, n_pts, n_rep)
+    if kind == "ranking":
+        return ranking_figure(results.sensitivity, n_pts, n_rep)
     raise UserError(f"unknown figure kind '{kind}'; choose from {', '.join(KINDS)}")
 
 

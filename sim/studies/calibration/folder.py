@@ -23,11 +23,12 @@ HISTORY = store.ABC_HISTORY
 DATA = store.CALIBRATION_DATA  # compared by `reproduce`
 
 
-def plan_outputs(folder: Path, cal: Calibration, force: bool, fmt: str = FORMAT) -> store.Plan:
+def plan_outputs(folder: Path, cal: Calibration, force: bool, fmt: str = FORMAT, *, claim: store.Claim | None = None,
+                 resume: bool = False) -> store.Plan:
     """Every check before anything runs: the folder may be new, empty or this calibration's own earlier
     results; anything else needs ``force`` (and then only the tool's own files there are replaced)."""
-    claim = store.Claim(fmt, cal.name, cal.sha256, (*store.STUDY_FILES[fmt], store.MANIFEST))
-    plan = store.plan(folder, claim, force=force)
+    claim = claim or store.Claim(fmt, cal.name, cal.sha256, (*store.STUDY_FILES[fmt], store.MANIFEST))
+    plan = store.plan(folder, claim, force=force, resume=resume)
     store.check_space(plan, 64 << 20, "the posterior, its checks and figures")
     return plan
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from sim.analysis.inference import coverage_table, interval_contains, rank_uniformity, sbc_rank
 from sim.analysis.plots_calibration import sbc_figure
@@ -42,44 +43,93 @@ def truths(cal: Calibration, n: int) -> np.ndarray:
     return np.column_stack(cols)
 
 
+def record_schema(names: list[str]) -> pa.Schema:
+    """A record's block: one row per parameter (``point`` = record, ``replicate`` = parameter index)."""
+    return pa.schema([("point", pa.int64()), ("replicate", pa.int64()), ("parameter", pa.string()),
+                      ("truth", pa.float64()), ("rank", pa.int64()),
+                      *((f"covered_{round(100 * level)}", pa.bool_()) for level in LEVELS),
+                      ("seconds", pa.float64()), ("evaluations", pa.int64()), ("final_epsilon", pa.float64())])
+
+
+def block_spec(folder: Path, cal: Calibration, record: int, k: int) -> store.BlockSpec:
+    return store.BlockSpec(store.block_path(folder, record), (record, record), (0, k - 1), k, cal.sha256)
+
+
+def claim_for(cal: Calibration, records: int) -> store.Claim:
+    """What an SBC writes: a block per pseudo-record (so an interrupted one resumes), then its tables."""
+    blocks = tuple(f"{store.BLOCKS}/{store.block_name(i)}" for i in range(records))
+    return store.Claim(store.SBC_FORMAT, cal.name, cal.sha256,
+                       (*store.STUDY_FILES[store.SBC_FORMAT], store.MANIFEST, *blocks), marker=store.MARKER_PATH)
+
+
+def fit_record(cal: Calibration, cheap: Calibration, design, observed: pd.Series, truth: np.ndarray, record: int,
+               *, folder: Path, workers: int, pool, quiet: bool) -> pd.DataFrame:
+    """Calibrate one pseudo-record; its ranks, interval hits and fit statistics, one row per parameter."""
+    names = [p.name for p in cal.priors]
+    rng = np.random.default_rng(np.random.SeedSequence([PRIOR_TAG, cal.seed, 1, record]))
+    result = fit(cheap, design, observed, workers=workers, pool=pool, quiet=quiet, seed=cal.seed + 1 + record,
+                 history=folder / f".{store.ABC_HISTORY}.sbc.tmp")
+    x, w = result.population, result.population["weight"].to_numpy(float)
+    rows = {"point": record, "replicate": np.arange(len(names)), "parameter": names, "truth": truth,
+            "rank": [sbc_rank(x[n].to_numpy(), w, truth[k], RANKS, rng) for k, n in enumerate(names)]}
+    for level in LEVELS:
+        rows[f"covered_{round(100 * level)}"] = [interval_contains(x[n].to_numpy(), w, truth[k], level)
+                                                 for k, n in enumerate(names)]
+    rows.update(seconds=round(result.seconds, 2), evaluations=int(result.generations["evaluations"].sum()),
+                final_epsilon=float(result.generations["epsilon"].iloc[-1]))
+    return pd.DataFrame(rows)
+
+
+def _reusable(spec: store.BlockSpec, schema: pa.Schema, truth: np.ndarray) -> pd.DataFrame | None:
+    """A record's earlier block when it verifies and holds this record's truths exactly."""
+    if not store.block_verified(spec, schema):
+        return None
+    frame = pd.read_parquet(spec.path)
+    return frame if np.array_equal(frame["truth"].to_numpy(float), truth) else None
+
+
 def run_sbc_folder(cal: Calibration, plan: store.Plan, *, records: int | None = None, workers: int = 1,
                    quiet: bool = True) -> pd.DataFrame:
-    """Calibrate ``records`` pseudo-records drawn from the prior; write ranks, coverage, figure, manifest."""
+    """Calibrate ``records`` pseudo-records drawn from the prior, each into its own verified block (a
+    resumed run reuses the finished ones); then write ranks, coverage, fits, figure and manifest."""
+    from tqdm.auto import tqdm
+
     started, clock = now(), time.perf_counter()
     folder = plan.folder
     n = records or cal.checks.sbc_records
     design = build_design(cal.selection, cal.base)
     values = truths(cal, n)
     names = [p.name for p in cal.priors]
-    rng = np.random.default_rng(np.random.SeedSequence([PRIOR_TAG, cal.seed, 1]))
+    schema = record_schema(names)
     store.claim(plan)
     cheap = replace(cal, particles=cal.checks.sbc_particles, generations=cal.checks.sbc_generations,
                     batch=max(cal.checks.sbc_particles, min(cal.batch, 2 * cal.checks.sbc_particles)))
-    rank_rows, hit_rows, fits = [], [], []
+    specs = [block_spec(folder, cal, i, len(names)) for i in range(n)]
+    done = {i: f for i in range(n) if plan.keep and (f := _reusable(specs[i], schema, values[i])) is not None}
+    parts = dict(done)
     with workers_pool(workers) as pool:
         observed = parallel_summaries(design, cal.priors, values, SBC_ID + np.arange(n), cal.seed, cal.engine,
                                       cal.months, workers, pool=pool).reset_index(drop=True)
-        for i in range(n):
-            result = fit(cheap, design, observed.iloc[i], workers=workers, pool=pool, quiet=quiet,
-                         seed=cal.seed + 1 + i, history=folder / f".{store.ABC_HISTORY}.sbc.tmp")
-            x = result.population
-            w = x["weight"].to_numpy(float)
-            for k, name in enumerate(names):
-                rank_rows.append({"record": i, "parameter": name, "truth": values[i, k],
-                                  "rank": sbc_rank(x[name].to_numpy(), w, values[i, k], RANKS, rng)})
-                for level in LEVELS:
-                    hit_rows.append({"record": i, "parameter": name, "level": level,
-                                     "covered": interval_contains(x[name].to_numpy(), w, values[i, k], level)})
-            fits.append({"record": i, "seconds": round(result.seconds, 2),
-                         "evaluations": int(result.generations["evaluations"].sum()),
-                         "final_epsilon": float(result.generations["epsilon"].iloc[-1])})
+        todo = [i for i in range(n) if i not in done]
+        for i in tqdm(todo, desc="SBC records", unit="record", disable=quiet or None, initial=len(done), total=n):
+            frame = fit_record(cal, cheap, design, observed.iloc[i], values[i], i, folder=folder, workers=workers,
+                               pool=pool, quiet=True)
+            data = pa.Table.from_pandas(frame, schema=schema, preserve_index=False).replace_schema_metadata(None)
+            store.write_block(specs[i], data)
+            parts[i] = frame
     (folder / f".{store.ABC_HISTORY}.sbc.tmp").unlink(missing_ok=True)
-    ranks, hits = pd.DataFrame(rank_rows), pd.DataFrame(hit_rows)
+    every = pd.concat([parts[i] for i in range(n)], ignore_index=True)
+    ranks = every.rename(columns={"point": "record"})[["record", "parameter", "truth", "rank"]]
+    hits = pd.concat([every.assign(level=level, covered=every[f"covered_{round(100 * level)}"])
+                      .rename(columns={"point": "record"})[["record", "parameter", "level", "covered"]]
+                      for level in LEVELS], ignore_index=True)
+    fits = every.drop_duplicates("point").rename(columns={"point": "record"})[
+        ["record", "seconds", "evaluations", "final_epsilon"]].reset_index(drop=True)
     coverage = coverage_table(hits, LEVELS)
     uniformity = {p: rank_uniformity(ranks.loc[ranks["parameter"] == p, "rank"].to_numpy(), RANKS) for p in names}
     coverage["rank_uniformity_p"] = coverage["parameter"].map(uniformity)
     outputs = []
-    for name, frame in ((store.RANKS, ranks), (store.COVERAGE, coverage), (store.FITS, pd.DataFrame(fits))):
+    for name, frame in ((store.RANKS, ranks), (store.COVERAGE, coverage), (store.FITS, fits)):
         store.write_csv(folder / name, frame)
         outputs.append(folder / name)
     outputs += save(sbc_figure(ranks, coverage, RANKS), folder, "sbc")
@@ -87,9 +137,11 @@ def run_sbc_folder(cal: Calibration, plan: store.Plan, *, records: int | None = 
         "calibration": {"name": cal.name, "records": n, "particles": cheap.particles,
                         "generations": cheap.generations, "batch": cheap.batch, "ranks": RANKS},
         "seeds": {"truths": f"SeedSequence([{PRIOR_TAG}, seed], spawn_key=(parameter,))",
-                  "pseudo_records": f"stream points {SBC_ID} + record", "fits": "seed + 1 + record"},
+                  "pseudo_records": f"stream points {SBC_ID} + record", "fits": "seed + 1 + record",
+                  "ranks": f"SeedSequence([{PRIOR_TAG}, seed, 1, record])"},
         "timings": {"started": started, "finished": now(), "wall_seconds": round(time.perf_counter() - clock, 1),
-                    "workers": workers},
+                    "workers": workers, "records_reused": len(done),
+                    "fit_seconds_total": round(float(fits["seconds"].sum()), 1)},
     }
     manifest = make_manifest(store.SBC_FORMAT, sections, config=config_record(cal.text, cal.source), folder=folder,
                              outputs=outputs)
