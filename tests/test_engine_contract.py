@@ -115,6 +115,26 @@ def test_rows_of_several_points_in_one_call_are_those_of_each_point(engine):
 
 
 @engines
+def test_rows_of_points_that_differ_in_every_swept_parameter_are_those_of_each_point(engine):
+    """Every parameter the shipped sensitivity study sweeps takes another value at each point (v1.3
+    mechanisms and sealed warrants on), so each per-row path of the batched engine is exercised."""
+    from sim.experiments.config import load_experiment
+
+    bounds = load_experiment("experiments/sensitivity.toml").bounds
+    rng = np.random.default_rng(8)
+    points = {}
+    for p in range(3):
+        values = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in bounds.items()}
+        values["prosecutor.outreach_budget"] = int(round(values["prosecutor.outreach_budget"]))
+        points[p] = Params({**BUSY, **V13, "prosecutor.sealed_share": 0.6}).replace(values)
+    point, replicate = [2, 0, 1, 2, 0, 1], [0, 1, 1, 2, 0, 0]
+    batched = _rows(points, point, replicate, 4, engine)
+    for k, (p, r) in enumerate(zip(point, replicate)):
+        alone = simulate(points[p], replicates=r + 1, seed=4, engine=engine, point=p)
+        pd.testing.assert_frame_equal(_row(batched, k), _row(alone, r), check_exact=True)
+
+
+@engines
 def test_common_random_numbers_give_every_point_the_streams_of_point_0(engine):
     base, other = Params(BUSY), Params({**BUSY, "arrest.intercept": -2.0})
     point, replicate = [3, 0, 3, 0, 3], [1, 1, 0, 0, 2]

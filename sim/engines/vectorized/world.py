@@ -77,13 +77,28 @@ class Coefficients:
 
 class Parameters:
     """A chunk's view of the batch's parameters: ``col(name)`` broadcasts against (R, S), ``row(name)``
-    against (R,), ``accused(name, j)`` is accused j's value against (R, S) (lists are per accused)."""
+    against (R,), ``accused(name, j)`` is accused j's value against (R, S) (lists are per accused).
+
+    Values are typed alike whether the rows share them or not (real numbers as DTYPE, integers as
+    int64, scalars as NumPy scalars), so NumPy promotes an expression the same way in both cases and a
+    row's numbers do not depend on which other points share its chunk.
+    """
 
     def __init__(self, batch: Batch, rows: slice):
         self.batch, self.rows = batch, rows
+        self._typed: dict[str, Any] = {}
+
+    def _value(self, name: str) -> Any:
+        if name not in self._typed:
+            from sim.model.params import BY_NAME
+
+            v = self.batch.value(name)
+            kind = np.int64 if BY_NAME[name].scalar_kind in ("int", "bool") and not BY_NAME[name].is_list else DTYPE
+            self._typed[name] = np.asarray(v, dtype=kind) if isinstance(v, np.ndarray) else kind(v)
+        return self._typed[name]
 
     def row(self, name: str) -> Any:
-        v = self.batch.value(name)
+        v = self._value(name)
         return v[self.rows] if isinstance(v, np.ndarray) and v.ndim >= 1 and not self._is_list(name) else v
 
     def col(self, name: str) -> Any:
@@ -92,13 +107,13 @@ class Parameters:
 
     def per_accused(self, name: str) -> np.ndarray:
         """(F,) when shared by every row, else (R, F)."""
-        v = np.asarray(self.batch.value(name), dtype=float)
+        v = np.asarray(self._value(name), dtype=DTYPE)
         return v[self.rows] if v.ndim == 2 else v
 
     def accused(self, name: str, j: int) -> Any:
         """Accused j's value: a number, or an (R, 1) column."""
         v = self.per_accused(name)
-        return float(v[j]) if v.ndim == 1 else v[:, j:j + 1]
+        return v[j] if v.ndim == 1 else v[:, j:j + 1]
 
     def at(self, name: str, rows: np.ndarray) -> Any:
         """A scalar parameter at the given rows of the chunk (for computations on single cells)."""
@@ -107,7 +122,7 @@ class Parameters:
 
     def accused_at(self, name: str, j: int, rows: np.ndarray) -> Any:
         v = self.per_accused(name)
-        return float(v[j]) if v.ndim == 1 else v[rows, j]
+        return v[j] if v.ndim == 1 else v[rows, j]
 
     def _is_list(self, name: str) -> bool:
         from sim.model.params import BY_NAME
@@ -231,9 +246,9 @@ class World:
         """r_ij: the whole risk of a public warrant, a share of it under seal (rules.perceived_risk)."""
         if not np.any(sealed):
             return prob
-        awareness = self.p.col("accused.sealed_awareness")
-        awareness = awareness if np.ndim(awareness) == 0 else awareness[rows]
-        return rules.perceived_risk(prob, sealed, awareness)
+        awareness = self._awareness(rows)
+        return rules.perceived_risk(prob, sealed, awareness if np.ndim(awareness) == 0 else
+                                    awareness.reshape(np.shape(sealed)))
 
     def cell_arrest_probability(self, flat: np.ndarray, j: int) -> np.ndarray:
         """Accused j's P_ij now at single cells given as flat indices into the (R, S) arrays."""
