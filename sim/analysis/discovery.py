@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, norm
 
-from sim.analysis.metrics import ALL, enforcement_probability, p_column, wilson_interval
-from sim.analysis.survival import _times, kaplan_meier
+from sim.analysis.metrics import ALL, enforced, enforcement_probability, p_column, wilson_interval
+from sim.analysis.survival import _times, cumulative_incidence, kaplan_meier
 from sim.errors import UserError
 
 PEEL_ALPHA = 0.05
@@ -334,3 +334,36 @@ def enforcement_by_point(runs: pd.DataFrame, horizon: int, follow_up, accused: s
     censored = frame.drop_duplicates(["point", "replicate"]).assign(_short=lambda f: f["_length"] < h)
     out["censored"] = censored.groupby("point")["_short"].sum().reindex(out.index).astype(int)
     return out[list(ENFORCEMENT)].rename_axis("point")
+
+
+OUTCOMES = {"p_enforced": "enforcement", "p_arrested": "arrest by a host state abroad"}
+
+
+def outcome_by_point(runs: pd.DataFrame, outcome: str, horizon: int, follow_up, accused: str | int = ALL,
+                     confidence: float = 0.95) -> pd.DataFrame:
+    """The probability to discover per point: ``p_enforced`` (``enforcement_by_point``) or ``p_arrested``,
+    arrest by a host state abroad by month ``horizon`` of one accused: the share of replicates where no
+    run stopped earlier, else the Aalen-Johansen cumulative incidence of that route (detention at home
+    and surrender at home compete with it). Columns as ``enforcement_by_point``'s."""
+    if outcome == "p_enforced":
+        return enforcement_by_point(runs, horizon, follow_up, accused, confidence)
+    if outcome != "p_arrested":
+        raise UserError(f"unknown outcome {outcome!r}; choose {' or '.join(OUTCOMES)}")
+    if str(accused) == ALL:
+        raise UserError("p_arrested is about one accused; pass an accused index (e.g. --accused 0)")
+    out = enforcement_by_point(runs, horizon, follow_up, accused, confidence)  # checks horizon, accused, follow-up
+    h, who = int(horizon), str(accused)
+    mine = runs[runs["accused"].astype(str) == who]
+    hit = enforced(mine, h) & (mine["route"].astype(str) == "arrested_by_host").to_numpy()
+    count = pd.Series(hit, index=mine["point"].to_numpy()).groupby(level=0, sort=True).agg(["sum", "count"])
+    low, high = wilson_interval(count["sum"].to_numpy(), count["count"].to_numpy(), confidence)
+    out.loc[count.index, ["value", "low", "high"]] = np.column_stack([count["sum"] / count["count"], low, high])
+    short = out.index[out["method"] == "kaplan_meier"]
+    if len(short):
+        _, _, length = _times(runs, follow_up)
+        rows = (runs["point"].isin(short) & (runs["accused"].astype(str) == who)).to_numpy()
+        cif = cumulative_incidence(runs[rows], length[rows], until=h, confidence=confidence)
+        cif = cif[(cif["month"] == h) & (cif["event"].astype(str) == "arrested_by_host")].set_index("point")
+        out.loc[cif.index, ["value", "low", "high"]] = cif[["cif", "cif_low", "cif_high"]].to_numpy()
+        out.loc[cif.index, "method"] = "aalen_johansen"
+    return out

@@ -566,6 +566,17 @@ def morris_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Fi
     return fig
 
 
+SHORT = {"p_enforced": "surrender", "p_arrested": "arrest abroad"}
+
+
+def _measure_tick(row: pd.Series) -> str:
+    """A measure in a few words: what, by when, whose (e.g. "surrender by 60, accused 0")."""
+    outcome = str(row["outcome"])
+    text = f"{SHORT[outcome]} by {int(row['horizon'])}" if outcome in SHORT else outcome.replace("_", " ")
+    accused = str(row.get("accused", ALL))
+    return text if accused == ALL else f"{text}, accused {accused}"
+
+
 def ranking_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Figure:
     """Every measure of the study side by side: each parameter's index (Morris μ*, Sobol' S_T) as a share
     of the largest one for that measure; cells whose index is not distinguishable from noise are hatched."""
@@ -585,7 +596,7 @@ def ranking_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> F
         weak = pd.DataFrame(False, index=wide.index, columns=measures)
     order = scaled.max(axis=1).sort_values(ascending=False, kind="stable").index
     scaled, weak = scaled.loc[order], weak.loc[order].astype(bool)
-    labels = {m: str(indices.loc[indices[column] == m, "outcome_label"].iloc[0]) for m in measures}
+    labels = {m: _measure_tick(indices.loc[indices[column] == m].iloc[0]) for m in measures}
     with style.rc():
         fig = style.new_figure("ranking")
         ax = fig.subplots()
@@ -597,14 +608,13 @@ def ranking_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> F
         n = len(scaled)
         size = max(3.5, min(6.3, 0.75 * 380 / max(n, 1)))
         ax.set_yticks(np.arange(n), [f"{i + 1}. {p}" for i, p in enumerate(scaled.index)], fontsize=size)
-        ax.set_xticks(np.arange(len(measures)),
-                      ["\n".join(textwrap.wrap(labels[m], 22)) for m in measures], fontsize=5.5)
+        ax.set_xticks(np.arange(len(measures)), [labels[m] for m in measures], fontsize=6, rotation=90)
         ax.tick_params(axis="x", labeltop=True, labelbottom=False, top=True, bottom=False)
         ax.grid(visible=False)
-        bar = fig.colorbar(image, ax=ax, shrink=0.6)
+        bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
         bar.set_label(("S$_T$" if method == "sobol" else "μ*") + " as a share of the measure's largest")
         if len(rows):
-            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 0.0), fontsize=6, frameon=False)
+            fig.legend(loc="outside lower center", fontsize=6, frameon=False)
         name = "Sobol'" if method == "sobol" else "Morris"
         _title(fig, f"{name} ranking of the parameters over {len(measures)} outcome(s)", n_points, n_replicates)
     return fig

@@ -1,4 +1,4 @@
-"""Handlers of ``python -m sim plot DIR`` and ``python -m sim sensitivity CONFIG``."""
+"""Handlers of ``python -m sim plot DIR``, ``sensitivity CONFIG`` and ``discover DIR``."""
 
 from __future__ import annotations
 
@@ -57,3 +57,40 @@ def _report(table, method: str, folder: Path) -> str:
         lines.append(f"{frame['outcome_label'].iloc[0]}: " + ", ".join(
             f"{r['parameter']} ({r[key]:.3g})" for _, r in top.iterrows()))
     return "\n".join(lines)
+
+
+def discover_command(args: argparse.Namespace) -> int:
+    """PRIM over a finished sweep: where is the outcome by the horizon at least (or below) the threshold?"""
+    from sim.analysis.metrics import ALL
+    from sim.studies.discovery import Question, discover
+
+    folder = Path(args.folder)
+    accused = args.accused if args.accused == ALL else _index(args.accused)
+    prim = {k: v for k, v in (("peel_alpha", args.peel_alpha), ("paste_alpha", args.paste_alpha),
+                               ("mass_min", args.mass_min)) if v is not None}  # else PRIM's defaults
+    question = Question(horizon=args.horizon, threshold=args.threshold, accused=str(accused), outcome=args.outcome,
+                        below=args.below, density=args.density, **prim)
+    out = out_folder(args.out)
+    manifest = discover(folder, question, out, force=args.force)
+    where = out or folder / store.DISCOVERY
+    box = manifest["box"]
+    print(f"box {box}: coverage {manifest['coverage']:.3f}, density {manifest['density']:.3f}, "
+          f"mass {manifest['mass']:.3f} -> {where}")
+    import pandas as pd
+
+    limits = pd.read_csv(where / "box.csv")
+    for _, r in limits.iterrows():
+        print(f"  {r['parameter']}: {r['low']:.4g} .. {r['high']:.4g}")
+    return 0
+
+
+def _index(text: str) -> int:
+    from sim.errors import UserError
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserError(f"--accused {text!r}: give an accused index (0, 1, ...) or \"all\"") from None
+    if value < 0:
+        raise UserError(f"--accused {text!r}: give an accused index (0, 1, ...) or \"all\"")
+    return value

@@ -24,6 +24,7 @@ HANDLERS = {
     "reproduce": "sim.cli.sweep:reproduce_command",
     "plot": "sim.cli.analysis:plot_command",
     "sensitivity": "sim.cli.analysis:sensitivity_command",
+    "discover": "sim.cli.analysis:discover_command",
     "calibrate": "sim.cli.calibrate:calibrate_command",
     "viz": "sim.app.server:viz_command",
     "explore": "sim.cli.explore:explore_command",
@@ -92,6 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sensitivity", help="Sobol' or Morris sensitivity analysis of an outcome (SALib)")
     p.add_argument("config", metavar="CONFIG", help="experiment TOML with a [sensitivity] table")
     _add_sweep_options(p)
+
+    p = sub.add_parser("discover", help="scenario discovery (PRIM) over a finished sweep: where is enforcement "
+                                         "likely, or unlikely?")
+    p.add_argument("folder", metavar="DIR", help="results folder of a sweep with a sampled design (lhs or sobol)")
+    p.add_argument("--outcome", default="p_enforced", help="p_enforced (custody by either route, default) or "
+                   "p_arrested (arrest by a host state abroad; one accused)")
+    p.add_argument("--horizon", type=int, required=True, metavar="MONTHS", help="the outcome by this month")
+    p.add_argument("--threshold", type=float, required=True, metavar="P",
+                   help="a point is of interest when its probability is at least P (below P with --below)")
+    p.add_argument("--below", action="store_true", help="look for where the probability is below the threshold")
+    p.add_argument("--accused", default="all", metavar="INDEX", help="an accused index, or \"all\" (default)")
+    p.add_argument("--density", type=float, metavar="D", help="choose the box of largest coverage with density at "
+                   "least D (default: the last box of the peeling trajectory)")
+    p.add_argument("--peel-alpha", type=float, help="share peeled off per step (default 0.05)")
+    p.add_argument("--paste-alpha", type=float, help="share pasted back per step (default 0.05)")
+    p.add_argument("--mass-min", type=float, help="smallest share of points in a box (default 0.05)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default DIR/discovery/)")
+    p.add_argument("--force", action="store_true", help="overwrite a folder that holds other results")
 
     p = sub.add_parser("calibrate", help="ABC-SMC against the court's record, with predictive and out-of-sample "
                                           "checks")
