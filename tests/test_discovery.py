@@ -16,7 +16,16 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from sim.analysis import style
-from sim.analysis.discovery import _Box, _pastes, _Space, box_limits, choose_box, enforcement_by_point, prim
+from sim.analysis.discovery import (
+    _Box,
+    _pastes,
+    _Space,
+    box_limits,
+    choose_box,
+    enforcement_by_point,
+    outcome_by_point,
+    prim,
+)
 from sim.analysis.metrics import enforcement_probability
 from sim.analysis.plots_discovery import box_limits_figure, tradeoff_figure
 from sim.errors import UserError
@@ -280,3 +289,92 @@ def test_tradeoff_and_box_limit_figures():
     assert image.size == style.pixel_size("box_limits") and len(np.unique(np.asarray(image.convert("L")))) > 20
     with pytest.raises(UserError, match="box 99 is not on the trajectory"):
         tradeoff_figure(peeling, chosen=99)
+
+
+# ----------------------------------------------------------------------------- the discover command
+def test_arrest_abroad_is_the_share_or_the_aalen_johansen_incidence():
+    # point 0: 4 runs of 5 months, accused arrested abroad in 2 (months 0 and 2), one surrendered at home:
+    # share 2/4. Point 1: the same custody but run 2 stopped at month 2 with the accused free.
+    routes = [["arrested_by_host"], ["none"], ["arrested_by_host"], ["domestic_surrender"]]
+    runs = pd.concat([runs_frame([[0], [None], [2], [3]], point=p, routes=routes) for p in (0, 1)])
+    length = np.array([5, 5, 5, 5, 5, 2, 5, 5])
+    out = outcome_by_point(runs, "p_arrested", 5, length, accused=0)
+    assert out.loc[0, "value"] == 0.5 and out.loc[0, "method"] == "share"
+    # Aalen-Johansen by hand: month 1: 1 of 4 arrested (S = 3/4); censored at 2; month 3: 1 of 2 arrested
+    # abroad: CIF += S(2) x 1/2 = 3/8; month 4: the home surrender competes. CIF(5) = 1/4 + 3/8 = 5/8.
+    assert out.loc[1, "value"] == pytest.approx(5 / 8) and out.loc[1, "method"] == "aalen_johansen"
+    with pytest.raises(UserError, match="p_arrested is about one accused"):
+        outcome_by_point(runs, "p_arrested", 5, length)
+
+
+LHS = """
+[experiment]
+name = "tiny_lhs"
+seed = 4
+replicates = 20
+block_size = 400
+[scenario]
+n_states = 20
+n_partners = 3
+horizon_months = 36
+[sweep]
+sampler = "lhs"
+n = 40
+[sweep.bounds]
+"arrest.intercept" = [-6.0, 0.0]
+"home.turnover_rate" = [0.0, 0.05]
+[outputs]
+horizons = [36]
+"""
+
+
+@pytest.fixture(scope="module")
+def lhs_sweep(tmp_path_factory):
+    from sim.cli import main
+
+    root = tmp_path_factory.mktemp("lhs")
+    (root / "lhs.toml").write_text(LHS)
+    assert main(["sweep", str(root / "lhs.toml"), "--out", str(root / "sweep"), "--workers", "1", "--quiet"]) == 0
+    return root / "sweep"
+
+
+def test_discover_writes_the_box_and_its_figures_and_replaces_only_its_own(lhs_sweep, capsys):
+    from sim.cli import main
+
+    args = ["discover", str(lhs_sweep), "--horizon", "36", "--threshold", "0.5"]
+    assert main(args) == 0
+    out = lhs_sweep / "discovery"
+    for name in ("outcome.csv", "trajectory.csv", "limits.csv", "box.csv", "tradeoff.png", "box_limits.svg",
+                 "manifest.json"):
+        assert (out / name).is_file(), name
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["question"]["threshold"] == 0.5 and manifest["format"] == "tribunal-sim discovery"
+    outcome = pd.read_csv(out / "outcome.csv")
+    assert len(outcome) == 40 and outcome["hit"].equals(outcome["value"] >= 0.5)
+    assert "box " in capsys.readouterr().out
+    assert main([*args[:-1], "0.3", "--below"]) == 0  # another question replaces the sweep's own discovery/
+    assert json.loads((out / "manifest.json").read_text())["question"]["below"] is True
+    sweep_manifest = (lhs_sweep / "manifest.json").read_bytes()
+    assert main([*args, "--out", str(lhs_sweep)]) == 2  # the sweep's own folder is not a discovery's
+    assert "holds results of experiment 'tiny_lhs'" in capsys.readouterr().err
+    assert (lhs_sweep / "manifest.json").read_bytes() == sweep_manifest
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--threshold", "1.5"], "--threshold must lie strictly between 0 and 1"),
+    (["--threshold", "0.5", "--outcome", "arrests"], "--outcome 'arrests': choose p_enforced or p_arrested"),
+    (["--threshold", "0.5", "--outcome", "p_arrested"], "p_arrested is about one accused"),
+    (["--threshold", "0.5", "--accused", "x"], "--accused 'x': give an accused index"),
+    (["--threshold", "0.5", "--horizon", "99"], "no run of point 0 lasted 99 months"),
+    (["--threshold", "0.999"], "nothing to discover; choose another threshold"),
+    (["--threshold", "0.5", "--peel-alpha", "0.7"], "--peel-alpha must lie strictly between 0 and 0.5"),
+])
+def test_bad_discover_input_is_one_line_and_writes_nothing(lhs_sweep, tmp_path, capsys, extra, message):
+    from sim.cli import main
+
+    args = ["discover", str(lhs_sweep), "--out", str(tmp_path / "d")]
+    args += [] if "--horizon" in extra else ["--horizon", "36"]
+    assert main(args + extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "d").exists()

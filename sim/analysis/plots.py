@@ -618,3 +618,44 @@ def ranking_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> F
         name = "Sobol'" if method == "sobol" else "Morris"
         _title(fig, f"{name} ranking of the parameters over {len(measures)} outcome(s)", n_points, n_replicates)
     return fig
+
+
+# ----------------------------------------------------------------------------- paired comparisons
+MAX_ALTERNATIVES = 4
+
+
+def paired_figure(paired: pd.DataFrame, n_replicates: int, head_of_state: list[int] | None = None) -> Figure:
+    """Each alternative's paired difference in enforcement probability from the base by horizon, one panel
+    per alternative and one colour per accused: the 95% paired interval (bars) over the unpaired one
+    (grey), which is what independent runs of the two scenarios would have given."""
+    names = list(dict.fromkeys(paired["alternative"]))[:MAX_ALTERNATIVES]
+    accused = list(dict.fromkeys(paired["accused"].astype(str)))
+    horizons = sorted(paired["horizon"].unique())
+    with style.rc():
+        fig = style.new_figure("paired")
+        axes = np.atleast_1d(fig.subplots(1, len(names), sharey=True, squeeze=False)[0])
+        width = 0.8 / max(len(accused), 1)
+        x = np.arange(len(horizons))
+        for ax, name in zip(axes, names):
+            mine = paired[paired["alternative"] == name]
+            for k, who in enumerate(accused):
+                rows = mine[mine["accused"].astype(str) == who].set_index("horizon").reindex(horizons)
+                at = x - 0.4 + width * (k + 0.5)
+                ax.vlines(at, rows["unpaired_low"], rows["unpaired_high"], color="#BBBBBB", lw=4,
+                          label="unpaired 95% interval" if k == 0 else None)
+                ax.errorbar(at, rows["diff"], yerr=[rows["diff"] - rows["diff_low"], rows["diff_high"] - rows["diff"]],
+                            fmt="o", ms=3.5, lw=1.2, capsize=2, color=style.accused_color(who),
+                            label=style.accused_label(who, head_of_state))
+            ax.axhline(0, color="#333333", lw=0.7)
+            ax.set_xticks(x, [str(h) for h in horizons])
+            ax.set_xlabel("by month")
+            ax.set_title(name, fontsize=8)
+        axes[0].set_ylabel("difference in enforcement probability\n(alternative − base, 95% paired interval)")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4))
+        extra = f", first {MAX_ALTERNATIVES} of {paired['alternative'].nunique()} alternatives" \
+            if paired["alternative"].nunique() > MAX_ALTERNATIVES else ""
+        k = paired["alternative"].nunique()
+        fig.suptitle(f"Paired differences from the base on common random numbers: the base and {k} "
+                     f"alternative{'s' if k > 1 else ''} × {n_replicates:,} replicates{extra}", x=0.01, ha="left")
+    return fig

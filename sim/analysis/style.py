@@ -28,6 +28,7 @@ SIZES = {  # (width, height) in inches per figure kind
     "sobol": (WIDTH, 4.6),
     "morris": (WIDTH, 4.6),
     "ranking": (WIDTH, 6.4),
+    "paired": (WIDTH, 3.6),
     "tradeoff": (WIDTH, 3.6),
     "box_limits": (WIDTH, 3.0),
 }

@@ -1,4 +1,4 @@
-"""Handlers of ``python -m sim plot DIR``, ``sensitivity CONFIG`` and ``discover DIR``."""
+"""Handlers of ``python -m sim plot DIR``, ``sensitivity CONFIG``, ``discover DIR`` and ``compare CONFIG``."""
 
 from __future__ import annotations
 
@@ -94,3 +94,16 @@ def _index(text: str) -> int:
     if value < 0:
         raise UserError(f"--accused {text!r}: give an accused index (0, 1, ...) or \"all\"")
     return value
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    """The base and its alternatives on common random numbers; paired differences and their figure."""
+    from sim.experiments.comparison import load_comparison
+    from sim.studies.compare import report, run_comparison
+
+    comparison = load_comparison(args.configs)
+    folder = out_folder(args.out) or default_folder(comparison.experiment)
+    table = run_comparison(comparison, folder, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
+                           force=args.force, quiet=args.quiet)
+    print(report(table, folder))
+    return 0

@@ -25,6 +25,7 @@ HANDLERS = {
     "plot": "sim.cli.analysis:plot_command",
     "sensitivity": "sim.cli.analysis:sensitivity_command",
     "discover": "sim.cli.analysis:discover_command",
+    "compare": "sim.cli.analysis:compare_command",
     "calibrate": "sim.cli.calibrate:calibrate_command",
     "viz": "sim.app.server:viz_command",
     "explore": "sim.cli.explore:explore_command",
@@ -92,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sensitivity", help="Sobol' or Morris sensitivity analysis of an outcome (SALib)")
     p.add_argument("config", metavar="CONFIG", help="experiment TOML with a [sensitivity] table")
+    _add_sweep_options(p)
+
+    p = sub.add_parser("compare", help="paired counterfactuals: a base scenario and alternatives on the same "
+                                        "replicate streams, paired differences in enforcement probability")
+    p.add_argument("configs", nargs="+", metavar="CONFIG", help="a config with [alternatives.NAME] tables, or "
+                   "BASE.toml ALT.toml ... (each a single scenario; the base's [experiment] settings apply)")
     _add_sweep_options(p)
 
     p = sub.add_parser("discover", help="scenario discovery (PRIM) over a finished sweep: where is enforcement "

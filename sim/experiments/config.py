@@ -131,7 +131,7 @@ TABLES = ("experiment", "scenario", "parameters", "sweep", "outputs", "sensitivi
 POSTERIOR_KEYS = ("source", "draws")
 # Tables that only one command reads: a config given to another command is told which one it is for.
 TABLE_COMMANDS = {"calibration": "calibrate", "priors": "calibrate", "targets": "calibrate",
-                  "sensitivity": "sensitivity"}
+                  "sensitivity": "sensitivity", "alternatives": "compare"}
 EXPERIMENT_KEYS = ("name", "description", "seed", "replicates", "block_size", "engine")
 SWEEP_KEYS = ("sampler", "n", "levels", "candidates", "second_order", "grid", "bounds", "common_random_numbers")
 OUTPUT_KEYS = ("horizons", "figures")

@@ -46,6 +46,7 @@ class Results:
     manifest: dict[str, Any]
     folder: Path
     sensitivity: pd.DataFrame | None = field(default=None)
+    paired: pd.DataFrame | None = field(default=None)  # paired.csv of `compare`
     discovery: pd.DataFrame | None = field(default=None)
     runs_frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
@@ -233,14 +234,19 @@ def load_results(folder: str | Path, verify: bool = True) -> Results:
     sensitivity = None
     if (folder / SENSITIVITY).is_file() and (SENSITIVITY in listed or not verify):
         sensitivity = _columns(_read(folder / SENSITIVITY, pd.read_csv), folder / SENSITIVITY, ["parameter"])
+    paired = None
+    if (folder / store.PAIRED).is_file() and (store.PAIRED in listed or not verify):
+        paired = _columns(_read(folder / store.PAIRED, lambda p: pd.read_csv(p, dtype={"accused": str})),
+                          folder / store.PAIRED, ["alternative", "accused", "horizon", "diff"])
     if verify:
-        verify_folder(folder, manifest, [*store.DATA_FILES, *([SENSITIVITY] if sensitivity is not None else [])])
+        verify_folder(folder, manifest, [*store.DATA_FILES, *([SENSITIVITY] if sensitivity is not None else []),
+                                         *([store.PAIRED] if paired is not None else [])])
     unknown = sorted(set(run_points.tolist()) - set(points["point"]))
     if unknown:
         raise UserError(f"{folder / store.RUNS} has point ids missing from points.parquet "
                         f"(e.g. {unknown[0]}); {FIX}")
     return Results(points=points, summary=summary, manifest=manifest, folder=folder,
-                   sensitivity=sensitivity, discovery=read_discovery_box(folder))
+                   sensitivity=sensitivity, paired=paired, discovery=read_discovery_box(folder))
 
 
 def verify_folder(folder: Path, manifest: dict[str, Any], names: list[str]) -> None:

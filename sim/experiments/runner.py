@@ -36,7 +36,8 @@ def default_folder(exp: Experiment) -> Path:
 def sweep_files(exp: Experiment) -> tuple[str, ...]:
     """Every relative path a sweep of ``exp`` may write (its marker lists them: nothing else is ever deleted)."""
     blocks = [f"{store.BLOCKS}/{store.block_name(b.block)}" for b in exp.blocks()]
-    return (*store.DATA_FILES, store.MANIFEST, store.SENSITIVITY, *store.figure_files(FIGURE_KINDS), *blocks)
+    return (*store.DATA_FILES, store.MANIFEST, store.SENSITIVITY, store.PAIRED, *store.figure_files(FIGURE_KINDS),
+            *blocks)
 
 
 def block_spec(exp: Experiment, folder: Path, b: Block) -> store.BlockSpec:

@@ -57,7 +57,6 @@ OUTCOME_TABLE, TRAJECTORY, LIMITS, BOX = "outcome.csv", "trajectory.csv", "limit
 DISCOVERY = "discovery"  # the subfolder of a sweep that `discover` writes by default
 DISCOVERY_FIGURES = ("tradeoff", "box_limits")
 PAIRED = "paired.csv"  # `compare`: paired differences of each alternative from the base
-COMPARISON_FIGURES = ("paired",)
 DATA_FILES = (POINTS, RUNS, SUMMARY)  # a sweep's data: hashed in the manifest, compared by `reproduce`
 RUN_FILES = (EVENTS, SERIES, OUTCOME)
 CALIBRATION_DATA = (POSTERIOR, GENERATIONS, SUMMARY, OBSERVED, RECORDS, RUNS_TABLE, PREDICTIVE, OUT_OF_SAMPLE,
@@ -71,14 +70,13 @@ BLOCK_KEY = b"tribunal-sim.block"  # a block file's own label: config hash, poin
 
 # manifest formats, one per kind of folder
 SWEEP_FORMAT, RUN_FORMAT, CALIBRATION_FORMAT = "tribunal-sim results", "tribunal-sim run", "tribunal-sim calibration"
-SBC_FORMAT, DISCOVERY_FORMAT, COMPARISON_FORMAT = "tribunal-sim sbc", "tribunal-sim discovery", "tribunal-sim comparison"
+SBC_FORMAT, DISCOVERY_FORMAT = "tribunal-sim sbc", "tribunal-sim discovery"
 KIND_OF = {SWEEP_FORMAT: "a sweep", RUN_FORMAT: "a single run (`python -m sim run --out`)",
            CALIBRATION_FORMAT: "a calibration (`python -m sim calibrate`)",
            SBC_FORMAT: "a simulation-based calibration (`python -m sim calibrate --sbc`)",
-           DISCOVERY_FORMAT: "a scenario discovery (`python -m sim discover`)",
-           COMPARISON_FORMAT: "a paired comparison (`python -m sim compare`)"}
+           DISCOVERY_FORMAT: "a scenario discovery (`python -m sim discover`)"}
 NOUN = {SWEEP_FORMAT: "experiment", RUN_FORMAT: "run", CALIBRATION_FORMAT: "calibration", SBC_FORMAT: "calibration",
-        DISCOVERY_FORMAT: "discovery", COMPARISON_FORMAT: "comparison"}
+        DISCOVERY_FORMAT: "discovery"}
 
 # fixed writer options: same rows in, same bytes out (no timestamps are written by pyarrow)
 PARQUET = {"compression": "zstd", "compression_level": 3, "use_dictionary": True, "write_statistics": True,
@@ -120,7 +118,7 @@ def _tool_name(rel: str) -> bool:
     """Whether the tool ever writes this relative path: only such files may be deleted."""
     parts = PurePosixPath(rel).parts
     if len(parts) == 1:
-        return parts[0] in {MANIFEST, SENSITIVITY, *DATA_FILES, *RUN_FILES,
+        return parts[0] in {MANIFEST, SENSITIVITY, PAIRED, *DATA_FILES, *RUN_FILES,
                             *(f for files in STUDY_FILES.values() for f in files)}
     if len(parts) == 2 and parts[0] == BLOCKS:
         return parts[1] == MARKER or bool(_BLOCK_FILE.match(parts[1]))

@@ -22,6 +22,7 @@ from sim.analysis.plots import (
     is_grid,
     label_names,
     morris_figure,
+    paired_figure,
     point_label,
     ranking_figure,
     routes_figure,
@@ -50,6 +51,7 @@ def applicable_kinds(results: Results) -> dict[str, str]:
         "sobol": "" if method == "sobol" else "needs sensitivity.csv from `python -m sim sensitivity` (sobol)",
         "morris": "" if method == "morris" else "needs sensitivity.csv from `python -m sim sensitivity` (morris)",
         "ranking": "" if method else "needs sensitivity.csv from `python -m sim sensitivity`",
+        "paired": "" if results.paired is not None else "needs paired.csv from `python -m sim compare`",
     }
     return reasons
 
@@ -85,6 +87,8 @@ def figure(results: Results, kind: str, horizon: int | None = None) -> Figure:
         return morris_figure(results.sensitivity, n_pts, n_rep)
     if kind == "ranking":
         return ranking_figure(results.sensitivity, n_pts, n_rep)
+    if kind == "paired":
+        return paired_figure(results.paired, n_rep, hos)
     raise UserError(f"unknown figure kind '{kind}'; choose from {', '.join(KINDS)}")
 
 
