@@ -270,6 +270,9 @@ def test_calibrate_command_writes_a_complete_folder(tmp_path, capsys):
     assert main(["calibrate", str(config), "--out", str(again), "--workers", "2", "--quiet"]) == 0
     for name in ("posterior.parquet", "summary.csv", "predictive.csv"):
         assert (out / name).read_bytes() == (again / name).read_bytes(), name
+    capsys.readouterr()
+    assert main(["reproduce", str(out), "--workers", "2", "--quiet"]) == 0
+    assert "reproduced (calibration): posterior.parquet" in capsys.readouterr().out
     other = tmp_path / "other.toml"
     other.write_text(TINY.replace('name = "tiny"', 'name = "other"'), encoding="utf-8")
     assert main(["calibrate", str(other), "--out", str(out)]) == 2
@@ -307,6 +310,9 @@ def test_sbc_writes_its_folder_and_resumes_from_verified_records(tmp_path, capsy
     assert manifest["timings"]["records_reused"] == 2
     for name in ("ranks.csv", "coverage.csv"):
         assert (resumed / name).read_bytes() == (straight / name).read_bytes(), name
+    capsys.readouterr()
+    assert main(["reproduce", str(straight), "--workers", "1", "--quiet"]) == 0
+    assert "reproduced (sbc): ranks.csv, coverage.csv identical" in capsys.readouterr().out
     block = resumed / "blocks" / "b000000.parquet"
     block.write_bytes(block.read_bytes()[:-40])
     assert main(["calibrate", str(config), "--sbc", "3", "--out", str(resumed), "--resume", "--workers", "1",

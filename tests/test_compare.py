@@ -128,3 +128,10 @@ compliance = 0.9
     assert alt["scenario.states"] == {"MNG": {"compliance": 0.9}}
     with pytest.raises(UserError, match="compliant"):
         comparison_from_texts(text.replace("MNG]", "XXX]"), "mongolia.toml")
+
+
+def test_reproduce_reruns_a_comparison(compared, capsys):
+    capsys.readouterr()
+    assert main(["reproduce", str(compared / "one"), "--workers", "2", "--quiet"]) == 0
+    assert "reproduced (comparison): points.parquet, runs.parquet, summary.csv, paired.csv identical" \
+        in capsys.readouterr().out

@@ -352,6 +352,9 @@ def test_discover_writes_the_box_and_its_figures_and_replaces_only_its_own(lhs_s
     outcome = pd.read_csv(out / "outcome.csv")
     assert len(outcome) == 40 and outcome["hit"].equals(outcome["value"] >= 0.5)
     assert "box " in capsys.readouterr().out
+    assert main(["reproduce", str(out), "--quiet"]) == 0
+    assert "reproduced (discovery): outcome.csv, trajectory.csv, limits.csv, box.csv identical" \
+        in capsys.readouterr().out
     assert main([*args[:-1], "0.3", "--below"]) == 0  # another question replaces the sweep's own discovery/
     assert json.loads((out / "manifest.json").read_text())["question"]["below"] is True
     sweep_manifest = (lhs_sweep / "manifest.json").read_bytes()

@@ -465,13 +465,16 @@ def test_a_huge_grid_is_refused_in_well_under_a_second(tmp_path, capsys):
 
 # --- 6. misleading or too strict ------------------------------------------------------------------------
 
-def test_reproduce_on_a_run_folder_says_what_it_is_and_how_to_rerun_it(tmp_path, capsys):
+def test_reproduce_reruns_a_run_folder_and_names_an_altered_file(tmp_path, capsys):
     out = tmp_path / "run7"
     assert main(["run", "--seed", "7", "--set", "scenario.n_states=20", "--set", "scenario.horizon_months=6",
                  "--out", str(out)]) == 0
     capsys.readouterr()
-    line = one_line(main(["reproduce", str(out)]), capsys.readouterr().err)
-    assert "holds a single run" in line and "python -m sim run --seed 7 --set scenario.n_states=20" in line
+    assert main(["reproduce", str(out), "--quiet"]) == 0
+    assert "reproduced (run): events.csv, series.csv, outcome.json identical" in capsys.readouterr().out
+    (out / "series.csv").write_text((out / "series.csv").read_text() + "\n")
+    assert main(["reproduce", str(out), "--quiet"]) == 1
+    assert "differs: series.csv" in capsys.readouterr().out
 
 
 def test_a_byte_order_mark_is_accepted_and_hashed_as_written(tmp_path):

@@ -249,6 +249,9 @@ def test_sensitivity_command_end_to_end(tmp_path, capsys, sampler, n, extra):
     printed = capsys.readouterr().out
     assert f"{sampler} indices of probability of surrender to the court by month 24, all accused" in printed
     assert "mean non-compliance findings by the court: " in printed
+    assert main(["reproduce", str(out), "--workers", "1", "--quiet"]) == 0
+    assert "reproduced (sensitivity): points.parquet, runs.parquet, summary.csv, sensitivity.csv identical" \
+        in capsys.readouterr().out
     if sampler == "sobol":  # the same config and seed give the same indices (slow: a second run)
         first = (out / "sensitivity.csv").read_bytes()
         assert main(["sensitivity", str(config), "--out", str(out), "--workers", "1", "--quiet"]) == 0

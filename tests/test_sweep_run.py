@@ -192,13 +192,13 @@ def test_reproduce_passes_on_a_fresh_folder_and_names_an_altered_file(tiny, tmp_
     assert sweep(config, out, "--workers", "1") == 0
     capsys.readouterr()
     assert main(["reproduce", str(out), "--workers", "1", "--quiet"]) == 0
-    assert "reproduced: points.parquet, runs.parquet, summary.csv identical" in capsys.readouterr().out
+    assert "reproduced (sweep): points.parquet, runs.parquet, summary.csv identical" in capsys.readouterr().out
     summary = out / "summary.csv"
     summary.write_text(summary.read_text(encoding="utf-8").replace(",6,", ",7,", 1), encoding="utf-8")
     assert main(["reproduce", str(out), "--workers", "1", "--quiet"]) == 1
     captured = capsys.readouterr()
     assert "differs: summary.csv" in captured.out and "runs.parquet" not in captured.out.split("not reproduced")[0]
-    assert "summary.csv has changed since the sweep wrote it" in captured.err
+    assert "summary.csv has changed since it was written" in captured.err
 
 
 @pytest.mark.parametrize("damage,expected", [

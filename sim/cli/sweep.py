@@ -43,13 +43,19 @@ def sweep_command(args: argparse.Namespace) -> int:
 
 def reproduce_command(args: argparse.Namespace) -> int:
     """Rerun DIR's experiment from its manifest; 0 when every data file is identical, 1 otherwise."""
-    report = reproduce(Path(args.folder), workers=args.workers, quiet=args.quiet)
+    from sim.studies.reproduce import kind_of, read_manifest
+
+    folder = Path(args.folder)
+    kind = kind_of(read_manifest(folder), folder)
+    if kind.note and not args.quiet:
+        sys.stderr.write(f"note: rerunning a {kind.name}: {kind.note}\n")
+    report = reproduce(folder, workers=args.workers, quiet=args.quiet)
     for note in report.notes:
         sys.stderr.write(f"note: {note}\n")
     if report.differing:
         for line in report.differing:
             print(f"differs: {line}")
-        print(f"not reproduced: {len(report.differing)} of {len(report.compared)} files differ")
+        print(f"not reproduced ({report.kind}): {len(report.differing)} of {len(report.compared)} files differ")
         return 1
-    print(f"reproduced: {', '.join(report.compared)} identical (sha256)")
+    print(f"reproduced ({report.kind}): {', '.join(report.compared)} identical (sha256)")
     return 0

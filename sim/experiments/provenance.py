@@ -161,7 +161,12 @@ def check_manifest(doc: dict[str, Any], path: Path, *, full: bool) -> Experiment
 def _derived(doc: dict[str, Any], config: dict[str, Any], full: bool) -> tuple[dict, dict, Experiment | None]:
     source = config.get("source") or "config"
     if full:
-        exp = experiment_from_text(config["text"], str(source))
+        if "comparison" in doc:
+            from sim.experiments.comparison import comparison_from_texts
+
+            exp = comparison_from_texts(config["text"], str(source)).experiment
+        else:
+            exp = experiment_from_text(config["text"], str(source))
         derived = {k: v for k, v in sweep_sections(exp).items() if k != "seeds"}  # seeds: words, and the seed
         derived["experiment_seed"] = exp.seed
         recorded = {k: doc.get(k) for k in derived if k != "experiment_seed"}
