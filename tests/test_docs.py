@@ -362,3 +362,19 @@ def test_configs_and_help_texts_cite_docs_not_the_private_specification():
     for folder in ("analysis", "app", "cli", "data", "experiments", "studies"):
         texts.update({str(p): p.read_text(encoding="utf-8") for p in sorted((ROOT / "sim" / folder).rglob("*.py"))})
     assert [name for name, text in texts.items() if "MODEL.md" in text] == []
+
+
+def test_numbers_from_runs_are_generated_from_the_shipped_references():
+    """Every ``<!-- ref:... -->`` block of README.md and docs/ is what results/reference/ gives
+    (regenerate with ``python -m sim.studies.reference docs``)."""
+    from sim.studies.reference import stale
+
+    assert not stale(), "out of date; run python -m sim.studies.reference docs"
+
+
+def test_a_reference_block_that_disagrees_with_its_reference_is_found(tmp_path):
+    from sim.studies.reference import render
+
+    page = ("x\n<!-- ref:sensitivity-runs::begin -->\n| study | 1 s |\n<!-- ref:sensitivity-runs::end -->\n")
+    assert render(page) != page and "experiments/sensitivity.toml" in render(page)
+    assert render(render(page)) == render(page)

@@ -1,0 +1,48 @@
+"""Shipping reference results: every copied file verified against its folder's manifest, and read back
+only when it still matches its record."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sim.errors import UserError
+from sim.experiments import store
+from sim.studies import reference
+
+
+def _folder(tmp_path, damage: bool = False):
+    folder = tmp_path / "run"
+    (folder / "figures").mkdir(parents=True)
+    (folder / "paired.csv").write_text("alternative,accused,horizon,diff\nx,0,12,0.1\n")
+    (folder / "summary.csv").write_text("point,accused\n0,0\n")
+    (folder / "figures" / "paired.png").write_bytes(b"png")
+    outputs = {rel: store.sha256(folder / rel) for rel in ("paired.csv", "summary.csv", "figures/paired.png")}
+    if damage:
+        outputs["paired.csv"] = "0" * 64
+    manifest = {"format": store.SWEEP_FORMAT, "outputs": outputs, "config": {"sha256": "abc"},
+                "timings": {"wall_seconds": 3.2}, "experiment": {"points": 2, "replicates": 10},
+                "comparison": {"alternatives": [{"name": "x", "changes": {"arrest.duty": 1.0}, "text": "..."}]}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_a_shipped_reference_holds_verified_copies_and_its_record(tmp_path):
+    target = reference.ship("compare_2009_darfur", _folder(tmp_path), commit="abc123", into=tmp_path / "ref")
+    record = json.loads((target / "reference.json").read_text())
+    assert record["commit"] == "abc123" and record["config_sha256"] == "abc"
+    assert record["comparison"] == {"alternatives": [{"name": "x", "changes": {"arrest.duty": 1.0}}]}
+    assert set(record["files"]) == {"paired.csv", "summary.csv", "figures/paired.png"}
+    assert reference.read("compare_2009_darfur", "paired.csv", into=tmp_path / "ref")["diff"].tolist() == [0.1]
+    (target / "paired.csv").write_text("alternative,accused,horizon,diff\nx,0,12,0.2\n")
+    with pytest.raises(UserError, match="differs from"):
+        reference.read("compare_2009_darfur", "paired.csv", into=tmp_path / "ref")
+
+
+def test_a_file_that_differs_from_its_manifest_is_not_shipped(tmp_path):
+    with pytest.raises(UserError, match="differs from its manifest's sha256"):
+        reference.ship("compare_2009_darfur", _folder(tmp_path, damage=True), into=tmp_path / "ref")
+    assert not (tmp_path / "ref").exists()
+    with pytest.raises(UserError, match="unknown reference"):
+        reference.ship("nothing", tmp_path)
