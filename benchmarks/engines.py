@@ -89,7 +89,7 @@ def profile(replicates: int = 1000, rounds: int = 3) -> str:
         for r in range(rounds):
             spent = dict.fromkeys(("initialisation", "total", *PROFILED), 0.0)
 
-            def timed(name, f):
+            def timed(name, f, spent=spent):
                 def run(*args, **kwargs):
                     start = time.process_time()
                     out = f(*args, **kwargs)

@@ -9,7 +9,8 @@ of many points into one engine call.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd

@@ -2,8 +2,6 @@
 
 import os
 
-import pytest
-
 LONG_MARKS = ("slow", "browser", "notebook")
 
 

@@ -21,13 +21,13 @@ def _value(p, lo, hi):
 
 
 @st.composite
-def valid_params(draw, n_accused=st.integers(1, 3)):
+def valid_params(draw, n_accused=None):
     """A dict of dotted names covering every numeric parameter, within its slider (or hard) range.
 
     Each v1.3 parameter is at its default (mechanism off) in about half the examples, so runs mix
     mechanisms that are on and off, and the v1.2 model is drawn too.
     """
-    f = draw(n_accused)
+    f = draw(n_accused if n_accused is not None else st.integers(1, 3))
     out = {}
     for p in SCHEMA:
         if p.name in SKIP:

@@ -23,10 +23,10 @@ from solara.widgets import HTML as HTMLWidget
 
 from sim.app import app
 from sim.app import server as app_server
-from sim.errors import UserError
-from sim.model.roster import build_roster
-from sim.model.params import BY_NAME, SCHEMA, Params
 from sim.engines.mesa.story import describe
+from sim.errors import UserError
+from sim.model.params import BY_NAME, SCHEMA, Params
+from sim.model.roster import build_roster
 from sim.simulate import simulate
 
 SMALL = {"scenario.n_states": 30, "scenario.horizon_months": 24}
@@ -276,7 +276,7 @@ def test_trips_on_the_map_agree_with_the_accused_and_their_custody():
             assert len(arrested) == 1 and arrested[0][0] == a.custody_month and mine[-1] == arrested[0]
         else:
             assert arrested == []
-        for t, _, host, outcome in mine:
+        for _t, _, host, outcome in mine:
             if outcome == "refused":
                 assert model.roster.member[host] or model.state_vars["withdrawn"][host]
     assert any(t[3] == "arrested" for t in trips) and any(t[3] == "refused" for t in trips)
@@ -467,7 +467,7 @@ def test_fetch_assets_failure_is_one_line_and_leaves_nothing(tmp_path, fake_npm)
     with pytest.raises(UserError, match=r"npm pack broken@1.0.0. failed \(npm error 404 Not Found\)"):
         app_server.fetch_assets([app_server.Asset("broken", "1.0.0")], tmp_path / "cdn", npm=npm, quiet=True)
     assert list((tmp_path / "cdn").iterdir()) == []
-    with pytest.raises(UserError, match="not found; install Node.js"):
+    with pytest.raises(UserError, match=r"not found; install Node.js"):
         app_server.fetch_assets([app_server.Asset("x", "1")], tmp_path / "cdn", npm=str(tmp_path / "no-npm"))
 
 

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-import json
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd

@@ -44,14 +44,14 @@ def test_bad_config_gives_one_line_and_exit_2(tmp_path, capsys, name):
     text, message = BAD_CONFIGS[name]
     path = tmp_path / name
     path.write_text(text)
-    code, out, err = _run(["run", "--config", str(path)], capsys)
+    code, _out, err = _run(["run", "--config", str(path)], capsys)
     assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err, err
 
 
 @pytest.mark.parametrize("argv, message", BAD_OVERRIDES)
 def test_bad_overrides_give_one_line_and_exit_2(capsys, argv, message):
     try:
-        code, out, err = _run(["run", *argv], capsys)
+        code, _out, err = _run(["run", *argv], capsys)
     except SystemExit as exc:  # argparse errors exit from inside parse_args
         code, err = exc.code, capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1, err
@@ -85,7 +85,7 @@ def test_run_tells_the_story_and_writes_its_files(tmp_path, capsys):
     assert manifest["seed"] == 3 and manifest["parameters"]["scenario.n_states"] == 40
     assert set(manifest["outputs"]) == {"events.csv", "series.csv", "outcome.json"}
     # the same seed and parameters give the same story
-    code2, out2, _ = _run(["run", "--config", str(cfg), "--seed", "3", "--set", "court.legitimacy0=0.8"], capsys)
+    _code2, out2, _ = _run(["run", "--config", str(cfg), "--seed", "3", "--set", "court.legitimacy0=0.8"], capsys)
     assert out2 == out.split("Wrote")[0]
 
 
@@ -100,7 +100,8 @@ def test_a_missing_dependency_is_one_line_saying_to_activate_the_virtualenv(tmp_
                           cwd=tmp_path)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr == (f"error: the Python package 'numpy' is not installed for {sys.executable}; activate the "
-                           "project's virtualenv (. .venv/bin/activate) or install the project there (pip install -e .)\n")
+                           "project's virtualenv (. .venv/bin/activate) or install the project there "
+                           "(pip install -e .)\n")
     library = subprocess.run([sys.executable, "-c", "import sim"], capture_output=True, text=True, env=env,
                              cwd=tmp_path)  # a library import keeps its traceback, with the hint as a note
     assert library.returncode == 1 and "Traceback" in library.stderr

@@ -171,7 +171,7 @@ def test_groups_run_lengths_and_bad_input():
         record_incidence(pd.DataFrame({"time": [1.0]}), [1])
     with pytest.raises(UserError, match="have no event type"):
         record_incidence(pd.DataFrame({"time": [1.0], "event": [None], "censored": [False]}), [1])
-    with pytest.raises(UserError, match="event type.s. C are not among A, B"):
+    with pytest.raises(UserError, match=r"event type.s. C are not among A, B"):
         record_incidence(records([1, 2], ["A", "C"]), [1], events=["A", "B"])
     with pytest.raises(UserError, match="finite and non-negative"):
         record_incidence(records([-1, 2], ["A", "A"]), [1])

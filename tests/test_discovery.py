@@ -276,7 +276,8 @@ def test_tradeoff_and_box_limit_figures():
     box = choose_box(peeling, density=0.7)
     fig = tradeoff_figure(peeling, chosen=box)
     legend = fig.legends[0]
-    assert [t.get_text() for t in legend.get_texts()] == [str(r) for r in sorted(peeling.trajectory["res_dim"].unique())]
+    dims = sorted(peeling.trajectory["res_dim"].unique())
+    assert [t.get_text() for t in legend.get_texts()] == [str(r) for r in dims]
     assert any(t.get_text() == f"box {box}" for t in fig.axes[0].texts)
     assert _png(fig).size == style.pixel_size("tradeoff")
     fig = box_limits_figure(peeling, box)

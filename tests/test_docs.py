@@ -138,7 +138,8 @@ def documents() -> tuple[tuple[str, Path, str], ...]:
              for p in sorted((ROOT / "docs").glob("*.md"))]
     docs += [(f"experiments/{p.name}", ROOT, _comments_of_toml(p))
              for p in sorted((ROOT / "experiments").glob("*.toml"))]
-    docs += [(str(p.relative_to(ROOT)), ROOT, _docstrings_and_comments(p)) for p in sorted((ROOT / "sim").rglob("*.py"))]
+    docs += [(str(p.relative_to(ROOT)), ROOT, _docstrings_and_comments(p))
+             for p in sorted((ROOT / "sim").rglob("*.py"))]
     docs += [("python -m sim --help", ROOT, _cli_help())]
     docs += [("schema descriptions", ROOT, "\n".join([p.doc for p in SCHEMA] + [o.doc for o in OUTCOMES]
                                                       + [s.doc for s in SERIES]))]

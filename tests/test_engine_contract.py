@@ -125,7 +125,7 @@ def test_rows_of_points_that_differ_in_every_swept_parameter_are_those_of_each_p
     points = {}
     for p in range(3):
         values = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in bounds.items()}
-        values["prosecutor.outreach_budget"] = int(round(values["prosecutor.outreach_budget"]))
+        values["prosecutor.outreach_budget"] = round(values["prosecutor.outreach_budget"])
         points[p] = Params({**BUSY, **V13, "prosecutor.sealed_share": 0.6}).replace(values)
     point, replicate = [2, 0, 1, 2, 0, 1], [0, 1, 1, 2, 0, 0]
     batched = _rows(points, point, replicate, 4, engine)

@@ -166,7 +166,7 @@ def test_discovery_box_is_read_from_its_file_and_refused_when_malformed(folders,
     with pytest.raises(UserError, match=r"discovery.csv lacks column\(s\) parameter, low, high"):
         read_discovery_box(tmp_path)
     (tmp_path / "discovery.csv").write_text("parameter,low,high\ncourt.legitimacy0,0.8,0.2\n")
-    with pytest.raises(UserError, match="low is above its high for court.legitimacy0"):
+    with pytest.raises(UserError, match=r"low is above its high for court.legitimacy0"):
         read_discovery_box(tmp_path)
 
 

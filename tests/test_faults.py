@@ -8,6 +8,7 @@ command and checks the contract: exit 2, one line, no traceback, no byte of a re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -303,10 +304,8 @@ def test_a_scheduler_that_is_not_dask_is_one_line_and_the_folder_is_untouched(re
         server.settimeout(0.2)
         held = []
         while not stop.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 held.append(server.accept()[0])
-            except TimeoutError:
-                pass
         for c in held:
             c.close()
 

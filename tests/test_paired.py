@@ -125,7 +125,7 @@ def test_groups_and_refusals():
     assert whole.iloc[0]["p_alt"] == paired_difference(base, alt, [1]).query("accused == 'all'").iloc[0]["p_alt"]
     same = paired_difference(base, base, [1]).iloc[0]
     assert same["diff"] == 0 and same["diff_low"] < 0 < same["diff_high"] and same["variance_ratio"] == np.inf
-    with pytest.raises(UserError, match="do not pair: 2 key.s. only in the base, 0 only in the alternative"):
+    with pytest.raises(UserError, match=r"do not pair: 2 key.s. only in the base, 0 only in the alternative"):
         paired_difference(base, alt[alt["replicate"] != 3], [1])
     with pytest.raises(UserError, match="repeated"):
         paired_difference(pd.concat([base, base.iloc[:1]]), alt, [1])

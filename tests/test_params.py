@@ -92,7 +92,7 @@ def test_overrides_parse_toml_values():
 def test_config_tables_accept_nested_and_quoted_dotted_keys():
     assert flatten_tables({"court": {"legitimacy0": 0.6}, "arrest.duty": 2.0}, "[parameters]") == {
         "court.legitimacy0": 0.6, "arrest.duty": 2.0}
-    with pytest.raises(UserError, match="did you mean arrest.duty"):
+    with pytest.raises(UserError, match=r"did you mean arrest.duty"):
         flatten_tables({"arrest": {"dutty": 1.0}}, "[parameters]")
 
 

@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 from sim.analysis.metrics import summarize
-from sim.studies.figures import draw_figures
 from sim.model.outcomes import Outcomes
 from sim.model.params import Params
+from sim.studies.figures import draw_figures
 
 GRID = {"states.sovereignty_member": [0.2, 0.4, 0.6, 0.8], "court.legitimacy0": [0.3, 0.5, 0.7]}
 HORIZONS = [24, 60, 120]
@@ -143,9 +143,9 @@ def test_figures_are_byte_identical_when_redrawn(grid_folder, tmp_path):
 
 
 def test_axes_carry_names_descriptions_and_the_number_of_replicates(grid_folder):
-    from sim.studies.figures import figure
     from sim.experiments.results import load_results
     from sim.model.params import lookup
+    from sim.studies.figures import figure
 
     results = load_results(grid_folder)
     fig = figure(results, "heatmap")
@@ -266,7 +266,7 @@ def test_morris_labels_do_not_overlap(k):
     assert len(ticks) == k and _overlaps(ticks) == []
     labels = [a.get_window_extent(renderer) for a in scatter.findobj(Annotation)]
     assert labels and _overlaps(labels) == []
-    assert _overlaps(labels + [scatter.get_legend().get_window_extent(renderer)]) == []
+    assert _overlaps([*labels, scatter.get_legend().get_window_extent(renderer)]) == []
 
 
 def _plot(argv, capsys):
@@ -325,4 +325,5 @@ def test_plot_of_a_missing_folder_in_a_fresh_process_has_no_traceback(tmp_path):
 def test_plot_command_prints_the_files_it_wrote(grid_folder, capsys):
     code = __import__("sim.cli", fromlist=["main"]).main(["plot", str(grid_folder), "--kind", "routes"])
     out = capsys.readouterr().out.split()
-    assert code == 0 and out == [str(grid_folder / "figures" / "routes.png"), str(grid_folder / "figures" / "routes.svg")]
+    assert code == 0
+    assert out == [str(grid_folder / "figures" / "routes.png"), str(grid_folder / "figures" / "routes.svg")]

@@ -232,7 +232,7 @@ def test_partner_must_be_a_state_of_the_roster_on_the_date():
 
 
 def test_a_group_without_members_on_the_date_is_refused():
-    with pytest.raises(UserError, match="partner group brics in scenario.partners has no member on 2005-01-01"):
+    with pytest.raises(UserError, match=r"partner group brics in scenario.partners has no member on 2005-01-01"):
         real_roster("2005-01-01", "USA", ["brics"])
 
 
@@ -289,7 +289,7 @@ def test_build_roster_uses_the_scenario_parameters():
 
 
 def test_bad_home_through_params_is_one_line():
-    with pytest.raises(UserError, match="unknown scenario.home 'XYZ'"):
+    with pytest.raises(UserError, match=r"unknown scenario.home 'XYZ'"):
         build_roster(Params({"scenario.roster": "real", "scenario.home": "XYZ"}))
 
 

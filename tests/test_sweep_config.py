@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.cli import main
-from sim.model.params import Params
 from sim.experiments.config import SAMPLERS, TABLES, experiment_from_text, load_experiment
+from sim.model.params import Params
 
 TINY = """
 [experiment]
@@ -93,7 +93,8 @@ def test_blocks_cut_the_rows_of_every_point_in_order():
     assert len(blocks) == 12
     odd = experiment_from_text(TINY.replace("replicates = 6", "replicates = 5"))
     third = odd.blocks()[2]
-    assert third.points == (0, 1) and list(third.point_of_rows()) == [0, 1] and list(third.replicate_of_rows()) == [4, 0]
+    assert third.points == (0, 1) and list(third.point_of_rows()) == [0, 1]
+    assert list(third.replicate_of_rows()) == [4, 0]
     assert sum(b.n for b in odd.blocks()) == odd.n_points * 5
 
 
@@ -158,7 +159,8 @@ def _edit(old: str, new: str) -> str:
 BAD = {
     "unknown_table": (TINY + "\n[analysis]\nx = 1\n", "unknown table [analysis]"),
     "misspelt_table": (_edit("[outputs]", "[output]"), "did you mean outputs?"),
-    "unknown_experiment_key": (_edit("seed = 11", "sed = 11"), "unknown key 'sed' in [experiment] (did you mean seed?)"),
+    "unknown_experiment_key": (_edit("seed = 11", "sed = 11"),
+                               "unknown key 'sed' in [experiment] (did you mean seed?)"),
     "unknown_parameter": (_edit('"court.legitimacy0" = 0.6', '"court.legitimacy" = 0.6'),
                           "did you mean court.legitimacy0?"),
     "unknown_swept_parameter": (_edit('"prosecutor.outreach_budget" = [0, 3]', '"prosecutor.budget" = [0, 3]'),
@@ -338,7 +340,8 @@ ingredients = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=int(__import__("os").environ.get("SWEEP_HYP_N", 100)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(__import__("os").environ.get("SWEEP_HYP_N", 100)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), breakers=st.lists(st.sampled_from(sorted(BREAKERS)), min_size=1, max_size=2),
        x=ingredients, garbage=st.one_of(st.none(), st.text(max_size=40)))
 def test_random_broken_configs_never_give_a_traceback(data, breakers, x, garbage, results, tmp_path, capsys):
@@ -365,7 +368,8 @@ def test_sweep_of_a_sensitivity_config_says_which_command_computes_the_indices(t
     import sim.cli.sweep as sweep_cli
 
     config = tmp_path / "sens.toml"
-    config.write_text(SAMPLED.format(seed=1, sampler="lhs", n=4, extra="") + '\n[sensitivity]\noutcome = "p_enforced"\n')
+    config.write_text(SAMPLED.format(seed=1, sampler="lhs", n=4, extra="")
+                      + '\n[sensitivity]\noutcomes = ["p_enforced"]\n')
     ran = []
     monkeypatch.setattr(sweep_cli, "run_sweep", lambda exp, folder, **kw: ran.append(exp.name) or
                         {"timings": {"replicate_months_per_second": 0, "blocks_resumed": 0, "wall_seconds": 0.0}})

@@ -17,10 +17,9 @@ import pytest
 
 import sim
 from sim.cli import main
-from sim.model.outcomes import COLUMNS
-from sim.model.seeding import child_seed, root_seed
-from sim.simulate import simulate
 from sim.experiments.config import experiment_from_text
+from sim.model.outcomes import COLUMNS
+from sim.simulate import simulate
 from tests.test_sweep_config import TINY, folder_hashes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +59,7 @@ def test_dask_local_cluster_gives_byte_identical_outputs(tiny, tmp_path):
 
 def test_runs_follow_the_seeding_contract(tiny):
     """Point p's runs are simulate(point params, seed, point=p): its replicates' own streams, whatever the blocks."""
-    config, ref = tiny
+    _config, ref = tiny
     exp = experiment_from_text(TINY)
     runs = pd.read_parquet(ref / "runs.parquet")
     assert list(runs.columns) == ["point", *COLUMNS]
@@ -111,7 +110,7 @@ def test_manifest_records_everything_and_hashes_the_outputs(tiny):
 
 def test_resume_after_sigkill_gives_byte_identical_outputs(tiny, tmp_path):
     """Kill a sweep (a subprocess) after its first blocks land, resume it, compare with the uninterrupted run."""
-    _, ref = tiny
+    _, _ref = tiny
     config = tmp_path / "tiny.toml"
     config.write_text(TINY.replace("replicates = 6", "replicates = 12").replace("block_size = 2", "block_size = 1"),
                       encoding="utf-8")
@@ -149,7 +148,7 @@ def test_resume_recomputes_missing_or_broken_blocks_only(tiny, tmp_path, capsys)
 
 
 def test_resume_with_a_changed_config_is_refused_and_touches_nothing(tiny, tmp_path, capsys):
-    config, ref = tiny
+    config, _ref = tiny
     out = tmp_path / "copy"
     assert sweep(config, out, "--workers", "1") == 0
     before = folder_hashes(out)
@@ -165,7 +164,7 @@ def test_resume_with_a_changed_config_is_refused_and_touches_nothing(tiny, tmp_p
 
 
 def test_force_replaces_another_experiment_and_keeps_unrelated_files(tiny, tmp_path, capsys):
-    config, ref = tiny
+    config, _ref = tiny
     out = tmp_path / "copy"
     assert sweep(config, out, "--workers", "1") == 0
     (out / "notes.txt").write_text("mine", encoding="utf-8")

@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-import sim.engines.vectorized.step as step
 import sim.engines.vectorized.engine as vec
+import sim.engines.vectorized.step as step
 from sim import simulate
-from sim.model import rules
 from sim.engines.vectorized.world import Layout, World
+from sim.model import rules
 from sim.model.batch import Batch
 from sim.model.outcomes import NO_CUSTODY
 from sim.model.params import Params
@@ -41,7 +41,7 @@ def _members0(values) -> int:
 def test_state_stays_bounded_and_custody_is_absorbing(monkeypatch, values, seed):
     with monkeypatch.context() as m:
         check_probabilities(m)
-        layout, w, rng = _world(values, seed, 16)
+        layout, w, _rng = _world(values, seed, 16)
         member0 = w.member.copy()
         for t in range(layout.horizon):
             before = (w.custody_month.copy(), w.route.copy(), w.free.copy(), w.member.copy(), w.ever_member.copy())
@@ -91,7 +91,7 @@ def test_chunks_do_not_change_results(monkeypatch, chunk):
 def test_outreach_targets_the_top_attraction_states(budget):
     """The boosted states are the B largest V_i = Σ_free j exp(log w_i + β_t·a_i − ρ_j·r_ij) (float64 here)."""
     values = {**SMALL, "prosecutor.outreach_budget": budget, "prosecutor.sealed_share": 0.5}
-    layout, w, rng = _world(values, 3, 200)
+    _layout, w, _rng = _world(values, 3, 200)
     for t in range(6):
         step.step(w, t)
     p = Params(values)

@@ -9,8 +9,9 @@ and one row per run — ``years`` of follow-up, ``findings``, ``withdrawals``, `
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -6,7 +6,7 @@ from 0, ODD §4.11). "All accused" (``accused == "all"``) means every accused of
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd

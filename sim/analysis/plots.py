@@ -9,8 +9,9 @@ as stacked bars), ``sobol`` and ``morris`` (sensitivity indices of the first mea
 
 from __future__ import annotations
 
+import itertools
 import textwrap
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -334,7 +335,7 @@ def route_bins(points: pd.DataFrame, name: str, max_bins: int = MAX_BINS) -> tup
     edges = np.linspace(levels[0], levels[-1], max_bins + 1)
     number = np.clip(np.searchsorted(edges, values.to_numpy(), side="right") - 1, 0, max_bins - 1)
     labels = [f"{style.fmt_tick(float(f'{lo:.3g}'))}–{style.fmt_tick(float(f'{hi:.3g}'))}"
-              for lo, hi in zip(edges[:-1], edges[1:])]
+              for lo, hi in itertools.pairwise(edges)]
     return pd.Series(number, index=values.index), labels
 
 
@@ -587,11 +588,13 @@ def ranking_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> F
     wide = indices.pivot_table(index="parameter", columns=column, values=key, sort=False, dropna=False)[measures]
     scaled = wide / wide.max(axis=0).where(wide.max(axis=0) > 0, 1.0)
     if method == "sobol":
-        low = indices.pivot_table(index="parameter", columns=column, values="ST_low", sort=False, dropna=False)[measures]
+        low = indices.pivot_table(index="parameter", columns=column, values="ST_low", sort=False,
+                                  dropna=False)[measures]
         weak = low <= 0
     elif "above_noise" in indices.columns:
         flag = indices.assign(_w=~indices["above_noise"].astype(bool))
-        weak = flag.pivot_table(index="parameter", columns=column, values="_w", sort=False, aggfunc="max", dropna=False)[measures]
+        weak = flag.pivot_table(index="parameter", columns=column, values="_w", sort=False, aggfunc="max",
+                                dropna=False)[measures]
     else:
         weak = pd.DataFrame(False, index=wide.index, columns=measures)
     order = scaled.max(axis=1).sort_values(ascending=False, kind="stable").index

@@ -4,7 +4,7 @@ the out-of-sample predictions, and the coverage of simulation-based calibration.
 from __future__ import annotations
 
 import textwrap
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

@@ -10,8 +10,9 @@ together with what replicate noise alone would give (``morris_noise``, ``sobol_w
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import textwrap
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -135,7 +136,7 @@ def accused_color(accused: str) -> str:
 
 def fmt_value(value: Any) -> str:
     """A swept value for ticks and legends: short, without float noise."""
-    if isinstance(value, float) or hasattr(value, "dtype") and getattr(value, "dtype").kind == "f":
+    if isinstance(value, float) or (hasattr(value, "dtype") and value.dtype.kind == "f"):
         return f"{float(value):.4g}"
     return str(value)
 

@@ -10,7 +10,7 @@ at H (``custody_month < H``) of sim.analysis.metrics, exactly so when nothing is
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -81,10 +81,10 @@ def kaplan_meier(runs: pd.DataFrame, horizon, by: Sequence[str] | None = None, *
     """Kaplan-Meier curve of time to custody per group, at months 0..until (default: the horizon).
 
     ``horizon`` is the run length T in months: one number, an array with one value per row of
-    ``runs``, or a Series indexed by point id (``Results.run_length()``) when it differs by point. With ``accused`` in ``by`` the groups also include
-    accused "all": time until every accused of the replicate is in custody. ``by=None`` groups by
-    point and accused, or by accused alone for a ``sim.simulate`` frame. Columns: the ``by``
-    columns, month, surv, surv_low, surv_high, n.
+    ``runs``, or a Series indexed by point id (``Results.run_length()``) when it differs by point. With
+    ``accused`` in ``by`` the groups also include accused "all": time until every accused of the
+    replicate is in custody. ``by=None`` groups by point and accused, or by accused alone for a
+    ``sim.simulate`` frame. Columns: the ``by`` columns, month, surv, surv_low, surv_high, n.
     """
     by = _check(runs, by, ["in_custody", "custody_month"])
     event, time, length = _times(runs, horizon)

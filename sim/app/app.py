@@ -104,7 +104,7 @@ class Choices:
         """An input's value before any change: the scenario's (or the schema's default)."""
         return value_of(self.base(), name)
 
-    def set(self, name: str, value: Any) -> "Choices":
+    def set(self, name: str, value: Any) -> Choices:
         """A copy with one input changed; a value equal to the scenario's is dropped. Invalid -> UserError."""
         overrides = {k: v for k, v in self.overrides.items() if k != name}
         if value != self.default(name):
@@ -113,7 +113,7 @@ class Choices:
         chosen.params()  # validate now, with the user's name
         return chosen
 
-    def start_from(self, scenario: Scenario) -> "Choices":
+    def start_from(self, scenario: Scenario) -> Choices:
         """The scenario's values, no changes; the seed stays."""
         return replace(self, overrides={}, scenario=scenario)
 
@@ -125,7 +125,7 @@ class AppModel(TribunalModel):
     Reset picks up whatever the inputs say at that moment.
     """
 
-    def __init__(self, choices: "Choices | solara.Reactive[Choices] | None" = None):
+    def __init__(self, choices: Choices | solara.Reactive[Choices] | None = None):
         if isinstance(choices, solara.Reactive):
             choices = choices.value
         choices = choices or Choices()

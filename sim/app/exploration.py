@@ -8,10 +8,11 @@ a browser. Outcome choices are derived from the summary's columns and the output
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -162,7 +163,7 @@ def accused_options(measure: Measure, summary: pd.DataFrame) -> list[str]:
         return [ALL]
     if measure.route is not None:
         return values
-    return values + [ALL]
+    return [*values, ALL]
 
 
 # ----------------------------------------------------------------------------- per-point values
@@ -213,10 +214,8 @@ def point_values(results: Results, measure: Measure, accused: str) -> pd.DataFra
         return _mean_table(runs.loc[mine, "point"], value[mine])
     per = runs[["point", "replicate"]].assign(v=value.to_numpy())
     grouped = per.groupby(["point", "replicate"], sort=True)["v"]
-    if measure.month:  # the month the last accused was taken, where every accused was
-        whole = grouped.max().where(grouped.count() == grouped.size())
-    else:  # summed over accused, as in summary.csv's "all" rows
-        whole = grouped.sum()
+    # the month the last accused was taken, where every accused was; else summed, as summary.csv's "all" rows
+    whole = grouped.max().where(grouped.count() == grouped.size()) if measure.month else grouped.sum()
     whole = whole.reset_index()
     return _mean_table(whole["point"], whole["v"])
 
@@ -301,7 +300,7 @@ def make_axis(points: pd.DataFrame, name: str, max_levels: int = MAX_LEVELS, bin
     codes = pd.Series(np.clip(np.searchsorted(edges, values.to_numpy(), side="right") - 1, 0, bins - 1),
                       index=values.index)
     centres = (edges[:-1] + edges[1:]) / 2
-    labels = [f"{lo:.3g}–{hi:.3g}" for lo, hi in zip(edges[:-1], edges[1:])]
+    labels = [f"{lo:.3g}–{hi:.3g}" for lo, hi in itertools.pairwise(edges)]
     return Axis(name, centres, labels, edges, codes)
 
 

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
-from sim.model.params import Param, Params, check_references, flatten_tables, lookup, split_name, suggest
 from sim.experiments import store
 from sim.experiments.posterior import Posterior, load_posterior
-from sim.simulate import DEFAULT_ENGINE, block_sizes, check_engine
+from sim.model.params import Param, Params, check_references, flatten_tables, lookup, split_name, suggest
+from sim.simulate import DEFAULT_ENGINE, check_engine
 
 DEFAULT_BLOCK_SIZE = 1000  # replicates per work unit: a granularity of work and files, not of results
 
@@ -70,7 +70,8 @@ def check_tables(doc: dict[str, Any], source: str, tables: tuple[str, ...],
                  homes: dict[str, tuple[str, ...]], other: dict[str, str]) -> None:
     """The top level of a config: only the ``tables`` allowed, each a table; a key that belongs in a table
     (``homes``: table -> its keys) or a table of another kind of config (``other``: table -> the message
-    naming the command it is for) is named with the fix. An empty config is refused: it would silently run every default."""
+    naming the command it is for) is named with the fix. An empty config is refused: it would silently run
+    every default."""
     if not doc:
         raise UserError(f"config {source} is empty; give at least one table (start from a file in experiments/)")
     for key, value in doc.items():
@@ -353,7 +354,8 @@ def _design(doc: dict[str, Any], base: Params, seed: int) -> dict[str, Any]:
     for key in ("grid", "bounds"):
         if key != wanted and key in sweep:
             raise UserError(f"sampler '{sampler}' takes [sweep.{wanted}], not [sweep.{key}]; rename the table")
-    allowed = {"grid": (), "lhs": ("n",), "sobol": ("n", "second_order"), "morris": ("n", "levels", "candidates")}[sampler]
+    allowed = {"grid": (), "lhs": ("n",), "sobol": ("n", "second_order"),
+               "morris": ("n", "levels", "candidates")}[sampler]
     for key in ("n", "levels", "candidates", "second_order"):
         if key in sweep and key not in allowed:
             raise UserError(f"[sweep] {key} has no meaning for sampler '{sampler}'; remove it")

@@ -9,6 +9,7 @@ first), its worker processes end with their parent, and Ctrl-C stops it without 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import os
@@ -133,10 +134,8 @@ DASK_PORT = 8786  # the port of an address that names none
 def _end_with_parent(parent: int) -> None:
     """In a worker: ignore Ctrl-C (the parent stops the pool) and exit as soon as the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:  # Linux: the kernel kills this process when its parent dies
+    with contextlib.suppress(OSError, AttributeError):  # Linux: the kernel kills this process when its parent dies
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
 
     def watch() -> None:  # elsewhere (and as a backstop): notice being orphaned within a second
         while os.getppid() == parent:
@@ -213,7 +212,7 @@ class Executor:
                 self._client.close()
             if self._cluster is not None:
                 self._cluster.close()
-        except Exception:  # noqa: BLE001, S110 - closing must not hide the reason it was closed
+        except Exception:
             pass
         finally:
             self._client = self._cluster = None
@@ -293,7 +292,7 @@ class Executor:
                 quiet.setLevel(logging.CRITICAL)
                 try:
                     client.cancel(pending)
-                except Exception:  # noqa: BLE001, S110 - stopping; the cluster is closed next
+                except Exception:
                     pass
                 finally:
                     quiet.setLevel(level)

@@ -64,7 +64,8 @@ def sweep_sections(exp: Experiment) -> dict[str, Any]:
         "posterior": None if exp.posterior is None else {
             "source": exp.posterior.source, "sha256": exp.posterior.sha256, "draws": exp.posterior.draws,
             "parameters": list(exp.posterior.names),
-            "draw": "replicate r of every point uses draw r mod draws, resampled with SeedSequence([0x504F5354, seed])"},
+            "draw": "replicate r of every point uses draw r mod draws, resampled with "
+                    "SeedSequence([0x504F5354, seed])"},
         "bounds": {k: list(v) for k, v in exp.bounds.items()},
         "parameters": exp.base.to_dict(),
         "points": [{"point": i, "values": {n: exp.points[n].iloc[i].item() for n in exp.swept}}

@@ -147,7 +147,7 @@ def _read(path: Path, reader) -> Any:
         return reader(path)
     except UserError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any failure to parse is a corrupt file for the user
+    except Exception as exc:
         detail = str(exc).splitlines()[0][:120] if str(exc) else exc.__class__.__name__
         raise UserError(f"{path} is corrupt or unreadable ({detail}); {FIX}") from None
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from tqdm import tqdm
 
 from sim.experiments import store

@@ -29,8 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.names import FIGURE_KINDS as _FIGURE_KINDS
 from sim.errors import UserError
+from sim.names import FIGURE_KINDS as _FIGURE_KINDS
 
 # --- file names (no other module spells them) ---------------------------------------------------------
 MANIFEST = "manifest.json"
@@ -541,7 +541,7 @@ def claim(plan: Plan) -> None:
                     not any(f.startswith(f"{sub}/") for f in c.files):
                 here.rmdir()
     except OSError as exc:
-        raise write_failed(exc.filename and Path(exc.filename) or folder, exc) from None
+        raise write_failed((exc.filename and Path(exc.filename)) or folder, exc) from None
     if c.marker:
         write_json(folder / c.marker, {"format": c.format, "experiment": {"name": c.name},
                                        "config": {"sha256": c.sha256}, "software": c.software,

@@ -8,9 +8,9 @@ Row k is replicate ``replicate[k]`` of point ``point[k]``; its random numbers de
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -33,7 +33,7 @@ class Batch:
     @classmethod
     def of(cls, points: Mapping[int, Params], point: Sequence[int] | np.ndarray,
            replicate: Sequence[int] | np.ndarray, seed: int | np.random.SeedSequence, crn: bool = False,
-           stream: Sequence[int] | np.ndarray | None = None) -> "Batch":
+           stream: Sequence[int] | np.ndarray | None = None) -> Batch:
         """``point`` keys each row's parameters in ``points``; its random numbers come from the stream of
         ``stream`` (default: the point itself, or point 0 with ``crn``) and the replicate number."""
         point = np.asarray(point, dtype=np.int64)
@@ -91,7 +91,8 @@ class Batch:
         return v[:, None] if isinstance(v, np.ndarray) and v.ndim == 1 and not BY_NAME[name].is_list else v
 
     def varies(self, name: str) -> bool:
-        return isinstance(self._values[name], np.ndarray) and (not BY_NAME[name].is_list or self._values[name].ndim == 2)
+        v = self._values[name]
+        return isinstance(v, np.ndarray) and (not BY_NAME[name].is_list or v.ndim == 2)
 
     @cached_property
     def _values(self) -> dict[str, float | np.ndarray]:

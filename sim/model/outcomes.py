@@ -7,8 +7,9 @@ equivalence tests, the docs' outcome table, the explorer's choices) derives from
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,7 +97,7 @@ class Outcomes:
             raise ValueError(f"Outcomes: missing {missing}, unknown {extra}")
 
     @classmethod
-    def of(cls, series: pd.DataFrame | None = None, **values: Any) -> "Outcomes":
+    def of(cls, series: pd.DataFrame | None = None, **values: Any) -> Outcomes:
         """Build from keyword arrays, one per outcome of ``OUTCOMES`` (``in_custody`` follows from custody_month)."""
         values.setdefault("in_custody", np.asarray(values["custody_month"]) != NEVER)
         return cls({k: np.asarray(v) for k, v in values.items()}, series)
@@ -115,12 +116,12 @@ class Outcomes:
         return int(self.values["custody_month"].shape[0])
 
     @staticmethod
-    def concat(parts: list["Outcomes"]) -> "Outcomes":
+    def concat(parts: list[Outcomes]) -> Outcomes:
         merged = {o.name: np.concatenate([p.values[o.name] for p in parts]) for o in OUTCOMES}
         series = [p.series for p in parts if p.series is not None]
         return Outcomes(merged, series=pd.concat(series, ignore_index=True) if series else None)
 
-    def take(self, rows: np.ndarray) -> "Outcomes":
+    def take(self, rows: np.ndarray) -> Outcomes:
         """The outcomes of some replicates, in the given order (series are not carried)."""
         return Outcomes({k: v[rows] for k, v in self.values.items()})
 
@@ -132,7 +133,8 @@ class Outcomes:
         r, f = self.values["custody_month"].shape
         numbers = np.asarray(replicate, dtype=np.int64)
         numbers = numbers + np.arange(r, dtype=np.int64) if numbers.ndim == 0 else numbers
-        columns: dict[str, Any] = {"replicate": np.repeat(numbers, f), "accused": np.tile(np.arange(f, dtype=np.int64), r)}
+        columns: dict[str, Any] = {"replicate": np.repeat(numbers, f),
+                                   "accused": np.tile(np.arange(f, dtype=np.int64), r)}
         for o in OUTCOMES:
             v = self.values[o.name]
             v = np.repeat(v, f) if o.per_run else v.reshape(-1)
@@ -171,7 +173,7 @@ def combine_series(parts: list[pd.DataFrame], mode: str) -> pd.DataFrame:
     if mode == "replicate":
         return pd.concat(parts, ignore_index=True)
     values = list(SERIES_COLUMNS[1:])
-    total = pd.concat(parts).groupby("month", sort=True)[values + ["n"]].sum()
+    total = pd.concat(parts).groupby("month", sort=True)[[*values, "n"]].sum()
     mean = total[values].div(total["n"], axis=0)
     return mean.reset_index()
 

@@ -11,8 +11,9 @@ import difflib
 import math
 import re
 import tomllib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from sim.errors import UserError
 
@@ -277,9 +278,7 @@ def _coerce_scalar(p: Param, value: Any, label: str) -> Any:
         if math.isnan(value):
             raise bad
     elif kind in ("int", "bool"):
-        if isinstance(value, bool):
-            value = int(value)
-        elif isinstance(value, float) and value.is_integer():
+        if isinstance(value, bool) or (isinstance(value, float) and value.is_integer()):
             value = int(value)
         if not isinstance(value, int):
             raise bad
@@ -425,7 +424,7 @@ class Params(Mapping[str, Any]):
             check_scenario(v["scenario.date"], v["scenario.home"], tuple(v["scenario.partners"]),
                            tuple(v["scenario.states"]))
 
-    def replace(self, updates: Mapping[str, Any] | None = None, /, **keywords: Any) -> "Params":
+    def replace(self, updates: Mapping[str, Any] | None = None, /, **keywords: Any) -> Params:
         """A copy with some values changed (dotted names, ``name[i]`` for list elements); only the changed
         values are validated again, then the whole set's consistency."""
         _refuse_keywords("Params.replace", keywords)
@@ -473,7 +472,7 @@ class Params(Mapping[str, Any]):
 
     def layout(self) -> tuple[Any, ...]:
         """What one engine call's replicates must share: the scenario (roster, horizon) and the number of accused."""
-        return tuple((p.name, _frozen(self._values[p.name])) for p in SCHEMA if p.layout) + (self.n_accused,)
+        return (*tuple((p.name, _frozen(self._values[p.name])) for p in SCHEMA if p.layout), self.n_accused)
 
     def group(self, name: str) -> dict[str, Any]:
         """The values of one group keyed by short name, e.g. ``group('arrest')['duty']``."""
@@ -522,7 +521,7 @@ def _frozen(v: Any) -> Any:
     return tuple(v) if isinstance(v, list) else v
 
 
-def as_params(params: "Params | Mapping[str, Any] | None") -> Params:
+def as_params(params: Params | Mapping[str, Any] | None) -> Params:
     """Accept a Params, a dict of dotted names, or None (defaults)."""
     if isinstance(params, Params):
         return params

@@ -45,7 +45,7 @@ class ArrestCoefficients(NamedTuple):
     immunity: float
 
     @classmethod
-    def from_params(cls, params: Params) -> "ArrestCoefficients":
+    def from_params(cls, params: Params) -> ArrestCoefficients:
         return cls(**params.group("arrest"))
 
 

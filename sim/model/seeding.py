@@ -34,7 +34,7 @@ def root_seed(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
 
 def child_seed(parent: np.random.SeedSequence, key: int) -> np.random.SeedSequence:
     """The spawned child of ``parent`` with index ``key``, made directly (no spawn counter state)."""
-    return np.random.SeedSequence(parent.entropy, spawn_key=tuple(parent.spawn_key) + (int(key),))
+    return np.random.SeedSequence(parent.entropy, spawn_key=(*tuple(parent.spawn_key), int(key)))
 
 
 def stream_point(point: int | np.ndarray, crn: bool) -> int | np.ndarray:

@@ -124,7 +124,7 @@ def _gamma(keys: np.ndarray, stream: int, sub: int, shape: np.ndarray, z: np.nda
     (3a + k)·n + i (normal from k = 0, 1; acceptance k = 2). Shapes below 1 are boosted,
     Gamma(a) = Gamma(a + 1)·U^(1/a), with U at slot 3·GAMMA_ATTEMPTS·n + i.
     """
-    r, n = shape.shape
+    _r, n = shape.shape
     keys = np.asarray(keys, np.uint64)
     boost = shape < 1.0
     d = np.where(boost, shape + 1.0, shape) - 1.0 / 3.0

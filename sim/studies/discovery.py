@@ -56,7 +56,7 @@ class Question:
     mass_min: float = MASS_MIN
     density: float | None = None  # choose the box of largest coverage at this density (default: the last box)
 
-    def check(self) -> "Question":
+    def check(self) -> Question:
         if self.outcome not in OUTCOMES:
             raise UserError(f"--outcome {self.outcome!r}: choose {' or '.join(OUTCOMES)}")
         if not 0 < self.threshold < 1:

@@ -140,7 +140,7 @@ def draw(folder: Path, kinds: list[str]) -> list[Path]:
     for kind in kinds:
         try:
             paths.extend(Path(p) for p in draw_figures(folder, [kind]))
-        except Exception as exc:  # noqa: BLE001 - the results are written; a figure must not lose them
+        except Exception as exc:
             first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
             sys.stderr.write(f"warning: figure '{kind}' skipped ({first}); "
                              f"redraw with `python -m sim plot {folder} --kind {kind}`\n")

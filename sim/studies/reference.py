@@ -54,7 +54,8 @@ REFERENCES = {
                                       ("paired.csv", "summary.csv", "figures/paired.png"),
                                       "results/compare_2023_ukraine"),
     "compare_2009_darfur": Reference("python -m sim compare experiments/compare_2009_darfur.toml",
-                                     ("paired.csv", "summary.csv", "figures/paired.png"), "results/compare_2009_darfur"),
+                                     ("paired.csv", "summary.csv", "figures/paired.png"),
+                                     "results/compare_2009_darfur"),
     "discovery": Reference("python -m sim sweep experiments/discovery.toml && python -m sim discover "
                            "results/discovery --horizon 120 --threshold 0.5 --accused 0",
                            ("box.csv", "trajectory.csv", "limits.csv", "tradeoff.png", "box_limits.png"),
@@ -149,7 +150,7 @@ def sensitivity_top(name: str, k: int = 3) -> str:
     head = "S_T" if method == "sobol" else "μ*"
     rows = [f"| measure | {' | '.join(f'{i + 1}. ({head})' for i in range(k))} | distinguishable from noise |",
             "|---|" + "---|" * (k + 1)]
-    for measure, g in table.groupby("measure", sort=False):
+    for _measure, g in table.groupby("measure", sort=False):
         top = g.sort_values(key, ascending=False, kind="stable").head(k)
         cells = [f"`{r['parameter']}` {_num(r[key], 2)}" for _, r in top.iterrows()]
         if method == "sobol":
@@ -310,8 +311,9 @@ def study_times(_: str = "") -> str:
 
 
 BLOCKS: dict[str, Callable[[str], str]] = {
-    "sensitivity-top": sensitivity_top, "sensitivity-runs": sensitivity_runs, "quiet": quiet_parameters, "sobol": sobol_table,
-    "compare": compare_table, "compare-means": compare_means, "discovery-box": discovery_box, "calibration-posterior": calibration_posterior,
+    "sensitivity-top": sensitivity_top, "sensitivity-runs": sensitivity_runs, "quiet": quiet_parameters,
+    "sobol": sobol_table, "compare": compare_table, "compare-means": compare_means, "discovery-box": discovery_box,
+    "calibration-posterior": calibration_posterior,
     "calibration-checks": calibration_checks, "sbc-coverage": sbc_coverage, "study-times": study_times,
 }
 _BLOCK = re.compile(r"(<!-- ref:([a-z-]+):([A-Za-z0-9_]*):begin -->\n)(.*?)(<!-- ref:\2:\3:end -->)", re.S)

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from sim.analysis.metrics import parameter_spread, summarize
 from sim.experiments import store

@@ -150,7 +150,8 @@ class Court(mesa.Agent):
                                         self.model.params["court.finding_prob"]))
 
     def after_visit(self, arrested: bool, member: bool, finding: bool) -> None:
-        """ODD §7.3.6-8: an arrest raises legitimacy; a refusal (less with a finding) or a non-member's visit lowers it."""
+        """ODD §7.3.6-8: an arrest raises legitimacy; a refusal (less with a finding) or a non-member's visit
+        lowers it."""
         p = self.model.params
         self.legitimacy = float(rules.legitimacy_after_visit(self.legitimacy, arrested, member, finding,
                                                              p["court.arrest_gain"], p["court.defiance_loss"],

@@ -144,7 +144,8 @@ class TribunalModel(mesa.Model):
                     a.timed_stay()
 
     def regime_change(self) -> None:
-        """ODD §7.1: detained accused may be handed over; then perhaps a new government decides each free accused's fate."""
+        """ODD §7.1: detained accused may be handed over; then perhaps a new government decides each free
+        accused's fate."""
         p = self.params
         if p["home.detained_surrender_rate"] > 0:
             for a in self.accused:

@@ -269,7 +269,7 @@ def _draw(weight: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.where(total[:, 0] < TINY, -1, index)
 
 
-# --- ODD §7.4 unsealing, ODD §7.5 norms, ODD §7.6 withdrawal and accession, ODD §7.7 drift ------------------------------------
+# --- ODD §7.4 unsealing, ODD §7.5 norms, ODD §7.6 withdrawal and accession, ODD §7.7 drift ---------------
 
 def unseal(w: World, t: int) -> None:
     """ODD §7.4: each sealed warrant becomes public with probability ``prosecutor.unseal_rate``."""

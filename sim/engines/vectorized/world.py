@@ -37,7 +37,7 @@ class Layout:
     n_accused: int
 
     @classmethod
-    def of(cls, batch: Batch) -> "Layout":
+    def of(cls, batch: Batch) -> Layout:
         roster = build_roster(batch.params)
         others = np.flatnonzero(np.arange(roster.n_states) != roster.home)
         order = others[np.argsort(roster.region[others], kind="stable")]
@@ -67,10 +67,10 @@ class Coefficients:
             setattr(self, k, v)
 
     @classmethod
-    def of(cls, p: "Parameters") -> "Coefficients":
+    def of(cls, p: Parameters) -> Coefficients:
         return cls({k: p.col(f"arrest.{k}") for k in cls.NAMES})
 
-    def take(self, rows: np.ndarray) -> "Coefficients":
+    def take(self, rows: np.ndarray) -> Coefficients:
         """The coefficients of single cells in rows ``rows`` (flat gathers of row-varying ones)."""
         return Coefficients({k: v if np.ndim(v) == 0 else v[rows, 0] for k, v in self.values.items()})
 
@@ -219,7 +219,8 @@ class World:
     def odds_against(self, rows) -> np.ndarray:
         """Each host's factor of the odds against arrest now (rules.arrest_odds_against), for ``rows``:
         the part of the arrest probabilities common to every accused."""
-        return rules.arrest_odds_against(self._coef_rows(rows), self.standing[rows], self.compliance[rows], self.pressure[rows],
+        return rules.arrest_odds_against(self._coef_rows(rows), self.standing[rows], self.compliance[rows],
+                                         self.pressure[rows],
                                          self.legitimacy[rows, None])
 
     def _coef_rows(self, rows) -> Coefficients:

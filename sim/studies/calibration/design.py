@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -218,7 +219,7 @@ def simulated_records(run: Run, outcomes: Outcomes, group: np.ndarray) -> tuple[
     in_custody = (custody != NEVER) & (custody + 1 <= follow)
     in_detention = ~in_custody & (detained != NEVER) & (detained + 1 <= follow)
     time = np.where(in_custody, custody + 1, np.where(in_detention, detained + 1, follow)).astype(float)
-    names = np.asarray(ROUTES + ("detained",), dtype=object)
+    names = np.asarray((*ROUTES, "detained"), dtype=object)
     event = np.where(in_custody, names[route], np.where(in_detention, "detained", None))
     n, f = custody.shape
     records = pd.DataFrame({"group": np.repeat(group, f), "run": run.key, "person": np.tile(run.persons, n),
@@ -246,4 +247,4 @@ def runs_table(design: Design) -> pd.DataFrame:
                           "partners": " ".join(r.params["scenario.partners"])} for r in design.runs])
 
 
-__all__: Sequence[str] = ("Selection", "Run", "Design", "build_design", "simulated_records", "runs_table")
+__all__: Sequence[str] = ("Design", "Run", "Selection", "build_design", "runs_table", "simulated_records")

@@ -16,7 +16,7 @@ from sim.experiments import store
 from sim.experiments.provenance import config_record, manifest, now
 from sim.studies.calibration.config import Calibration
 from sim.studies.calibration.design import build_design, runs_table
-from sim.studies.calibration.study import (fit, observed_summaries, out_of_sample, predictive, workers_pool)
+from sim.studies.calibration.study import fit, observed_summaries, out_of_sample, predictive, workers_pool
 
 FORMAT = store.CALIBRATION_FORMAT
 HISTORY = store.ABC_HISTORY

@@ -8,9 +8,9 @@ or the number of workers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,7 +48,7 @@ class RecordModel:
         pyabc = _pyabc()
 
         class _Model(pyabc.Model):
-            def sample(inner, pars):  # noqa: N805 - pyabc calls model.sample(pars)
+            def sample(inner, pars):
                 return self.sample(pars)
 
         self.model = _Model(name="record")

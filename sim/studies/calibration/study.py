@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -134,7 +135,6 @@ def window_outcomes(design: Design, records: pd.DataFrame, runs: pd.DataFrame, s
     after = np.array([w > since for w in when]) & ~rec["censored"].to_numpy(bool)
     rec["_after"] = after
     keys = [by] if by else []
-    out: dict[str, Any] = {}
     groups = rec.groupby(keys, sort=True) if keys else [((), rec)]
     rows = []
     for key, g in groups:
@@ -187,4 +187,5 @@ def out_of_sample(cal: Calibration, design: Design, *, workers: int = 1, pool=No
 
 
 def selection_text(sel: Selection) -> str:
-    return f"kinds {', '.join(sel.kinds)}; roles {', '.join(sel.roles)}; censored at {sel.censor_date or 'the record date'}"
+    return (f"kinds {', '.join(sel.kinds)}; roles {', '.join(sel.roles)}; "
+            f"censored at {sel.censor_date or 'the record date'}")
