@@ -70,6 +70,7 @@ def _check(name: str, size: str) -> None:
     assert result.same, f"{name} ({size}): engines differ\n{result.report()}"
 
 
+@pytest.mark.slow  # a statistical test of 2 x 2,000 replicates: CI runs it with the full-size sets
 def test_engines_agree_on_defaults_small():
     _check("defaults", "tiny")
 

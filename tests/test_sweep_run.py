@@ -108,6 +108,7 @@ def test_manifest_records_everything_and_hashes_the_outputs(tiny):
     assert manifest["timings"]["blocks_computed"] == 12 and manifest["timings"]["wall_seconds"] > 0
 
 
+@pytest.mark.slow  # fault injection: a killed process
 def test_resume_after_sigkill_gives_byte_identical_outputs(tiny, tmp_path):
     """Kill a sweep (a subprocess) after its first blocks land, resume it, compare with the uninterrupted run."""
     _, _ref = tiny
