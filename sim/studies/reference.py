@@ -62,7 +62,7 @@ REFERENCES = {
                            "results/discovery/discovery"),
     "calibration": Reference("python -m sim calibrate experiments/calibration.toml",
                              ("summary.csv", "generations.csv", "predictive.csv", "out_of_sample.csv",
-                              "out_of_sample_summary.csv", "pairs.png", "predictive.png", "out_of_sample.png"),
+                              "out_of_sample_summary.csv", "predictive.png", "out_of_sample.png"),
                              "results/calibration"),
     "sbc": Reference("python -m sim calibrate experiments/calibration.toml --sbc 100",
                      ("coverage.csv", "ranks.csv", "fits.csv", "sbc.png"), "results/calibration-sbc"),
@@ -248,13 +248,42 @@ def _p(value: Any) -> str:
     return "–" if v != v else ("< .001" if v < 0.001 else f"{v:.3f}")
 
 
-def calibration_posterior(name: str) -> str:
-    """The posterior of each free parameter: prior, median, 90% interval and how much the record narrowed it."""
-    table = read(name, "summary.csv")
+def _posterior_rows(table: pd.DataFrame) -> list[str]:
     rows = ["| parameter | prior | median | 90% interval | width / prior width |", "|---|---|---|---|---|"]
     for _, r in table.iterrows():
         rows.append(f"| `{r['parameter']}` | {r['prior']} | {_num(r['median'])} | [{_num(r['q5'])}, {_num(r['q95'])}] "
                     f"| {r['width_ratio_90']:.2f} |")
+    return rows
+
+
+def oos_posterior(name: str) -> str:
+    """The posterior of the fit on what was known at the out-of-sample cut."""
+    return "\n".join(_posterior_rows(read(name, "out_of_sample_summary.csv")))
+
+
+def predictive_rows(name: str) -> str:
+    """Each summary of the record against the replicated records: median, 90% interval, p-value."""
+    table = read(name, "predictive.csv")
+    rows = ["| summary | record | replicated median | 90% interval | p |", "|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        rows.append(f"| {r['what']} | {_num(r['record'])} | {_num(r['replicated_median'])} | "
+                    f"[{_num(r['low_90'])}, {_num(r['high_90'])}] | {r['p_value']:.2f} |")
+    return "\n".join(rows)
+
+
+def oos_rows(name: str) -> str:
+    """What happened after the cut against what the early fit predicted."""
+    table = read(name, "out_of_sample.csv")
+    rows = ["| after the cut | observed | predicted median | 50% interval | 90% interval |", "|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        rows.append(f"| `{r['outcome']}` | {_num(r['record'])} | {_num(r['predicted_median'])} | "
+                    f"[{_num(r['low_50'])}, {_num(r['high_50'])}] | [{_num(r['low_90'])}, {_num(r['high_90'])}] |")
+    return "\n".join(rows)
+
+
+def calibration_posterior(name: str) -> str:
+    """The posterior of each free parameter: prior, median, 90% interval and how much the record narrowed it."""
+    rows = _posterior_rows(read(name, "summary.csv"))
     gens = read(name, "generations.csv")
     t = record(name).get("timings") or {}
     rows += ["", f"{len(gens)} generations, {int(gens['evaluations'].sum()):,} simulated records, final "
@@ -313,7 +342,8 @@ def study_times(_: str = "") -> str:
 BLOCKS: dict[str, Callable[[str], str]] = {
     "sensitivity-top": sensitivity_top, "sensitivity-runs": sensitivity_runs, "quiet": quiet_parameters,
     "sobol": sobol_table, "compare": compare_table, "compare-means": compare_means, "discovery-box": discovery_box,
-    "calibration-posterior": calibration_posterior,
+    "calibration-posterior": calibration_posterior, "oos-posterior": oos_posterior, "predictive": predictive_rows,
+    "out-of-sample": oos_rows,
     "calibration-checks": calibration_checks, "sbc-coverage": sbc_coverage, "study-times": study_times,
 }
 _BLOCK = re.compile(r"(<!-- ref:([a-z-]+):([A-Za-z0-9_]*):begin -->\n)(.*?)(<!-- ref:\2:\3:end -->)", re.S)
