@@ -102,6 +102,8 @@ def simulate(params: Params | Mapping[str, Any] | None = None, *, replicates: in
     frame = out.frame(np.arange(replicates))
     if series is None:
         return frame
+    if out.series is None:
+        raise RuntimeError(f"engine {engine!r} returned no monthly series for series={series!r}")
     if series == "mean":
         return frame, combine_series([out.series], "mean")
     return frame, out.series.drop(columns="point").reset_index(drop=True)

@@ -166,7 +166,7 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: Sequence[float]) -> np.nd
     order = np.argsort(x, kind="stable")
     x, w = np.asarray(x, float)[order], np.asarray(w, float)[order]
     cdf = np.cumsum(w) / w.sum()
-    return np.array([x[min(np.searchsorted(cdf, qq, side="left"), len(x) - 1)] for qq in q])
+    return np.array([x[min(int(np.searchsorted(cdf, qq, side="left")), len(x) - 1)] for qq in q])
 
 
 def posterior_summary(draws: pd.DataFrame, weights: np.ndarray, priors: Sequence[Prior],

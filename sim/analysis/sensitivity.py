@@ -295,7 +295,7 @@ def sobol_with_noise(problem: Mapping[str, Any], Y, noise_variance, seed: int, *
     A, B, AB, _ = separate_output_values(y, d, n, second_order)
     nA, nB, nAB, _ = separate_output_values(noise.copy(), d, n, second_order)
 
-    def indices(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    def indices(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.floating]:
         a, b, ab = A[rows], B[rows], AB[rows]
         var = np.var(np.r_[a, b])
         noise_mean = float(np.mean(np.r_[nA[rows], nB[rows]]))

@@ -11,13 +11,16 @@ import contextlib
 import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from sim.model.params import lookup
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 DPI = 200
 WIDTH = 7.0  # inches: the full text width of a journal page
@@ -44,7 +47,7 @@ SERIES_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9
 SEQUENTIAL = "viridis"
 SVG_SALT = "tribunal-sim"
 
-RC: dict[str, Any] = {
+RC: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 8.5,
     "axes.titlesize": 9,

@@ -336,12 +336,12 @@ def draw_states(model: TribunalModel) -> Figure:
     cax = fig.add_axes((0.70, 0.60, 0.025, 0.3))
     size = 14 + 26 * np.clip(np.exp(v["log_appeal"]), 0, 6)
     pending = v["_withdraw_at"] >= 0
-    norm = dict(cmap="RdYlGn", vmin=0, vmax=1)
+    norm: dict[str, Any] = dict(cmap="RdYlGn", vmin=0, vmax=1)
     for is_member, marker in ((True, "o"), (False, "s")):
         sel = others & (v["member"] == is_member)
         sc = ax.scatter(xy[sel, 0], xy[sel, 1], s=size[sel], c=v["compliance"][sel], marker=marker,
-                        edgecolors=np.where(pending[sel], "#ff7f00", "#333333"),
-                        linewidths=np.where(pending[sel], 2.0, 0.5), zorder=3, **norm)
+                        edgecolors=np.where(pending[sel], "#ff7f00", "#333333").tolist(),
+                        linewidths=np.where(pending[sel], 2.0, 0.5).tolist(), zorder=3, **norm)
     fig.colorbar(sc, cax=cax, label="compliance")
     head_of_state = {a.name: a.head_of_state for a in model.accused}
     trips = recent_trips(model)
@@ -352,7 +352,7 @@ def draw_states(model: TribunalModel) -> Figure:
         width = 2.4 if head_of_state[who] else 1.4
         ax.plot([0, xy[host, 0]], [0, xy[host, 1]], style, color=colour, alpha=alpha, lw=width, zorder=2)
         if age == 0 and outcome in ("arrested", "refused"):
-            ax.scatter(*xy[host], s=260, marker="o" if outcome == "arrested" else "X", facecolors="none"
+            ax.scatter(xy[host, 0], xy[host, 1], s=260, marker="o" if outcome == "arrested" else "X", facecolors="none"
                        if outcome == "arrested" else colour, edgecolors=colour, linewidths=2.5, zorder=4)
     hosts = list(dict.fromkeys(host for _, _, host, _ in reversed(trips)))  # the newest trip's host first
     ax.set_xlim(-1.42, 1.42)

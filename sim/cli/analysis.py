@@ -34,7 +34,7 @@ def sensitivity_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(table, method: str, folder: Path) -> str:
+def _report(table, method: str | None, folder: Path) -> str:
     """A few lines for the terminal: the first measure's parameters by importance, then each other
     measure's three most influential ones."""
     key, conf = ("ST", "ST_conf") if method == "sobol" else ("mu_star", "mu_star_conf")

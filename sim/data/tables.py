@@ -173,7 +173,7 @@ def check_table(frame: pd.DataFrame, spec: TableSpec, path: Path) -> None:
         raise _fail(path, None, f"{n} data rows, expected {spec.rows}")
     if n < spec.min_rows:
         raise _fail(path, None, f"only {n} data rows, expected at least {spec.min_rows} (truncated?)")
-    def rownum(i):
+    def rownum(i: int) -> int:
         return int(i) + 2  # header is row 1
     for col in spec.nonempty:
         empty = frame.index[frame[col].str.strip() == ""]

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
-from sim.model.params import Params, coerce, lookup, split_name
+from sim.model.params import Param, Params, coerce, lookup, split_name
 
 DESIGN_TAG = 0x5357454550  # "SWEEP": keeps the design's stream apart from the points' block streams
 
 
-def _base(name: str):
+def _base(name: str) -> tuple[Param, int | None]:
     base, idx = split_name(name)
     return lookup(base), idx
 
@@ -86,6 +86,8 @@ def _sample(sampler: str, key: tuple[tuple[str, float, float], ...], n: int, see
     elif sampler == "sobol":
         x = sobol.sample(problem, n, calc_second_order=bool(second_order), scramble=True, seed=rng)
     elif sampler == "morris":
+        if levels is None:
+            raise UserError("a Morris design needs its number of grid levels ([sweep] levels)")
         x = morris.sample(problem, int(candidates or n), num_levels=int(levels),
                           optimal_trajectories=int(n) if candidates else None, seed=rng)
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,7 @@ def run_length(points: pd.DataFrame, manifest: dict[str, Any]) -> pd.Series:
     return pd.Series(values.astype(int), index=points["point"].to_numpy(), name=name)
 
 
-def _read(path: Path, reader) -> Any:
+def _read(path: Path, reader: Callable[[Path], Any]) -> Any:
     try:
         return reader(path)
     except UserError:
@@ -159,7 +160,7 @@ def _manifest(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _columns(frame: pd.DataFrame, path: Path, needed) -> pd.DataFrame:
+def _columns(frame: pd.DataFrame, path: Path, needed: Iterable[str]) -> pd.DataFrame:
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise UserError(f"{path} lacks column(s) {', '.join(missing)}; {FIX}")

@@ -105,7 +105,7 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
-def _p(name, kind, default, doc, low=-INF, high=INF, **kw) -> Param:
+def _p(name: str, kind: str, default: Any, doc: str, low: float = -INF, high: float = INF, **kw: Any) -> Param:
     return Param(name=name, kind=kind, default=default, doc=doc, low=low, high=high, **kw)
 
 

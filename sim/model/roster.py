@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -50,7 +51,8 @@ def build_roster(params: Params) -> Roster:
                             params["scenario.n_regions"], params["scenario.n_partners"])
 
 
-def real_roster(date: str, home: str, partners, folder=None) -> Roster:
+def real_roster(date: str, home: str, partners: list[str] | tuple[str, ...] | str,
+                folder: str | Path | None = None) -> Roster:
     """ODD §5.2's real roster on ``date`` (sim.data.real), as the model's Roster."""
     from sim.data import real
 

@@ -7,24 +7,30 @@ states, and the vectorized core on (replicates × states) arrays.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, TypeAlias
 
 import numpy as np
 
 from sim.model.params import Params
 
+Values: TypeAlias = float | np.floating | np.ndarray  # a number, or an array broadcasting with the other arguments
+Mask: TypeAlias = bool | np.bool_ | np.ndarray  # a decision, or an array of them
+Broadcast: TypeAlias = Any  # what a formula gives: a number or an array as NumPy broadcasts (mypy cannot follow)
 
-def probability_from_odds_against(odds_against, scale=1.0):
+
+def probability_from_odds_against(odds_against: Values, scale: Values = 1.0) -> Broadcast:
     """scale / (1 + o): ``scale`` times the probability of an event whose odds against are o."""
     return scale / (1.0 + odds_against)
 
 
-def sigmoid(z, scale=1.0):
+def sigmoid(z: Values, scale: Values = 1.0) -> Broadcast:
     """scale · σ(z), with σ(z) = 1 / (1 + e^(−z))."""
     return probability_from_odds_against(np.exp(-z), scale)
 
 
-def beta_draw(rng: np.random.Generator, mean, concentration: float, size=None):
+def beta_draw(rng: np.random.Generator, mean: Values, concentration: float,
+              size: int | tuple[int, ...] | None = None) -> Broadcast:
     """Beta(mκ, (1−m)κ) draws; a mean ≤ 0 gives exactly 0 and a mean ≥ 1 exactly 1 (ODD §5.3)."""
     a, b, fixed = beta_shapes(mean, concentration)
     draws = rng.beta(a, b, size=size)
@@ -49,34 +55,57 @@ class ArrestCoefficients(NamedTuple):
         return cls(**params.group("arrest"))
 
 
-def arrest_logit_standing(coef: ArrestCoefficients, member, sovereignty, alignment):
+class ArrestWeights(Protocol):
+    """What the arrest formulas read: ArrestCoefficients, or the vectorized engine's weights (numbers, or
+    columns when they differ by row)."""
+
+    @property
+    def intercept(self) -> Values: ...
+    @property
+    def duty(self) -> Values: ...
+    @property
+    def compliance(self) -> Values: ...
+    @property
+    def legitimacy(self) -> Values: ...
+    @property
+    def pressure(self) -> Values: ...
+    @property
+    def sovereignty(self) -> Values: ...
+    @property
+    def alignment(self) -> Values: ...
+    @property
+    def immunity(self) -> Values: ...
+
+
+def arrest_logit_standing(coef: ArrestWeights, member: Values, sovereignty: Values, alignment: Values) -> Broadcast:
     """Host i's share of z_ij that changes only when it leaves the statute:
     β0 + β_duty·member_i − β_s·s_i − β_a·a_i."""
     return coef.intercept + coef.duty * member - coef.sovereignty * sovereignty - coef.alignment * alignment
 
 
-def arrest_logit_accused(coef: ArrestCoefficients, head_of_state):
+def arrest_logit_accused(coef: ArrestWeights, head_of_state: Values) -> Broadcast:
     """Accused j's share of z_ij: −β_hos·head_of_state_j."""
     return -coef.immunity * head_of_state
 
 
-def arrest_odds_against(coef: ArrestCoefficients, standing, compliance, pressure, legitimacy):
+def arrest_odds_against(coef: ArrestWeights, standing: Values, compliance: Values, pressure: Values,
+                        legitimacy: Values) -> Broadcast:
     """e^(−z_common): host i's factor of every accused's odds against arrest there, where
     z_common = standing_i + β_c·c_i + β_p·p_i + β_L·L is the share of z_ij common to every accused."""
     return np.exp(-coef.compliance * compliance - standing - coef.pressure * pressure - coef.legitimacy * legitimacy)
 
 
-def arrest_probability_from_parts(capacity, odds_against, accused_logit):
+def arrest_probability_from_parts(capacity: Values, odds_against: Values, accused_logit: Values) -> Broadcast:
     """P_ij = k_i · σ(z_ij) = k_i / (1 + e^(−z_ij)), where e^(−z_ij) = ``arrest_odds_against``
     times e^(−accused j's share)."""
-    factor = np.exp(-accused_logit)
+    factor: Values = np.exp(-accused_logit)
     if np.ndim(factor) == 0:
         factor = float(factor)  # a weak Python scalar keeps float32 arrays float32 (NEP 50)
     return probability_from_odds_against(odds_against if np.all(factor == 1) else odds_against * factor, capacity)
 
 
-def arrest_probability(coef: ArrestCoefficients, capacity, member, compliance, legitimacy, pressure, sovereignty,
-                       alignment, head_of_state):
+def arrest_probability(coef: ArrestWeights, capacity: Values, member: Values, compliance: Values, legitimacy: Values,
+                       pressure: Values, sovereignty: Values, alignment: Values, head_of_state: Values) -> Broadcast:
     """P_ij = k_i · σ(z_ij): the probability that host i arrests visiting accused j (ODD §7.3.1).
 
     z_ij = β0 + β_duty·member_i + β_c·c_i + β_L·L + β_p·p_i − β_s·s_i − β_a·a_i − β_hos·head_of_state_j,
@@ -88,99 +117,104 @@ def arrest_probability(coef: ArrestCoefficients, capacity, member, compliance, l
     return arrest_probability_from_parts(capacity, odds_against, arrest_logit_accused(coef, head_of_state))
 
 
-def perceived_risk(arrest_prob, sealed, sealed_awareness: float):
+def perceived_risk(arrest_prob: Values, sealed: Mask, sealed_awareness: float) -> np.ndarray:
     """r_ij: the accused sees the full risk of a public warrant, a share of it under seal."""
     return np.where(sealed, arrest_prob * sealed_awareness, arrest_prob)
 
 
-def destination_appeal(log_appeal, alignment, travel_alignment: float):
+def destination_appeal(log_appeal: Values, alignment: Values, travel_alignment: float) -> Broadcast:
     """log w_i + β_t·a_i: the log destination weight of state i at zero risk (fixed for a run)."""
     return log_appeal + travel_alignment * alignment
 
 
-def destination_logit_from_appeal(appeal, risk, risk_aversion):
+def destination_logit_from_appeal(appeal: Values, risk: Values, risk_aversion: Values) -> Broadcast:
     """log of the destination weight, from ``destination_appeal``: appeal_i − ρ_j·r_ij."""
     return appeal - risk_aversion * risk
 
 
-def destination_logit(log_appeal, alignment, risk, travel_alignment: float, risk_aversion):
+def destination_logit(log_appeal: Values, alignment: Values, risk: Values, travel_alignment: float,
+                      risk_aversion: Values) -> Broadcast:
     """log of the destination weight w_i · exp(β_t·a_i − ρ_j·r_ij) (kept in logs to avoid underflow)."""
     return destination_logit_from_appeal(destination_appeal(log_appeal, alignment, travel_alignment), risk,
                                          risk_aversion)
 
 
-def trip_probability(trip_rate):
+def trip_probability(trip_rate: Values) -> Broadcast:
     """1 − exp(−λ): the chance a Poisson(λ) planner plans at least one trip this month."""
     return -np.expm1(-np.asarray(trip_rate, dtype=float))
 
 
-def regime_change_probability(turnover_rate, engagement_effect, engagement):
+def regime_change_probability(turnover_rate: Values, engagement_effect: Values, engagement: Values) -> Broadcast:
     """q = min(1, η(1 + γ_e·e)) (ODD §7.1), for numbers or arrays."""
     return np.minimum(1.0, turnover_rate * (1.0 + engagement_effect * engagement))
 
 
-def decay_pressure(pressure, decay: float, out=None):
+def decay_pressure(pressure: Values, decay: float, out: np.ndarray | None = None) -> Broadcast:
     """p ← p·(1 − decay) (into ``out`` if given)."""
     return np.multiply(pressure, 1.0 - decay, out=out)
 
 
-def add_pressure(pressure, boost: float):
+def add_pressure(pressure: Values, boost: float) -> Broadcast:
     """p ← min(1, p + boost)."""
     return np.minimum(1.0, pressure + boost)
 
 
-def legitimacy_after_arrest(legitimacy, gain: float):
+def legitimacy_after_arrest(legitimacy: Values, gain: float) -> Broadcast:
     """L ← L + δ_arrest·(1 − L)."""
     return legitimacy + gain * (1.0 - legitimacy)
 
 
-def legitimacy_after_defiance(legitimacy, loss: float, finding):
+def legitimacy_after_defiance(legitimacy: Values, loss: float, finding: Mask) -> Broadcast:
     """L ← L − δ_defy·L, halved when the court makes a finding."""
     return legitimacy - np.where(finding, 0.5, 1.0) * loss * legitimacy
 
 
-def legitimacy_after_nonmember_visit(legitimacy, loss: float):
+def legitimacy_after_nonmember_visit(legitimacy: Values, loss: float) -> Broadcast:
     """L ← L − δ_nm·L."""
     return legitimacy - loss * legitimacy
 
 
-def legitimacy_drift(legitimacy, legitimacy0: float, reversion: float):
+def legitimacy_drift(legitimacy: Values, legitimacy0: float, reversion: float) -> Broadcast:
     """L ← clip(L + κ_L·(L0 − L), 0, 1)."""
     return np.clip(legitimacy + reversion * (legitimacy0 - legitimacy), 0.0, 1.0)
 
 
-def compliance_after_arrest(compliance, gain: float):
+def compliance_after_arrest(compliance: Values, gain: float) -> Broadcast:
     """c_i ← min(1, c_i + gain) for the arresting host."""
     return np.minimum(1.0, compliance + gain)
 
 
-def norm_pull(region_mean, legitimacy, legitimacy0: float, conformity: float, legitimacy_pull: float):
+def norm_pull(region_mean: Values, legitimacy: Values, legitimacy0: float, conformity: float,
+              legitimacy_pull: float) -> Broadcast:
     """μ·c̄_region + ν·(L − L0): the monthly pull on c_i, the same for every state of a region."""
     return conformity * region_mean + legitimacy_pull * (legitimacy - legitimacy0)
 
 
-def norm_update_from_pull(compliance, pull, conformity: float, out=None):
+def norm_update_from_pull(compliance: Values, pull: Values, conformity: float,
+                          out: np.ndarray | None = None) -> Broadcast:
     """c_i ← clip((1 − μ)·c_i + pull, 0, 1), with the pull of ``norm_pull`` (into ``out`` if given)."""
     return np.clip((1.0 - conformity) * compliance + pull, 0.0, 1.0, out=out)
 
 
-def norm_update(compliance, region_mean, legitimacy, legitimacy0: float, conformity: float, legitimacy_pull: float):
+def norm_update(compliance: Values, region_mean: Values, legitimacy: Values, legitimacy0: float, conformity: float,
+                legitimacy_pull: float) -> Broadcast:
     """c_i ← clip(c_i + μ·(c̄_region − c_i) + ν·(L − L0), 0, 1)."""
     return norm_update_from_pull(compliance, norm_pull(region_mean, legitimacy, legitimacy0, conformity,
                                                        legitimacy_pull), conformity)
 
 
-def withdrawal_pull(sovereignty, alignment, threshold: float):
+def withdrawal_pull(sovereignty: Values, alignment: Values, threshold: float) -> Broadcast:
     """s_i + a_i − θ_w: how far a member's sovereignty and alignment exceed the threshold (fixed for a run)."""
     return sovereignty + alignment - threshold
 
 
-def withdrawal_probability_from_pull(pull, compliance, findings, rate: float):
+def withdrawal_probability_from_pull(pull: Values, compliance: Values, findings: Values, rate: float) -> Broadcast:
     """min(1, ω·max(0, pull − c)·(1 + n)), with the pull of ``withdrawal_pull``; zero unless c < pull."""
     return np.minimum(1.0, rate * np.maximum(0.0, pull - compliance) * (1.0 + findings))
 
 
-def withdrawal_probability(sovereignty, alignment, compliance, findings, rate: float, threshold: float):
+def withdrawal_probability(sovereignty: Values, alignment: Values, compliance: Values, findings: Values, rate: float,
+                           threshold: float) -> Broadcast:
     """min(1, ω·max(0, s + a − c − θ_w)·(1 + n)): a member's monthly hazard of notifying withdrawal."""
     return withdrawal_probability_from_pull(withdrawal_pull(sovereignty, alignment, threshold), compliance, findings,
                                             rate)
@@ -193,7 +227,7 @@ SUBMODELS = ("warrant_at_issue", "regime_change", "outreach", "trips", "unsealin
 FREE, SURRENDERED, DETAINED = 0, 1, 2  # an accused's fate when a new home government takes office
 
 
-def beta_shapes(mean, concentration):
+def beta_shapes(mean: Values, concentration: Values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Beta(mκ, (1−m)κ) shapes of ODD §5.3 and the exact value where there is no draw: ``fixed`` is 0 for a
     mean ≤ 0, 1 for a mean ≥ 1 and NaN where a Beta draw is used (whose shapes are then a, b)."""
     mean = np.asarray(mean, dtype=float)
@@ -203,7 +237,7 @@ def beta_shapes(mean, concentration):
     return m * concentration, (1.0 - m) * concentration, fixed
 
 
-def attribute_means(value, member, partner):
+def attribute_means(value: Callable[[str], Any], member: Mask, partner: Mask) -> dict[str, np.ndarray]:
     """ODD §5.3: the Beta mean of every state's sovereignty, compliance, capacity and alignment.
 
     ``value(name)`` gives a parameter (a number, or an array broadcasting against ``member``);
@@ -225,7 +259,8 @@ def attribute_means(value, member, partner):
 HOME_ALIGNMENT = 1.0
 
 
-def apply_state_values(attributes, codes, values) -> None:
+def apply_state_values(attributes: Mapping[str, np.ndarray], codes: Sequence[str],
+                       values: Mapping[str, Mapping[str, float]]) -> None:
     """Set the attributes ``scenario.states`` names (``{ISO3: {attribute: value}}``) in place of their draws:
     ``attributes[name]`` has the roster's states on its last axis, ``codes`` their ISO3 codes."""
     index = {c: i for i, c in enumerate(codes)}
@@ -234,17 +269,17 @@ def apply_state_values(attributes, codes, values) -> None:
             attributes[name][..., index[code]] = value
 
 
-def log_appeal(normal, partner, appeal_sd, partner_appeal):
+def log_appeal(normal: Values, partner: Mask, appeal_sd: Values, partner_appeal: Values) -> Broadcast:
     """ODD §5.3: log w_i = appeal_sd·z_i, plus log(partner_appeal) for the home state's partners."""
     return appeal_sd * normal + np.where(partner, np.log(partner_appeal), 0.0)
 
 
-def happens(u, probability):
+def happens(u: Values, probability: Values) -> Broadcast:
     """A Bernoulli decision from its uniform: u < p (a probability of 0 never happens, 1 always does)."""
     return u < probability
 
 
-def fate_at_regime_change(u, surrender_prob, detain_prob):
+def fate_at_regime_change(u: Values, surrender_prob: Values, detain_prob: Values) -> np.ndarray:
     """ODD §7.1: one uniform per free accused; surrender if u < π, detention at home if π ≤ u < π + (1 − π)·δ_h,
     else free (codes SURRENDERED, DETAINED, FREE)."""
     surrender = u < surrender_prob
@@ -252,25 +287,26 @@ def fate_at_regime_change(u, surrender_prob, detain_prob):
     return np.where(surrender, SURRENDERED, np.where(detain, DETAINED, FREE))
 
 
-def log_outreach_attraction(destination_logits, free):
+def log_outreach_attraction(destination_logits: np.ndarray, free: Mask) -> np.ndarray:
     """ODD §7.2: log V_i = log Σ_{free j} w_i·exp(β_t·a_i − ρ_j·r_ij), from each accused's log destination weights
     (..., F, states) and whether each is free (..., F); −inf at every state when nobody is free."""
     logits = np.where(np.asarray(free, dtype=bool)[..., None], destination_logits, -np.inf)
     return np.logaddexp.reduce(logits, axis=-2)
 
 
-def cancels(risk, max_risk):
+def cancels(risk: Values, max_risk: Values) -> Broadcast:
     """ODD §7.3.5: a trip whose perceived risk exceeds r_max is called off."""
     return risk > max_risk
 
 
-def makes_finding(u, arrested, member, finding_prob):
+def makes_finding(u: Values, arrested: Mask, member: Mask, finding_prob: Values) -> np.ndarray:
     """ODD §7.3.7: after a state party's refusal to arrest, the court makes a non-compliance finding with
     probability φ (never after an arrest, nor after a non-member's hosting)."""
     return ~np.asarray(arrested, dtype=bool) & np.asarray(member, dtype=bool) & happens(u, finding_prob)
 
 
-def legitimacy_after_visit(legitimacy, arrested, member, finding, arrest_gain, defiance_loss, nonmember_loss):
+def legitimacy_after_visit(legitimacy: Values, arrested: Mask, member: Mask, finding: Mask, arrest_gain: float,
+                           defiance_loss: float, nonmember_loss: float) -> np.ndarray:
     """ODD §7.3.6-8: the court's legitimacy after a visit: an arrest adds δ_arrest·(1 − L); a member's refusal
     costs δ_defy·L (halved by a finding); a non-member's hosting costs δ_nm·L."""
     after_refusal = legitimacy_after_defiance(legitimacy, defiance_loss, finding)
@@ -278,14 +314,15 @@ def legitimacy_after_visit(legitimacy, arrested, member, finding, arrest_gain, d
     return np.where(arrested, legitimacy_after_arrest(legitimacy, arrest_gain), after_visit)
 
 
-def host_after_visit(compliance, pressure, findings, arrested, finding, arrest_norm_gain, finding_pressure):
+def host_after_visit(compliance: Values, pressure: Values, findings: Values, arrested: Mask, finding: Mask,
+                     arrest_norm_gain: float, finding_pressure: float) -> tuple[np.ndarray, np.ndarray, Broadcast]:
     """ODD §7.3.6-7: the host's compliance (raised by an arrest), pressure (raised by a finding) and findings count."""
     return (np.where(arrested, compliance_after_arrest(compliance, arrest_norm_gain), compliance),
             np.where(finding, add_pressure(pressure, finding_pressure), pressure),
             findings + np.asarray(finding, dtype=np.int64))
 
 
-def outreach_targets(attraction, budget, active):
+def outreach_targets(attraction: np.ndarray, budget: Values, active: Mask) -> np.ndarray:
     """ODD §7.2: the ``budget`` states of highest attraction in each active row (every state when the budget
     covers them all; none in a row with no free accused). ``attraction`` is (rows, states) over the states
     other than home, or any increasing transform of it (log V ranks the same); ``budget`` is a number or one
@@ -307,7 +344,7 @@ def outreach_targets(attraction, budget, active):
     return target
 
 
-def regional_means(compliance, region, n_regions: int):
+def regional_means(compliance: Values, region: np.ndarray, n_regions: int) -> np.ndarray:
     """ODD §7.5: c̄_r, the mean compliance of all states of region r (home included), per row:
     (rows, states) values and each state's region index -> (rows, regions)."""
     compliance = np.atleast_2d(compliance)
@@ -323,24 +360,24 @@ def regional_means(compliance, region, n_regions: int):
     return (sums / sizes).astype(compliance.dtype, copy=False)
 
 
-def may_withdraw(member, pending):
+def may_withdraw(member: Mask, pending: Mask) -> np.ndarray:
     """ODD §7.6.1: members with no withdrawal pending may notify withdrawal."""
     return np.asarray(member, dtype=bool) & ~np.asarray(pending, dtype=bool)
 
 
-def may_accede(member, ever_member, pending, home):
+def may_accede(member: Mask, ever_member: Mask, pending: Mask, home: Mask) -> np.ndarray:
     """ODD §7.6.2: a non-member other than home that has never been a member during the run and has no
     accession pending may deposit an instrument of accession."""
     return ~np.asarray(member, dtype=bool) & ~np.asarray(ever_member, dtype=bool) & ~np.asarray(pending, dtype=bool) \
         & ~np.asarray(home, dtype=bool)
 
 
-def accession_probability(rate, compliance, alignment):
+def accession_probability(rate: Values, compliance: Values, alignment: Values) -> Broadcast:
     """ODD §7.6.2: min(1, α·c_i·(1 − a_i)), with c_i after the norm dynamics of the month."""
     return np.minimum(1.0, rate * compliance * (1.0 - alignment))
 
 
-def timed_host_weights(weights, member):
+def timed_host_weights(weights: Values, member: Mask) -> np.ndarray:
     """ODD §7.0.2: the host of a timed warrant is drawn among current members (i ≠ h) with probability
     proportional to the accused's destination weight."""
     return np.where(np.asarray(member, dtype=bool), weights, 0.0)

@@ -390,8 +390,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.check:
             out = stale()
-            for page in out:
-                print(f"out of date: {page}")
+            for name in out:
+                print(f"out of date: {name}")
             return 1 if out else 0
         for page in pages():
             text = page.read_text(encoding="utf-8")

@@ -184,7 +184,9 @@ def reproduce(folder: Path, workers: int | None = None, quiet: bool = False, fig
         here = folder / name
         if here.is_file() and isinstance(recorded.get(name), str) and store.sha256(here) != recorded[name]:
             report.notes.append(f"{name} has changed since it was written (its sha256 differs from the manifest)")
-    old = manifest.get("software") if isinstance(manifest.get("software"), dict) else {}
+    old = manifest.get("software")
+    if not isinstance(old, dict):
+        old = {}
     now = software()
     changed = [f"{k} {old.get(k)} -> {now[k]}" for k in ("sim", "git_commit", "python", "numpy", "pandas", "pyarrow",
                                                            "mesa", "pyabc") if k in old and old.get(k) != now.get(k)]

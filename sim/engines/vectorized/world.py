@@ -60,6 +60,14 @@ class Coefficients:
     """The arrest decision's weights (numbers, or (R, 1) columns when they differ by row)."""
 
     NAMES = rules.ArrestCoefficients._fields
+    intercept: rules.Values  # one attribute per name, set by __init__ (rules.ArrestWeights)
+    duty: rules.Values
+    compliance: rules.Values
+    legitimacy: rules.Values
+    pressure: rules.Values
+    sovereignty: rules.Values
+    alignment: rules.Values
+    immunity: rules.Values
 
     def __init__(self, values: dict[str, Any]):
         self.values = values

@@ -220,7 +220,7 @@ def simulated_records(run: Run, outcomes: Outcomes, group: np.ndarray) -> tuple[
     in_detention = ~in_custody & (detained != NEVER) & (detained + 1 <= follow)
     time = np.where(in_custody, custody + 1, np.where(in_detention, detained + 1, follow)).astype(float)
     names = np.asarray((*ROUTES, "detained"), dtype=object)
-    event = np.where(in_custody, names[route], np.where(in_detention, "detained", None))
+    event = np.where(in_custody, names[route], np.where(in_detention, "detained", np.asarray(None, dtype=object)))
     n, f = custody.shape
     records = pd.DataFrame({"group": np.repeat(group, f), "run": run.key, "person": np.tile(run.persons, n),
                             "time": time.reshape(-1), "event": event.reshape(-1),

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,9 @@ class RecordModel:
     def __init__(self, names: Sequence[str], placeholder: dict[str, float]):
         pyabc = _pyabc()
 
-        class _Model(pyabc.Model):
+        model_base: Any = pyabc.Model  # pyabc has no type information: its classes are Any to mypy
+
+        class _Model(model_base):
             def sample(inner, pars):
                 return self.sample(pars)
 
@@ -84,7 +87,9 @@ def make_sampler(model: RecordModel, simulate: Callable[[np.ndarray, np.ndarray]
     """A pyabc Sampler that evaluates proposals ``batch`` at a time with ``simulate(values, ids)``."""
     pyabc = _pyabc()
 
-    class BatchedSampler(pyabc.sampler.Sampler):
+    sampler_base: Any = pyabc.sampler.Sampler  # untyped, as in RecordModel
+
+    class BatchedSampler(sampler_base):
         def __init__(self):
             super().__init__()
             self.calls = 0
@@ -153,8 +158,7 @@ def run_smc(priors: Sequence[Prior], observed: dict[str, float], simulate, *, se
     abc = pyabc.ABCSMC(model.model, prior, distance, population_size=particles, sampler=sampler,
                        eps=pyabc.QuantileEpsilon(alpha=0.5))
     np.random.seed(int(np.random.SeedSequence([0x534D43, int(seed)]).generate_state(1)[0]))
-    own = history is None
-    path = Path(tempfile.mkdtemp(prefix="sim-abc-")) / "history.db" if own else Path(history)
+    path = Path(tempfile.mkdtemp(prefix="sim-abc-")) / "history.db" if history is None else Path(history)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     abc.new(f"sqlite:///{path}", observed)
