@@ -64,6 +64,9 @@ REFERENCES = {
                              ("summary.csv", "generations.csv", "predictive.csv", "out_of_sample.csv",
                               "out_of_sample_summary.csv", "predictive.png", "out_of_sample.png"),
                              "results/calibration"),
+    "calibration_officials": Reference("python -m sim calibrate experiments/calibration_officials.toml",
+                                       ("summary.csv", "generations.csv", "predictive.csv", "predictive.png"),
+                                       "results/calibration_officials"),
     "sbc": Reference("python -m sim calibrate experiments/calibration.toml --sbc 100",
                      ("coverage.csv", "ranks.csv", "fits.csv", "sbc.png"), "results/calibration-sbc"),
 }
@@ -130,6 +133,12 @@ def record(name: str, into: Path = REFERENCE) -> dict[str, Any]:
 
 
 # --- the doc blocks -------------------------------------------------------------------------------------------
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table of text cells."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join([*lines, *("| " + " | ".join(r) + " |" for r in rows)])
+
 
 def _num(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
@@ -248,45 +257,44 @@ def _p(value: Any) -> str:
     return "–" if v != v else ("< .001" if v < 0.001 else f"{v:.3f}")
 
 
-def _posterior_rows(table: pd.DataFrame) -> list[str]:
-    rows = ["| parameter | prior | median | 90% interval | width / prior width |", "|---|---|---|---|---|"]
-    for _, r in table.iterrows():
-        rows.append(f"| `{r['parameter']}` | {r['prior']} | {_num(r['median'])} | [{_num(r['q5'])}, {_num(r['q95'])}] "
-                    f"| {r['width_ratio_90']:.2f} |")
-    return rows
+def _posterior_rows(table: pd.DataFrame) -> str:
+    return markdown_table(["parameter", "prior", "median", "90% interval", "width / prior width"],
+                          [[f"`{r['parameter']}`", str(r["prior"]), _num(r["median"]),
+                            f"[{_num(r['q5'])}, {_num(r['q95'])}]", f"{r['width_ratio_90']:.2f}"]
+                           for _, r in table.iterrows()])
 
 
 def oos_posterior(name: str) -> str:
     """The posterior of the fit on what was known at the out-of-sample cut."""
-    return "\n".join(_posterior_rows(read(name, "out_of_sample_summary.csv")))
+    return _posterior_rows(read(name, "out_of_sample_summary.csv"))
 
 
 def predictive_rows(name: str) -> str:
     """Each summary of the record against the replicated records: median, 90% interval, p-value."""
-    table = read(name, "predictive.csv")
-    rows = ["| summary | record | replicated median | 90% interval | p |", "|---|---|---|---|---|"]
-    for _, r in table.iterrows():
-        rows.append(f"| {r['what']} | {_num(r['record'])} | {_num(r['replicated_median'])} | "
-                    f"[{_num(r['low_90'])}, {_num(r['high_90'])}] | {r['p_value']:.2f} |")
-    return "\n".join(rows)
+    return markdown_table(["summary", "record", "replicated median", "90% interval", "p"],
+                          [[str(r["what"]), _num(r["record"]), _num(r["replicated_median"]),
+                            f"[{_num(r['low_90'])}, {_num(r['high_90'])}]", f"{r['p_value']:.2f}"]
+                           for _, r in read(name, "predictive.csv").iterrows()])
 
 
 def oos_rows(name: str) -> str:
     """What happened after the cut against what the early fit predicted."""
-    table = read(name, "out_of_sample.csv")
-    rows = ["| after the cut | observed | predicted median | 50% interval | 90% interval |", "|---|---|---|---|---|"]
-    for _, r in table.iterrows():
-        rows.append(f"| `{r['outcome']}` | {_num(r['record'])} | {_num(r['predicted_median'])} | "
-                    f"[{_num(r['low_50'])}, {_num(r['high_50'])}] | [{_num(r['low_90'])}, {_num(r['high_90'])}] |")
-    return "\n".join(rows)
+    return markdown_table(["after the cut", "observed", "predicted median", "50% interval", "90% interval"],
+                          [[f"`{r['outcome']}`", _num(r["record"]), _num(r["predicted_median"]),
+                            _interval(r, "50"), _interval(r, "90")]
+                           for _, r in read(name, "out_of_sample.csv").iterrows()])
+
+
+def _interval(row: pd.Series, level: str) -> str:
+    return f"[{_num(row[f'low_{level}'])}, {_num(row[f'high_{level}'])}]"
 
 
 def calibration_posterior(name: str) -> str:
     """The posterior of each free parameter: prior, median, 90% interval and how much the record narrowed it."""
-    rows = _posterior_rows(read(name, "summary.csv"))
     gens = read(name, "generations.csv")
     t = record(name).get("timings") or {}
-    rows += ["", f"{len(gens)} generations, {int(gens['evaluations'].sum()):,} simulated records, final "
+    rows = [_posterior_rows(read(name, "summary.csv")), "",
+            f"{len(gens)} generations, {int(gens['evaluations'].sum()):,} simulated records, final "
                  f"epsilon {gens['epsilon'].iloc[-1]:.3g}, effective sample size {gens['ess'].iloc[-1]:.0f} of "
                  f"{int(gens['particles'].iloc[-1])}; fit {t.get('fit_seconds', 0):,.0f} s, everything "
                  f"{t.get('wall_seconds', 0):,.0f} s on {t.get('workers', '?')} workers."]
