@@ -46,3 +46,34 @@ def test_a_file_that_differs_from_its_manifest_is_not_shipped(tmp_path):
     assert not (tmp_path / "ref").exists()
     with pytest.raises(UserError, match="unknown reference"):
         reference.ship("nothing", tmp_path)
+
+
+def _rerun(tmp_path, name: str) -> None:
+    """Run the reference's command into a temporary folder; every shipped data file must come back
+    byte for byte (figures, whose bytes depend on fonts, are not compared)."""
+    import shlex
+
+    from sim.cli import main
+
+    commands = reference.REFERENCES[name].command.split(" && ")
+    folder = tmp_path / "out"
+    for command in commands:
+        args = shlex.split(command)[3:]  # after "python -m sim"
+        args = [str(folder) if a == f"results/{name}" else a for a in args]
+        extra = ["--out", str(folder)] if args[0] != "discover" else []
+        assert main([*args, *extra, "--workers", "2", "--quiet"] if args[0] != "discover" else args) == 0
+    made = folder / "discovery" if name == "discovery" else folder
+    for rel, sha in reference.record(name)["files"].items():
+        if rel.endswith(".csv"):
+            assert store.sha256(made / rel) == sha, f"{name}: {rel} no longer reproduces"
+
+
+def test_the_comparison_references_still_reproduce(tmp_path):
+    for name in ("compare_2009_darfur", "compare_2023_ukraine"):
+        _rerun(tmp_path / name, name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["baseline", "discovery"])
+def test_the_sweep_references_still_reproduce(tmp_path, name):
+    _rerun(tmp_path, name)

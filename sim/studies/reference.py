@@ -347,12 +347,37 @@ def study_times(_: str = "") -> str:
     return "\n".join(rows)
 
 
+def all_times(_: str = "") -> str:
+    """Every shipped reference: the command that makes it and how long it took, on what."""
+    rows = []
+    for name, ref in REFERENCES.items():
+        doc = store.read_json(REFERENCE / name / RECORD)
+        if doc is None:
+            continue
+        t = doc.get("timings") or {}
+        software = doc.get("software") or {}
+        wall = t.get("wall_seconds")
+        if name == "discovery" and doc.get("sweep_timings"):
+            t = {**doc["sweep_timings"], "wall_seconds": (doc["sweep_timings"].get("wall_seconds") or 0) + (wall or 0)}
+            wall = t["wall_seconds"]
+        rows.append([f"`{ref.command}`", _seconds(wall), str(t.get("workers", "?")),
+                     f"sim {software.get('sim', '?')}, Python {software.get('python', '?')}"])
+    return markdown_table(["command", "wall time", "workers", "software"], rows)
+
+
+def _seconds(wall: Any) -> str:
+    if not isinstance(wall, (int, float)):
+        return "?"
+    return f"{wall:,.0f} s" if wall < 600 else f"{wall / 60:,.0f} min"
+
+
 BLOCKS: dict[str, Callable[[str], str]] = {
     "sensitivity-top": sensitivity_top, "sensitivity-runs": sensitivity_runs, "quiet": quiet_parameters,
     "sobol": sobol_table, "compare": compare_table, "compare-means": compare_means, "discovery-box": discovery_box,
     "calibration-posterior": calibration_posterior, "oos-posterior": oos_posterior, "predictive": predictive_rows,
     "out-of-sample": oos_rows,
     "calibration-checks": calibration_checks, "sbc-coverage": sbc_coverage, "study-times": study_times,
+    "all-times": all_times,
 }
 _BLOCK = re.compile(r"(<!-- ref:([a-z-]+):([A-Za-z0-9_]*):begin -->\n)(.*?)(<!-- ref:\2:\3:end -->)", re.S)
 PAGES = ("README.md", "docs")
