@@ -3,6 +3,11 @@
 Every function takes NumPy scalars or arrays (any broadcastable shapes) and returns
 the same kind, so the Mesa engine calls them on one state's values or one row of
 states, and the vectorized core on (replicates × states) arrays.
+
+The fused kernel (sim.engines.fused) compiles these same functions with numba, on single
+values: a function it uses is pure arithmetic (no np.where, np.clip, np.asarray or keyword
+``out=``); where a rule needs those for arrays, its one-value form ``<rule>_one`` follows it
+(tests/test_fused.py checks that both agree).
 """
 
 from __future__ import annotations
@@ -61,10 +66,21 @@ def arrest_logit_accused(coef: ArrestCoefficients, head_of_state):
     return -coef.immunity * head_of_state
 
 
+def arrest_log_odds_against(coef: ArrestCoefficients, standing, compliance, pressure, legitimacy):
+    """−z_common, where z_common = standing_i + β_c·c_i + β_p·p_i + β_L·L is the share of z_ij common to
+    every accused (the exponent of ``arrest_odds_against``)."""
+    return -coef.compliance * compliance - standing - coef.pressure * pressure - coef.legitimacy * legitimacy
+
+
 def arrest_odds_against(coef: ArrestCoefficients, standing, compliance, pressure, legitimacy):
-    """e^(−z_common): host i's factor of every accused's odds against arrest there, where
-    z_common = standing_i + β_c·c_i + β_p·p_i + β_L·L is the share of z_ij common to every accused."""
-    return np.exp(-coef.compliance * compliance - standing - coef.pressure * pressure - coef.legitimacy * legitimacy)
+    """e^(−z_common): host i's factor of every accused's odds against arrest there."""
+    return np.exp(arrest_log_odds_against(coef, standing, compliance, pressure, legitimacy))
+
+
+def arrest_probability_from_factor(capacity, odds_against, accused_factor):
+    """P_ij = k_i / (1 + e^(−z_common)·e^(−accused j's share)), from the odds against arrest of
+    ``arrest_odds_against`` and accused j's factor e^(−``arrest_logit_accused``)."""
+    return probability_from_odds_against(odds_against * accused_factor, capacity)
 
 
 def arrest_probability_from_parts(capacity, odds_against, accused_logit):
@@ -73,7 +89,9 @@ def arrest_probability_from_parts(capacity, odds_against, accused_logit):
     factor = np.exp(-accused_logit)
     if np.ndim(factor) == 0:
         factor = float(factor)  # a weak Python scalar keeps float32 arrays float32 (NEP 50)
-    return probability_from_odds_against(odds_against if np.all(factor == 1) else odds_against * factor, capacity)
+    if np.all(factor == 1):
+        return probability_from_odds_against(odds_against, capacity)
+    return arrest_probability_from_factor(capacity, odds_against, factor)
 
 
 def arrest_probability(coef: ArrestCoefficients, capacity, member, compliance, legitimacy, pressure, sovereignty,
@@ -92,6 +110,11 @@ def arrest_probability(coef: ArrestCoefficients, capacity, member, compliance, l
 def perceived_risk(arrest_prob, sealed, sealed_awareness: float):
     """r_ij: the accused sees the full risk of a public warrant, a share of it under seal."""
     return np.where(sealed, arrest_prob * sealed_awareness, arrest_prob)
+
+
+def perceived_risk_one(arrest_prob, sealed, sealed_awareness):
+    """``perceived_risk`` for one value."""
+    return arrest_prob * sealed_awareness if sealed else arrest_prob
 
 
 def destination_appeal(log_appeal, alignment, travel_alignment: float):
@@ -122,6 +145,8 @@ def regime_change_probability(turnover_rate, engagement_effect, engagement):
 
 def decay_pressure(pressure, decay: float, out=None):
     """p ← p·(1 − decay) (into ``out`` if given)."""
+    if out is None:
+        return pressure * (1.0 - decay)
     return np.multiply(pressure, 1.0 - decay, out=out)
 
 
@@ -137,7 +162,7 @@ def legitimacy_after_arrest(legitimacy, gain: float):
 
 def legitimacy_after_defiance(legitimacy, loss: float, finding):
     """L ← L − δ_defy·L, halved when the court makes a finding."""
-    return legitimacy - np.where(finding, 0.5, 1.0) * loss * legitimacy
+    return legitimacy - (1.0 - 0.5 * finding) * loss * legitimacy
 
 
 def legitimacy_after_nonmember_visit(legitimacy, loss: float):
@@ -147,7 +172,7 @@ def legitimacy_after_nonmember_visit(legitimacy, loss: float):
 
 def legitimacy_drift(legitimacy, legitimacy0: float, reversion: float):
     """L ← clip(L + κ_L·(L0 − L), 0, 1)."""
-    return np.clip(legitimacy + reversion * (legitimacy0 - legitimacy), 0.0, 1.0)
+    return np.minimum(np.maximum(legitimacy + reversion * (legitimacy0 - legitimacy), 0.0), 1.0)
 
 
 def compliance_after_arrest(compliance, gain: float):
@@ -162,6 +187,8 @@ def norm_pull(region_mean, legitimacy, legitimacy0: float, conformity: float, le
 
 def norm_update_from_pull(compliance, pull, conformity: float, out=None):
     """c_i ← clip((1 − μ)·c_i + pull, 0, 1), with the pull of ``norm_pull`` (into ``out`` if given)."""
+    if out is None:
+        return np.minimum(np.maximum((1.0 - conformity) * compliance + pull, 0.0), 1.0)
     return np.clip((1.0 - conformity) * compliance + pull, 0.0, 1.0, out=out)
 
 
@@ -244,6 +271,13 @@ def fate_at_regime_change(u, surrender_prob, detain_prob):
     return np.where(surrender, SURRENDERED, np.where(detain, DETAINED, FREE))
 
 
+def fate_at_regime_change_one(u, surrender_prob, detain_prob):
+    """``fate_at_regime_change`` for one accused."""
+    if u < surrender_prob:
+        return SURRENDERED
+    return DETAINED if u < surrender_prob + (1.0 - surrender_prob) * detain_prob else FREE
+
+
 def cancels(risk, max_risk):
     """§4.3.5: a trip whose perceived risk exceeds r_max is called off."""
     return risk > max_risk
@@ -257,11 +291,27 @@ def legitimacy_after_visit(legitimacy, arrested, member, finding, arrest_gain, d
     return np.where(arrested, legitimacy_after_arrest(legitimacy, arrest_gain), after_visit)
 
 
+def legitimacy_after_visit_one(legitimacy, arrested, member, finding, arrest_gain, defiance_loss, nonmember_loss):
+    """``legitimacy_after_visit`` for one visit."""
+    if arrested:
+        return legitimacy_after_arrest(legitimacy, arrest_gain)
+    if member:
+        return legitimacy_after_defiance(legitimacy, defiance_loss, finding)
+    return legitimacy_after_nonmember_visit(legitimacy, nonmember_loss)
+
+
 def host_after_visit(compliance, pressure, findings, arrested, finding, arrest_norm_gain, finding_pressure):
     """§4.3.6-7: the host's compliance (raised by an arrest), pressure (raised by a finding) and findings count."""
     return (np.where(arrested, compliance_after_arrest(compliance, arrest_norm_gain), compliance),
             np.where(finding, add_pressure(pressure, finding_pressure), pressure),
             findings + np.asarray(finding, dtype=np.int64))
+
+
+def host_after_visit_one(compliance, pressure, findings, arrested, finding, arrest_norm_gain, finding_pressure):
+    """``host_after_visit`` for one host."""
+    return (compliance_after_arrest(compliance, arrest_norm_gain) if arrested else compliance,
+            add_pressure(pressure, finding_pressure) if finding else pressure,
+            findings + 1 if finding else findings)
 
 
 def outreach_targets(attraction, budget, active):
@@ -286,6 +336,39 @@ def outreach_targets(attraction, budget, active):
     return target
 
 
+def outreach_targets_one(attraction, budget, targets):
+    """``outreach_targets`` for one active row: writes the columns of the ``budget`` highest attractions
+    (ties to the lower column) into ``targets`` (in decreasing attraction) and returns how many there are."""
+    n = len(attraction)
+    if budget >= n:
+        for i in range(n):
+            targets[i] = i
+        return n
+    if budget <= 0:
+        return 0
+    if budget > 64:  # a stable sort of −V keeps the lower column first among equals
+        order = np.argsort(-attraction, kind="mergesort")
+        for k in range(budget):
+            targets[k] = order[k]
+        return budget
+    for i in range(budget):  # the first ``budget`` columns, sorted (stable: equal values keep column order) ...
+        k = i
+        while k > 0 and attraction[targets[k - 1]] < attraction[i]:
+            targets[k] = targets[k - 1]
+            k -= 1
+        targets[k] = i
+    floor = attraction[targets[budget - 1]]
+    for i in range(budget, n):  # ... then each later column displaces the last kept only if strictly larger
+        if attraction[i] > floor:
+            k = budget - 1
+            while k > 0 and attraction[targets[k - 1]] < attraction[i]:
+                targets[k] = targets[k - 1]
+                k -= 1
+            targets[k] = i
+            floor = attraction[targets[budget - 1]]
+    return budget
+
+
 def regional_means(compliance, region, n_regions: int):
     """§4.5: c̄_r, the mean compliance of all states of region r (home included), per row:
     (rows, states) values and each state's region index -> (rows, regions)."""
@@ -300,11 +383,21 @@ def may_withdraw(member, pending):
     return np.asarray(member, dtype=bool) & ~np.asarray(pending, dtype=bool)
 
 
+def may_withdraw_one(member, pending):
+    """``may_withdraw`` for one state."""
+    return member and not pending
+
+
 def may_accede(member, ever_member, pending, home):
     """§4.6: a non-member other than home that has never been a member during the run and has no
     accession pending may deposit an instrument of accession."""
     return ~np.asarray(member, dtype=bool) & ~np.asarray(ever_member, dtype=bool) & ~np.asarray(pending, dtype=bool) \
         & ~np.asarray(home, dtype=bool)
+
+
+def may_accede_one(member, ever_member, pending, home):
+    """``may_accede`` for one state."""
+    return not (member or ever_member or pending or home)
 
 
 def accession_probability(rate, compliance, alignment):
@@ -316,3 +409,8 @@ def timed_host_weights(weights, member):
     """§4.0.2: the host of a timed warrant is drawn among current members (i ≠ h) with probability
     proportional to the accused's destination weight."""
     return np.where(np.asarray(member, dtype=bool), weights, 0.0)
+
+
+def timed_host_weights_one(weight, member):
+    """``timed_host_weights`` for one state."""
+    return weight if member else 0.0
