@@ -25,8 +25,9 @@ from tests.stats import compare
 from tests.strategies import valid_params
 
 numba = pytest.importorskip("numba", reason="the fused engine is the optional extra [fast]")
-from sim.engines.fused import compiled, engine as fused  # noqa: E402
-from sim.engines.fused.compiled import RULES  # noqa: E402
+from sim.engines.fused import compiled
+from sim.engines.fused import engine as fused
+from sim.engines.fused.compiled import RULES
 
 SMALL = {"scenario.n_states": 30, "scenario.horizon_months": 36, "scenario.n_partners": 3}
 V13 = {"states.withdrawal_rate": 0.05, "states.accession_rate": 0.05, "home.detain_prob": 0.5,
@@ -162,8 +163,8 @@ def test_outreach_targets_one_picks_the_rules_targets(values, budget):
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.floats(0, 1, width=32), min_size=1, max_size=60), st.floats(0, 1))
 def test_the_draw_equals_the_numpy_core_draw(weights, u):
-    import sim.engines.vectorized.step as step
     from sim.engines.fused import kernel
+    from sim.engines.vectorized import step
 
     weight = np.asarray(weights, np.float32)
     expected = step._draw(weight[None, :], np.array([u]))[0]
@@ -186,6 +187,24 @@ def test_replicates_equal_the_numpy_core_on_any_valid_parameters(values, seed):
     a = simulate(values, replicates=40, seed=seed, engine="fused")
     b = simulate(values, replicates=40, seed=seed, engine="vectorized")
     assert identical(a, b, len(values["accused.trip_rate"])).mean() >= 0.95  # measured: 1.0 in 60 of 60 examples
+
+
+@settings(max_examples=15, deadline=None)
+@given(values=valid_params(), seed=st.integers(0, 2**32 - 1))
+def test_no_capacity_and_no_turnover_means_no_custody(values, seed):
+    """MODEL.md §6 on the fused engine's own outputs."""
+    values.update({"states.capacity": 0.0, "home.turnover_rate": 0.0, "home.fallen_at_issue": 0.0})
+    frame = simulate(values, replicates=30, seed=seed, engine="fused")
+    assert not frame["in_custody"].any() and (frame["route"] == "none").all()
+    assert (frame["trips_to_members"] <= frame["trips"]).all() and frame["legitimacy_final"].between(0, 1).all()
+
+
+def test_a_warrant_timed_to_a_certain_arrest_brings_everyone_in_at_month_0():
+    """MODEL.md §6: τ = 1, every capacity 1 and σ(z) ≈ 1 at every member: custody at month 0, arrested by a host."""
+    values = {**SMALL, "prosecutor.timed_share": 1.0, "states.capacity": 1.0, "arrest.intercept": 50.0}
+    frame = simulate(values, replicates=50, seed=2, engine="fused")
+    assert (frame["custody_month"] == 0).all() and (frame["route"] == "arrested_by_host").all()
+    assert (frame["trips_at_issue"] == 1).all()
 
 
 def test_series_equal_the_numpy_core():

@@ -10,8 +10,8 @@ or batches; they equal the NumPy core's row by row up to float rounding (tests/t
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,7 @@ def accused_parameters(w: World, n: int) -> np.ndarray:
 def run_world(w: World, series: str | None) -> tuple[Outcomes, np.ndarray | None]:
     """Run the rows of one drawn chunk to the horizon: outcomes, and the (rows, T, 4) series (or None)."""
     layout, n = w.layout, w.n
-    f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
+    f32 = lambda a: np.ascontiguousarray(a, np.float32)
     accused_out = np.zeros((n, layout.n_accused, len(kernel.ACCUSED_OUTCOMES)), np.int32)
     run_out = np.zeros((n, len(kernel.RUN_OUTCOMES)), np.int32)
     legitimacy = np.empty(n)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numba  # type: ignore[import-untyped]
 import numpy as np
 
-from sim.engines.fused.compiled import OPTIONS, RULES as R, exp32, sources_digest, uniform
+from sim.engines.fused.compiled import OPTIONS, exp32, sources_digest, uniform
+from sim.engines.fused.compiled import RULES as R
 from sim.model.outcomes import NEVER, ROUTE_CODE
 from sim.model.streams import Stream
 
