@@ -96,7 +96,8 @@ def _in_subprocess(engine: str, threads: int, points: int, replicates: int) -> d
 
 
 def plan(quick: bool) -> list[tuple[str, int, int, int]]:
-    """(engine, threads, design points (0: one point), replicates per point) of every measurement, in order."""
+    """(engine, threads, design points (0: one point), replicates per point) of every measurement, in order;
+    each design right after the one point it is compared with, so that both meet the same load."""
     sizes = [1000, 10_000] if quick else [1000, 10_000, 100_000]
     points = 1000 if quick else 10_000
     steps = [("mesa", 1, 0, 100 if quick else 1000)]
@@ -104,12 +105,9 @@ def plan(quick: bool) -> list[tuple[str, int, int, int]]:
         steps += [("vectorized", 1, 0, n), ("fused", 1, 0, n), ("fused", 2, 0, n)]
     if not quick:
         steps.append(("fused", 2, 0, 10**6))
-    for per_point in (1, 25):
-        if per_point * points not in sizes:
-            steps.append(("fused", 2, 0, per_point * points))
-        steps.append(("fused", 2, points, per_point))
-        if per_point == 1:
-            steps += [("vectorized", 1, points, 1), ("fused", 1, points, 1)]
+    steps += [("vectorized", 1, 0, points), ("vectorized", 1, points, 1), ("fused", 1, 0, points),
+              ("fused", 1, points, 1), ("fused", 2, 0, points), ("fused", 2, points, 1),
+              ("fused", 2, 0, 25 * points), ("fused", 2, points, 25)]
     return steps
 
 
@@ -289,8 +287,9 @@ def targets(results: list[dict]) -> str:
     core, f1, f2 = (_find(results, e, largest) for e in ("vectorized", ONE, TWO))
     mesa = _find(results, "mesa")
 
-    def row(name: str, text: str, met: bool) -> None:
-        rows_.append(f"| {name} | {text} | {'**met**' if met else '**not met**'} |")
+    def row(name: str, text: str, met: bool, on_two: bool = False) -> None:
+        verdict = "**met**" if met else "**met on 2 threads (wall), not per core**" if on_two else "**not met**"
+        rows_.append(f"| {name} | {text} | {verdict} |")
 
     if core and f1:
         x = _ms(core, "cpu_s") / _ms(f1, "cpu_s")
@@ -301,12 +300,13 @@ def targets(results: list[dict]) -> str:
         per_core, wall = (lo / _ms(f1, "cpu_s"), hi / _ms(f1, "cpu_s")), (lo / _ms(f2, "wall_s"), hi / _ms(f2, "wall_s"))
         row(f"fused ≥ 400x a straightforward Mesa implementation ({lo:.0f}-{hi:.0f} ms, the issue's figure)",
             f"{per_core[0]:.0f}-{per_core[1]:.0f}x per core; {wall[0]:.0f}-{wall[1]:.0f}x on 2 threads (wall)",
-            min(per_core) >= 400)
+            min(per_core) >= 400, min(wall) >= 400)
         if mesa:
             m = _ms(mesa, "cpu_s")
             row("(the same against this project's Mesa engine)",
                 f"{m:.1f} ms per replicate: {m / _ms(f1, 'cpu_s'):.0f}x per core, "
-                f"{m / _ms(f2, 'wall_s'):.0f}x on 2 threads (wall)", m / _ms(f1, "cpu_s") >= 400)
+                f"{m / _ms(f2, 'wall_s'):.0f}x on 2 threads (wall)", m / _ms(f1, "cpu_s") >= 400,
+                m / _ms(f2, "wall_s") >= 400)
     million = _find(results, TWO, 10**6)
     if million:
         row("10^6 replicates in under 4 minutes on 2 cores", f"{million['wall_s']:.0f} s "

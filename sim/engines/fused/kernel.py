@@ -177,6 +177,37 @@ def _visit(key, pr, t, j, host, prob, member, arrest_stream, finding_stream, leg
 
 
 @jit
+def _timed_stay(key, pr, pa, j, coef, member, standing, compliance, capacity, appeal, pressure, state_findings,
+                legitimacy, odds, weight, scratch, cum, acc, run, free, detained, sealed):
+    """§4.0.2: the warrant of accused j is issued under seal while j is in a state party, drawn ∝ its destination
+    weight among the current members; the stay is a visit (4.3.6-8). Returns the new legitimacy."""
+    sealed[j] = True
+    has_member = False
+    for i in range(member.size):
+        has_member |= member[i] > 0
+    if not has_member:
+        return legitimacy
+    awareness, factor, rho = F32(pr[I_AWARENESS]), F32(pa[j, A_FACTOR]), F32(pa[j, A_RHO])
+    _odds(coef, standing, compliance, pressure, legitimacy, odds)
+    _weights(appeal, capacity, odds, factor, True, awareness, rho, weight)
+    for i in range(member.size):
+        weight[i] = R.timed_host_weights_one(weight[i], member[i] > 0)
+    u = uniform(key, TIMED_HOST, 0, j)
+    host = _draw(weight, u, cum)
+    if host < 0:
+        _logits(appeal, capacity, odds, factor, True, awareness, rho, scratch)
+        for i in range(member.size):
+            scratch[i] = scratch[i] if member[i] > 0 else -np.inf
+        host = _draw_from_logits(scratch, u, cum)
+    acc[j, O_TRIPS] += 1
+    acc[j, O_TO_MEMBERS] += 1
+    acc[j, O_AT_ISSUE] = 1
+    prob = _cell_probability(coef, host, standing, compliance, pressure, capacity, legitimacy, factor)
+    return _visit(key, pr, 0, j, host, prob, True, TIMED_ARREST, TIMED_FINDING, legitimacy, compliance, pressure,
+                  state_findings, acc, run, free, detained, sealed)
+
+
+@jit
 def _row(key, pr, pa, member, standing, compliance, capacity, sovereignty, alignment, appeal, withdrawal_pull,
          home_compliance, segment_start, segment_region, region_size, home_region, horizon, acc, run, series):
     """Every month of one row (MODEL.md §4 in rules.SUBMODELS order); returns the final legitimacy."""
@@ -217,32 +248,9 @@ def _row(key, pr, pa, member, standing, compliance, capacity, sovereignty, align
                     travels[j] = R.happens(uniform(key, TIMED, 0, j), pr[I_TIMED_SHARE])
                 for j in range(f):
                     if travels[j] and free[j] and not detained[j]:
-                        sealed[j] = True
-                        has_member = False
-                        for i in range(s):
-                            has_member |= member[i] > 0
-                        if not has_member:
-                            continue
-                        _odds(coef, standing, compliance, pressure, legitimacy, odds)
-                        _weights(appeal, capacity, odds, F32(pa[j, A_FACTOR]), True, awareness, F32(pa[j, A_RHO]),
-                                 weights[j])
-                        for i in range(s):
-                            weights[j, i] = R.timed_host_weights_one(weights[j, i], member[i] > 0)
-                        u = uniform(key, TIMED_HOST, 0, j)
-                        host = _draw(weights[j], u, cum)
-                        if host < 0:
-                            _logits(appeal, capacity, odds, F32(pa[j, A_FACTOR]), True, awareness,
-                                    F32(pa[j, A_RHO]), scratch)
-                            for i in range(s):
-                                scratch[i] = scratch[i] if member[i] > 0 else -np.inf
-                            host = _draw_from_logits(scratch, u, cum)
-                        acc[j, O_TRIPS] += 1
-                        acc[j, O_TO_MEMBERS] += 1
-                        acc[j, O_AT_ISSUE] = 1
-                        prob = _cell_probability(coef, host, standing, compliance, pressure, capacity, legitimacy,
-                                                 F32(pa[j, A_FACTOR]))
-                        legitimacy = _visit(key, pr, 0, j, host, prob, True, TIMED_ARREST, TIMED_FINDING, legitimacy,
-                                            compliance, pressure, state_findings, acc, run, free, detained, sealed)
+                        legitimacy = _timed_stay(key, pr, pa, j, coef, member, standing, compliance, capacity,
+                                                 appeal, pressure, state_findings, legitimacy, odds, weights[j],
+                                                 scratch, cum, acc, run, free, detained, sealed)
 
         # §4.1 regime change at home
         if pr[I_DETAINED_SURRENDER] > 0:
