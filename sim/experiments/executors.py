@@ -131,8 +131,16 @@ PR_SET_PDEATHSIG = 1
 DASK_PORT = 8786  # the port of an address that names none
 
 
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A spawn-started pool of ``workers`` processes that ignore Ctrl-C and end with their parent."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                               initializer=_end_with_parent, initargs=(os.getpid(),))
+
+
 def _end_with_parent(parent: int) -> None:
-    """In a worker: ignore Ctrl-C (the parent stops the pool) and exit as soon as the parent is gone."""
+    """In a worker: ignore Ctrl-C (the parent stops the pool) and exit as soon as the parent is gone; one
+    numba thread each (the fused engine), since the processes already share the cores."""
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):  # Linux: the kernel kills this process when its parent dies
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -312,8 +320,7 @@ async def _identity(address: str, seconds: float = 10) -> Any:
 
 def _pool(tasks: list[Task], workers: int) -> Iterator[tuple[Task, pd.DataFrame, float]]:
     """A spawn-started process pool with at most 2 blocks per worker in flight (bounded memory)."""
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                               initializer=_end_with_parent, initargs=(os.getpid(),))
+    pool = process_pool(workers)
     queue, pending = iter(tasks), set()
     finished = False
 

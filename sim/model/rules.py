@@ -3,6 +3,11 @@
 Every function takes NumPy scalars or arrays (any broadcastable shapes) and returns
 the same kind, so the Mesa engine calls them on one state's values or one row of
 states, and the vectorized core on (replicates × states) arrays.
+
+The fused kernel (sim.engines.fused) compiles these same functions with numba, on single
+values: a function it uses is pure arithmetic (no np.where, np.clip, np.asarray or keyword
+``out=``); where a rule needs those for arrays, its one-value form ``<rule>_one`` follows it
+(tests/test_fused.py checks that both agree).
 """
 
 from __future__ import annotations
@@ -88,11 +93,23 @@ def arrest_logit_accused(coef: ArrestWeights, head_of_state: Values) -> Broadcas
     return -coef.immunity * head_of_state
 
 
+def arrest_log_odds_against(coef: ArrestWeights, standing: Values, compliance: Values, pressure: Values,
+                            legitimacy: Values) -> Broadcast:
+    """−z_common, where z_common = standing_i + β_c·c_i + β_p·p_i + β_L·L is the share of z_ij common to
+    every accused (the exponent of ``arrest_odds_against``)."""
+    return -coef.compliance * compliance - standing - coef.pressure * pressure - coef.legitimacy * legitimacy
+
+
 def arrest_odds_against(coef: ArrestWeights, standing: Values, compliance: Values, pressure: Values,
                         legitimacy: Values) -> Broadcast:
-    """e^(−z_common): host i's factor of every accused's odds against arrest there, where
-    z_common = standing_i + β_c·c_i + β_p·p_i + β_L·L is the share of z_ij common to every accused."""
-    return np.exp(-coef.compliance * compliance - standing - coef.pressure * pressure - coef.legitimacy * legitimacy)
+    """e^(−z_common): host i's factor of every accused's odds against arrest there."""
+    return np.exp(arrest_log_odds_against(coef, standing, compliance, pressure, legitimacy))
+
+
+def arrest_probability_from_factor(capacity: Values, odds_against: Values, accused_factor: Values) -> Broadcast:
+    """P_ij = k_i / (1 + e^(−z_common)·e^(−accused j's share)), from the odds against arrest of
+    ``arrest_odds_against`` and accused j's factor e^(−``arrest_logit_accused``)."""
+    return probability_from_odds_against(odds_against * accused_factor, capacity)
 
 
 def arrest_probability_from_parts(capacity: Values, odds_against: Values, accused_logit: Values) -> Broadcast:
@@ -101,7 +118,9 @@ def arrest_probability_from_parts(capacity: Values, odds_against: Values, accuse
     factor: Values = np.exp(-accused_logit)
     if np.ndim(factor) == 0:
         factor = float(factor)  # a weak Python scalar keeps float32 arrays float32 (NEP 50)
-    return probability_from_odds_against(odds_against if np.all(factor == 1) else odds_against * factor, capacity)
+    if np.all(factor == 1):
+        return probability_from_odds_against(odds_against, capacity)
+    return arrest_probability_from_factor(capacity, odds_against, factor)
 
 
 def arrest_probability(coef: ArrestWeights, capacity: Values, member: Values, compliance: Values, legitimacy: Values,
@@ -120,6 +139,11 @@ def arrest_probability(coef: ArrestWeights, capacity: Values, member: Values, co
 def perceived_risk(arrest_prob: Values, sealed: Mask, sealed_awareness: float) -> np.ndarray:
     """r_ij: the accused sees the full risk of a public warrant, a share of it under seal."""
     return np.where(sealed, arrest_prob * sealed_awareness, arrest_prob)
+
+
+def perceived_risk_one(arrest_prob: float, sealed: bool, sealed_awareness: float) -> float:
+    """``perceived_risk`` for one value."""
+    return arrest_prob * sealed_awareness if sealed else arrest_prob
 
 
 def destination_appeal(log_appeal: Values, alignment: Values, travel_alignment: float) -> Broadcast:
@@ -151,6 +175,8 @@ def regime_change_probability(turnover_rate: Values, engagement_effect: Values, 
 
 def decay_pressure(pressure: Values, decay: float, out: np.ndarray | None = None) -> Broadcast:
     """p ← p·(1 − decay) (into ``out`` if given)."""
+    if out is None:
+        return pressure * (1.0 - decay)
     return np.multiply(pressure, 1.0 - decay, out=out)
 
 
@@ -166,7 +192,7 @@ def legitimacy_after_arrest(legitimacy: Values, gain: float) -> Broadcast:
 
 def legitimacy_after_defiance(legitimacy: Values, loss: float, finding: Mask) -> Broadcast:
     """L ← L − δ_defy·L, halved when the court makes a finding."""
-    return legitimacy - np.where(finding, 0.5, 1.0) * loss * legitimacy
+    return legitimacy - (1.0 - 0.5 * finding) * loss * legitimacy
 
 
 def legitimacy_after_nonmember_visit(legitimacy: Values, loss: float) -> Broadcast:
@@ -176,7 +202,7 @@ def legitimacy_after_nonmember_visit(legitimacy: Values, loss: float) -> Broadca
 
 def legitimacy_drift(legitimacy: Values, legitimacy0: float, reversion: float) -> Broadcast:
     """L ← clip(L + κ_L·(L0 − L), 0, 1)."""
-    return np.clip(legitimacy + reversion * (legitimacy0 - legitimacy), 0.0, 1.0)
+    return np.minimum(np.maximum(legitimacy + reversion * (legitimacy0 - legitimacy), 0.0), 1.0)
 
 
 def compliance_after_arrest(compliance: Values, gain: float) -> Broadcast:
@@ -193,6 +219,8 @@ def norm_pull(region_mean: Values, legitimacy: Values, legitimacy0: float, confo
 def norm_update_from_pull(compliance: Values, pull: Values, conformity: float,
                           out: np.ndarray | None = None) -> Broadcast:
     """c_i ← clip((1 − μ)·c_i + pull, 0, 1), with the pull of ``norm_pull`` (into ``out`` if given)."""
+    if out is None:
+        return np.minimum(np.maximum((1.0 - conformity) * compliance + pull, 0.0), 1.0)
     return np.clip((1.0 - conformity) * compliance + pull, 0.0, 1.0, out=out)
 
 
@@ -287,6 +315,13 @@ def fate_at_regime_change(u: Values, surrender_prob: Values, detain_prob: Values
     return np.where(surrender, SURRENDERED, np.where(detain, DETAINED, FREE))
 
 
+def fate_at_regime_change_one(u: float, surrender_prob: float, detain_prob: float) -> int:
+    """``fate_at_regime_change`` for one accused."""
+    if u < surrender_prob:
+        return SURRENDERED
+    return DETAINED if u < surrender_prob + (1.0 - surrender_prob) * detain_prob else FREE
+
+
 def log_outreach_attraction(destination_logits: np.ndarray, free: Mask) -> np.ndarray:
     """ODD §7.2: log V_i = log Σ_{free j} w_i·exp(β_t·a_i − ρ_j·r_ij), from each accused's log destination weights
     (..., F, states) and whether each is free (..., F); −inf at every state when nobody is free."""
@@ -314,12 +349,30 @@ def legitimacy_after_visit(legitimacy: Values, arrested: Mask, member: Mask, fin
     return np.where(arrested, legitimacy_after_arrest(legitimacy, arrest_gain), after_visit)
 
 
+def legitimacy_after_visit_one(legitimacy: float, arrested: bool, member: bool, finding: bool, arrest_gain: float,
+                               defiance_loss: float, nonmember_loss: float) -> float:
+    """``legitimacy_after_visit`` for one visit."""
+    if arrested:
+        return legitimacy_after_arrest(legitimacy, arrest_gain)
+    if member:
+        return legitimacy_after_defiance(legitimacy, defiance_loss, finding)
+    return legitimacy_after_nonmember_visit(legitimacy, nonmember_loss)
+
+
 def host_after_visit(compliance: Values, pressure: Values, findings: Values, arrested: Mask, finding: Mask,
                      arrest_norm_gain: float, finding_pressure: float) -> tuple[np.ndarray, np.ndarray, Broadcast]:
     """ODD §7.3.6-7: the host's compliance (raised by an arrest), pressure (raised by a finding) and findings count."""
     return (np.where(arrested, compliance_after_arrest(compliance, arrest_norm_gain), compliance),
             np.where(finding, add_pressure(pressure, finding_pressure), pressure),
             findings + np.asarray(finding, dtype=np.int64))
+
+
+def host_after_visit_one(compliance: float, pressure: float, findings: int, arrested: bool, finding: bool,
+                         arrest_norm_gain: float, finding_pressure: float) -> tuple[Broadcast, Broadcast, int]:
+    """``host_after_visit`` for one host."""
+    return (compliance_after_arrest(compliance, arrest_norm_gain) if arrested else compliance,
+            add_pressure(pressure, finding_pressure) if finding else pressure,
+            findings + 1 if finding else findings)
 
 
 def outreach_targets(attraction: np.ndarray, budget: Values, active: Mask) -> np.ndarray:
@@ -344,6 +397,39 @@ def outreach_targets(attraction: np.ndarray, budget: Values, active: Mask) -> np
     return target
 
 
+def outreach_targets_one(attraction: np.ndarray, budget: int, targets: np.ndarray) -> int:
+    """``outreach_targets`` for one active row: writes the columns of the ``budget`` highest attractions
+    (ties to the lower column) into ``targets`` (in decreasing attraction) and returns how many there are."""
+    n = len(attraction)
+    if budget >= n:
+        for i in range(n):
+            targets[i] = i
+        return n
+    if budget <= 0:
+        return 0
+    if budget > 64:  # a stable sort of −V keeps the lower column first among equals
+        order = np.argsort(-attraction, kind="mergesort")
+        for k in range(budget):
+            targets[k] = order[k]
+        return budget
+    for i in range(budget):  # the first ``budget`` columns, sorted (stable: equal values keep column order) ...
+        k = i
+        while k > 0 and attraction[targets[k - 1]] < attraction[i]:
+            targets[k] = targets[k - 1]
+            k -= 1
+        targets[k] = i
+    floor = attraction[targets[budget - 1]]
+    for i in range(budget, n):  # ... then each later column displaces the last kept only if strictly larger
+        if attraction[i] > floor:
+            k = budget - 1
+            while k > 0 and attraction[targets[k - 1]] < attraction[i]:
+                targets[k] = targets[k - 1]
+                k -= 1
+            targets[k] = i
+            floor = attraction[targets[budget - 1]]
+    return budget
+
+
 def regional_means(compliance: Values, region: np.ndarray, n_regions: int) -> np.ndarray:
     """ODD §7.5: c̄_r, the mean compliance of all states of region r (home included), per row:
     (rows, states) values and each state's region index -> (rows, regions)."""
@@ -365,11 +451,21 @@ def may_withdraw(member: Mask, pending: Mask) -> np.ndarray:
     return np.asarray(member, dtype=bool) & ~np.asarray(pending, dtype=bool)
 
 
+def may_withdraw_one(member: bool, pending: bool) -> bool:
+    """``may_withdraw`` for one state."""
+    return member and not pending
+
+
 def may_accede(member: Mask, ever_member: Mask, pending: Mask, home: Mask) -> np.ndarray:
     """ODD §7.6.2: a non-member other than home that has never been a member during the run and has no
     accession pending may deposit an instrument of accession."""
     return ~np.asarray(member, dtype=bool) & ~np.asarray(ever_member, dtype=bool) & ~np.asarray(pending, dtype=bool) \
         & ~np.asarray(home, dtype=bool)
+
+
+def may_accede_one(member: bool, ever_member: bool, pending: bool, home: bool) -> bool:
+    """``may_accede`` for one state."""
+    return not (member or ever_member or pending or home)
 
 
 def accession_probability(rate: Values, compliance: Values, alignment: Values) -> Broadcast:
@@ -381,3 +477,8 @@ def timed_host_weights(weights: Values, member: Mask) -> np.ndarray:
     """ODD §7.0.2: the host of a timed warrant is drawn among current members (i ≠ h) with probability
     proportional to the accused's destination weight."""
     return np.where(np.asarray(member, dtype=bool), weights, 0.0)
+
+
+def timed_host_weights_one(weight: float, member: bool) -> float:
+    """``timed_host_weights`` for one state."""
+    return weight if member else 0.0

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.analysis.inference import EVENTS, posterior_summary, predictive_table, statistic_names, summaries
+from sim.experiments.executors import process_pool
 from sim.studies.calibration.config import Calibration
 from sim.studies.calibration.design import DAYS_PER_MONTH, Design, Selection, build_design
 from sim.studies.calibration.simulate import parallel_summaries, pseudo_records
@@ -53,7 +53,7 @@ def workers_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
     if workers <= 1:
         yield None
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    pool = process_pool(workers)
     try:
         yield pool
     finally:
