@@ -136,7 +136,7 @@ def profile(replicates: int = 4096, rounds: int = 5) -> dict:
         return out
 
     for _ in range(rounds):
-        w = timed("initial state (World: Beta draws of §3, NumPy)", World, layout, batch, slice(0, replicates))
+        w = timed("initial state (World: Beta draws of ODD §5.3, NumPy)", World, layout, batch, slice(0, replicates))
         timed("months (the kernel, 120 months)", engine.run_world, w, None)
         timed("fused engine, total", engine.run, batch)
         timed("NumPy core, total", numpy_core, batch)

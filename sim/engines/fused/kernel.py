@@ -30,7 +30,7 @@ ROW_PARAMS = ("arrest.intercept", "arrest.duty", "arrest.compliance", "arrest.le
               "home.surrender_prob", "home.fallen_at_issue", "home.detain_prob", "home.detained_surrender_rate",
               "states.arrest_norm_gain", "states.conformity", "states.legitimacy_pull", "states.withdrawal_rate",
               "states.withdrawal_delay", "states.accession_rate", "states.accession_delay",
-              "accused.sealed_awareness", "regime_change")  # the last: q of §4.1 (rules.regime_change_probability)
+              "accused.sealed_awareness", "regime_change")  # the last: q of ODD §7.1 (rules.regime_change_probability)
 ACCUSED_PARAMS = ("plan", "accused.risk_aversion", "accused.max_risk", "accused_factor")
 # plan: 1 − e^(−λ_j) (rules.trip_probability); accused_factor: e^(−arrest_logit_accused) (rules.arrest_probability_*)
 ACCUSED_OUTCOMES = ("custody_month", "route", "detained_month", "trips", "trips_to_members", "trips_cancelled",
@@ -146,7 +146,7 @@ def _take_custody(acc, free, detained, sealed, j, route, t):
 
 @jit
 def _new_government(key, pr, stream, t, acc, free, detained, sealed):
-    """§4.1's consequences: each free accused surrendered, detained at home or left free."""
+    """ODD §7.1's consequences: each free accused surrendered, detained at home or left free."""
     for j in range(free.size):
         if free[j] and not detained[j]:
             fate = R.fate_at_regime_change_one(uniform(key, stream, t, j), pr[I_SURRENDER], pr[I_DETAIN])
@@ -160,7 +160,7 @@ def _new_government(key, pr, stream, t, acc, free, detained, sealed):
 @jit
 def _visit(key, pr, t, j, host, prob, member, arrest_stream, finding_stream, legitimacy, compliance, pressure,
            state_findings, acc, run, free, detained, sealed):
-    """§4.3.6-8: arrest with P_ij, else a member's refusal may bring a finding; returns the new legitimacy."""
+    """ODD §7.3.6-8: arrest with P_ij, else a member's refusal may bring a finding; returns the new legitimacy."""
     arrested = R.happens(uniform(key, arrest_stream, t, j), prob)
     finding = (not arrested) and member and R.happens(uniform(key, finding_stream, t, j), pr[I_FINDING_PROB])
     legitimacy = F32(R.legitimacy_after_visit_one(legitimacy, arrested, member, finding, F32(pr[I_ARREST_GAIN]),
@@ -179,7 +179,7 @@ def _visit(key, pr, t, j, host, prob, member, arrest_stream, finding_stream, leg
 @jit
 def _timed_stay(key, pr, pa, j, coef, member, standing, compliance, capacity, appeal, pressure, state_findings,
                 legitimacy, odds, weight, scratch, cum, acc, run, free, detained, sealed):
-    """§4.0.2: the warrant of accused j is issued under seal while j is in a state party, drawn ∝ its destination
+    """ODD §7.0.2: the warrant of accused j is issued under seal while j is in a state party, drawn ∝ its destination
     weight among the current members; the stay is a visit (4.3.6-8). Returns the new legitimacy."""
     sealed[j] = True
     has_member = False
@@ -210,7 +210,7 @@ def _timed_stay(key, pr, pa, j, coef, member, standing, compliance, capacity, ap
 @jit
 def _row(key, pr, pa, member, standing, compliance, capacity, sovereignty, alignment, appeal, withdrawal_pull,
          home_compliance, segment_start, segment_region, region_size, home_region, horizon, acc, run, series):
-    """Every month of one row (MODEL.md §4 in rules.SUBMODELS order); returns the final legitimacy."""
+    """Every month of one row (ODD §7 in rules.SUBMODELS order); returns the final legitimacy."""
     s, f = member.size, pa.shape[0]
     coef = _coefficients(pr)
     awareness, l0 = F32(pr[I_AWARENESS]), F32(pr[I_L0])
@@ -237,7 +237,7 @@ def _row(key, pr, pa, member, standing, compliance, capacity, sovereignty, align
     legitimacy = l0
     pending = 0  # withdrawals and accessions notified and not yet in effect
     for t in range(horizon):
-        if t == 0:  # §4.0 the warrant at issue
+        if t == 0:  # ODD §7.0 the warrant at issue
             for j in range(f):
                 if R.happens(uniform(key, SEALED, 0, j), pr[I_SEALED_SHARE]):
                     sealed[j] = True
@@ -252,7 +252,7 @@ def _row(key, pr, pa, member, standing, compliance, capacity, sovereignty, align
                                                  appeal, pressure, state_findings, legitimacy, odds, weights[j],
                                                  scratch, cum, acc, run, free, detained, sealed)
 
-        # §4.1 regime change at home
+        # ODD §7.1 regime change at home
         if pr[I_DETAINED_SURRENDER] > 0:
             for j in range(f):
                 if detained[j] and R.happens(uniform(key, DETAINED_SURRENDER, t, j), pr[I_DETAINED_SURRENDER]):
@@ -260,7 +260,7 @@ def _row(key, pr, pa, member, standing, compliance, capacity, sovereignty, align
         if R.happens(uniform(key, REGIME, t, 0), pr[I_REGIME]):
             _new_government(key, pr, REGIME_FATE, t, acc, free, detained, sealed)
 
-        # §4.3.3 plans, then §4.2 outreach
+        # ODD §7.3.3 plans, then ODD §7.2 outreach
         any_active, any_travel = False, False
         for j in range(f):
             active = free[j] and not detained[j]
@@ -291,7 +291,7 @@ def _row(key, pr, pa, member, standing, compliance, capacity, sovereignty, align
                     weights[j, i] = exp32(R.destination_logit_from_appeal(
                         appeal[i], R.perceived_risk_one(prob, sealed[j], awareness), F32(pa[j, A_RHO])))
 
-        # §4.3 trips, arrests and findings, accused in index order
+        # ODD §7.3 trips, arrests and findings, accused in index order
         touched = False  # an earlier accused travelled this month: the state has changed, weights are recomputed
         for j in range(f):
             if not travels[j]:
@@ -317,16 +317,16 @@ def _row(key, pr, pa, member, standing, compliance, capacity, sovereignty, align
                                 pressure, state_findings, acc, run, free, detained, sealed)
             touched = True
 
-        # §4.4 unsealing
+        # ODD §7.4 unsealing
         for j in range(f):
             if sealed[j] and R.happens(uniform(key, UNSEAL, t, j), pr[I_UNSEAL_RATE]):
                 sealed[j] = False
 
-        # §4.5 norm dynamics
+        # ODD §7.5 norm dynamics
         home_compliance = _norms(compliance, home_compliance, legitimacy, l0, pr, segment_start, segment_region,
                                  region_size, home_region, pull)
 
-        # §4.6 withdrawal, then accession
+        # ODD §7.6 withdrawal, then accession
         if pr[I_WITHDRAWAL_RATE] > 0:
             rate, delay = F32(pr[I_WITHDRAWAL_RATE]), int(pr[I_WITHDRAWAL_DELAY])
             for i in range(s):
@@ -361,7 +361,7 @@ def _row(key, pr, pa, member, standing, compliance, capacity, sovereignty, align
                     standing[i] = R.arrest_logit_standing(coef, member[i], sovereignty[i], alignment[i])
                     pending -= 1
 
-        # §4.7 legitimacy drift
+        # ODD §7.7 legitimacy drift
         legitimacy = F32(R.legitimacy_drift(legitimacy, l0, F32(pr[I_REVERSION])))
         if series.shape[0]:
             _monthly(series[t], legitimacy, member, compliance, home_compliance, acc)
@@ -375,7 +375,7 @@ def _row(key, pr, pa, member, standing, compliance, capacity, sovereignty, align
 @jit
 def _rank(weights, free, detained, sealed, budget, targets, attraction, scratch, appeal, capacity, odds, pa,
           awareness):
-    """§4.2's targets in a row that ranks: the ``budget`` highest V_i = Σ_{free j} weight_ij (in logs where every
+    """ODD §7.2's targets in a row that ranks: the ``budget`` highest V_i = Σ_{free j} weight_ij (in logs where every
     weight underflows float32), rules.outreach_targets_one."""
     s = attraction.size
     attraction[:] = 0.0
@@ -402,7 +402,7 @@ def _rank(weights, free, detained, sealed, budget, targets, attraction, scratch,
 @jit
 def _norms(compliance, home_compliance, legitimacy, l0, pr, segment_start, segment_region, region_size, home_region,
            pull):
-    """§4.5: compliance moves towards its regional mean (home included); returns the home state's compliance."""
+    """ODD §7.5: compliance moves towards its regional mean (home included); returns the home state's compliance."""
     conformity, legitimacy_pull = F32(pr[I_CONFORMITY]), F32(pr[I_LEGITIMACY_PULL])
     pull[:] = 0.0
     for k in range(segment_region.size):
