@@ -338,11 +338,7 @@ def _row(key, pr, pa, member, standing, compliance, capacity, sovereignty, align
                         run[O_WITHDRAWALS] += 1
                         pending += 1
         if pending:
-            for i in range(s):
-                if withdraw_at[i] == t:
-                    member[i] = 0.0
-                    standing[i] = R.arrest_logit_standing(coef, member[i], sovereignty[i], alignment[i])
-                    pending -= 1
+            pending -= _in_effect(withdraw_at, t, F32(0.0), member, ever_member, standing, coef, sovereignty, alignment)
         if pr[I_ACCESSION_RATE] > 0:
             rate, delay = F32(pr[I_ACCESSION_RATE]), int(pr[I_ACCESSION_DELAY])
             for i in range(s):
@@ -354,12 +350,7 @@ def _row(key, pr, pa, member, standing, compliance, capacity, sovereignty, align
                         run[O_ACCESSIONS] += 1
                         pending += 1
         if pending:
-            for i in range(s):
-                if join_at[i] == t:
-                    member[i] = 1.0
-                    ever_member[i] = True
-                    standing[i] = R.arrest_logit_standing(coef, member[i], sovereignty[i], alignment[i])
-                    pending -= 1
+            pending -= _in_effect(join_at, t, F32(1.0), member, ever_member, standing, coef, sovereignty, alignment)
 
         # ODD §7.7 legitimacy drift
         legitimacy = F32(R.legitimacy_drift(legitimacy, l0, F32(pr[I_REVERSION])))
@@ -370,6 +361,19 @@ def _row(key, pr, pa, member, standing, compliance, capacity, sovereignty, align
         members += member[i] > 0
     run[O_MEMBERS] = members
     return legitimacy
+
+
+@jit
+def _in_effect(at, t, value, member, ever_member, standing, coef, sovereignty, alignment):
+    """ODD §7.6: the withdrawals (value 0) or accessions (value 1) due in month t take effect; returns how many."""
+    n = 0
+    for i in range(member.shape[0]):
+        if at[i] == t:
+            member[i] = value
+            ever_member[i] = ever_member[i] or value > 0
+            standing[i] = R.arrest_logit_standing(coef, member[i], sovereignty[i], alignment[i])
+            n += 1
+    return n
 
 
 @jit
