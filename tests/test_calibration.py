@@ -218,6 +218,24 @@ def test_sbc_detects_an_overconfident_posterior():
     assert not cov["nominal_inside"] and cov["coverage"] < 0.5
 
 
+def test_holm_coverage_test_controls_the_family_wise_error_and_finds_an_overconfident_parameter():
+    """100 SBC tables of 9 parameters × 200 records with nominal 90% coverage: the share with any Holm p < 0.05
+    stays under 5% (plus three binomial standard errors); a parameter covered 75% of the time is always found."""
+    rng = np.random.default_rng(7)
+    names = [f"p{i}" for i in range(9)]
+
+    def table(rate_of_last: float) -> pd.DataFrame:  # coverage_table's columns that the test reads
+        covered = rng.binomial(200, np.r_[np.full(8, 0.9), rate_of_last])
+        return pd.DataFrame({"parameter": names, "level": 0.9, "records": 200, "covered": covered})
+
+    families = 100  # unadjusted, about a third of the families would reject
+    false = sum(bool((inference.coverage_pvalues(table(0.9), 0.9) < 0.05).any()) for _ in range(families))
+    assert false / families <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / families)
+    for _ in range(20):
+        p = inference.coverage_pvalues(table(0.75), 0.9)
+        assert p["p8"] < 0.05 and list(p.index) == names
+
+
 def test_predictive_p_value_is_two_sided():
     rep = np.arange(100, dtype=float)
     assert inference.predictive_pvalue(50, rep) == pytest.approx(1.0, abs=0.03)

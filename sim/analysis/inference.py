@@ -213,6 +213,16 @@ def coverage_table(hits: pd.DataFrame, levels: Sequence[float] = (0.5, 0.9)) -> 
     return pd.DataFrame(rows)
 
 
+def coverage_pvalues(coverage: pd.DataFrame, level: float) -> pd.Series:
+    """Holm-adjusted two-sided binomial p-values that each parameter's coverage at ``level`` is nominal,
+    from a ``coverage_table``: with many intervals, some Wilson bounds miss the nominal level by chance."""
+    from statsmodels.stats.multitest import multipletests
+
+    rows = coverage[coverage["level"] == level]
+    raw = [sps.binomtest(int(k), int(n), level).pvalue for k, n in zip(rows["covered"], rows["records"], strict=True)]
+    return pd.Series(multipletests(raw, method="holm")[1], index=rows["parameter"].to_numpy())
+
+
 def rank_uniformity(ranks: np.ndarray, n_ranks: int, bins: int = 10) -> float:
     """p-value of a chi-square test that SBC ranks (0..n_ranks) are uniform, in ``bins`` equal bins."""
     counts = np.histogram(ranks, bins=bins, range=(-0.5, n_ranks + 0.5))[0]

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.analysis.inference import coverage_pvalues
 from sim.errors import UserError
 from sim.experiments import store
 
@@ -67,7 +68,7 @@ REFERENCES = {
     "calibration_officials": Reference("python -m sim calibrate experiments/calibration_officials.toml",
                                        ("summary.csv", "generations.csv", "predictive.csv", "predictive.png"),
                                        "results/calibration_officials"),
-    "sbc": Reference("python -m sim calibrate experiments/calibration.toml --sbc 100",
+    "sbc": Reference("python -m sim calibrate experiments/calibration.toml --sbc 200",
                      ("coverage.csv", "ranks.csv", "fits.csv", "sbc.png"), "results/calibration-sbc"),
 }
 
@@ -315,19 +316,32 @@ def calibration_checks(name: str) -> str:
 
 
 def sbc_coverage(name: str) -> str:
-    """Coverage of the 50% and 90% intervals over the pseudo-records, with Wilson bounds and rank uniformity."""
+    """Coverage of the 50% and 90% intervals over the pseudo-records (Wilson bounds, a Holm-adjusted binomial
+    test at 90%), rank uniformity, and how much the real record narrows each parameter (its calibration)."""
     table = read(name, "coverage.csv")
     fits = read(name, "fits.csv")
-    rows = ["| parameter | 50% coverage [95% Wilson] | 90% coverage [95% Wilson] | rank uniformity p |",
-            "|---|---|---|---|"]
-    for param, g in table.groupby("parameter", sort=False):
+    holm = coverage_pvalues(table, 0.9)
+    narrowing = read("calibration", "summary.csv").set_index("parameter")["width_ratio_90"]
+    order = list(narrowing.index) + [p for p in table["parameter"].unique() if p not in narrowing.index]
+    rows = ["| parameter | 50% coverage [95% Wilson] | 90% coverage [95% Wilson] | 90%: Holm p | rank uniformity p "
+            "| the record's 90% width / prior width |", "|---|---|---|---|---|---|"]
+    for param in order:
+        g = table[table["parameter"] == param]
+        if g.empty:
+            continue
         cells = []
         for level in (0.5, 0.9):
             r = g[g["level"] == level].iloc[0]
             cells.append(f"{r['coverage']:.2f} [{r['coverage_low']:.2f}, {r['coverage_high']:.2f}]")
-        rows.append(f"| `{param}` | {' | '.join(cells)} | {g['rank_uniformity_p'].iloc[0]:.3f} |")
+        width = f"{narrowing[param]:.2f}" if param in narrowing.index else "–"
+        rows.append(f"| `{param}` | {' | '.join(cells)} | {holm[param]:.2f} | {g['rank_uniformity_p'].iloc[0]:.3f} "
+                    f"| {width} |")
+    below = [p for p in order if p in holm.index and holm[p] < 0.05]
+    verdict = ("every parameter's 90% coverage is within binomial error of 90% (Holm, family-wise 5%)" if not below
+               else "90% coverage differs from 90% beyond binomial error (Holm, family-wise 5%) for "
+               + ", ".join(f"`{p}`" for p in below))
     rows += ["", f"{len(fits)} pseudo-records, each fitted in {fits['seconds'].median():.0f} s (median); "
-                 f"{_timing(name)} in all."]
+                 f"{_timing(name)} in all; {verdict}."]
     return "\n".join(rows)
 
 
