@@ -314,6 +314,12 @@ def targets(results: list[dict]) -> str:
         row("10^6 replicates in under 4 minutes on 2 cores", f"{million['wall_s']:.0f} s "
             f"({million['wall_s'] / 60:.1f} min), peak RSS {million['rss_peak_mib']:.0f} MiB",
             million["wall_s"] < 240)
+    for r in results:
+        same = _find(results, r["engine"], r["rows"], 0) if r["points"] and r["per_point"] == 1 else None
+        if same:
+            x = _ms(r, "wall_s") / _ms(same, "wall_s")
+            row(f"a {r['points']:,}-point x 1 design within 1.3x of one {r['rows']:,}-replicate point ({r['engine']})",
+                f"{x:.2f}x (wall per replicate; load {r['load']:.1f} against {same['load']:.1f})", x <= 1.3)
     big = [r for r in results if r["engine"].startswith("fused") and r["rows"] == 100_000 and r["points"] == 0]
     if big:
         peak = max(r["rss_peak_mib"] for r in big)

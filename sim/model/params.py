@@ -222,7 +222,9 @@ SCHEMA: tuple[Param, ...] = (
 )
 
 BY_NAME: dict[str, Param] = {p.name: p for p in SCHEMA}
+LAYOUT_NAMES: tuple[str, ...] = tuple(p.name for p in SCHEMA if p.layout)
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(p.group for p in SCHEMA))
+IN_GROUP: dict[str, tuple[Param, ...]] = {g: tuple(p for p in SCHEMA if p.group == g) for g in GROUPS}
 _INDEXED = re.compile(r"^(?P<base>[a-z_]+\.[a-z_0-9]+)\[(?P<idx>\d+)\]$")
 
 
@@ -472,11 +474,11 @@ class Params(Mapping[str, Any]):
 
     def layout(self) -> tuple[Any, ...]:
         """What one engine call's replicates must share: the scenario (roster, horizon) and the number of accused."""
-        return (*tuple((p.name, _frozen(self._values[p.name])) for p in SCHEMA if p.layout), self.n_accused)
+        return (*tuple((name, _frozen(self._values[name])) for name in LAYOUT_NAMES), self.n_accused)
 
     def group(self, name: str) -> dict[str, Any]:
         """The values of one group keyed by short name, e.g. ``group('arrest')['duty']``."""
-        return {p.key: self._values[p.name] for p in SCHEMA if p.group == name}
+        return {p.key: self._values[p.name] for p in IN_GROUP.get(name, ())}
 
     def to_dict(self, changed_only: bool = False) -> dict[str, Any]:
         return {k: _copy(v) for k, v in self._values.items()
