@@ -7,82 +7,38 @@ test-artifacts/app.png for the test report.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
+from tests.browser import ARTIFACTS, chromium, serve, stop
+
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 SERIES_IMG = 'img[alt^="court legitimacy"]'
 STATES_IMG = 'img[alt^="the states"]'
 STEP_TIMEOUT_MS = 30_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`python -m sim viz` in its own process group on a free port; the group is stopped afterwards."""
+    """`python -m sim viz` in its own process group on a free port; stopped afterwards."""
     from sim.app.server import cache_dir, fetch_assets, missing_assets
 
     # the documented offline step (`python -m sim viz-assets`), from the npm registry when not yet cached
     fetch_assets(missing_assets(), cache_dir(), quiet=True)
     assert not missing_assets(), "Solara's front-end packages are still missing after `viz-assets`"
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("viz") / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "sim", "viz", "--port", str(port)], cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True,  # setsid: its own group
-                                env={**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false"})
-    url = f"http://127.0.0.1:{port}/"
+    proc, url = serve(["viz"], tmp_path_factory.mktemp("viz") / "server.log")
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install -y chromium`)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 class Session:

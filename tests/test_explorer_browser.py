@@ -8,19 +8,12 @@ test-artifacts/explorer-*.png.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from sim.cli import main
-from tests.test_app_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port
+from tests.browser import ARTIFACTS, chromium, serve, stop
 from tests.test_sensitivity import TINY as SENSITIVITY_TINY
 from tests.test_sweep_config import TINY as SWEEP_TINY
 
@@ -40,53 +33,18 @@ def folders(tmp_path_factory):
     return {"sweep": root / "sweep", "sens": root / "sens"}
 
 
-def _serve(folder: Path, log_path: Path):
-    """`python -m sim explore FOLDER` on a free port; returns (process, url) once the page answers."""
-    port = _free_port()
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "sim", "explore", str(folder), "--port", str(port)], cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(proc)
-            pytest.fail(f"the explorer did not start:\n{log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.5)
-
-
-def _stop(proc) -> None:
-    proc.send_signal(signal.SIGTERM)  # `explore` passes it on to its Solara server
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install -y chromium`)")
     from sim.app.server import cache_dir, fetch_assets, missing_assets
 
     fetch_assets(missing_assets(), cache_dir(), quiet=True)  # the documented offline step, `python -m sim viz-assets`
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(params=["sweep", "sens"])
 def page(request, folders, browser, tmp_path):
-    proc, url = _serve(folders[request.param], tmp_path / "explore.log")
+    proc, url = serve(["explore", str(folders[request.param])], tmp_path / "explore.log")
     tab = browser.new_page(viewport={"width": 1500, "height": 1100})
     problems: list[str] = []
     tab.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
@@ -99,7 +57,7 @@ def page(request, folders, browser, tmp_path):
     finally:
         tab.goto("about:blank")
         tab.close()
-        _stop(proc)
+        stop(proc)
     log = (tmp_path / "explore.log").read_text()
     assert "Traceback" not in log and "Warning" not in log, log
 
