@@ -102,16 +102,19 @@ def test_a_replicate_does_not_depend_on_how_many_are_run(engine):
         pd.testing.assert_frame_equal(_row(some, k), _row(whole, r), check_exact=True)
 
 
+def _each_row_is_its_point_alone(points, point, replicate, seed, engine):
+    """Row k of one batched call equals replicate[k] of its point simulated alone."""
+    batched = _rows(points, point, replicate, seed, engine)
+    for k, (p, r) in enumerate(zip(point, replicate, strict=True)):
+        alone = simulate(points[p], replicates=r + 1, seed=seed, engine=engine, point=p)
+        pd.testing.assert_frame_equal(_row(batched, k), _row(alone, r), check_exact=True)
+
+
 @engines
 def test_rows_of_several_points_in_one_call_are_those_of_each_point(engine):
     points = {0: Params(BUSY), 1: Params({**BUSY, "court.legitimacy0": 0.8}),
               4: Params({**BUSY, "scenario.n_states": 15})}  # point 4 has another layout: another engine call
-    point = [4, 1, 0, 1, 4, 0]
-    replicate = [1, 0, 2, 2, 0, 0]
-    batched = _rows(points, point, replicate, 5, engine)
-    for k, (p, r) in enumerate(zip(point, replicate)):
-        alone = simulate(points[p], replicates=r + 1, seed=5, engine=engine, point=p)
-        pd.testing.assert_frame_equal(_row(batched, k), _row(alone, r), check_exact=True)
+    _each_row_is_its_point_alone(points, [4, 1, 0, 1, 4, 0], [1, 0, 2, 2, 0, 0], 5, engine)
 
 
 @engines
@@ -127,11 +130,7 @@ def test_rows_of_points_that_differ_in_every_swept_parameter_are_those_of_each_p
         values = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in bounds.items()}
         values["prosecutor.outreach_budget"] = round(values["prosecutor.outreach_budget"])
         points[p] = Params({**BUSY, **V13, "prosecutor.sealed_share": 0.6}).replace(values)
-    point, replicate = [2, 0, 1, 2, 0, 1], [0, 1, 1, 2, 0, 0]
-    batched = _rows(points, point, replicate, 4, engine)
-    for k, (p, r) in enumerate(zip(point, replicate)):
-        alone = simulate(points[p], replicates=r + 1, seed=4, engine=engine, point=p)
-        pd.testing.assert_frame_equal(_row(batched, k), _row(alone, r), check_exact=True)
+    _each_row_is_its_point_alone(points, [2, 0, 1, 2, 0, 1], [0, 1, 1, 2, 0, 0], 4, engine)
 
 
 @engines
