@@ -385,3 +385,25 @@ def test_the_calibration_recovers_known_values_at_three_truth_points():
         moves.append(abs(median - truth["arrest.intercept"]) < abs(-4.5 - truth["arrest.intercept"]))
     assert misses <= 6, f"{misses} of 27 truths outside their 90% intervals"
     assert all(moves), moves
+
+
+def test_kernel_scaling_defaults_to_twice_silverman_is_validated_and_reaches_the_smc(monkeypatch):
+    from sim.studies.calibration import study
+
+    assert calibration_from_text(TINY).kernel_scaling == 2.0
+    assert calibration_from_text(TINY.replace("batch = 25", "batch = 25\nkernel_scaling = 1.5")).kernel_scaling == 1.5
+    with pytest.raises(UserError, match=r"\[calibration\] kernel_scaling") as err:
+        calibration_from_text(TINY.replace("batch = 25", "batch = 25\nkernel_scaling = 0"))
+    assert "\n" not in str(err.value)
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(study, "run_smc", spy)
+    cal = calibration_from_text(TINY.replace("batch = 25", "batch = 25\nkernel_scaling = 3"))
+    with pytest.raises(RuntimeError, match="stop here"):
+        observed = pd.Series(0.0, index=inference.statistic_names(cal.months))
+        study.fit(cal, build_design(cal.selection, cal.base), observed)
+    assert seen["kernel_scaling"] == 3.0

@@ -340,7 +340,8 @@ def sbc_coverage(name: str) -> str:
     verdict = ("every parameter's 90% coverage is within binomial error of 90% (Holm, family-wise 5%)" if not below
                else "90% coverage differs from 90% beyond binomial error (Holm, family-wise 5%) for "
                + ", ".join(f"`{p}`" for p in below))
-    rows += ["", f"{len(fits)} pseudo-records, each fitted in {fits['seconds'].median():.0f} s (median); "
+    ess = f"; final effective sample size {fits['final_ess'].median():.0f} (median)" if "final_ess" in fits else ""
+    rows += ["", f"{len(fits)} pseudo-records, each fitted in {fits['seconds'].median():.0f} s (median){ess}; "
                  f"{_timing(name)} in all; {verdict}."]
     return "\n".join(rows)
 

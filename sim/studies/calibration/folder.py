@@ -105,7 +105,8 @@ def manifest_of(cal: Calibration, folder: Path, outputs: list[Path], timings: di
     sections = {
         "calibration": {"name": cal.name, "description": cal.description, "seed": cal.seed, "engine": cal.engine,
                         "particles": cal.particles, "generations": cal.generations, "batch": cal.batch,
-                        "min_acceptance": cal.min_acceptance, "method": "ABC-SMC (pyabc, adaptive p-norm distance)",
+                        "min_acceptance": cal.min_acceptance, "kernel_scaling": cal.kernel_scaling,
+                        "method": "ABC-SMC (pyabc, adaptive p-norm distance)",
                         "warrants": warrants, "runs": runs, "record_date": record_date},
         "priors": [{"name": p.name, "dist": p.dist, "low": p.low, "high": p.high, "a": p.a, "b": p.b, "why": p.why}
                    for p in cal.priors],

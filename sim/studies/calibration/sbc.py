@@ -48,7 +48,8 @@ def record_schema(names: list[str]) -> pa.Schema:
     return pa.schema([("point", pa.int64()), ("replicate", pa.int64()), ("parameter", pa.string()),
                       ("truth", pa.float64()), ("rank", pa.int64()),
                       *((f"covered_{round(100 * level)}", pa.bool_()) for level in LEVELS),
-                      ("seconds", pa.float64()), ("evaluations", pa.int64()), ("final_epsilon", pa.float64())])
+                      ("seconds", pa.float64()), ("evaluations", pa.int64()), ("final_epsilon", pa.float64()),
+                      ("final_ess", pa.float64())])
 
 
 def block_spec(folder: Path, cal: Calibration, record: int, k: int) -> store.BlockSpec:
@@ -76,7 +77,8 @@ def fit_record(cal: Calibration, cheap: Calibration, design, observed: pd.Series
         rows[f"covered_{round(100 * level)}"] = [interval_contains(x[n].to_numpy(), w, truth[k], level)
                                                  for k, n in enumerate(names)]
     rows.update(seconds=round(result.seconds, 2), evaluations=int(result.generations["evaluations"].sum()),
-                final_epsilon=float(result.generations["epsilon"].iloc[-1]))
+                final_epsilon=float(result.generations["epsilon"].iloc[-1]),
+                final_ess=round(float(result.generations["ess"].iloc[-1]), 2))
     return pd.DataFrame(rows)
 
 
@@ -124,7 +126,7 @@ def run_sbc_folder(cal: Calibration, plan: store.Plan, *, records: int | None = 
                       .rename(columns={"point": "record"})[["record", "parameter", "level", "covered"]]
                       for level in LEVELS], ignore_index=True)
     fits = every.drop_duplicates("point").rename(columns={"point": "record"})[
-        ["record", "seconds", "evaluations", "final_epsilon"]].reset_index(drop=True)
+        ["record", "seconds", "evaluations", "final_epsilon", "final_ess"]].reset_index(drop=True)
     coverage = coverage_table(hits, LEVELS)
     uniformity = {p: rank_uniformity(ranks.loc[ranks["parameter"] == p, "rank"].to_numpy(), RANKS) for p in names}
     coverage["rank_uniformity_p"] = coverage["parameter"].map(uniformity)
@@ -135,6 +137,7 @@ def run_sbc_folder(cal: Calibration, plan: store.Plan, *, records: int | None = 
     outputs += save(sbc_figure(ranks, coverage, RANKS), folder, "sbc")
     sections = {
         "calibration": {"name": cal.name, "records": n, "particles": cheap.particles,
+                        "kernel_scaling": cheap.kernel_scaling,
                         "generations": cheap.generations, "batch": cheap.batch, "ranks": RANKS},
         "seeds": {"truths": f"SeedSequence([{PRIOR_TAG}, seed], spawn_key=(parameter,))",
                   "pseudo_records": f"stream points {SBC_ID} + record", "fits": "seed + 1 + record",

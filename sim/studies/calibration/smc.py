@@ -138,10 +138,11 @@ class SMCResult:
 
 
 def run_smc(priors: Sequence[Prior], observed: dict[str, float], simulate, *, seed: int, particles: int,
-            generations: int, batch: int, min_acceptance: float, min_epsilon: float = 0.0,
+            generations: int, batch: int, min_acceptance: float, min_epsilon: float = 0.0, kernel_scaling: float = 1.0,
             history: Path | None = None, progress: Callable[[int, int, int], None] | None = None) -> SMCResult:
     """ABC-SMC of ``priors`` against ``observed`` summaries with adaptive scale-normalised distances
-    (pyabc's AdaptivePNormDistance: Prangle 2017) and a median-quantile epsilon schedule."""
+    (pyabc's AdaptivePNormDistance: Prangle 2017), a median-quantile epsilon schedule, and a multivariate normal
+    proposal kernel of ``kernel_scaling`` times Silverman's bandwidth (pyabc's MultivariateNormalTransition)."""
     pyabc = _pyabc()
     names = [p.name for p in priors]
     model = RecordModel(names, observed)
@@ -156,6 +157,7 @@ def run_smc(priors: Sequence[Prior], observed: dict[str, float], simulate, *, se
     sampler = make_sampler(model, natural, batch, progress)
     distance = pyabc.AdaptivePNormDistance(p=2)
     abc = pyabc.ABCSMC(model.model, prior, distance, population_size=particles, sampler=sampler,
+                       transitions=pyabc.MultivariateNormalTransition(scaling=kernel_scaling),
                        eps=pyabc.QuantileEpsilon(alpha=0.5))
     np.random.seed(int(np.random.SeedSequence([0x534D43, int(seed)]).generate_state(1)[0]))
     path = Path(tempfile.mkdtemp(prefix="sim-abc-")) / "history.db" if history is None else Path(history)

@@ -90,7 +90,8 @@ def fit(cal: Calibration, design: Design, observed: pd.Series, *, workers: int =
     try:
         smc = run_smc(cal.priors, {n: float(observed[n]) for n in names}, simulate, seed=seed,
                       particles=particles or cal.particles, generations=generations or cal.generations,
-                      batch=cal.batch, min_acceptance=cal.min_acceptance, history=history, progress=progress)
+                      batch=cal.batch, min_acceptance=cal.min_acceptance, kernel_scaling=cal.kernel_scaling,
+                      history=history, progress=progress)
     finally:
         bar.close()
     summary = posterior_summary(smc.population, smc.population["weight"].to_numpy(), cal.priors)
