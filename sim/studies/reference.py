@@ -336,10 +336,11 @@ def sbc_coverage(name: str) -> str:
         width = f"{narrowing[param]:.2f}" if param in narrowing.index else "–"
         rows.append(f"| `{param}` | {' | '.join(cells)} | {holm[param]:.2f} | {g['rank_uniformity_p'].iloc[0]:.3f} "
                     f"| {width} |")
-    below = [p for p in order if p in holm.index and holm[p] < 0.05]
-    verdict = ("every parameter's 90% coverage is within binomial error of 90% (Holm, family-wise 5%)" if not below
-               else "90% coverage differs from 90% beyond binomial error (Holm, family-wise 5%) for "
-               + ", ".join(f"`{p}`" for p in below))
+    at90 = table[table["level"] == 0.9].set_index("parameter")["coverage"]
+    off = [f"`{p}` ({'overconfident' if at90[p] < 0.9 else 'conservative'})" for p in order
+           if p in holm.index and holm[p] < 0.05]
+    verdict = ("every parameter's 90% coverage is within binomial error of 90% (Holm, family-wise 5%)" if not off
+               else "90% coverage differs from 90% beyond binomial error (Holm, family-wise 5%) for " + ", ".join(off))
     ess = f"; final effective sample size {fits['final_ess'].median():.0f} (median)" if "final_ess" in fits else ""
     rows += ["", f"{len(fits)} pseudo-records, each fitted in {fits['seconds'].median():.0f} s (median){ess}; "
                  f"{_timing(name)} in all; {verdict}."]
