@@ -157,20 +157,20 @@ def sbc_figure(ranks: pd.DataFrame, coverage: pd.DataFrame, n_ranks: int) -> Fig
     k = len(params)
     bins = 10
     with style.rc():
-        fig = _figure(style.WIDTH, 1.6 + 1.25 * ((k + 3) // 4))
-        grid = fig.subplots((k + 3) // 4 + 1, 4, squeeze=False)
+        rows = (k + 3) // 4
+        fig = _figure(style.WIDTH, 1.9 + 1.25 * rows)
+        spec = fig.add_gridspec(rows + 1, 4, height_ratios=[1.0] * rows + [1.5])
+        hists = [fig.add_subplot(spec[i // 4, i % 4]) for i in range(k)]
         n = ranks.groupby("parameter").size().max()
         lo, hi = sps.binom(n, 1 / bins).ppf([0.005, 0.995])
-        for ax, name in zip(grid.flat, params):
+        for ax, name in zip(hists, params):
             r = ranks.loc[ranks["parameter"] == name, "rank"].to_numpy()
             ax.axhspan(lo, hi, color=PRIOR, alpha=0.25, lw=0)
             ax.hist(r, bins=bins, range=(-0.5, n_ranks + 0.5), color=POSTERIOR)
             ax.set_title(name, fontsize=6.5)
             ax.set_yticks([])
             ax.tick_params(labelsize=6)
-        for ax in list(grid.flat)[k:]:
-            ax.set_visible(False)
-        cov = fig.add_subplot(grid.shape[0], 1, grid.shape[0])
+        cov = fig.add_subplot(spec[rows, :])
         x = np.arange(len(params))
         for offset, level, color in ((-0.15, 0.5, "#56B4E9"), (0.15, 0.9, POSTERIOR)):
             c = coverage[coverage["level"] == level].set_index("parameter").reindex(params)

@@ -145,9 +145,16 @@ def _num(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
+def study_seconds(timings: dict[str, Any]) -> Any:
+    """A study's wall time; for an SBC finished from verified records (``--resume``), the time its fits took."""
+    wall = timings.get("wall_seconds")
+    if timings.get("records_reused") and isinstance(timings.get("fit_seconds_total"), (int, float)):
+        return max(wall or 0, timings["fit_seconds_total"])
+    return wall
+
+
 def _timing(name: str) -> str:
-    t = record(name).get("timings") or {}
-    wall = t.get("wall_seconds")
+    wall = study_seconds(record(name).get("timings") or {})
     return f"{wall:,.1f} s" if isinstance(wall, (int, float)) and wall < 10 else \
         f"{wall:,.0f} s" if isinstance(wall, (int, float)) else "?"
 
@@ -321,6 +328,7 @@ def sbc_coverage(name: str) -> str:
     table = read(name, "coverage.csv")
     fits = read(name, "fits.csv")
     holm = coverage_pvalues(table, 0.9)
+    t = record(name).get("timings") or {}
     narrowing = read("calibration", "summary.csv").set_index("parameter")["width_ratio_90"]
     order = list(narrowing.index) + [p for p in table["parameter"].unique() if p not in narrowing.index]
     rows = ["| parameter | 50% coverage [95% Wilson] | 90% coverage [95% Wilson] | 90%: Holm p | rank uniformity p "
@@ -343,7 +351,7 @@ def sbc_coverage(name: str) -> str:
                else "90% coverage differs from 90% beyond binomial error (Holm, family-wise 5%) for " + ", ".join(off))
     ess = f"; final effective sample size {fits['final_ess'].median():.0f} (median)" if "final_ess" in fits else ""
     rows += ["", f"{len(fits)} pseudo-records, each fitted in {fits['seconds'].median():.0f} s (median){ess}; "
-                 f"{_timing(name)} in all; {verdict}."]
+                 f"{_timing(name)} in all on {t.get('workers', '?')} workers; {verdict}."]
     return "\n".join(rows)
 
 
@@ -372,7 +380,7 @@ def all_times(_: str = "") -> str:
             continue
         t = doc.get("timings") or {}
         software = doc.get("software") or {}
-        wall = t.get("wall_seconds")
+        wall = study_seconds(t)
         if name == "discovery" and doc.get("sweep_timings"):
             t = {**doc["sweep_timings"], "wall_seconds": (doc["sweep_timings"].get("wall_seconds") or 0) + (wall or 0)}
             wall = t["wall_seconds"]
