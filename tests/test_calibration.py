@@ -361,8 +361,10 @@ def test_the_calibration_recovers_known_values_at_three_truth_points():
     """Pseudo-records drawn at three known points through the record's own design ([truth]), each
     calibrated by the shipped procedure at the SBC's cheaper settings (100 particles, 3 generations).
     The truths fall outside their 90% intervals in at most 6 of the 27 checks (at nominal coverage
-    P(7 or more) < 0.02), and the arrest intercept, which the record identifies, moves from the
-    prior's median towards the truth at every point."""
+    P(7 or more) < 0.02). The arrest intercept, which the record identifies, is learnt at every point:
+    its 90% interval is at most 0.8 of the prior's. Where the truth lies far from the prior's median
+    (more than 2 on the logit scale), the posterior median moves towards it; at the point 0.5 from the
+    prior's median, that comparison measures noise, not learning."""
     from sim.analysis.inference import weighted_quantile
     from sim.studies.calibration.study import fit, observed_summaries, workers_pool
 
@@ -371,7 +373,7 @@ def test_the_calibration_recovers_known_values_at_three_truth_points():
                      ("batch = 400 ", "batch = 200 ")):
         assert old in text
         text = text.replace(old, new)
-    misses, moves = 0, []
+    misses, moves, narrowed = 0, [], []
     for truth in RECOVERY_TRUTHS:
         cal = calibration_from_text(text + "\n[truth]\n" + "\n".join(f'"{k}" = {v}' for k, v in truth.items()))
         design = build_design(cal.selection, cal.base)
@@ -381,10 +383,13 @@ def test_the_calibration_recovers_known_values_at_three_truth_points():
         for p in cal.priors:
             low, high = weighted_quantile(x[p.name].to_numpy(float), w, [0.05, 0.95])
             misses += not low <= truth[p.name] <= high
-        median = weighted_quantile(x["arrest.intercept"].to_numpy(float), w, [0.5])[0]
-        moves.append(abs(median - truth["arrest.intercept"]) < abs(-4.5 - truth["arrest.intercept"]))
+        low, median, high = weighted_quantile(x["arrest.intercept"].to_numpy(float), w, [0.05, 0.5, 0.95])
+        narrowed.append((high - low) / (0.9 * 9.0))  # the prior is uniform(-9, 0)
+        if abs(-4.5 - truth["arrest.intercept"]) > 2:
+            moves.append(abs(median - truth["arrest.intercept"]) < abs(-4.5 - truth["arrest.intercept"]))
     assert misses <= 6, f"{misses} of 27 truths outside their 90% intervals"
-    assert all(moves), moves
+    assert len(moves) == 2 and all(moves), moves
+    assert max(narrowed) <= 0.8, narrowed
 
 
 def test_kernel_scaling_defaults_to_twice_silverman_is_validated_and_reaches_the_smc(monkeypatch):
