@@ -218,6 +218,7 @@ def test_sbc_detects_an_overconfident_posterior():
     assert not cov["nominal_inside"] and cov["coverage"] < 0.5
 
 
+@pytest.mark.slow
 def test_holm_coverage_test_controls_the_family_wise_error_and_finds_an_overconfident_parameter():
     """100 SBC tables of 9 parameters × 200 records with nominal 90% coverage: the share with any Holm p < 0.05
     stays under 5% (plus three binomial standard errors); a parameter covered 75% of the time is always found."""

@@ -192,6 +192,17 @@ def test_replicates_equal_the_numpy_core_on_any_valid_parameters(values, seed):
     assert identical(a, b, len(values["accused.trip_rate"])).mean() >= 0.95  # measured: 1.0 in 60 of 60 examples
 
 
+def test_a_timed_warrant_with_no_state_party_stays_public_as_in_the_numpy_core():
+    """Found by hypothesis: with no member there is no stay to time, so nothing is sealed (ODD §7.0.2); the
+    fused kernel sealed the warrant all the same, and the accused then travelled as if it were sealed."""
+    values = {"scenario.n_states": 5, "scenario.member_share": 0.0, "scenario.n_partners": 0,
+              "scenario.horizon_months": 24, "prosecutor.timed_share": 1.0, "prosecutor.sealed_share": 0.0,
+              "accused.sealed_awareness": 0.0, "accused.max_risk": [0.0, 0.0]}
+    a = simulate(values, replicates=200, seed=0, engine="fused")
+    b = simulate(values, replicates=200, seed=0, engine="vectorized")
+    assert identical(a, b).all()
+
+
 @settings(max_examples=15, deadline=None)
 @given(values=valid_params(), seed=st.integers(0, 2**32 - 1))
 def test_no_capacity_and_no_turnover_means_no_custody(values, seed):

@@ -181,12 +181,12 @@ def _timed_stay(key, pr, pa, j, coef, member, standing, compliance, capacity, ap
                 legitimacy, odds, weight, scratch, cum, acc, run, free, detained, sealed):
     """ODD §7.0.2: the warrant of accused j is issued under seal while j is in a state party, drawn ∝ its destination
     weight among the current members; the stay is a visit (4.3.6-8). Returns the new legitimacy."""
-    sealed[j] = True
     has_member = False
     for i in range(member.size):
         has_member |= member[i] > 0
-    if not has_member:
+    if not has_member:  # with no state party there is no timed warrant: nothing is sealed
         return legitimacy
+    sealed[j] = True
     awareness, factor, rho = F32(pr[I_AWARENESS]), F32(pa[j, A_FACTOR]), F32(pa[j, A_RHO])
     _odds(coef, standing, compliance, pressure, legitimacy, odds)
     _weights(appeal, capacity, odds, factor, True, awareness, rho, weight)
