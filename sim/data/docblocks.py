@@ -54,6 +54,21 @@ TABLE_WORDS = {
     "recoding": ("(added) every field of `record` that departs from what `warrants` says, with the reason", ()),
     "noncompliance_findings": (
         "judicial decisions on failures to arrest (art. 87(7) findings, notifications, referrals)", ("confidence",)),
+    "travel": (
+        ("trips abroad by persons under warrant, to 2023-12-31: host, date, whether the host was a party, arrested or "
+         "not, the court's finding, occasion, whether the warrant was public (incomplete for total trips)"),
+        ("confidence",)),
+    "travel_called_off": (
+        ("trips called off because of a warrant, to 2023-12-31 (every one an invitation: a summit or inauguration), "
+         "with the intended host and what happened"), ("confidence",)),
+    "persons": (
+        ("(added) every spelling of a person in the tables (the record's, and the findings' and travel tables' "
+         "where they differ) with the person's identifier, on which the tables are joined"), ()),
+    "regime_changes": (
+        ("(added) changes of the home government (ODD §4.1) of the record's non-party home states, from before "
+         "their first warrant to the record's date"), ("confidence",)),
+    "record_date": ("(added) the record's date, to which every warrant is followed up, with its source",
+                    ("confidence",)),
     "signatories_unsigned": ("signatories that withdrew their signature: United States, Israel, Sudan, Russia", ()),
 }
 CONFIDENCE_OF = {"confidence": "groups and flags", "un_admission_confidence": "admission dates"}

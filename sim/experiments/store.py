@@ -50,6 +50,8 @@ POSTERIOR, GENERATIONS, OBSERVED, RECORDS, RUNS_TABLE = ("posterior.parquet", "g
                                                          "records.csv", "runs.csv")
 PREDICTIVE, PREDICTIVE_DRAWS, OUT_OF_SAMPLE, OUT_OF_SAMPLE_SUMMARY = ("predictive.csv", "predictive.parquet",
                                                                       "out_of_sample.csv", "out_of_sample_summary.csv")
+OUT_OF_SAMPLE_STATE, TRAVEL_TABLE, FINDINGS_TABLE, TIMED_STAYS = ("out_of_sample_state.csv", "travel.csv",
+                                                                "findings.csv", "timed_stays.csv")
 ABC_HISTORY = "abc_history.db"
 CALIBRATION_FIGURES = ("pairs", "predictive", "out_of_sample")
 RANKS, COVERAGE, FITS = "ranks.csv", "coverage.csv", "fits.csv"  # `calibrate --sbc`
@@ -59,8 +61,9 @@ DISCOVERY_FIGURES = ("tradeoff", "box_limits")
 PAIRED = "paired.csv"  # `compare`: paired differences of each alternative from the base
 DATA_FILES = (POINTS, RUNS, SUMMARY)  # a sweep's data: hashed in the manifest, compared by `reproduce`
 RUN_FILES = (EVENTS, SERIES, OUTCOME)
-CALIBRATION_DATA = (POSTERIOR, GENERATIONS, SUMMARY, OBSERVED, RECORDS, RUNS_TABLE, PREDICTIVE, OUT_OF_SAMPLE,
-                    OUT_OF_SAMPLE_SUMMARY)  # compared by `reproduce`
+CALIBRATION_DATA = (POSTERIOR, GENERATIONS, SUMMARY, OBSERVED, RECORDS, RUNS_TABLE, TRAVEL_TABLE, FINDINGS_TABLE,
+                    PREDICTIVE, TIMED_STAYS, OUT_OF_SAMPLE, OUT_OF_SAMPLE_SUMMARY,
+                    OUT_OF_SAMPLE_STATE)  # compared by `reproduce`
 SBC_DATA = (RANKS, COVERAGE)
 DISCOVERY_DATA = (OUTCOME_TABLE, TRAJECTORY, LIMITS, BOX)
 MARKER_PATH = f"{BLOCKS}/{MARKER}"

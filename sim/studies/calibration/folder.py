@@ -16,7 +16,14 @@ from sim.experiments import store
 from sim.experiments.provenance import config_record, manifest, now
 from sim.studies.calibration.config import Calibration
 from sim.studies.calibration.design import build_design, runs_table
-from sim.studies.calibration.study import fit, observed_summaries, out_of_sample, predictive, workers_pool
+from sim.studies.calibration.study import (
+    fit,
+    observed_summaries,
+    out_of_sample,
+    predictive,
+    timed_stays,
+    workers_pool,
+)
 
 FORMAT = store.CALIBRATION_FORMAT
 HISTORY = store.ABC_HISTORY
@@ -50,13 +57,14 @@ def run_calibration_folder(cal: Calibration, plan: store.Plan, *, workers: int =
         timings: dict[str, Any] = {"fit_seconds": round(main.seconds, 1)}
         replicated, table = (predictive(cal, design, main, workers=workers, pool=pool) if checks
                              else (pd.DataFrame(), pd.DataFrame()))
+        stays = timed_stays(cal, design, main) if checks else None
         oos = None
         if checks and cal.checks.out_of_sample:
             start = time.perf_counter()
             oos = out_of_sample(cal, design, workers=workers, pool=pool, quiet=quiet,
                                 history=folder / f".{HISTORY}.oos.tmp")
             timings["out_of_sample_seconds"] = round(time.perf_counter() - start, 1)
-    names = statistic_names(cal.months)
+    names = statistic_names(cal.months, cal.travel)
     outputs: list[Path] = []
 
     def csv(name: str, frame: pd.DataFrame) -> None:
@@ -71,20 +79,25 @@ def run_calibration_folder(cal: Calibration, plan: store.Plan, *, workers: int =
                                       "what": [describe_statistic(n) for n in names]}))
     csv(store.RECORDS, design.records)
     csv(store.RUNS_TABLE, runs_table(design).merge(design.run_rows, on="run"))
+    csv(store.TRAVEL_TABLE, design.travel)
+    csv(store.FINDINGS_TABLE, design.findings)
     figures = [pairs_figure(main.population, cal.priors, cal.truth or None,
                             title=f"Posterior of {cal.name}: {len(main.population):,} particles, "
                                   f"{int(main.generations['evaluations'].sum()):,} simulated records")]
     stems = ["pairs"]
     if checks:
         csv(store.PREDICTIVE, table)
+        if stays is not None:
+            csv(store.TIMED_STAYS, stays)
         store.write_parquet(folder / store.PREDICTIVE_DRAWS, replicated)
         outputs.append(folder / store.PREDICTIVE_DRAWS)
         figures.append(predictive_figure(table, len(replicated), design.n_warrants))
         stems.append("predictive")
         if oos is not None:
-            early, _, oos_table = oos
+            early, _, oos_table, state = oos
             csv(store.OUT_OF_SAMPLE, oos_table)
             csv(store.OUT_OF_SAMPLE_SUMMARY, early.summary)
+            csv(store.OUT_OF_SAMPLE_STATE, state)
             figures.append(out_of_sample_figure(oos_table, str(cal.checks.out_of_sample), design.censor.isoformat()))
             stems.append("out_of_sample")
     for fig, stem in zip(figures, stems):
@@ -110,6 +123,10 @@ def manifest_of(cal: Calibration, folder: Path, outputs: list[Path], timings: di
                         "warrants": warrants, "runs": runs, "record_date": record_date},
         "priors": [{"name": p.name, "dist": p.dist, "low": p.low, "high": p.high, "a": p.a, "b": p.b, "why": p.why}
                    for p in cal.priors],
+        "design": {"turnover": [{"class": c.name, "rate": c.rate, "homes": list(c.homes), "why": c.why}
+                                for c in cal.selection.turnover],
+                   "travel_roles": list(cal.selection.travel_roles), "travel_end": cal.selection.travel_end},
+        "summaries": {"months": list(cal.months), "travel": list(cal.travel)},
         "truth": cal.truth or None,
         "parameters": cal.base.to_dict(changed_only=True),
         "seeds": {"seed": cal.seed, "pyabc": "numpy global state seeded from SeedSequence([0x534D43, seed])",
