@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.data.real import states_at
-from sim.data.record import recoding, record, record_date
+from sim.data.record import OUTCOME_KINDS, outcomes, recoding, record, record_date
 from sim.data.tables import CONFIDENCE, RECORD_ROUTES, load_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,6 +160,15 @@ def counts_markdown(folder: str | Path | None = None) -> str:
         if len(sub):
             lines.append(f"| {ROUTE_WORDS[route]} | {len(sub)} | {_names(sub)} |")
     lines += ["", f"Held within a month of the warrant (or before it): {_names(npn[npn['held_within_month']])}."]
+    happened = outcomes(folder)
+    keys = set(zip(npn["person"], npn["warrant_date"]))
+    mine = happened[[k in keys for k in zip(happened["person"], happened["warrant_date"])]]
+    lines += ["", "Every outcome of the warrants against nationals of non-parties, coded as itself (a warrant can have "
+                  "several; `sim.data.record.outcomes`):", "", "| outcome | n | persons |", "|---|---|---|"]
+    for kind, words in OUTCOME_KINDS.items():
+        sub = mine[mine["outcome"] == kind]
+        if len(sub):
+            lines.append(f"| {words} (`{kind}`) | {len(sub)} | {_names(sub)} |")
     return "\n".join(lines)
 
 
