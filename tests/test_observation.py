@@ -298,3 +298,32 @@ def test_observed_travel_reads_the_shared_file_by_person_identifier(design):
     again = observed_travel(design.runs, design.records)
     pd.testing.assert_frame_equal(again, design.travel)
     assert len(load_table("travel")) == 40 and len(load_table("travel_called_off")) == 5
+
+
+# --- out of sample from the state at the cut ---------------------------------------------------------------------
+
+def test_each_warrant_s_record_at_the_cut(design):
+    """2019-01-01: the Sudanese accused free, Sudan's government unchanged; Libya's 2011 run after its change, the
+    father observed free until his death, the son and Al-Senussi detained; the Gbagbos held since month 0."""
+    from sim.studies.calibration.oos import record_to_date, state_at_cut
+
+    cut = dt.date(2019, 1, 1)
+    state = state_at_cut(design, cut).set_index("person")
+    assert (state.loc["Omar Hassan Ahmad al-Bashir", ["status", "regime_changed"]] == ["free", False]).all()
+    assert state.at["Omar Hassan Ahmad al-Bashir", "run_month"] == 117
+    libya = next(r for r in design.runs if r.key == "LBY 2011-06-27")
+    m, rec, changed = record_to_date(design, libya, cut)
+    assert changed and rec["status"].tolist() == ["free", "detained", "detained"]
+    assert rec["month"].tolist() == [3, m, 27]  # Muammar Gaddafi observed until his death, Al-Senussi until 2013
+    assert (state.at["Laurent Gbagbo", "status"], state.at["Laurent Gbagbo", "since"]) == ("custody", 0)
+    assert state.at["Charles Ble Goude", "status"] == "detained" and state.at["Simone Gbagbo", "status"] == "detained"
+    assert "Khaled Mohamed Ali El Hishri" not in state.index  # issued after the cut: forecast from its issue
+
+
+def test_a_change_of_government_before_the_warrant_is_no_change_of_the_run():
+    from sim.studies.calibration.oos import regime_changed
+
+    assert not regime_changed("CIV", dt.date(2011, 11, 23), 200)  # Gbagbo fell before his warrant
+    assert regime_changed("LBY", dt.date(2013, 4, 18), 12 * 2)  # Zeidan ousted 2014-03-11, month 10
+    assert not regime_changed("LBY", dt.date(2013, 4, 18), 10)  # ... not before month 10
+    assert not regime_changed("RUS", dt.date(2023, 3, 17), 100)
