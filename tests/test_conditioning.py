@@ -1,4 +1,4 @@
-"""Replicates consistent with the record to date (sim.analysis.conditioning, ODD §5.1): hand-built frames, the
+"""Replicates consistent with the record to date (sim.analysis.conditioning, ODD §4.11): hand-built frames, the
 definitions as invariants (hypothesis), an independent rejection count, and the errors."""
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def runs(draw, most_accused: int = 3):
 @settings(max_examples=60, deadline=None)
 @given(runs(), st.integers(0, 30), st.data())
 def test_the_mask_is_the_definition_counted_by_hand(case, m, data):
-    """Rejection by an independent loop over the replicates: status at m from the definitions of ODD §5.1."""
+    """Rejection by an independent loop over the replicates: status at m from the definitions of ODD §4.11."""
     outcomes, f = case
     statuses = data.draw(st.lists(st.sampled_from(["free", "detained", "custody"]), min_size=f, max_size=f))
     changed = data.draw(st.booleans())

@@ -1,4 +1,4 @@
-"""Replicates consistent with the record to date (ODD §5.1): frames in, a mask out.
+"""Replicates consistent with the record to date (ODD §4.11): frames in, a mask out.
 
 The record to date of one situation at month m (months since its warrants, counted from 0) is each
 accused's status at m — ``free`` (neither in custody nor detained before m), ``detained`` (detained at
@@ -10,7 +10,7 @@ began (``since``: detained since d, in custody since c), and an accused may have
 (``month``; e.g. a person who died is observed only until then).
 
 Used by the out-of-sample check of the calibration (a forecast from the state at its cut) and by
-forecasts; simulated and observed months are the engine's (ODD §5: month of custody, of detention, of
+forecasts; simulated and observed months are the engine's (ODD §9: month of custody, of detention, of
 the first regime change), with "never" as NA, NaN or the engine's -1.
 """
 
@@ -64,7 +64,7 @@ def check_record(record: pd.DataFrame) -> pd.DataFrame:
 
 def consistent(outcomes: pd.DataFrame, record: pd.DataFrame, month: int, regime_changed: bool | None,
                keys: Sequence[str] = ("replicate",)) -> pd.Series:
-    """Which replicates are consistent with the record to date at ``month`` (ODD §5.1).
+    """Which replicates are consistent with the record to date at ``month`` (ODD §4.11).
 
     ``outcomes``: one row per replicate (the ``keys`` columns) and accused (``accused``) with ``custody_month``,
     ``detained_month`` and, when ``regime_changed`` is not None, the run's ``regime_change_month`` (the same on

@@ -65,7 +65,7 @@ TABLE_WORDS = {
         ("(added) every spelling of a person in the tables (the record's, and the findings' and travel tables' "
          "where they differ) with the person's identifier, on which the tables are joined"), ()),
     "regime_changes": (
-        ("(added) changes of the home government (ODD §4.1) of the record's non-party home states, from before "
+        ("(added) changes of the home government (ODD §7.1) of the record's non-party home states, from before "
          "their first warrant to the record's date"), ("confidence",)),
     "record_date": ("(added) the record's date, to which every warrant is followed up, with its source",
                     ("confidence",)),

@@ -42,19 +42,19 @@ TRAVEL_END = "2023-12-31"  # the travel record's end: later travel is left out o
 # The record's outcomes (sim.data.record.OUTCOME_KINDS) and what the observation design does with each.
 RULES: dict[str, tuple[str, str]] = {
     "surrendered_by_host": ("outcome: arrested_by_host, in the month of the host's arrest",
-                            "the model's host arrests a visitor and surrenders them in one decision (ODD §4.3.6)"),
+                            "the model's host arrests a visitor and surrenders them in one decision (ODD §7.3.6)"),
     "surrendered_by_home": ("outcome: domestic_surrender, in its month (or detained, if a detention at home "
                             "began in an earlier month)",
-                            "a government's handover (ODD §4.1; at issue, §4.0.1)"),
+                            "a government's handover (ODD §7.1; at issue, §7.0.1)"),
     "detained_at_home": ("outcome: detained, in the month it began (a detention ending in surrender within the "
-                         "same month is the surrender)", "detention by the home state (ODD §4.1)"),
+                         "same month is the surrender)", "detention by the home state (ODD §7.1)"),
     "extradited_home": ("outcome: detained, in the month the home state took the person",
                         "a host that hands the person to the home state, not to the court, leaves them held at home"),
     "arrested_abroad": ("no event: the host's arrest counts only through what followed it",
                         "the model's arrest is an arrest and surrender; an arrest that ends in release or "
                         "extradition home is the host's refusal to surrender"),
     "released_by_host": ("no event: a visit to a state that did not surrender the person (its finding counts)",
-                         "as the model's non-arrest (ODD §4.3.7)"),
+                         "as the model's non-arrest (ODD §7.3.7)"),
     "released_at_home": ("no event", "a home state's arrest and release is outside the model (not a party's case)"),
     "left_detention": ("no event: the first way out of freedom stays the detention",
                        "the model has no release from detention; the record's later course is not followed"),

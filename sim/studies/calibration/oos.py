@@ -1,5 +1,5 @@
 """Out of sample from the state at the cut: fit on what was known on a date, then forecast every warrant from its
-status on that date, conditioned as a forecast conditions (ODD §5.1, sim.analysis.conditioning), never from its
+status on that date, conditioned as a forecast conditions (ODD §4.11, sim.analysis.conditioning), never from its
 issue.
 
 A run issued before the cut has a record to date at month m (its whole months up to the cut): each
@@ -39,7 +39,7 @@ KIND_NAMES = (*ROUTES, "detained")
 
 def regime_changed(home: str, start: dt.date, month: int) -> bool:
     """Whether the home government changed in a month < ``month`` since ``start`` (regime_changes.csv); a change
-    before the warrant is no change of the run (a government fallen at issue, ODD §4.0.1)."""
+    before the warrant is no change of the run (a government fallen at issue, ODD §7.0.1)."""
     changes = load_table("regime_changes")
     days = [dt.date.fromisoformat(d) for d in changes.loc[changes["home_iso3"] == home, "date"]]
     return any(d >= start and month_index(start, d) < month for d in days)

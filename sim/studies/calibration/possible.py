@@ -6,7 +6,7 @@ observes, a finding the model cannot make, a declined invitation by someone neve
 conditions on something the model cannot produce. For each observed row this module builds the engine
 output that would produce it and asks the design's own ``simulated_records`` whether it yields that row,
 and it checks that the mechanism behind the row has positive probability at some point of the prior
-(ODD §4: the parameter that switches it on can be above zero).
+(ODD §7: the parameter that switches it on can be above zero).
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ def predictive(cal: Calibration, design: Design, fit_: Fit, *, workers: int = 1,
 
 
 def timed_stays(cal: Calibration, design: Design, fit_: Fit, *, replicates: int = 20) -> pd.DataFrame:
-    """What the calibrated model says of timed stays (ODD §4.0.2): in the design's sealed runs at posterior draws,
+    """What the calibrated model says of timed stays (ODD §7.0.2): in the design's sealed runs at posterior draws,
     the share of timed stays that ended in the host's arrest (and surrender), beside the record's: the sealed
     warrants whose person a host abroad arrested in the warrant's first month, and how many it surrendered."""
     names = [p.name for p in cal.priors]
