@@ -327,3 +327,53 @@ def test_a_change_of_government_before_the_warrant_is_no_change_of_the_run():
     assert regime_changed("LBY", dt.date(2013, 4, 18), 12 * 2)  # Zeidan ousted 2014-03-11, month 10
     assert not regime_changed("LBY", dt.date(2013, 4, 18), 10)  # ... not before month 10
     assert not regime_changed("RUS", dt.date(2023, 3, 17), 100)
+
+
+def test_a_forecast_from_the_state_at_the_cut_that_replays_the_record_finds_the_record(design, cal, monkeypatch):
+    """Bookkeeping of the out-of-sample forecast with a stand-in engine: replicate 0 of every run is the record
+    itself (its first ways out of freedom and its first change of government), the other replicates change
+    nothing. Replicate 0 is then the only one consistent with each run's record at the cut, every draw keeps it,
+    and the forecast after the cut is what the record shows after it."""
+    from sim.studies.calibration import oos
+
+    cut = dt.date(2019, 1, 1)
+    changes = load_table("regime_changes")
+
+    def first_change(run):
+        start = dt.date.fromisoformat(run.date)
+        days = sorted(dt.date.fromisoformat(d) for d in changes.loc[changes["home_iso3"] == run.home, "date"]
+                      if dt.date.fromisoformat(d) >= start)
+        return oos.month_index(start, days[0]) if days else -1
+
+    def fake_run_rows(points, point, replicate, seed, engine):
+        g = int(replicate[0]) // oos.REPLICATE_STRIDE
+        run = design.runs[g]
+        recs = design.records[design.records["run"] == run.key].set_index("person").loc[list(run.persons)]
+        n, f = len(point), len(run.persons)
+        custody, detained = np.full((n, f), -1), np.full((n, f), -1)
+        route = np.zeros((n, f), dtype=int)
+        real = (np.asarray(replicate) % oos.REPLICATE_STRIDE) == 0
+        for j, (_, r) in enumerate(recs.iterrows()):
+            if r["censored"]:
+                continue
+            if r["event"] == "detained":
+                detained[real, j] = int(r["month"])
+            else:
+                custody[real, j] = int(r["month"])
+                route[real, j] = 1 if r["event"] == "arrested_by_host" else 2
+        values = {"custody_month": custody, "detained_month": detained, "route": route,
+                  "regime_change_month": np.where(real, first_change(run), -1), "findings": np.zeros(n),
+                  "withdrawals": np.zeros(n), "accessions": np.zeros(n)}
+        return type("Out", (), {"values": values})()
+
+    monkeypatch.setattr(oos, "run_rows", fake_run_rows)
+    draws = np.array([[(p.low + p.high) / 2 for p in cal.priors]] * 3)
+    predicted, aside = oos.predicted_after(design, cal.priors, draws, cut, 1, "vectorized", 4, 0)
+    observed = oos.observed_after(design, cut)
+    assert aside == 0 and len(predicted) == 3
+    for e in ("arrested_by_host", "domestic_surrender", "detained"):
+        assert (predicted[f"events_{e}"] == observed[f"events_{e}"]).all(), e
+    # a record at the cut that no replicate matches sets every draw aside
+    monkeypatch.setattr(oos, "regime_changed", lambda home, start, month: home == "SDN")
+    _, aside = oos.predicted_after(design, cal.priors, draws, cut, 1, "vectorized", 4, 0)
+    assert aside == 3
