@@ -344,15 +344,18 @@ def test_sbc_writes_its_folder_and_resumes_from_verified_records(tmp_path, capsy
 
 
 RECOVERY_TRUTHS = [  # three points of the priors: the defaults' neighbourhood, likely and unlikely enforcement
-    {"arrest.intercept": -4.0, "accused.max_risk": 0.02, "home.turnover_rate": 0.004, "home.surrender_prob": 0.5,
-     "home.detain_prob": 0.3, "prosecutor.timed_share": 0.5, "home.fallen_at_issue": 0.2,
-     "states.withdrawal_rate": 0.01, "states.accession_rate": 0.005},
-    {"arrest.intercept": -1.5, "accused.max_risk": 0.1, "home.turnover_rate": 0.012, "home.surrender_prob": 0.8,
-     "home.detain_prob": 0.1, "prosecutor.timed_share": 0.8, "home.fallen_at_issue": 0.4,
-     "states.withdrawal_rate": 0.03, "states.accession_rate": 0.02},
-    {"arrest.intercept": -7.0, "accused.max_risk": 0.005, "home.turnover_rate": 0.001, "home.surrender_prob": 0.2,
-     "home.detain_prob": 0.7, "prosecutor.timed_share": 0.2, "home.fallen_at_issue": 0.05,
-     "states.withdrawal_rate": 0.003, "states.accession_rate": 0.035},
+    {"arrest.intercept": -4.0, "accused.max_risk": 0.02, "accused.invitation_rate": 0.1, "home.turnover_sd": 0.5,
+     "home.surrender_prob": 0.5, "home.detain_prob": 0.3, "prosecutor.timed_share": 0.5,
+     "prosecutor.timed_arrest": 0.5, "home.fallen_at_issue": 0.2, "states.withdrawal_rate": 0.01,
+     "states.accession_rate": 0.005},
+    {"arrest.intercept": -1.5, "accused.max_risk": 0.1, "accused.invitation_rate": 0.5, "home.turnover_sd": 1.5,
+     "home.surrender_prob": 0.8, "home.detain_prob": 0.1, "prosecutor.timed_share": 0.8,
+     "prosecutor.timed_arrest": 0.8, "home.fallen_at_issue": 0.4, "states.withdrawal_rate": 0.03,
+     "states.accession_rate": 0.02},
+    {"arrest.intercept": -7.0, "accused.max_risk": 0.005, "accused.invitation_rate": 0.03, "home.turnover_sd": 0.1,
+     "home.surrender_prob": 0.2, "home.detain_prob": 0.7, "prosecutor.timed_share": 0.2,
+     "prosecutor.timed_arrest": 0.1, "home.fallen_at_issue": 0.05, "states.withdrawal_rate": 0.003,
+     "states.accession_rate": 0.035},
 ]
 
 
@@ -360,8 +363,8 @@ RECOVERY_TRUTHS = [  # three points of the priors: the defaults' neighbourhood, 
 def test_the_calibration_recovers_known_values_at_three_truth_points():
     """Pseudo-records drawn at three known points through the record's own design ([truth]), each
     calibrated by the shipped procedure at the SBC's cheaper settings (100 particles, 3 generations).
-    The truths fall outside their 90% intervals in at most 6 of the 27 checks (at nominal coverage
-    P(7 or more) < 0.02). The arrest intercept, which the record identifies, is learnt at every point:
+    The truths fall outside their 90% intervals in at most 7 of the 33 checks (at nominal coverage
+    P(8 or more) < 0.02). The arrest intercept, which the record identifies, is learnt at every point:
     its 90% interval is at most 0.8 of the prior's. Where the truth lies far from the prior's median
     (more than 2 on the logit scale), the posterior median moves towards it; at the point 0.5 from the
     prior's median, that comparison measures noise, not learning."""
@@ -387,7 +390,7 @@ def test_the_calibration_recovers_known_values_at_three_truth_points():
         narrowed.append((high - low) / (0.9 * 9.0))  # the prior is uniform(-9, 0)
         if abs(-4.5 - truth["arrest.intercept"]) > 2:
             moves.append(abs(median - truth["arrest.intercept"]) < abs(-4.5 - truth["arrest.intercept"]))
-    assert misses <= 6, f"{misses} of 27 truths outside their 90% intervals"
+    assert misses <= 7, f"{misses} of 33 truths outside their 90% intervals"
     assert len(moves) == 2 and all(moves), moves
     assert max(narrowed) <= 0.8, narrowed
 
