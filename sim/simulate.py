@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,25 @@ from sim.model.params import Params, as_params
 from sim.model.seeding import root_seed, stream_point
 
 ENGINES = {"mesa": "sim.engines.mesa.engine", "vectorized": "sim.engines.vectorized.engine",
-           "fused": "sim.engines.fused.engine"}  # fused: the vectorized core compiled by numba (extra [fast])
+           "fused": "sim.engines.fused.engine"}  # fused: the protocol compiled by numba (extra [fast])
 DEFAULT_ENGINE = "vectorized"
 SeriesMode = Literal["mean", "replicate"] | None
+
+
+class Engine(Protocol):
+    """What an engine module offers: every row of a batch (sim.model.batch) run to the horizon, the outcomes in
+    row order and, with ``series`` "mean" or "replicate", the monthly series. Each of ``ENGINES`` is one;
+    tests/test_engine_contract.py is the conformance suite every engine passes."""
+
+    def run(self, batch: Batch, series: str | None = None) -> Outcomes: ...
+
+
+if TYPE_CHECKING:  # the type checker verifies that every engine module satisfies Engine
+    from sim.engines.fused import engine as _fused
+    from sim.engines.mesa import engine as _mesa
+    from sim.engines.vectorized import engine as _vectorized
+
+    _CHECKED: tuple[Engine, ...] = (_mesa, _vectorized, _fused)
 MAX_BATCH_ROWS = 4096  # rows per engine call: bounds memory; results do not depend on it
 
 
@@ -37,9 +53,9 @@ def check_engine(engine: object, where: str = "engine") -> str:
     return engine
 
 
-def engine_module(engine: str):
-    """The module of an engine: it offers ``run(batch, series) -> Outcomes``."""
-    return importlib.import_module(ENGINES[check_engine(engine)])
+def engine_module(engine: str) -> Engine:
+    """The module of an engine (an ``Engine``)."""
+    return cast(Engine, importlib.import_module(ENGINES[check_engine(engine)]))
 
 
 def run_rows(points: Mapping[int, Params], point: Sequence[int] | np.ndarray, replicate: Sequence[int] | np.ndarray,

@@ -33,11 +33,13 @@ def part(module: str) -> str:
     return pieces[1] if len(pieces) > 1 else "__init__"
 
 
-def imports(path: Path) -> set[str]:
-    """Every sim module that ``path`` imports (``from sim.x import y`` counts sim.x and, if a module, sim.x.y)."""
+def imports(path: Path, type_only: bool = False) -> set[str]:
+    """Every sim module that ``path`` imports (``from sim.x import y`` counts sim.x and, if a module, sim.x.y);
+    with ``type_only``, also those imported for type checkers only."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):  # imports for type checkers only are not dependencies at run time
-        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+        if not type_only and isinstance(node, ast.If) and \
+                ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
             node.body = []
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -56,6 +58,7 @@ def imports(path: Path) -> set[str]:
 FILES = sorted(SIM.rglob("*.py"))
 MODULES = {module_name(f): f for f in FILES}
 GRAPH = {module_name(f): imports(f) for f in FILES}
+TYPED_GRAPH = {module_name(f): imports(f, type_only=True) for f in FILES}  # imports for type checkers included
 
 
 def test_every_part_has_a_layer():
@@ -81,8 +84,9 @@ def test_imports_point_down():
     assert not bad, "upward or sideways imports:\n" + "\n".join(bad)
 
 
-def cycles() -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan), i.e. import circles."""
+def cycles(graph: dict[str, set[str]] = TYPED_GRAPH) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), i.e. import circles (type-only imports
+    count: a circle for the type checker is still two modules that cannot be read apart)."""
     sys.setrecursionlimit(10_000)
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -96,8 +100,8 @@ def cycles() -> list[list[str]]:
         counter[0] += 1
         stack.append(v)
         on.add(v)
-        for w in GRAPH.get(v, ()):
-            if w not in GRAPH:
+        for w in graph.get(v, ()):
+            if w not in graph:
                 continue
             if w not in index:
                 visit(w)
@@ -115,7 +119,7 @@ def cycles() -> list[list[str]]:
             if len(comp) > 1:
                 out.append(sorted(comp))
 
-    for v in GRAPH:
+    for v in graph:
         if v not in index:
             visit(v)
     return out
@@ -124,6 +128,11 @@ def cycles() -> list[list[str]]:
 def test_no_import_circle():
     found = cycles()
     assert not found, "import circles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+def test_the_check_sees_a_type_only_circle():
+    graph = {**TYPED_GRAPH, "sim.model.rules": TYPED_GRAPH["sim.model.rules"] | {"sim.model.protocol"}}
+    assert any({"sim.model.protocol", "sim.model.rules"} <= set(c) for c in cycles(graph))
 
 
 def test_the_check_sees_an_upward_import(monkeypatch):
@@ -141,3 +150,18 @@ def test_no_module_shadows_the_standard_library():
 def test_every_module_says_what_it_is(module):
     tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
     assert ast.get_docstring(tree), f"{module} has no docstring"
+
+
+def test_docs_architecture_names_every_module():
+    """docs/architecture.md's module table names every module of sim/ (a file, or a folder named with its files)."""
+    text = (SIM.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = text[text.index("## Modules"):text.index("## Data flow")]
+    missing = []
+    for path in FILES:
+        rel = path.relative_to(SIM.parent).as_posix()
+        folder, name = rel.rsplit("/", 1)
+        named = f"`{rel}`" in table or (f"`{folder}/`" in table and f"`{name}`" in table) or \
+            any(f"`{folder}/" in row and f"`{name}`" in row for row in table.splitlines())
+        if not named:
+            missing.append(rel)
+    assert not missing, f"docs/architecture.md's module table misses: {missing}"

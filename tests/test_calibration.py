@@ -135,7 +135,9 @@ def test_a_run_censors_each_accused_at_its_own_follow_up(design):
     month = np.full((1, f), int(run.follow_up.min()) + 5)  # custody after the shortest follow-up ends
     out = Outcomes.of(custody_month=month, route=np.full((1, f), 1), detained_month=np.full((1, f), -1),
                       trips=np.zeros((1, f)), trips_to_members=np.zeros((1, f)), trips_cancelled=np.zeros((1, f)),
-                      trips_at_issue=np.zeros((1, f)), findings=[0], withdrawals=[0], accessions=[0],
+                      trips_at_issue=np.zeros((1, f)), invitations=np.zeros((1, f)),
+                      invitations_declined=np.zeros((1, f)), findings=[0], withdrawals=[0], accessions=[0],
+                      regime_changes=[0], regime_change_month=[-1],
                       members_final=[100], legitimacy_final=[0.5])
     recs, _ = simulated_records(run, out, np.array([0]))
     observed = (month[0] + 1) <= run.follow_up

@@ -38,7 +38,9 @@ def synthetic_runs(points: pd.DataFrame, replicates: int, seed: int, horizon: in
         o = Outcomes.of(custody_month=month, route=route, trips=rng.poisson(50, month.shape),
                         trips_to_members=rng.poisson(9, month.shape), trips_cancelled=rng.poisson(3, month.shape),
                         detained_month=np.full(month.shape, -1), trips_at_issue=np.zeros(month.shape, int),
-                        accessions=np.zeros(replicates, int),
+                        accessions=np.zeros(replicates, int), invitations=np.zeros(month.shape, int),
+                        invitations_declined=np.zeros(month.shape, int), regime_changes=np.zeros(replicates, int),
+                        regime_change_month=np.full(replicates, -1),
                         findings=rng.poisson(5, replicates), withdrawals=rng.poisson(1.6, replicates),
                      members_final=rng.integers(100, 116, replicates), legitimacy_final=rng.random(replicates))
         frames.append(o.frame().assign(point=int(row["point"])))
