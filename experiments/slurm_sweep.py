@@ -5,6 +5,7 @@ Needs the hpc extra (pip install -e '.[hpc]'); README, "On a cluster"; docs/expe
 """
 
 import argparse
+import signal
 import sys
 
 from dask_jobqueue import SLURMCluster
@@ -13,6 +14,10 @@ from distributed import Client
 from sim.cli import main
 from sim.errors import UserError
 from sim.experiments.config import load_experiment
+
+# dask-jobqueue 0.9.0 replaces Ctrl-C's handler on import with a silent exit with status 0 (dask/dask-jobqueue#696);
+# Python's own handler lets `sim sweep` stop with its one line and status 130, and the jobs be cancelled.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="other options go to `sim sweep`")
 parser.add_argument("config", help="the sweep's TOML config, e.g. experiments/baseline.toml")
@@ -29,9 +34,13 @@ except UserError as exc:
     sys.stderr.write(f"error: {exc}\n")
     sys.exit(2)
 
-with SLURMCluster(queue=args.queue, account=args.account, cores=args.cores, processes=args.cores,
-                  memory=args.memory, walltime=args.walltime) as cluster, Client(cluster) as client:
-    cluster.scale(jobs=args.jobs)
-    client.wait_for_workers(args.jobs * args.cores)  # the sweep keeps 2 blocks in flight per worker it finds
-    status = main(["sweep", args.config, "--scheduler", cluster.scheduler_address, *sweep_options])
+try:
+    with SLURMCluster(queue=args.queue, account=args.account, cores=args.cores, processes=args.cores,
+                      memory=args.memory, walltime=args.walltime) as cluster, Client(cluster) as client:
+        cluster.scale(jobs=args.jobs)
+        client.wait_for_workers(args.jobs * args.cores)  # the sweep keeps 2 blocks in flight per worker it finds
+        status = main(["sweep", args.config, "--scheduler", cluster.scheduler_address, *sweep_options])
+except KeyboardInterrupt:
+    sys.stderr.write("stopped before the sweep began; the jobs are cancelled\n")
+    status = 130
 sys.exit(status)

@@ -7,11 +7,13 @@ If SLURM cannot start as root, the test fails with the daemons' logs.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -89,9 +91,7 @@ def slurm() -> Iterator[Path]:
     """A one-node SLURM for the session (tests/slurm.sh start), stopped at the end; yields its folder."""
     if os.geteuid() != 0:
         pytest.skip(f"a one-node SLURM needs root to start munged, slurmctld and slurmd (this is uid {os.geteuid()})")
-    try:
-        import dask_jobqueue  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("dask_jobqueue") is None:  # not imported here: it takes over Ctrl-C (see the script)
         pytest.fail("dask-jobqueue is missing: install the hpc extra (pip install -e '.[hpc]'; the test extra has it)")
     folder = Path(tempfile.mkdtemp(prefix="slurm-", dir="/tmp"))  # munged wants its socket's path searchable
     try:
@@ -114,6 +114,11 @@ def files(folder: Path) -> dict[str, str]:
             if p.is_file() and p.name != store.MANIFEST}
 
 
+def allocations(slurm: Path) -> list[str]:
+    """The ids of the jobs slurmctld has allocated a node to, in order."""
+    return re.findall(r"sched: Allocate JobId=(\d+)", (slurm / "slurmctld.log").read_text())
+
+
 def jobs_left() -> str:
     return subprocess.run(["squeue", "-h", "-o", "%i %j %T"], capture_output=True, text=True, check=True).stdout
 
@@ -124,6 +129,7 @@ def test_the_readme_slurm_recipe_writes_the_files_of_a_laptop_run(slurm, tmp_pat
     cluster, laptop = tmp_path / "cluster", tmp_path / "laptop"
     cluster.mkdir()
     laptop.mkdir()
+    earlier = len(allocations(slurm))
     run = subprocess.run(on_this_node(slurm_command()), cwd=cluster, env=env(), capture_output=True, text=True,
                          timeout=900)
     log = f"{run.stdout}{run.stderr}"
@@ -143,7 +149,7 @@ def test_the_readme_slurm_recipe_writes_the_files_of_a_laptop_run(slurm, tmp_pat
     # scheduler the sweep used (the cluster has no other workers), and the script cancelled them at the end.
     timings = manifest["timings"]
     assert timings["blocks_computed"] == 36 and timings["scheduler"].startswith("tcp://")
-    allocated = re.findall(r"sched: Allocate JobId=(\d+)", (slurm / "slurmctld.log").read_text())
+    allocated = allocations(slurm)[earlier:]
     assert len(allocated) == int(THIS_NODE["--jobs"]), allocated
     worker_logs = [(cluster / f"slurm-{job}.out").read_text() for job in allocated]
     registered = re.compile(rf"Registered to:\s+{re.escape(timings['scheduler'])}")
@@ -152,3 +158,35 @@ def test_the_readme_slurm_recipe_writes_the_files_of_a_laptop_run(slurm, tmp_pat
     while jobs_left() and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not jobs_left(), "the recipe left jobs in the queue"
+
+
+@pytest.mark.slow
+@pytest.mark.slurm
+def test_ctrl_c_stops_the_slurm_recipe_in_one_line_keeps_its_blocks_and_cancels_its_jobs(slurm, tmp_path):
+    """dask-jobqueue 0.9.0 turns Ctrl-C into a silent exit with status 0; the script gives it back to the sweep."""
+    text = (ROOT / "experiments" / "baseline.toml").read_text(encoding="utf-8")
+    small = re.sub(r"(?m)^replicates = .*$", "replicates = 300", text)
+    small = re.sub(r"(?m)^block_size = .*$", "block_size = 100", small)
+    (tmp_path / "small.toml").write_text(re.sub(r"(?m)^figures = .*$", "figures = []", small))
+    command = [*on_this_node(slurm_command())[:2], "small.toml", *on_this_node(slurm_command())[3:]]
+    blocks = tmp_path / "results" / "baseline" / "blocks"
+    run = subprocess.Popen(command, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while len(list(blocks.glob("b*.parquet"))) < 2 and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 130, (run.returncode, out, err)
+    assert err.splitlines()[-1].startswith("stopped: finished blocks are kept in"), err
+    kept = len(list(blocks.glob("b*.parquet")))
+    assert 2 <= kept < 108
+    deadline = time.monotonic() + 60
+    while jobs_left() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not jobs_left(), "Ctrl-C left the recipe's jobs in the queue"
+
+    resumed = subprocess.run([*command, "--resume", "--quiet"], cwd=tmp_path, env=env(), capture_output=True,
+                             text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr
+    timings = json.loads((blocks.parent / store.MANIFEST).read_text())["timings"]
+    assert (timings["blocks_resumed"], timings["blocks_computed"]) == (kept, 108 - kept)
