@@ -28,8 +28,9 @@ from sim.experiments import store
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tests" / "slurm.sh"
 RECIPE = ROOT / "experiments" / "slurm_sweep.py"
-# What differs between a site and this one-node cluster (2 cores): the partition and the size of the jobs.
-THIS_NODE = {"--queue": "debug", "--jobs": "2", "--cores": "1", "--memory": "1GB"}
+# What differs between a site and this one-node cluster: the partition and the size of the jobs (one core each,
+# two jobs where the node has two cores, as here).
+THIS_NODE = {"--queue": "debug", "--jobs": str(min(2, len(os.sched_getaffinity(0)))), "--cores": "1", "--memory": "1GB"}
 
 
 def readme_commands(prefix: str) -> list[list[str]]:
