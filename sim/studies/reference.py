@@ -25,6 +25,7 @@ import pandas as pd
 from sim.analysis.inference import coverage_pvalues
 from sim.errors import UserError
 from sim.experiments import store
+from sim.experiments.folders import MANIFEST
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "results" / "reference"
@@ -83,9 +84,9 @@ def ship(name: str, folder: Path, *, commit: str | None = None, into: Path = REF
     """Copy the reference's files from a finished ``folder`` (each checked against its manifest) into
     ``into/name`` with its record; return that folder."""
     ref = _reference(name)
-    manifest = store.read_json(folder / store.MANIFEST)
+    manifest = store.read_json(folder / MANIFEST)
     if manifest is None:
-        raise UserError(f"{folder} has no readable {store.MANIFEST}; run `{ref.command}` first")
+        raise UserError(f"{folder} has no readable {MANIFEST}; run `{ref.command}` first")
     outputs = manifest.get("outputs") or {}
     for rel in ref.files:
         if rel not in outputs:
@@ -110,7 +111,7 @@ def ship(name: str, folder: Path, *, commit: str | None = None, into: Path = REF
         record["comparison"] = {"alternatives": [{k: a[k] for k in ("name", "changes")}
                                                  for a in manifest["comparison"]["alternatives"]]}
     if name == "discovery":  # the sweep it was discovered from: its time belongs to the example
-        sweep = store.read_json(folder.parent / store.MANIFEST) or {}
+        sweep = store.read_json(folder.parent / MANIFEST) or {}
         record["sweep_timings"] = sweep.get("timings")
         record["sweep_experiment"] = sweep.get("experiment")
     store.write_json(target / RECORD, record)
