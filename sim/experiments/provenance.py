@@ -24,6 +24,7 @@ from sim.experiments.config import Experiment, experiment_from_text, model_overr
 from sim.experiments.design import DESIGN_TAG
 from sim.experiments.folders import RUN_FORMAT, SWEEP_FORMAT
 from sim.model.params import Params, flatten_tables
+from sim.paths import ROOT
 from sim.version import __version__
 
 PACKAGES = ("numpy", "pandas", "mesa", "pyarrow", "SALib", "scipy", "statsmodels", "matplotlib", "dask",
@@ -195,7 +196,7 @@ def software() -> dict[str, Any]:
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = None
-    root = Path(__file__).resolve().parents[2]
+    root = ROOT
     if (root / ".git").exists():
         out["git_commit"] = _git(root, "rev-parse", "HEAD")
         status = _git(root, "status", "--porcelain", "--untracked-files=no")

@@ -26,8 +26,8 @@ from sim.analysis.inference import coverage_pvalues
 from sim.errors import UserError
 from sim.experiments import store
 from sim.experiments.folders import MANIFEST
+from sim.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "results" / "reference"
 RECORD = "reference.json"
 
