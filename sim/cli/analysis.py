@@ -68,11 +68,10 @@ def _report(table, method: str | None, folder: Path) -> str:
 
 def discover_command(args: argparse.Namespace) -> int:
     """PRIM over a finished sweep: where is the outcome by the horizon at least (or below) the threshold?"""
-    from sim.analysis.metrics import ALL
     from sim.studies.discovery import Question, discover
 
     folder = Path(args.folder)
-    accused = args.accused if args.accused == ALL else _index(args.accused)
+    accused = args.accused if args.accused == "all" else _index(args.accused)
     prim = {k: v for k, v in (("peel_alpha", args.peel_alpha), ("paste_alpha", args.paste_alpha),
                                ("mass_min", args.mass_min)) if v is not None}  # else PRIM's defaults
     question = Question(horizon=args.horizon, threshold=args.threshold, accused=str(accused), outcome=args.outcome,

@@ -25,6 +25,7 @@ from sim.experiments.folders import KIND_OF, MANIFEST, SWEEP_FORMAT
 from sim.experiments.layout import BOX, DATA_FILES, DISCOVERY, FIGURES, PAIRED, POINTS, RUNS, SENSITIVITY, SUMMARY
 from sim.experiments.provenance import check_manifest
 from sim.model.params import BY_NAME, lookup, split_name
+from sim.names import ALL_ACCUSED
 
 FILES = (MANIFEST, *DATA_FILES)
 # A discovery result (scenario discovery, e.g. PRIM) as one CSV of box limits, one row per restricted
@@ -196,6 +197,17 @@ def _columns(frame: pd.DataFrame, path: Path, needed: Iterable[str]) -> pd.DataF
     return frame
 
 
+def _accused(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``accused`` as the integer of every frame (``ALL_ACCUSED`` for all accused; "all" in a folder of an
+    earlier version), so that a summary merges with its runs on (point, accused)."""
+    if pd.api.types.is_integer_dtype(frame["accused"]):
+        return frame
+    codes = pd.to_numeric(frame["accused"].replace("all", ALL_ACCUSED), errors="coerce")
+    if codes.isna().any() or (codes < ALL_ACCUSED).any() or (codes != codes.round()).any():
+        raise UserError(f"{path} has an accused that is neither an index nor all accused; {FIX}")
+    return frame.assign(accused=codes.astype("int64"))
+
+
 def _point_ids(path: Path) -> np.ndarray:
     """The point ids in runs.parquet: from its row-group statistics when each group holds one point
     (a sweep writes one group per block of one point), else from its point column."""
@@ -254,8 +266,8 @@ def load_results(folder: str | Path, verify: bool = True) -> Results:
     schema = _read(runs_path, lambda p: pd.DataFrame(columns=pq.read_schema(p).names))
     _columns(schema, runs_path, RUN_COLUMNS)
     run_points = _read(runs_path, _point_ids)
-    summary = _columns(_read(folder / SUMMARY, lambda p: pd.read_csv(p, dtype={"accused": str})),
-                       folder / SUMMARY, ["point", "accused"])
+    summary = _accused(_columns(_read(folder / SUMMARY, pd.read_csv), folder / SUMMARY, ["point", "accused"]),
+                       folder / SUMMARY)
     if not summary_horizons(summary):
         raise UserError(f"{folder / SUMMARY} has no p_enforced_H columns; {FIX}")
     outputs = manifest.get("outputs")
@@ -265,8 +277,8 @@ def load_results(folder: str | Path, verify: bool = True) -> Results:
         sensitivity = _columns(_read(folder / SENSITIVITY, pd.read_csv), folder / SENSITIVITY, ["parameter"])
     paired = None
     if (folder / PAIRED).is_file() and (PAIRED in listed or not verify):
-        paired = _columns(_read(folder / PAIRED, lambda p: pd.read_csv(p, dtype={"accused": str})),
-                          folder / PAIRED, ["alternative", "accused", "horizon", "diff"])
+        paired = _accused(_columns(_read(folder / PAIRED, pd.read_csv), folder / PAIRED,
+                                   ["alternative", "accused", "horizon", "diff"]), folder / PAIRED)
     if verify:
         verify_folder(folder, manifest, [*DATA_FILES, *([SENSITIVITY] if sensitivity is not None else []),
                                          *([PAIRED] if paired is not None else [])])

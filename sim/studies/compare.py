@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.analysis.metrics import ALL
 from sim.analysis.paired import paired_difference
 from sim.experiments import store
 from sim.experiments.comparison import BASE, Comparison
@@ -61,7 +62,8 @@ def report(table: pd.DataFrame, folder: Path) -> str:
     lines = [f"paired differences (alternative - {BASE}) in enforcement probability by month {h} -> "
              f"{folder / PAIRED}"]
     for _, r in table[table["horizon"] == h].iterrows():
-        lines.append(f"  {r['alternative']:<20} accused {r['accused']:<4} {r['p_base']:.3f} -> {r['p_alt']:.3f}: "
+        who = "all" if r["accused"] == ALL else str(r["accused"])
+        lines.append(f"  {r['alternative']:<20} accused {who:<4} {r['p_base']:.3f} -> {r['p_alt']:.3f}: "
                      f"{r['diff']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}] "
                      f"(unpaired [{r['unpaired_low']:+.3f}, {r['unpaired_high']:+.3f}], "
                      f"variance ratio {r['variance_ratio']:.3g})")

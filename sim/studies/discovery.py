@@ -28,7 +28,7 @@ from sim.analysis.discovery import (
     outcome_by_point,
     prim,
 )
-from sim.analysis.metrics import ALL
+from sim.analysis.metrics import ALL, accused_key
 from sim.analysis.plots_discovery import box_limits_figure, tradeoff_figure
 from sim.analysis.style import save
 from sim.errors import UserError
@@ -52,7 +52,7 @@ class Question:
 
     horizon: int
     threshold: float
-    accused: str = ALL
+    accused: str = "all"  # an index as text, or "all" (as the command line gives it; recorded as given)
     outcome: str = "p_enforced"
     below: bool = False
     peel_alpha: float = PEEL_ALPHA
@@ -138,7 +138,7 @@ def _own_subfolder(out: Path, folder: Path) -> bool:
 
 
 def _title(q: Question, points: pd.DataFrame) -> str:
-    who = "all accused" if str(q.accused) == ALL else f"accused {q.accused}"
+    who = "all accused" if accused_key(q.accused) == ALL else f"accused {q.accused}"
     side = "below" if q.below else "at least"
     return (f"PRIM: where {OUTCOMES[q.outcome]} by month {q.horizon} ({who}) is {side} {q.threshold:g} "
             f"({len(points):,} points)")
