@@ -255,11 +255,11 @@ def plan(folder: Path, claim: Claim, *, resume: bool = False, force: bool = Fals
     if found is not None:
         doomed = [MANIFEST] if keep else sorted(own)
         delete += [folder / f for f in doomed if _regular(folder / f)]
-    for rel in sorted(set(claim.files) | ({claim.marker} if claim.marker else set())):
-        if rel not in own and os.path.lexists(folder / rel):
-            raise UserError(f"{folder / rel} is not a file this tool wrote (no manifest or marker of "
-                            f"{KIND_OF[claim.format]} there lists it), and `{command}` writes that name; "
-                            f"move it away or choose another --out")
+    foreign = _foreign(folder, set(claim.files) | ({claim.marker} if claim.marker else set()), own)
+    if foreign is not None:
+        raise UserError(f"{folder / foreign} is not a file this tool wrote (no manifest or marker of "
+                        f"{KIND_OF[claim.format]} there lists it), and `{command}` writes that name; "
+                        f"move it away or choose another --out")
     _probe(folder if folder.is_dir() else base, folder)
     for sub in {PurePosixPath(f).parent.as_posix() for f in names} - {"."}:
         if (folder / sub).is_dir():
@@ -272,6 +272,22 @@ def plan(folder: Path, claim: Claim, *, resume: bool = False, force: bool = Fals
         warning = (f"warning: resuming blocks computed by {_describe(found.software)} with "
                    f"{_describe(claim.software)}; outputs may differ from an uninterrupted run")
     return Plan(folder, claim, found, keep, delete, free, warning)
+
+
+def _foreign(folder: Path, names: set[str], own: set[str]) -> str | None:
+    """The first relative path the claim would write that exists and is not its kind's own (a user's file of
+    a name the tool writes), or None; one listing per folder, however many block files the claim has."""
+    by_dir: dict[str, set[str]] = {}
+    for rel in names:
+        p = PurePosixPath(rel)
+        by_dir.setdefault(p.parent.as_posix(), set()).add(p.name)
+    for sub in sorted(by_dir):
+        here = folder if sub == "." else folder / sub
+        for entry in sorted(_entries(here)):
+            rel = entry.name if sub == "." else f"{sub}/{entry.name}"
+            if entry.name in by_dir[sub] and rel not in own:
+                return rel
+    return None
 
 
 def _regular(path: Path) -> bool:

@@ -236,9 +236,9 @@ def compare_table(name: str) -> str:
     return "\n".join(rows)
 
 
-def _who(accused: int) -> str:
-    """An accused in a docs table: its index, or "all" for all accused."""
-    return "all" if accused == ALL else str(accused)
+def _who(accused: float) -> str:
+    """An accused in a docs table: its index, or "all" for all accused (a row of iterrows may hold floats)."""
+    return "all" if int(accused) == ALL else str(int(accused))
 
 
 def compare_means(name: str) -> str:
@@ -247,7 +247,7 @@ def compare_means(name: str) -> str:
     names = ["base", *(a["name"] for a in (record(name).get("comparison") or {}).get("alternatives", []))]
     rows = ["| scenario | accused | trips to states parties | trips called off | findings |", "|---|---|---|---|---|"]
     for _, r in summary[summary["accused"] != ALL].iterrows():
-        rows.append(f"| {names[int(r['point'])]} | {r['accused']} | {r['mean_trips_to_members']:.2f} | "
+        rows.append(f"| {names[int(r['point'])]} | {_who(r['accused'])} | {r['mean_trips_to_members']:.2f} | "
                     f"{r['mean_trips_cancelled']:.2f} | {r['mean_findings']:.2f} |")
     return "\n".join(rows)
 
