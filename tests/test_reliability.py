@@ -594,15 +594,31 @@ def test_a_users_folder_named_like_a_temporary_of_the_tool_survives_a_rerun(done
         assert (out / name / "routes.png").read_text() == "my own drawing"
 
 
-def _limited(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """A command in a subprocess with 2 GB of address space and 30 s: a read without end fails, not the machine."""
+# every command in one subprocess (one start-up), each as `python -m sim` runs it: its exit status and stderr
+LIMITED = """
+import contextlib, io, json, sys
+from sim.cli.main import main
+done = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    done.append([code, err.getvalue()])
+print(json.dumps(done))
+"""
+
+
+def _limited(commands: list[list[str]], cwd: Path) -> list[tuple[int, str]]:
+    """Commands in a subprocess with 2 GB of address space and 60 s: a read without end fails, not the machine."""
     import resource
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
-    return subprocess.run([sys.executable, "-m", "sim", *argv], cwd=cwd, capture_output=True, text=True, timeout=30,
-                          preexec_fn=limit, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run([sys.executable, "-c", LIMITED, json.dumps(commands)], cwd=cwd, capture_output=True,
+                          text=True, timeout=60, preexec_fn=limit, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [(code, err) for code, err in json.loads(done.stdout)]
 
 
 @pytest.mark.parametrize("what", ["manifest.json -> /dev/zero", "blocks/experiment.json -> /dev/zero",
@@ -627,9 +643,8 @@ def test_a_manifest_or_marker_that_is_not_a_small_regular_file_is_refused_by_eve
                 ["run", "--set", "scenario.n_states=20", "--out", str(out), "--force"]]
     if rel == "manifest.json":
         commands += [["plot", str(out)], ["reproduce", str(out), "--quiet"]]
-    for argv in commands:
-        done_ = _limited(argv, tmp_path)
-        line = one_line(done_.returncode, done_.stderr)
+    for argv, (code, err) in zip(commands, _limited(commands, tmp_path), strict=True):
+        line = one_line(code, err)
         assert str(out / rel) in line and ("symbolic link" in line or "not a regular file" in line), (argv, line)
     assert os.path.lexists(out / rel) and (out / "runs.parquet").is_file()
 
