@@ -112,6 +112,12 @@ def simulate(params: Params | Mapping[str, Any] | None = None, *, replicates: in
     p = as_params(params)
     if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 1:
         raise UserError(f"replicates must be a positive integer, got {replicates!r}")
+    if isinstance(point, (bool, np.bool_)) or not isinstance(point, (int, np.integer)) or point < 0:
+        raise UserError(f"point must be a whole number of at least 0, got {point!r} (the design point whose "
+                        "streams the replicates draw from; 0 by default)")
+    if not isinstance(crn, (bool, np.bool_)):
+        raise UserError(f"crn must be True or False, got {crn!r} (True: every point on the streams of point 0)")
+    point, crn = int(point), bool(crn)
     root = root_seed(seed)
     stream_point(point, crn)
     out = run_rows({point: p}, np.full(replicates, point), np.arange(replicates), root, engine=engine, crn=crn,

@@ -7,6 +7,7 @@ cannot hide an upward dependency.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -17,8 +18,8 @@ SIM = Path(__file__).resolve().parent.parent / "sim"
 # Each top-level part of the package and its layer; a module may import from lower layers and
 # from its own part. analysis and experiments share a layer and never import each other; the two
 # faces (cli, app) may use each other's helpers.
-LAYER = {"errors": 0, "version": 0, "names": 0, "data": 1, "model": 2, "engines": 3, "simulate": 4, "experiments": 5,
-         "analysis": 5, "studies": 6, "cli": 7, "app": 7, "__main__": 8, "__init__": 8}
+LAYER = {"errors": 0, "version": 0, "names": 0, "paths": 0, "data": 1, "model": 2, "engines": 3, "simulate": 4,
+         "experiments": 5, "analysis": 5, "studies": 6, "cli": 7, "app": 7, "__main__": 8, "__init__": 8}
 SIDEWAYS = {("cli", "app"), ("app", "cli")}
 
 
@@ -165,3 +166,19 @@ def test_docs_architecture_names_every_module():
         if not named:
             missing.append(rel)
     assert not missing, f"docs/architecture.md's module table misses: {missing}"
+
+
+# sim/app/app.py is being split by job (issue 22); its one line moves to sim.paths.ROOT with that split
+ROOT_FOUND_ELSEWHERE = {"sim.app.app"}
+
+
+def finds_the_root_itself(source: str) -> bool:
+    """Whether a module climbs from its own file to the repository root (``parents[2]``, ``parent.parent``)."""
+    return bool(re.search(r"__file__\)?(\.resolve\(\))?\.(parents\[\d\]|parent\.parent)", source))
+
+
+def test_the_repository_root_is_found_one_way():
+    found = sorted(m for m, f in MODULES.items() if m != "sim.paths" and finds_the_root_itself(f.read_text("utf-8")))
+    assert found == sorted(ROOT_FOUND_ELSEWHERE), f"use sim.paths.ROOT instead: {found}"
+    assert finds_the_root_itself("ROOT = Path(__file__).resolve().parents[2]")  # the check can fail
+    assert not finds_the_root_itself("from sim.paths import ROOT")

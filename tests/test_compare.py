@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from sim.analysis.metrics import ALL
 from sim.cli import main
 from sim.errors import UserError
 from sim.experiments.comparison import comparison_from_texts
@@ -41,14 +42,15 @@ def compared(tmp_path_factory):
 
 
 def test_every_alternative_is_paired_with_the_base_per_accused_and_horizon(compared):
-    table = pd.read_csv(compared / "one" / "paired.csv", dtype={"accused": str})
+    table = pd.read_csv(compared / "one" / "paired.csv")
     assert list(dict.fromkeys(table["alternative"])) == ["eager", "sealed"]
-    assert set(table["accused"]) == {"0", "1", "all"} and set(table["horizon"]) == {12, 36}
+    assert table["accused"].dtype == "int64" and set(table["accused"]) == {0, 1, ALL}
+    assert set(table["horizon"]) == {12, 36}
     assert (table["n"] == 300).all()
     runs = pd.read_parquet(compared / "one" / "runs.parquet")
     base = runs[(runs["point"] == 0) & (runs["accused"] == 0)]
     hit = base["in_custody"] & (base["custody_month"].astype("Float64").fillna(99) < 36)
-    row = table[(table["alternative"] == "eager") & (table["accused"] == "0") & (table["horizon"] == 36)].iloc[0]
+    row = table[(table["alternative"] == "eager") & (table["accused"] == 0) & (table["horizon"] == 36)].iloc[0]
     assert row["p_base"] == pytest.approx(hit.mean())
     manifest = json.loads((compared / "one" / "manifest.json").read_text())
     assert manifest["experiment"]["common_random_numbers"] is True
@@ -60,7 +62,7 @@ def test_every_alternative_is_paired_with_the_base_per_accused_and_horizon(compa
 def test_paired_intervals_are_narrower_than_unpaired_ones(compared):
     """Common random numbers pair each replicate with itself: wherever the two scenarios' outcomes vary, the
     paired interval is narrower than the unpaired one and the variance ratio above 1."""
-    table = pd.read_csv(compared / "one" / "paired.csv", dtype={"accused": str})
+    table = pd.read_csv(compared / "one" / "paired.csv")
     varied = table[(table["base_only"] + table["alt_only"] > 0) & (table["p_base"] > 0) & (table["p_alt"] > 0)]
     assert len(varied) >= 8
     paired = varied["diff_high"] - varied["diff_low"]

@@ -18,7 +18,7 @@ import solara
 from PIL import Image
 from solara.widgets import HTML as HTMLWidget
 
-from sim.analysis.metrics import enforced, route_shares, wilson_interval
+from sim.analysis.metrics import ALL, enforced, route_shares, wilson_interval
 from sim.analysis.survival import kaplan_meier
 from sim.app import exploration as ex
 from sim.cli import main
@@ -75,9 +75,9 @@ def test_per_point_values_agree_with_the_summary_and_the_metrics(folders):
     results = load_results(folders["grid3"])
     by_key = {m.key: m for m in ex.measures(results.summary.columns, results.runs_columns)}
     runs = results.runs
-    for accused in ("0", "all"):
+    for accused, code in (("0", 0), ("all", ALL)):  # the app's choices; the frames hold integers
         from_summary = ex.point_values(results, by_key["p_enforced_120"], accused).set_index("point")
-        rows = results.summary[results.summary["accused"] == accused].set_index("point")
+        rows = results.summary[results.summary["accused"] == code].set_index("point")
         assert np.allclose(from_summary["value"], rows["p_enforced_120"])
         assert (from_summary["low"] <= from_summary["value"]).all() and (from_summary["value"]
                                                                           <= from_summary["high"]).all()
@@ -88,7 +88,7 @@ def test_per_point_values_agree_with_the_summary_and_the_metrics(folders):
         assert np.allclose(month["value"], rows["mean_custody_month"])
     abroad = ex.point_values(results, by_key["p_arrested_by_host_60"], "1").set_index("point")
     shares = route_shares(runs, horizon=60)
-    shares = shares[shares["accused"] == "1"].set_index("point")
+    shares = shares[shares["accused"] == 1].set_index("point")
     assert np.allclose(abroad["value"], shares["share_arrested_by_host"])
     low, high = wilson_interval(abroad["k"], abroad["n"])
     assert np.allclose(abroad["low"], low) and np.allclose(abroad["high"], high)

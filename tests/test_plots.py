@@ -186,7 +186,7 @@ def test_heatmap_cells_show_value_and_interval_and_the_boundary_avoids_them(grid
         for x, y in seg:  # on cell edges (half-integers), never through a cell centre where its label is
             assert (x % 1, y % 1) != (0, 0) and {x % 1, y % 1} <= {0.0, 0.5}
     row = results.summary.merge(results.points, on="point").query(
-        "accused == '0' and `states.sovereignty_member` == 0.4 and `court.legitimacy0` == 0.5").iloc[0]
+        "accused == 0 and `states.sovereignty_member` == 0.4 and `court.legitimacy0` == 0.5").iloc[0]
     share = lambda v: "1" if v >= 0.995 else "0" if v < 0.005 else f"{v:.2f}".lstrip("0")  # noqa: E731
     expected = f"{share(row['p_enforced_120'])}\n{share(row['p_enforced_120_low'])}–{share(row['p_enforced_120_high'])}"
     cells = {(round(t.get_position()[0]), round(t.get_position()[1])): t.get_text() for t in panel.texts}

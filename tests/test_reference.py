@@ -9,6 +9,7 @@ import pytest
 
 from sim.errors import UserError
 from sim.experiments import store
+from sim.experiments.folders import SWEEP_FORMAT
 from sim.studies import reference
 
 
@@ -21,7 +22,7 @@ def _folder(tmp_path, damage: bool = False):
     outputs = {rel: store.sha256(folder / rel) for rel in ("paired.csv", "summary.csv", "figures/paired.png")}
     if damage:
         outputs["paired.csv"] = "0" * 64
-    manifest = {"format": store.SWEEP_FORMAT, "outputs": outputs, "config": {"sha256": "abc"},
+    manifest = {"format": SWEEP_FORMAT, "outputs": outputs, "config": {"sha256": "abc"},
                 "timings": {"wall_seconds": 3.2}, "experiment": {"points": 2, "replicates": 10},
                 "comparison": {"alternatives": [{"name": "x", "changes": {"arrest.duty": 1.0}, "text": "..."}]}}
     (folder / "manifest.json").write_text(json.dumps(manifest))

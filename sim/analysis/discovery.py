@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, norm
 
-from sim.analysis.metrics import ALL, enforced, enforcement_probability, p_column, wilson_interval
+from sim.analysis.metrics import ALL, accused_key, enforced, enforcement_probability, p_column, wilson_interval
 from sim.analysis.survival import _times, cumulative_incidence, kaplan_meier
 from sim.errors import UserError
 
@@ -307,7 +307,7 @@ def enforcement_by_point(runs: pd.DataFrame, horizon: int, follow_up, accused: s
     h = int(horizon)
     if h < 1:
         raise UserError(f"the horizon must be at least 1 month, got {horizon!r}")
-    who = str(accused)
+    who = accused_key(accused)
     _, _, length = _times(runs, follow_up)
     frame = runs.assign(_length=length)
     reach = frame.groupby("point", sort=True)["_length"].agg(["min", "max"])
@@ -319,7 +319,7 @@ def enforcement_by_point(runs: pd.DataFrame, horizon: int, follow_up, accused: s
     share = enforcement_probability(runs, [h])
     share = share[share["accused"] == who].set_index("point")
     if share.empty:
-        raise UserError(f"accused {who!r} is not in the runs; pass an accused index or \"all\"")
+        raise UserError(f"accused {accused!r} is not in the runs; pass an accused index or \"all\"")
     value, n = share[p_column(h)].to_numpy(), share["n"].to_numpy()
     low, high = wilson_interval(np.round(value * n), n, confidence)
     out = pd.DataFrame({"value": value, "low": low, "high": high, "n": n, "censored": 0, "method": "share"},
@@ -349,11 +349,11 @@ def outcome_by_point(runs: pd.DataFrame, outcome: str, horizon: int, follow_up, 
         return enforcement_by_point(runs, horizon, follow_up, accused, confidence)
     if outcome != "p_arrested":
         raise UserError(f"unknown outcome {outcome!r}; choose {' or '.join(OUTCOMES)}")
-    if str(accused) == ALL:
+    if accused_key(accused) == ALL:
         raise UserError("p_arrested is about one accused; pass an accused index (e.g. --accused 0)")
     out = enforcement_by_point(runs, horizon, follow_up, accused, confidence)  # checks horizon, accused, follow-up
-    h, who = int(horizon), str(accused)
-    mine = runs[runs["accused"].astype(str) == who]
+    h, who = int(horizon), accused_key(accused)
+    mine = runs[runs["accused"] == who]
     hit = enforced(mine, h) & (mine["route"].astype(str) == "arrested_by_host").to_numpy()
     count = pd.Series(hit, index=mine["point"].to_numpy()).groupby(level=0, sort=True).agg(["sum", "count"])
     low, high = wilson_interval(count["sum"].to_numpy(), count["count"].to_numpy(), confidence)
@@ -361,7 +361,7 @@ def outcome_by_point(runs: pd.DataFrame, outcome: str, horizon: int, follow_up, 
     short = out.index[out["method"] == "kaplan_meier"]
     if len(short):
         _, _, length = _times(runs, follow_up)
-        rows = (runs["point"].isin(short) & (runs["accused"].astype(str) == who)).to_numpy()
+        rows = (runs["point"].isin(short) & (runs["accused"] == who)).to_numpy()
         cif = cumulative_incidence(runs[rows], length[rows], until=h, confidence=confidence)
         cif = cif[(cif["month"] == h) & (cif["event"].astype(str) == "arrested_by_host")].set_index("point")
         out.loc[cif.index, ["value", "low", "high"]] = cif[["cif", "cif_low", "cif_high"]].to_numpy()

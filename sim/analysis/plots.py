@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from sim.analysis import style
-from sim.analysis.metrics import ALL, p_column, wilson_interval
+from sim.analysis.metrics import ALL, accused_codes, p_column, wilson_interval
 from sim.names import FIGURE_KINDS
 
 KINDS = FIGURE_KINDS
@@ -31,13 +31,14 @@ MAX_SURVIVAL_POINTS = 4
 
 
 # ----------------------------------------------------------------------------- helpers
-def _accused_values(summary: pd.DataFrame) -> list[str]:
-    values = list(dict.fromkeys(summary["accused"].astype(str)))
-    return sorted(values, key=lambda a: (a == ALL, int(a) if a != ALL else 0))
+def _accused_values(summary: pd.DataFrame) -> list[int]:
+    """The accused of a frame in order: 0, 1, ... then all accused (``ALL``)."""
+    values = [int(a) for a in dict.fromkeys(accused_codes(summary["accused"]))]
+    return sorted(values, key=lambda a: (a == ALL, a))
 
 
 def _merge(summary: pd.DataFrame, points: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    frame = summary.assign(accused=summary["accused"].astype(str))
+    frame = summary.assign(accused=accused_codes(summary["accused"]))
     return frame.merge(points[["point", *names]], on="point", how="left", validate="many_to_one")
 
 
@@ -246,7 +247,7 @@ def point_label(points: pd.DataFrame, point: int, names: Sequence[str], keyed: b
 def choose_points(summary: pd.DataFrame, horizon: int, k: int = MAX_SURVIVAL_POINTS) -> list[int]:
     """Points spanning the range of outcomes: lowest, quantiles and highest enforcement probability
     of accused 0 at ``horizon`` (all points when there are at most ``k``)."""
-    first = summary[summary["accused"].astype(str) == _accused_values(summary)[0]]
+    first = summary[accused_codes(summary["accused"]) == _accused_values(summary)[0]]
     ranked = first.sort_values([p_column(horizon), "point"], kind="stable")["point"].to_numpy()
     if len(ranked) <= k:
         return sorted(int(p) for p in ranked)
@@ -574,7 +575,7 @@ def _measure_tick(row: pd.Series) -> str:
     """A measure in a few words: what, by when, whose (e.g. "surrender by 60, accused 0")."""
     outcome = str(row["outcome"])
     text = f"{SHORT[outcome]} by {int(row['horizon'])}" if outcome in SHORT else outcome.replace("_", " ")
-    accused = str(row.get("accused", ALL))
+    accused = int(row.get("accused", ALL))
     return text if accused == ALL else f"{text}, accused {accused}"
 
 
@@ -632,7 +633,7 @@ def paired_figure(paired: pd.DataFrame, n_replicates: int, head_of_state: list[i
     per alternative and one colour per accused: the 95% paired interval (bars) over the unpaired one
     (grey), which is what independent runs of the two scenarios would have given."""
     names = list(dict.fromkeys(paired["alternative"]))[:MAX_ALTERNATIVES]
-    accused = list(dict.fromkeys(paired["accused"].astype(str)))
+    accused = list(dict.fromkeys(int(a) for a in accused_codes(paired["accused"])))
     horizons = sorted(paired["horizon"].unique())
     with style.rc():
         fig = style.new_figure("paired")
@@ -642,7 +643,7 @@ def paired_figure(paired: pd.DataFrame, n_replicates: int, head_of_state: list[i
         for ax, name in zip(axes, names):
             mine = paired[paired["alternative"] == name]
             for k, who in enumerate(accused):
-                rows = mine[mine["accused"].astype(str) == who].set_index("horizon").reindex(horizons)
+                rows = mine[accused_codes(mine["accused"]) == who].set_index("horizon").reindex(horizons)
                 at = x - 0.4 + width * (k + 0.5)
                 ax.vlines(at, rows["unpaired_low"], rows["unpaired_high"], color="#BBBBBB", lw=4,
                           label="unpaired 95% interval" if k == 0 else None)

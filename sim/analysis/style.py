@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from sim.model.params import lookup
+from sim.names import ALL_ACCUSED
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -123,9 +124,13 @@ def parameter_label(name: str, width: int = 48, brief: bool = False) -> str:
     return "\n".join(textwrap.wrap(doc, width)) + f"\n{name}"
 
 
-def accused_label(accused: str, head_of_state: list[int] | None = None) -> str:
-    """'accused 0 (head of state)', 'accused 1 (senior official)', or 'all accused'."""
-    if str(accused) == "all":
+def _is_all(accused: object) -> bool:
+    return str(accused) in ("all", str(ALL_ACCUSED))
+
+
+def accused_label(accused: int | str, head_of_state: list[int] | None = None) -> str:
+    """'accused 0 (head of state)', 'accused 1 (senior official)', or 'all accused' (``ALL_ACCUSED`` or "all")."""
+    if _is_all(accused):
         return "all accused"
     j = int(accused)
     if head_of_state is None or j >= len(head_of_state):
@@ -133,8 +138,8 @@ def accused_label(accused: str, head_of_state: list[int] | None = None) -> str:
     return f"accused {j} ({'head of state' if head_of_state[j] else 'senior official'})"
 
 
-def accused_color(accused: str) -> str:
-    return ALL_COLOR if str(accused) == "all" else ACCUSED_COLORS[int(accused) % len(ACCUSED_COLORS)]
+def accused_color(accused: int | str) -> str:
+    return ALL_COLOR if _is_all(accused) else ACCUSED_COLORS[int(accused) % len(ACCUSED_COLORS)]
 
 
 def fmt_value(value: Any) -> str:

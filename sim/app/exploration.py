@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import style
-from sim.analysis.metrics import ALL, enforced, p_column, wilson_interval
+from sim.analysis.metrics import ALL, accused_key, enforced, p_column, wilson_interval
 from sim.analysis.plots import is_grid
 from sim.analysis.survival import kaplan_meier
 from sim.errors import UserError
@@ -28,6 +28,7 @@ from sim.model.outcomes import OUTCOMES, ROUTES
 Z95 = 1.959963984540054  # the 97.5% standard normal quantile: 95% intervals of means
 MAX_LEVELS = 12  # an axis shows a parameter's values when it has at most this many, else bins
 BINS = 8
+EVERY = "all"  # the choice of all accused (the frames hold ALL, -1)
 MODES = ("all", "nearest", "range")  # what a parameter off the axes does: any value, a slice, a range
 KM_COLUMNS = ["point", "replicate", "accused", "in_custody", "custody_month"]
 
@@ -157,13 +158,13 @@ def measures(summary_columns: Sequence[str], runs_columns: Sequence[str]) -> lis
 
 
 def accused_options(measure: Measure, summary: pd.DataFrame) -> list[str]:
-    """The accused a measure can be shown for: "all" only for per-run outcomes, no "all" for a route."""
-    values = sorted({str(a) for a in summary["accused"]} - {ALL}, key=int)
+    """The accused a measure can be shown for, as choices: "all" only for per-run outcomes, no "all" for a route."""
+    values = [str(a) for a in sorted({int(a) for a in summary["accused"]} - {ALL})]
     if measure.per_run:
-        return [ALL]
+        return [EVERY]
     if measure.route is not None:
         return values
-    return [*values, ALL]
+    return [*values, EVERY]
 
 
 # ----------------------------------------------------------------------------- per-point values
@@ -188,11 +189,12 @@ def _mean_table(point: pd.Series, value: pd.Series) -> pd.DataFrame:
 def point_values(results: Results, measure: Measure, accused: str) -> pd.DataFrame:
     """One row per point: n replicates, the value, its 95% interval (low, high), and k (shares) or sd (means)."""
     accused = str(accused)
+    code = accused_key(accused)
     if accused not in accused_options(measure, results.summary):
         raise UserError(f"{measure.label} cannot be shown for accused {accused!r}; "
                         f"choose one of {', '.join(accused_options(measure, results.summary))}")
     if measure.source == "summary":
-        rows = results.summary[results.summary["accused"].astype(str) == accused].sort_values("point")
+        rows = results.summary[results.summary["accused"] == code].sort_values("point")
         col = measure.key
         return pd.DataFrame({"point": rows["point"].astype(int).to_numpy(), "n": rows["n"].to_numpy(),
                              "value": rows[col].to_numpy(), "low": rows[f"{col}_low"].to_numpy(),
@@ -202,15 +204,15 @@ def point_values(results: Results, measure: Measure, accused: str) -> pd.DataFra
     number = runs["accused"].to_numpy()
     if measure.route is not None:
         assert measure.horizon is not None
-        mine = runs[number == int(accused)]
+        mine = runs[number == code]
         hit = pd.Series(enforced(mine, measure.horizon) & (mine["route"] == measure.route).to_numpy())
         return _share_table(mine["point"], hit)
     value = runs[measure.column].astype("Float64").astype(float)
     if measure.per_run:  # one row per replicate: accused 0's
         first = number == number.min()
         return _mean_table(runs.loc[first, "point"], value[first])
-    if accused != ALL:
-        mine = number == int(accused)
+    if code != ALL:
+        mine = number == code
         return _mean_table(runs.loc[mine, "point"], value[mine])
     per = runs[["point", "replicate"]].assign(v=value.to_numpy())
     grouped = per.groupby(["point", "replicate"], sort=True)["v"]

@@ -20,6 +20,7 @@ import pandas as pd
 import solara
 
 from sim.analysis import style
+from sim.analysis.metrics import ALL
 from sim.analysis.plots import is_grid
 from sim.app import explorer_figures as figures
 from sim.app.app import Picture, png_url
@@ -127,7 +128,9 @@ def PointDetails(results: Results, point: int):
                           [point])
     with solara.Row(gap="24px", style={"flex-wrap": "wrap"}):
         solara.HTML(tag="div", unsafe_innerHTML=f"<b>Point {point}</b>{_table_html(params)}")
-        solara.HTML(tag="div", unsafe_innerHTML=f"<b>Summary</b>{_table_html(rows[shown].round(3))}")
+        table = rows[shown].round(3).astype({"accused": object})
+        table.loc[table["accused"] == ALL, "accused"] = "all"
+        solara.HTML(tag="div", unsafe_innerHTML=f"<b>Summary</b>{_table_html(table)}")
     Picture(url, SURVIVAL_ALT)
 
 

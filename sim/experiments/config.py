@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
-from sim.experiments import store
 from sim.experiments.posterior import Posterior, load_posterior
 from sim.model.params import Param, Params, check_references, flatten_tables, lookup, split_name, suggest
+from sim.names import FIGURE_KINDS
 from sim.simulate import DEFAULT_ENGINE, check_engine
 
 DEFAULT_BLOCK_SIZE = 1000  # replicates per work unit: a granularity of work and files, not of results
@@ -137,7 +137,6 @@ EXPERIMENT_KEYS = ("name", "description", "seed", "replicates", "block_size", "e
 SWEEP_KEYS = ("sampler", "n", "levels", "candidates", "second_order", "grid", "bounds", "common_random_numbers")
 OUTPUT_KEYS = ("horizons", "figures")
 SAMPLERS = ("grid", "lhs", "sobol", "morris")
-FIGURE_KINDS = store.FIGURE_KINDS
 DEFAULTS = {"seed": 0, "replicates": 1000, "engine": DEFAULT_ENGINE, "levels": 4, "second_order": True}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_POINTS = 100_000  # guards against a typo: a larger design would take long to validate and never finish
@@ -307,6 +306,10 @@ def _posterior(doc: dict[str, Any], source: str, seed: int, replicates: int, swe
     if both:
         raise UserError(f"[sweep] sweeps {both[0]}, which the posterior also sets; sweep another parameter or drop "
                         "the posterior")
+    fixed = sorted({split_name(n)[0] for n in model_overrides(doc)} & set(posterior.names))
+    if fixed:
+        raise UserError(f"[parameters] and [posterior] both set {fixed[0]}; keep one of them (each posterior draw "
+                        "gives its own value)")
     for p in params[:1]:
         try:
             posterior.apply(p, 0)
@@ -365,6 +368,7 @@ def _design(doc: dict[str, Any], base: Params, seed: int) -> dict[str, Any]:
                         + ("[values]" if wanted == "grid" else "[low, high]"))
     values = flatten_tables(table, f"[sweep.{wanted}]")
     swept = tuple(values)
+    _check_set_once(doc, swept, f"[sweep.{wanted}]", "the sweep gives its values")
     for name in swept:
         _check_sweepable(name, wanted, base)
     out["swept"] = swept
@@ -412,6 +416,18 @@ _N_WORD = {"lhs": "points", "sobol": "base samples N (points = N·(2D+2), or N·
 def base_param(name: str) -> Param:
     """The schema entry of a swept name, ``accused.trip_rate[0]`` -> ``accused.trip_rate``."""
     return lookup(split_name(name)[0])
+
+
+def _check_set_once(doc: dict[str, Any], names: tuple[str, ...] | list[str], where: str, why: str) -> None:
+    """A parameter that ``where`` sets (canonical references) and that [scenario] or [parameters] sets too is
+    an error naming both: one of the two would silently win. (A whole list set there and one of its elements
+    here is one element of a base list, not a second value.)"""
+    for table in ("scenario", "parameters"):
+        node = doc.get(table, {})
+        given = flatten_tables({"scenario": node} if table == "scenario" else node, f"[{table}]")
+        both = [n for n in names if n in given]
+        if both:
+            raise UserError(f"[{table}] and {where} both set {both[0]}; keep one of them ({why})")
 
 
 def _check_sweepable(name: str, table: str, base: Params) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -32,6 +31,7 @@ from sim.analysis.plots import (
 from sim.analysis.survival import kaplan_meier
 from sim.errors import UserError
 from sim.experiments import store
+from sim.experiments.layout import FIGURES
 from sim.experiments.results import Results, load_results
 
 
@@ -92,13 +92,13 @@ def figure(results: Results, kind: str, horizon: int | None = None) -> Figure:
     raise UserError(f"unknown figure kind '{kind}'; choose from {', '.join(KINDS)}")
 
 
-def draw_figures(folder: Path, kinds: list[str] | None = None) -> list[Path]:
+def draw_figures(folder: Path, kinds: list[str] | None = None, results: Results | None = None) -> list[Path]:
     """Draw figures of a results folder into ``<folder>/figures/`` (PNG and SVG); return the paths.
 
     ``kinds=None`` draws every kind that applies; a requested kind that does not apply, or an
-    unknown one, is a UserError naming it.
+    unknown one, is a UserError naming it. ``results``: the folder already loaded.
     """
-    results = load_results(folder)
+    results = results if results is not None else load_results(folder)
     reasons = applicable_kinds(results)
     if kinds is None:
         chosen = [k for k in KINDS if not reasons[k]]
@@ -110,7 +110,7 @@ def draw_figures(folder: Path, kinds: list[str] | None = None) -> list[Path]:
         if bad:
             raise UserError(f"cannot draw '{bad[0]}' from {folder}: {reasons[bad[0]]}")
         chosen = list(dict.fromkeys(kinds))
-    out = Path(folder) / store.FIGURES
+    out = Path(folder) / FIGURES
     paths: list[Path] = []
     for kind in chosen:
         paths += save(figure(results, kind), out, kind)
@@ -119,14 +119,15 @@ def draw_figures(folder: Path, kinds: list[str] | None = None) -> list[Path]:
 
 def save(fig: Figure, out: Path, kind: str) -> list[Path]:
     """Draw a figure's files (sim.analysis.style.save) in a temporary folder, then rename each into ``out``:
-    an interrupted draw leaves no half-written figure, and its temporary folder is removed on the next run."""
+    an interrupted draw leaves no half-written figure, and its temporary folder (marked as the tool's) is removed
+    on the next run."""
     if out.is_symlink():
         raise UserError(f"{out} is a symbolic link; a results folder holds plain folders only: replace the link "
                         f"by the folder it points to")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f".{store.FIGURES}.", suffix=".tmp", dir=out.parent) as tmp:
-            drawn = style.save(fig, Path(tmp), kind)
+        with store.temporary_folder(out.parent, FIGURES) as tmp:
+            drawn = style.save(fig, tmp, kind)
             for path in drawn:
                 os.replace(path, out / path.name)
     except OSError as exc:

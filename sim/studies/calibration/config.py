@@ -11,7 +11,7 @@ from typing import Any
 from sim.analysis.inference import Prior, make_prior
 from sim.errors import UserError
 from sim.experiments.config import check_table, model_overrides, parse_toml, read_config_text
-from sim.model.params import BY_NAME, Params, suggest
+from sim.model.params import BY_NAME, Params, split_name, suggest
 from sim.simulate import DEFAULT_ENGINE, check_engine
 from sim.studies.calibration.design import FINDING_TYPES, Selection
 
@@ -87,6 +87,11 @@ def calibration_from_text(text: str, source: str = "config") -> Calibration:
         raise UserError(f"[calibration] name must be a folder name, got {name!r}")
     base = _base(doc.get("parameters", {}))
     priors = _priors(doc.get("priors"), source)
+    fixed = model_overrides({"parameters": doc.get("parameters", {})})
+    both = [p.name for p in priors if any(split_name(n)[0] == p.name for n in fixed)]
+    if both:
+        raise UserError(f"[parameters] and [priors] both set {both[0]}; keep one of them (a calibrated parameter "
+                        "takes its values from its prior)")
     particles = _int(cal.get("particles", 400), "[calibration] particles", 20)
     return Calibration(
         name=name, description=_text(cal.get("description", ""), "[calibration] description"),
