@@ -1,5 +1,5 @@
 """The browser app's page and logic, rendered in-process with solara.render (no browser, no server),
-and the offline-asset fetcher of ``python -m sim viz-assets`` against a stand-in npm."""
+and the check that the front end came with the install."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import html
 import importlib.util
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
@@ -408,75 +407,21 @@ def test_required_assets_are_the_front_end_packages_that_solara_pins():
         assert f"/{f}/" in template + widgets + assets.fontawesome_path, f
 
 
-FAKE_NPM = """#!/bin/sh
-# stand-in for `npm pack SPEC --pack-destination DIR --silent`: a tarball holding package/
-echo "$2" >> "{log}"
-case "$2" in *broken*) echo "npm error 404 Not Found" >&2; exit 1;; esac
-"{python}" - "$2" "$4" <<'EOF'
-import io, json, sys, tarfile
-spec, dest = sys.argv[1], sys.argv[2]
-with tarfile.open(f"{{dest}}/pkg.tgz", "w:gz") as tar:
-    for name, data in (("package/package.json", json.dumps({{"name": spec}})), ("package/dist/main.js", "//")):
-        info = tarfile.TarInfo(name); raw = data.encode(); info.size = len(raw)
-        tar.addfile(info, io.BytesIO(raw))
-print("pkg.tgz")
-EOF
-"""
+def test_the_front_end_comes_with_the_install():
+    """solara-assets (a dependency) puts every npm package the installed Solara's page asks for into Solara's
+    cache folder at install time: no `npm`, no internet, no step by hand (fails where only Solara is installed)."""
+    root = app_server.cache_dir()
+    assert root.is_relative_to(Path(sys.prefix)), root  # the environment's own folder, not a user's setting
+    assert app_server.missing_assets() == []
+    vuetify_app = next(a for a in app_server.required_assets() if a.package.endswith("solara-vuetify-app"))
+    assert (root / vuetify_app.folder / "dist" / "solara-vuetify-app8.min.js").stat().st_size > 1_000_000
 
 
-@pytest.fixture
-def fake_npm(tmp_path):
-    import sys
-
-    log = tmp_path / "npm.log"
-    npm = tmp_path / "bin" / "npm"
-    npm.parent.mkdir()
-    npm.write_text(FAKE_NPM.format(log=log, python=sys.executable))
-    npm.chmod(npm.stat().st_mode | stat.S_IEXEC)
-    return str(npm), log
-
-
-def test_fetch_assets_unpacks_each_package_once(tmp_path, fake_npm):
-    npm, log = fake_npm
-    assets = [app_server.Asset("@scope/pkg", "1.2.3"), app_server.Asset("plain", "5")]
-    root = tmp_path / "cdn"
-    fetched = app_server.fetch_assets(assets, root, npm=npm, quiet=True)
-    assert fetched == assets
-    assert (root / "@scope" / "pkg@1.2.3" / "dist" / "main.js").is_file()
-    assert (root / "plain@5" / "package.json").is_file()
-    assert log.read_text().split() == ["@scope/pkg@1.2.3", "plain@5"]
-    assert app_server.fetch_assets(assets, root, npm=npm, quiet=True) == []
-    assert len(log.read_text().split()) == 2  # nothing fetched the second time
-    assert app_server.missing_assets(assets, root) == []
-    assert not [p for p in root.iterdir() if p.name.startswith("sim-assets-")]  # no temporary left
-
-
-def test_fetch_assets_completes_a_folder_that_solara_filled_partly(tmp_path, fake_npm):
-    npm, _ = fake_npm
+def test_a_package_counts_as_installed_only_when_whole(tmp_path):
+    asset = app_server.Asset("requirejs", "2.3.6")
     partial = tmp_path / "cdn" / "requirejs@2.3.6"
     partial.mkdir(parents=True)
-    (partial / "require.js").write_text("//")
-    asset = app_server.Asset("requirejs", "2.3.6")
+    (partial / "require.js").write_text("//")  # what Solara's on-demand cache leaves: single files
     assert app_server.missing_assets([asset], tmp_path / "cdn") == [asset]
-    app_server.fetch_assets([asset], tmp_path / "cdn", npm=npm, quiet=True)
-    assert (partial / "package.json").is_file() and not (partial / "require.js").exists()
-
-
-def test_fetch_assets_failure_is_one_line_and_leaves_nothing(tmp_path, fake_npm):
-    npm, _ = fake_npm
-    with pytest.raises(UserError, match=r"npm pack broken@1.0.0. failed \(npm error 404 Not Found\)"):
-        app_server.fetch_assets([app_server.Asset("broken", "1.0.0")], tmp_path / "cdn", npm=npm, quiet=True)
-    assert list((tmp_path / "cdn").iterdir()) == []
-    with pytest.raises(UserError, match=r"not found; install Node.js"):
-        app_server.fetch_assets([app_server.Asset("x", "1")], tmp_path / "cdn", npm=str(tmp_path / "no-npm"))
-
-
-def test_assets_command_quiet_prints_nothing(tmp_path, fake_npm, monkeypatch, capsys):
-    npm, log = fake_npm
-    monkeypatch.setenv("PATH", str(Path(npm).parent), prepend=":")
-    monkeypatch.setattr(app_server, "cache_dir", lambda: tmp_path / "cdn")
-    assert app_server.assets_command(argparse.Namespace(quiet=True)) == 0
-    assert capsys.readouterr().out == ""
-    assert len(log.read_text().split()) == len(app_server.required_assets())
-    assert app_server.assets_command(argparse.Namespace()) == 0
-    assert "already there" in capsys.readouterr().out
+    (partial / "package.json").write_text("{}")
+    assert app_server.missing_assets([asset], tmp_path / "cdn") == []

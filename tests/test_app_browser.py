@@ -1,13 +1,14 @@
 """The app in a real browser: Debian's chromium, driven by Playwright, against `python -m sim viz`.
 
-Needs /usr/bin/chromium (`apt-get install chromium`; never a downloaded browser) and Solara's
-front-end packages in its offline cache (`python -m sim viz-assets`). Saves a screenshot to
+Needs /usr/bin/chromium (`apt-get install chromium`; never a downloaded browser); Solara's front end
+comes with the install (solara-assets), and nothing fills its cache beforehand. Saves a screenshot to
 test-artifacts/app.png for the test report.
 """
 
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 
@@ -23,14 +24,10 @@ STEP_TIMEOUT_MS = 30_000
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python -m sim viz` in its own process group on a free port; stopped afterwards."""
-    from sim.app.server import cache_dir, fetch_assets, missing_assets
-
-    # the documented offline step (`python -m sim viz-assets`), from the npm registry when not yet cached
-    fetch_assets(missing_assets(), cache_dir(), quiet=True)
-    assert not missing_assets(), "Solara's front-end packages are still missing after `viz-assets`"
-    proc, url = serve(["viz"], tmp_path_factory.mktemp("viz") / "server.log")
+    log = tmp_path_factory.mktemp("viz") / "server.log"
+    proc, url = serve(["viz"], log)
     try:
-        yield url
+        yield SimpleNamespace(url=url, log=log)
     finally:
         stop(proc)
 
@@ -107,15 +104,16 @@ class Session:
 
 @pytest.fixture
 def session(browser, server):
-    s = Session(browser, server)
+    s = Session(browser, server.url)
     yield s
     s.close()
 
 
-def test_page_loads_offline_without_errors(session):
+def test_page_loads_offline_without_errors(session, server):
     session.page.wait_for_timeout(1500)
     assert session.problems == []
-    assert session.cdn_served > 0  # the front end came through Solara's cache
+    assert session.cdn_served > 0  # the front end came through Solara's cache, as installed
+    assert "Could not load URL" not in server.log.read_text()  # nothing was fetched from a CDN
     assert session.month() == 0
     assert "issued an arrest warrant for the head of state" in session.log()
     assert session.src(STATES_IMG).startswith("data:image/png;base64,")
@@ -169,7 +167,7 @@ def test_reset_returns_to_month_0(session):
 
 def test_sessions_do_not_share_a_model(browser, server, session):
     session.step(1)
-    other = Session(browser, server)
+    other = Session(browser, server.url)
     try:
         assert other.month() == 0
         assert session.month() == 1

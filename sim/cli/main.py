@@ -29,7 +29,6 @@ HANDLERS = {
     "calibrate": "sim.cli.calibrate:calibrate_command",
     "viz": "sim.app.server:viz_command",
     "explore": "sim.cli.explore:explore_command",
-    "viz-assets": "sim.app.server:assets_command",
 }
 
 
@@ -140,9 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", metavar="FOLDER", help="results folder of a sweep or sensitivity study")
     p.add_argument("--port", type=int, default=8766)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
-
-    p = sub.add_parser("viz-assets", help="fill Solara's offline asset cache from the npm registry (offline machines)")
-    p.add_argument("--quiet", action="store_true", help="print nothing when all is well")
     return parser
 
 
