@@ -22,7 +22,6 @@ import solara
 from sim.analysis import style
 from sim.analysis.plots import is_grid
 from sim.app import explorer_figures as figures
-from sim.app.app import Picture, png_url
 from sim.app.exploration import (
     Filter,
     Measure,
@@ -40,6 +39,7 @@ from sim.app.exploration import (
     point_survival,
     point_values,
 )
+from sim.app.pictures import Picture, png_url
 from sim.errors import UserError
 from sim.experiments.results import Results, load_results
 
