@@ -75,7 +75,7 @@ def make_results(folder: Path, grid: dict | None = None, replicates: int = 60, s
 
 # expected PNG sizes in pixels: figure inches x 200 dpi (the style's full-page width of 7 inches)
 PIXELS = {"heatmap": (1400, 580), "curves": (1400, 880), "survival": (1400, 660), "routes": (1400, 920),
-          "sobol": (1400, 920), "morris": (1400, 920)}
+          "sobol": (1400, 1000), "morris": (1400, 920)}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -84,7 +84,7 @@ def sobol_frame() -> pd.DataFrame:
                          "S1": [0.5, 0.2, 0.01], "S1_conf": [0.05, 0.04, 0.03], "ST": [0.6, 0.3, 0.05],
                          "ST_conf": [0.06, 0.05, 0.02], "method": "sobol", "outcome": "p_enforced",
                          "horizon": 120, "accused": "0", "noise_share": 0.04,
-                         "outcome_label": "enforcement probability by month 120, accused 0"})
+                         "outcome_label": "probability of custody by month 120, accused 0"})
 
 
 def morris_frame() -> pd.DataFrame:
@@ -92,7 +92,7 @@ def morris_frame() -> pd.DataFrame:
                          "mu": [0.2, -0.05, 0.0], "mu_star": [0.2, 0.06, 0.01], "mu_star_conf": [0.03, 0.02, 0.01],
                          "sigma": [0.1, 0.05, 0.01], "method": "morris", "outcome": "p_enforced", "horizon": 120,
                          "accused": "0", "noise_mu_star": 0.02,
-                         "outcome_label": "enforcement probability by month 120, accused 0"})
+                         "outcome_label": "probability of custody by month 120, accused 0"})
 
 
 def check_png(path: Path, kind: str) -> None:
@@ -155,7 +155,7 @@ def test_axes_carry_names_descriptions_and_the_number_of_replicates(grid_folder)
     for name in GRID:
         assert name in texts
         assert lookup(name).doc.split(" ")[0] in texts and lookup(name).doc in texts.replace("\n", " ")
-    assert "12 points × 60 replicates" in fig._suptitle.get_text()
+    assert "12 points × 60 replicates" in fig._suptitle.get_text().replace("\n", " ")
     assert "Enforcement probability by month 120" in fig._suptitle.get_text()
 
 

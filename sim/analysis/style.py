@@ -29,7 +29,7 @@ SIZES = {  # (width, height) in inches per figure kind
     "curves": (WIDTH, 4.4),
     "survival": (WIDTH, 3.3),
     "routes": (WIDTH, 4.6),
-    "sobol": (WIDTH, 4.6),
+    "sobol": (WIDTH, 5.0),
     "morris": (WIDTH, 4.6),
     "ranking": (WIDTH, 6.4),
     "paired": (WIDTH, 3.6),
@@ -123,10 +123,15 @@ def parameter_label(name: str, width: int = 48, brief: bool = False) -> str:
     return "\n".join(textwrap.wrap(doc, width)) + f"\n{name}"
 
 
+ALL_ACCUSED = "all accused"
+ALL_MEANS = "every one in custody"  # what "all accused" means for custody: the joint event, on every figure
+
+
 def accused_label(accused: str, head_of_state: list[int] | None = None) -> str:
-    """'accused 0 (head of state)', 'accused 1 (senior official)', or 'all accused'."""
+    """'accused 0 (head of state)', 'accused 1 (senior official)', or 'all accused' (figures that show the
+    latter say what it means: ALL_MEANS)."""
     if str(accused) == "all":
-        return "all accused"
+        return ALL_ACCUSED
     j = int(accused)
     if head_of_state is None or j >= len(head_of_state):
         return f"accused {j}"
