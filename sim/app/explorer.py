@@ -90,7 +90,8 @@ def _cell(value) -> str:
     if isinstance(value, (int, np.integer)):
         return f"{int(value):d}"
     if isinstance(value, (float, np.floating)):
-        return f"{int(value):d}" if float(value).is_integer() and abs(value) >= 1e4 else f"{float(value):.4g}"
+        number = float(value)
+        return f"{int(number):d}" if number.is_integer() and abs(number) >= 1e4 else f"{number:.4g}"
     return str(value)
 
 
