@@ -156,7 +156,7 @@ def test_axes_carry_names_descriptions_and_the_number_of_replicates(grid_folder)
         assert name in texts
         assert lookup(name).doc.split(" ")[0] in texts and lookup(name).doc in texts.replace("\n", " ")
     assert "12 points × 60 replicates" in fig._suptitle.get_text().replace("\n", " ")
-    assert "Enforcement probability by month 120" in fig._suptitle.get_text()
+    assert "Probability of custody by month 120; all accused: every one in custody" in fig._suptitle.get_text()
 
 
 def test_half_boundary_runs_along_cell_edges_between_cells_above_and_below():

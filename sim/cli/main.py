@@ -95,12 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_options(p)
 
     p = sub.add_parser("compare", help="paired counterfactuals: a base scenario and alternatives on the same "
-                                        "replicate streams, paired differences in enforcement probability")
+                                        "replicate streams, paired differences in the probability of custody")
     p.add_argument("configs", nargs="+", metavar="CONFIG", help="a config with [alternatives.NAME] tables, or "
                    "BASE.toml ALT.toml ... (each a single scenario; the base's [experiment] settings apply)")
     _add_sweep_options(p)
 
-    p = sub.add_parser("discover", help="scenario discovery (PRIM) over a finished sweep: where is enforcement "
+    p = sub.add_parser("discover", help="scenario discovery (PRIM) over a finished sweep: where is custody "
                                          "likely, or unlikely?")
     p.add_argument("folder", metavar="DIR", help="results folder of a sweep with a sampled design (lhs or sobol)")
     p.add_argument("--outcome", default="p_enforced", help="p_enforced (custody by either route, default) or "

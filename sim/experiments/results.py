@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from sim.errors import UserError
 from sim.experiments import store
+from sim.experiments.config import refuse_config_as_folder
 from sim.experiments.provenance import check_manifest
 from sim.model.params import BY_NAME, lookup, split_name
 
@@ -211,6 +212,7 @@ def load_results(folder: str | Path, verify: bool = True) -> Results:
     only when ``r.runs`` or ``r.read_runs`` asks for it.
     """
     folder = Path(folder)
+    refuse_config_as_folder(folder)
     if not folder.is_dir():
         raise UserError(f"results folder {folder} does not exist; check the path (a sweep writes results/<name>/)")
     if (folder / store.MANIFEST).is_file():

@@ -5,6 +5,7 @@ The figure functions themselves (frames in, a Figure out) are in sim.analysis.pl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -162,7 +163,13 @@ def save(fig: Figure, out: Path, kind: str) -> list[Path]:
 def draw(folder: Path, kinds: list[str]) -> list[Path]:
     """Draw each figure kind a config asks for; a kind that fails is a warning, not a lost sweep."""
     paths: list[Path] = []
+    reasons: dict[str, str] = {}
+    with contextlib.suppress(Exception):  # a folder that cannot be read: each kind below reports it
+        reasons = applicable_kinds(load_results(folder))
     for kind in kinds:
+        if reasons.get(kind):  # this folder cannot have that figure: say why, and advise no redraw
+            sys.stderr.write(f"warning: figure '{kind}' not drawn: it {reasons[kind]}\n")
+            continue
         try:
             paths.extend(Path(p) for p in draw_figures(folder, [kind]))
         except Exception as exc:
