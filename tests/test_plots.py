@@ -327,3 +327,24 @@ def test_plot_command_prints_the_files_it_wrote(grid_folder, capsys):
     out = capsys.readouterr().out.split()
     assert code == 0
     assert out == [str(grid_folder / "figures" / "routes.png"), str(grid_folder / "figures" / "routes.svg")]
+
+
+def test_sobol_figure_draws_no_negative_index_and_says_how_to_read_it():
+    """Negative estimates (noise: an index is a share of a variance) are drawn at 0 and counted in a reading
+    under the figure, which also gives the noise share; the axis starts at 0."""
+    from matplotlib.patches import Rectangle
+
+    from sim.analysis.plots import sobol_figure
+
+    indices = pd.DataFrame({
+        "parameter": ["arrest.intercept", "court.legitimacy0", "arrest.duty"],
+        "S1": [0.30, -0.05, 0.01], "S1_low": [0.2, -0.15, -0.05], "S1_high": [0.4, 0.05, 0.06],
+        "ST": [0.35, 0.02, -0.01], "ST_low": [0.25, -0.03, -0.06], "ST_high": [0.45, 0.07, 0.04],
+        "noise_share": 0.28, "method": "sobol", "outcome": "p_enforced", "horizon": 60, "accused": "0",
+        "measure": "p_enforced@60#0", "outcome_label": "probability of custody by month 60, accused 0"})
+    fig = sobol_figure(indices, 64, 10)
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_height() < 1]
+    assert bars and min(b.get_width() for b in bars) >= 0 and ax.get_xlim()[0] == 0
+    reading = [t.get_text() for t in fig.texts if t.get_text().startswith("Reading:")]
+    assert len(reading) == 1 and "2 estimate(s) below 0" in reading[0] and "0.28" in reading[0]
