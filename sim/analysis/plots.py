@@ -542,7 +542,8 @@ def sobol_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Fig
         if noise is not None:
             reading += (f"Replicate noise made up {noise:.2f} of the outcome's variance across runs; it is "
                         "removed before the indices are computed (docs/figures.md).")
-        fig.text(0.01, 0.005, "\n".join(textwrap.wrap(reading, 150)), fontsize=6.3, color="#333333", va="bottom")
+        # a figure-level label, so the constrained layout keeps room for it under the axis label
+        fig.supxlabel("\n".join(textwrap.wrap(reading, 150)), fontsize=6.3, color="#333333", x=0.01, ha="left")
     return fig
 
 
