@@ -91,6 +91,10 @@ def test_the_explorer_opens_a_folder_and_a_slider_changes_the_figure(page):
         assert 0 < kept < 9, alt
     tab.get_by_label("Point id").fill("1")
     tab.get_by_text("Point 1", exact=True).wait_for(timeout=TIMEOUT_MS)
+    width = tab.viewport_size["width"]
+    for table in tab.locator("table.sim-table").all():  # the point's, its summary's, the indices' (ran off)
+        box = table.locator("xpath=..").bounding_box()  # its scrolling box
+        assert box is not None and box["x"] + box["width"] <= width + 1, box
     ARTIFACTS.mkdir(exist_ok=True)
     tab.screenshot(path=str(ARTIFACTS / f"explorer-{kind}.png"), full_page=True)
     assert problems == []
