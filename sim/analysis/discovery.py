@@ -336,7 +336,7 @@ def enforcement_by_point(runs: pd.DataFrame, horizon: int, follow_up, accused: s
     return out[list(ENFORCEMENT)].rename_axis("point")
 
 
-OUTCOMES = {"p_enforced": "enforcement", "p_arrested": "arrest by a host state abroad"}
+OUTCOMES = {"p_enforced": "custody", "p_arrested": "arrest by a host state abroad"}
 
 
 def outcome_by_point(runs: pd.DataFrame, outcome: str, horizon: int, follow_up, accused: str | int = ALL,

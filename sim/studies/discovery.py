@@ -134,7 +134,7 @@ def _own_subfolder(out: Path, folder: Path) -> bool:
 
 
 def _title(q: Question, points: pd.DataFrame) -> str:
-    who = "all accused" if str(q.accused) == ALL else f"accused {q.accused}"
+    who = "all accused: every one" if str(q.accused) == ALL else f"accused {q.accused}"
     side = "below" if q.below else "at least"
     return (f"PRIM: where {OUTCOMES[q.outcome]} by month {q.horizon} ({who}) is {side} {q.threshold:g} "
             f"({len(points):,} points)")
