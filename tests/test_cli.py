@@ -193,3 +193,19 @@ def test_plot_advice_is_only_given_for_a_figure_that_can_be_drawn(tmp_path, caps
     assert "warning: figure 'heatmap' not drawn: it needs exactly two swept parameters" in err, err
     assert "--kind heatmap" not in err and "redraw" not in err
     assert [p.name for p in paths] == ["curves.png", "curves.svg"]
+
+
+def test_the_readme_main_job_installs_the_package_alone_and_the_sweep_needs_no_test_tool():
+    """The README's first command installs `-e .` only; the sweep's code path imports none of the packages
+    the extras bring (test tools, pyabc, numba), so that install is enough for the main job."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    main_job = next(line for line in readme.splitlines() if "sim sweep experiments/baseline.toml" in line)
+    assert ".venv/bin/pip install -e . &&" in main_job and "[" not in main_job.split("pip install")[1].split("&&")[0]
+    test_line = readme.split("# tests:", 1)[1].split("\n")[:3]
+    assert "minutes" in test_line[0] and "slowest" in " ".join(test_line)  # how long, and what dominates
+    code = ("import sys\nimport sim.cli.main, sim.cli.sweep, sim.studies.sweep, sim.studies.figures\n"
+            "extras = ('pytest', 'hypothesis', 'playwright', 'pyabc', 'numba', 'nbclient', 'solara')\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & set(extras)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
