@@ -124,8 +124,13 @@ def _port_free(host: str, port: int) -> bool:
 # ---------------------------------------------------------------- offline assets
 
 
+# Solara's widgets that load npm packages of their own and that the app and the explorer use: the grid of tiles
+# (solara.GridDraggable). Altair figures (vegalite.vue: vega@5, vega-lite@5, vega-embed@6) are not used.
+PAGE_WIDGETS = ("gridlayout.vue", "gridlayout_v3.vue")
+
+
 def required_assets() -> list[Asset]:
-    """The npm packages the app's page loads, read from the installed Solara's template and widgets.
+    """The npm packages the pages load, read from the installed Solara's template and the widgets they use.
 
     The versions are the ones this Solara pins, so an upgrade of Solara changes the list by itself.
     """
@@ -135,8 +140,7 @@ def required_assets() -> list[Asset]:
     solara_root = resources.files("solara")
     vue3 = ipyvue.__version__.startswith("3")
     sources = [(solara_root / "server" / "templates" / "solara.html.j2").read_text(encoding="utf-8")]
-    sources += [f.read_text(encoding="utf-8") for f in (solara_root / "widgets" / "vue").iterdir()
-                if f.name.endswith(".vue")]
+    sources += [(solara_root / "widgets" / "vue" / name).read_text(encoding="utf-8") for name in PAGE_WIDGETS]
     if server_settings.assets.fontawesome_enabled:
         sources.append(server_settings.assets.fontawesome_path)
     found: dict[str, Asset] = {}
