@@ -297,7 +297,7 @@ def survival_figure(km: pd.DataFrame, labels: dict[int, str], n_points: int, n_r
             columns, texts = 3, ["\n".join(textwrap.wrap(t, 36)) for t in texts]
         fig.legend(handles, texts, loc="outside lower center", ncols=min(len(texts), columns), title=title,
                    title_fontsize=7.5)
-        _title(fig, "Time to custody, Kaplan–Meier estimate", n_points, n_replicates)
+        _title(fig, f"Time to custody, Kaplan–Meier estimate{_all_note(accused)}", n_points, n_replicates)
     return fig
 
 

@@ -117,7 +117,7 @@ def survival(km: pd.DataFrame, title: str, head_of_state: list[int] | None) -> F
             color = style.accused_color(a)
             ax.fill_between(c["month"], c["surv_low"], c["surv_high"], step="post", color=color, alpha=0.18, lw=0)
             ax.step(c["month"], c["surv"], where="post", color=color, lw=1.5, ls="--" if a == ALL else "-",
-                    label=style.accused_label(a, head_of_state))
+                    label=style.accused_label(a, head_of_state) + (f"\n({style.ALL_MEANS})" if a == ALL else ""))
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlim(0, km["month"].max())
         ax.set_xlabel("months since the warrant")
