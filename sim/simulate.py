@@ -8,9 +8,11 @@ of many points into one engine call.
 
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -18,8 +20,10 @@ import pandas as pd
 from sim.errors import UserError
 from sim.model.batch import Batch
 from sim.model.outcomes import Outcomes, combine_series
-from sim.model.params import Params, as_params
+from sim.model.params import Params, as_params, suggest
 from sim.model.seeding import root_seed, stream_point
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 ENGINES = {"mesa": "sim.engines.mesa.engine", "vectorized": "sim.engines.vectorized.engine",
            "fused": "sim.engines.fused.engine"}  # fused: the protocol compiled by numba (extra [fast])
@@ -99,6 +103,23 @@ def run_rows(points: Mapping[int, Params], point: Sequence[int] | np.ndarray, re
     return merged
 
 
+def known_keywords(func: F) -> F:
+    """``func`` with its keyword arguments checked first: an unknown one is a TypeError with a "did you mean"
+    (``simulate(replicate=10)`` suggests ``replicates``), as Python's own message gives none."""
+    names = list(inspect.signature(func).parameters)
+
+    @functools.wraps(func)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        for key in kwargs:
+            if key not in names:
+                raise TypeError(f"{func.__name__}() got an unexpected keyword argument '{key}'"
+                                f"{suggest(key, names)}; its arguments: {', '.join(names)}")
+        return func(*args, **kwargs)
+
+    return cast(F, checked)
+
+
+@known_keywords
 def simulate(params: Params | Mapping[str, Any] | None = None, *, replicates: int = 1,
              seed: int | np.random.SeedSequence = 0, engine: str = DEFAULT_ENGINE, series: SeriesMode = None,
              point: int = 0, crn: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:

@@ -142,6 +142,35 @@ def test_the_check_sees_an_upward_import(monkeypatch):
     assert any("sim.engines.mesa.model" in line for line in upward_imports())
 
 
+# Inside sim/app, the model app is split by job (docs/architecture.md); each module imports only modules of a
+# lower rank here. The explorer's modules and the server stand beside them.
+APP_RANK = {"scenarios": 0, "choices": 1, "pictures": 1, "eventlog": 2, "drawing": 3, "inputs": 4, "views": 4,
+            "app": 5, "exploration": 0, "explorer_figures": 1, "explorer": 5, "quiet": 0, "server": 0}
+
+
+def app_upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for module, targets in graph.items():
+        if not module.startswith("sim.app."):
+            continue
+        src = module.removeprefix("sim.app.")
+        for target in sorted(t for t in targets if t.startswith("sim.app.")):
+            dst = target.removeprefix("sim.app.")
+            if APP_RANK[dst] >= APP_RANK[src]:
+                bad.append(f"{module} (rank {APP_RANK[src]}) imports {target} (rank {APP_RANK[dst]})")
+    return bad
+
+
+def test_the_app_modules_import_downwards(monkeypatch):
+    app_modules = {m.removeprefix("sim.app.") for m in MODULES if m.startswith("sim.app.")}
+    assert app_modules == set(APP_RANK), "give each module of sim/app a rank in APP_RANK"
+    assert not app_upward_imports(GRAPH)
+    model_app = ("scenarios", "choices", "pictures", "eventlog", "drawing", "inputs", "views", "app")
+    assert all(len(MODULES[f"sim.app.{m}"].read_text().splitlines()) <= 200 for m in model_app)  # app.py had 536
+    monkeypatch.setitem(GRAPH, "sim.app.drawing", GRAPH["sim.app.drawing"] | {"sim.app.views"})
+    assert app_upward_imports(GRAPH) == ["sim.app.drawing (rank 3) imports sim.app.views (rank 4)"]
+
+
 def test_no_module_shadows_the_standard_library():
     clash = sorted(m for m in MODULES if m.split(".")[-1] in sys.stdlib_module_names and m.count(".") > 1)
     assert not clash, f"modules named after standard-library modules: {clash}"

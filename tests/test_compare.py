@@ -137,3 +137,25 @@ def test_reproduce_reruns_a_comparison(compared, capsys):
     assert main(["reproduce", str(compared / "one"), "--workers", "2", "--quiet"]) == 0
     assert "reproduced (comparison): points.parquet, runs.parquet, summary.csv, paired.csv identical" \
         in capsys.readouterr().out
+
+
+def test_the_paired_figure_names_its_panels_in_words_and_keeps_its_title_inside(compared):
+    """Panels carry each alternative's name in words and what it changes, not the raw identifier; the
+    title wraps inside the figure; "all accused" says what it means."""
+    import io
+
+    from sim.experiments.results import load_results
+    from sim.studies.figures import alternative_titles, change_text, figure
+
+    results = load_results(compared / "one")
+    titles = alternative_titles(results.manifest)
+    assert titles["sealed"] == "Sealed: probability that a warrant is issued under seal = 1"
+    assert change_text("scenario.states", {"MNG": {"compliance": 0.9}}) == "MNG compliance = 0.9"
+    fig = figure(results, "paired")
+    fig.savefig(io.BytesIO(), format="png")
+    panel_titles = [ax.get_title().replace("\n", " ") for ax in fig.axes]
+    assert panel_titles == [titles[n] for n in ("eager", "sealed")] and not any("_" in t for t in panel_titles)
+    renderer = fig.canvas.get_renderer()
+    assert fig._suptitle.get_window_extent(renderer).x1 <= fig.bbox.x1  # the title was cut at the right edge
+    legend = " ".join(t.get_text() for lg in fig.legends for t in lg.get_texts())
+    assert "all accused\n(every one in custody)" in legend

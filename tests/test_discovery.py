@@ -364,6 +364,22 @@ def test_discover_writes_the_box_and_its_figures_and_replaces_only_its_own(lhs_s
     assert (lhs_sweep / "manifest.json").read_bytes() == sweep_manifest
 
 
+def test_discover_writes_where_it_says(lhs_sweep, tmp_path, monkeypatch, capsys):
+    """The folder the first line names holds the box: by default the sweep's discovery/, else --out (relative
+    paths taken from the working folder); the README names the same."""
+    from sim.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    args = ["discover", str(lhs_sweep), "--horizon", "36", "--threshold", "0.5"]
+    for extra, expected in (([], lhs_sweep / "discovery"), (["--out", "boxes/mine"], tmp_path / "boxes" / "mine")):
+        assert main([*args, *extra, "--force"]) == 0
+        said = re.search(r"-> (.+)$", capsys.readouterr().out.splitlines()[0])[1]
+        assert (Path(said).resolve() if Path(said).is_absolute() else (tmp_path / said).resolve()) == expected.resolve()
+        assert (expected / "box.csv").is_file() and (expected / "tradeoff.png").is_file()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "writes `results/discovery/discovery/`" in readme
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--threshold", "1.5"], "--threshold must lie strictly between 0 and 1"),
     (["--threshold", "0.5", "--outcome", "arrests"], "--outcome 'arrests': choose p_enforced or p_arrested"),

@@ -78,3 +78,15 @@ def test_the_comparison_references_still_reproduce(tmp_path):
 @pytest.mark.parametrize("name", ["baseline", "discovery"])
 def test_the_sweep_references_still_reproduce(tmp_path, name):
     _rerun(tmp_path, name)
+
+
+def test_every_shipped_file_is_a_reference_s_own():
+    """Nothing lies in results/reference/ that no reference's record lists: a figure of an old design (the
+    calibration's pairs and predictive plots that said '34 warrants') cannot linger beside the new ones."""
+    root = reference.REFERENCE
+    listed = {root / "benchmark_engines.json"}  # the engine benchmark's record (benchmarks/engines.py)
+    for name in reference.REFERENCES:
+        if (root / name / reference.RECORD).is_file():
+            listed |= {root / name / reference.RECORD, *(root / name / rel for rel in reference.record(name)["files"])}
+    stray = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p not in listed)
+    assert not stray, f"files in results/reference/ that no reference lists: {stray}"

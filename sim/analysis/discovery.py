@@ -21,7 +21,7 @@ out, which changes nothing.
 A limit's quasi-p-value (Bryant & Lempert 2010) is the one-sided binomial probability of the box's hits
 if its points had the density of the box without that limit: a large value says the limit adds little.
 
-``enforcement_by_point`` makes the outcome PRIM classifies: the probability per point of enforcement by
+``enforcement_by_point`` makes the outcome PRIM classifies: the probability per point of custody by
 month H, by Kaplan-Meier where some runs stopped before H (never the plain share of a censored sample).
 """
 
@@ -296,7 +296,7 @@ def box_limits(peeling: Peeling, box: int) -> pd.DataFrame:
 
 def enforcement_by_point(runs: pd.DataFrame, horizon: int, follow_up, accused: str | int = ALL,
                          confidence: float = 0.95) -> pd.DataFrame:
-    """Probability of enforcement by month ``horizon`` per point (index: point id), the outcome to discover.
+    """Probability of custody by month ``horizon`` per point (index: point id), the outcome to discover.
 
     Where every run of a point lasted at least ``horizon`` months it is the share of replicates with a
     Wilson interval ("share"); where some stopped earlier it is Kaplan-Meier's 1 − S(H) with its log-log
@@ -314,7 +314,7 @@ def enforcement_by_point(runs: pd.DataFrame, horizon: int, follow_up, accused: s
     if (reach["max"] < h).any():
         bad = reach.index[reach["max"] < h]
         raise UserError(f"no run of point {bad[0]} lasted {h} months (longest {reach.loc[bad[0], 'max']:g}); "
-                        f"enforcement by month {h} cannot be estimated there: choose a horizon within the follow-up")
+                        f"custody by month {h} cannot be estimated there: choose a horizon within the follow-up")
     short = reach.index[reach["min"] < h]
     share = enforcement_probability(runs, [h])
     share = share[share["accused"] == who].set_index("point")
@@ -336,7 +336,7 @@ def enforcement_by_point(runs: pd.DataFrame, horizon: int, follow_up, accused: s
     return out[list(ENFORCEMENT)].rename_axis("point")
 
 
-OUTCOMES = {"p_enforced": "enforcement", "p_arrested": "arrest by a host state abroad"}
+OUTCOMES = {"p_enforced": "custody", "p_arrested": "arrest by a host state abroad"}
 
 
 def outcome_by_point(runs: pd.DataFrame, outcome: str, horizon: int, follow_up, accused: str | int = ALL,

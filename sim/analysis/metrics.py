@@ -1,4 +1,4 @@
-"""Enforcement probability with 95% Wilson intervals, custody routes and per-point summaries.
+"""The probability of custody by month H with 95% Wilson intervals, custody routes and per-point summaries.
 
 An accused is *enforced by month H* when in custody with ``custody_month < H`` (months counted
 from 0, ODD §4.11). "All accused" (``accused == ALL``, that is -1) means every accused of the replicate
@@ -171,7 +171,7 @@ def route_shares(runs: pd.DataFrame, by: Sequence[str] | None = None,
 def summarize(runs: pd.DataFrame, horizons: Sequence[int], by: Sequence[str] | None = None,
               *, means: bool = True) -> pd.DataFrame:
     """Per group (default: point and accused, or accused alone for a ``sim.simulate`` frame without a
-    point column): n replicates, enforcement probability at each horizon
+    point column): n replicates, the probability of custody by each horizon
     with 95% Wilson low/high, mean custody month among those in custody, and means of trips,
     trips_to_members, trips_cancelled, findings, withdrawals, members_final, legitimacy_final.
 
@@ -229,7 +229,7 @@ def _aggregate(frame: pd.DataFrame, keys: list[str], horizons: Sequence[int]) ->
 
 def parameter_spread(runs: pd.DataFrame, horizons: Sequence[int], by: Sequence[str] = ("point", "accused")
                      ) -> pd.DataFrame:
-    """Over a posterior (runs with a ``draw`` column): how much the enforcement probability varies with the
+    """Over a posterior (runs with a ``draw`` column): how much the probability of custody varies with the
     parameters, Monte Carlo noise removed.
 
     Per group and draw, the share enforced p̂_d from its m_d replicates; their variance across draws is

@@ -1,7 +1,7 @@
 """Paired counterfactual comparisons: the same replicate streams run under a base and an alternative.
 
 Two runs frames pair row by row on (point, replicate, accused): common random numbers make the two
-outcomes of a replicate positively correlated, so the difference in enforcement probability is known
+outcomes of a replicate positively correlated, so the difference in the probability of custody is known
 far better from the pairs than from two independent samples. ``paired_difference`` gives, per accused
 (and all accused) and horizon, the difference alternative − base with Newcombe's interval for paired
 proportions, the unpaired (independent samples) interval for comparison, and the variance ratio that
@@ -87,7 +87,7 @@ def _side(merged: pd.DataFrame, suffix: str) -> pd.DataFrame:
 
 def paired_difference(base: pd.DataFrame, alt: pd.DataFrame, horizons: Sequence[int],
                       by: Sequence[str] = ("point", "accused"), confidence: float = 0.95) -> pd.DataFrame:
-    """Difference in enforcement probability (alternative − base) per group and horizon, paired by replicate.
+    """Difference in the probability of custody (alternative − base) per group and horizon, paired by replicate.
 
     Rows per ``by`` group (accused 0, 1, ... and all accused, ``ALL``, when ``accused`` is in ``by``; only all
     accused otherwise)

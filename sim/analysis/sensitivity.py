@@ -1,6 +1,6 @@
 """Sobol' and Morris indices (SALib) of the outcomes a sensitivity study asks for, with their noise.
 
-A ``Measure`` is one number per replicate (surrender to the court by a horizon, arrest abroad, a
+A ``Measure`` is one number per replicate (custody by a horizon, arrest abroad, a
 count, the custody month) for one accused or all; ``replicate_values`` reads it from a results
 folder's runs and ``outcome_values`` averages it per design point with its Monte Carlo standard
 error. ``design_indices`` turns the per-point values of a Sobol' or Morris design into indices
@@ -22,7 +22,7 @@ from sim.errors import UserError
 from sim.model.outcomes import BY_NAME, OUTCOMES
 
 PROBABILITIES = {  # shares of replicates in which the event happened by the horizon
-    "p_enforced": "probability of surrender to the court by month {horizon}",
+    "p_enforced": "probability of custody by month {horizon}",
     "p_arrested": "probability of arrest by a host state abroad by month {horizon}",
 }
 MEANS = {  # means over replicates, to the run's end
@@ -30,6 +30,11 @@ MEANS = {  # means over replicates, to the run's end
     **{o.name: f"mean {o.doc.split(' (')[0]}" for o in OUTCOMES if o.kind in ("count", "real")},
 }
 MEASURES = {**PROBABILITIES, **MEANS}
+ALL_MEANS = {  # what a measure of "all accused" is: the joint event for probabilities (as replicate_values computes)
+    "p_enforced": "every one in custody",
+    "p_arrested": "every one arrested by a host abroad",
+    "custody_month": "of the last one, when every one is in custody",
+}
 KEYS = ("outcomes", "horizons", "accused", "resamples")
 RENAMED = {"outcome": "outcomes", "horizon": "horizons"}  # the keys of version 0.1
 RESAMPLES = 1000
@@ -58,7 +63,9 @@ class Measure:
         text = MEASURES[self.outcome].format(horizon=self.horizon)
         if self.per_run:
             return text
-        return f"{text}, {'all accused' if self.accused == ALL else f'accused {self.accused}'}"
+        if self.accused != ALL:
+            return f"{text}, accused {self.accused}"
+        return f"{text}, all accused ({ALL_MEANS.get(self.outcome, 'summed over the accused')})"
 
     @property
     def key(self) -> str:

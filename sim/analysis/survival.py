@@ -4,7 +4,7 @@ custody route as competing risks (Aalen-Johansen, statsmodels CumIncidenceRight)
 Time convention: an accused taken into custody in month m (``custody_month == m``, months counted
 from 0) has event time m + 1, i.e. custody happened within the first m + 1 months; an accused still
 free after a run of T months is censored at T. ``surv`` at month t is then the probability of being
-still free after t months, S(t) = P(custody_month >= t), and 1 - S(H) is the enforcement probability
+still free after t months, S(t) = P(custody_month >= t), and 1 - S(H) is the probability of custody by month H
 at H (``custody_month < H``) of sim.analysis.metrics, exactly so when nothing is censored before H.
 """
 

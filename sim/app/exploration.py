@@ -134,11 +134,11 @@ def _plain(doc: str) -> str:
 
 
 def measures(summary_columns: Sequence[str], runs_columns: Sequence[str]) -> list[Measure]:
-    """Every outcome a folder can show: the summary's enforcement probabilities by each horizon, each
+    """Every outcome a folder can show: the summary's probabilities of custody by each horizon, each
     custody route's share by each horizon, and the mean of every count, real or month outcome of the
     output schema that runs.parquet holds."""
     found = sorted(int(m[1]) for c in summary_columns if (m := re.fullmatch(r"p_enforced_(\d+)", c)))
-    out = [Measure(p_column(h), f"enforcement probability by month {h}", "share", "summary", horizon=h)
+    out = [Measure(p_column(h), f"probability of custody by month {h}", "share", "summary", horizon=h)
            for h in found]
     have = set(runs_columns)
     if {"route", "custody_month", "in_custody"} <= have:
@@ -155,6 +155,17 @@ def measures(summary_columns: Sequence[str], runs_columns: Sequence[str]) -> lis
                                                                                            else "")
         out.append(Measure(f"mean_{o.name}", label, "mean", "runs", column=o.name, per_run=o.per_run, month=month))
     return out
+
+
+def accused_text(measure: Measure, accused: str, head_of_state: list[int] | None) -> str:
+    """Whom a value is about; "all accused" says what it means for this measure: every one in custody
+    (the probabilities of custody), or the counts summed over the accused (per-run outcomes are the run's)."""
+    label = style.accused_label(accused, head_of_state)
+    if str(accused) != ALL or measure.per_run:
+        return label
+    if measure.source == "summary":
+        return f"{label} ({style.ALL_MEANS})"
+    return f"{label} ({'the last one taken, where every one was' if measure.month else 'summed over the accused'})"
 
 
 def accused_options(measure: Measure, summary: pd.DataFrame) -> list[str]:
@@ -233,6 +244,13 @@ class Filter:
     value: float | None = None
     low: float | None = None
     high: float | None = None
+
+
+def default_axes(swept: Sequence[str], box: pd.DataFrame | None) -> list[str]:
+    """The swept parameters in the order the axes take them: those a discovery's PRIM box restricts first
+    (so the box is on the first heatmap), then the others, each group in the design's order."""
+    restricted = set(box["parameter"]) if box is not None and "parameter" in box else set()
+    return [n for n in swept if n in restricted] + [n for n in swept if n not in restricted]
 
 
 def default_filter(points: pd.DataFrame, name: str, grid: bool) -> Filter:
@@ -345,9 +363,9 @@ def point_parameters(results: Results, point: int) -> pd.DataFrame:
     table = results.points.set_index("point")
     if point not in table.index:
         raise UserError(f"point {point} is not in this folder (ids 0..{int(table.index.max())})")
-    row = table.loc[point]
     names = [*results.swept, *[c for c in table.columns if c not in results.swept]]
-    return pd.DataFrame({"parameter": names, "value": [row[n] for n in names]})
+    # each value from its own column, so an integer (a seed) stays an integer and is printed as one
+    return pd.DataFrame({"parameter": names, "value": pd.Series([table[n].loc[point] for n in names], dtype=object)})
 
 
 def point_survival(results: Results, point: int) -> pd.DataFrame:

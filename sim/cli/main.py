@@ -34,7 +34,6 @@ HANDLERS = {
     "calibrate": "sim.cli.calibrate:calibrate_command",
     "viz": "sim.app.server:viz_command",
     "explore": "sim.cli.explore:explore_command",
-    "viz-assets": "sim.app.server:assets_command",
 }
 
 
@@ -101,12 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_options(p)
 
     p = sub.add_parser("compare", help="paired counterfactuals: a base scenario and alternatives on the same "
-                                        "replicate streams, paired differences in enforcement probability")
+                                        "replicate streams, paired differences in the probability of custody")
     p.add_argument("configs", nargs="+", metavar="CONFIG", help="a config with [alternatives.NAME] tables, or "
                    "BASE.toml ALT.toml ... (each a single scenario; the base's [experiment] settings apply)")
     _add_sweep_options(p)
 
-    p = sub.add_parser("discover", help="scenario discovery (PRIM) over a finished sweep: where is enforcement "
+    p = sub.add_parser("discover", help="scenario discovery (PRIM) over a finished sweep: where is custody "
                                          "likely, or unlikely?")
     p.add_argument("folder", metavar="DIR", help="results folder of a sweep with a sampled design (lhs or sobol)")
     p.add_argument("--outcome", default="p_enforced", help="p_enforced (custody by either route, default) or "
@@ -145,9 +144,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", metavar="FOLDER", help="results folder of a sweep or sensitivity study")
     p.add_argument("--port", type=int, default=8766)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
-
-    p = sub.add_parser("viz-assets", help="fill Solara's offline asset cache from the npm registry (offline machines)")
-    p.add_argument("--quiet", action="store_true", help="print nothing when all is well")
     return parser
 
 

@@ -27,6 +27,33 @@ MAX_CONFIG_BYTES = 1 << 20  # a config is a few KB of TOML; anything larger is t
 BOM = "\ufeff"
 
 
+def config_command(path: str | Path) -> tuple[str, str]:
+    """The command that runs a config and the folder it writes by default: ('sweep', 'results/baseline/');
+    a [sensitivity], [alternatives] or [calibration] table names its own command."""
+    try:
+        doc = read_toml(path)
+    except UserError:
+        return "sweep", "results/<name>/"
+    command = next((c for table, c in (("calibration", "calibrate"), ("alternatives", "compare"),
+                                      ("sensitivity", "sensitivity")) if table in doc), "sweep")
+    head = doc.get("calibration" if command == "calibrate" else "experiment")
+    name = head.get("name") if isinstance(head, dict) else None
+    return command, f"results/{name if isinstance(name, str) and _NAME.match(name) else Path(path).stem}/"
+
+
+def refuse_config_as_folder(folder: str | Path) -> None:
+    """A config given where a results folder belongs (``plot``, ``reproduce``, ``explore``) is a one-line
+    UserError naming the command that makes such a folder."""
+    path = Path(folder)
+    if path.suffix.lower() == ".toml" and path.is_file():
+        command, made = config_command(path)
+        raise UserError(f"{path} is an experiment config, not a results folder: `python -m sim {command} {path}` "
+                        f"makes the folder ({made}); give that folder")
+
+
+DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".json", ".png", ".svg")  # files the tool writes, never a config
+
+
 def read_config_text(path: str | Path) -> str:
     """A config file's text, exactly as written (it is hashed); unreadable files are a one-line UserError.
 
@@ -42,6 +69,9 @@ def read_config_text(path: str | Path) -> str:
         raise UserError(f"cannot read config {path}: {exc.strerror or exc.__class__.__name__}") from None
     if stat.S_ISDIR(info.st_mode):
         raise UserError(f"config {path} is a folder, not a TOML file")
+    if path.suffix.lower() in DATA_SUFFIXES:
+        raise UserError(f"{path} is a {path.suffix.lstrip('.').upper()} data file, not an experiment config: give "
+                        f"the .toml (e.g. experiments/baseline.toml)")
     if not stat.S_ISREG(info.st_mode):
         raise UserError(f"config {path} is not a regular file (a device, pipe or socket); give a TOML file")
     if info.st_size > MAX_CONFIG_BYTES:
@@ -254,7 +284,39 @@ def experiment_from_text(text: str, source: str = "config") -> Experiment:
 
 
 def experiment_from_doc(doc: dict[str, Any], text: str, source: str) -> Experiment:
-    """Validate a parsed config: unknown tables and keys are errors with a did-you-mean hint."""
+    """Validate a parsed config: unknown tables and keys are errors with a did-you-mean hint; every error
+    names the config file and, where the message does not, the table of the key it is about."""
+    try:
+        return _experiment_from_doc(doc, text, source)
+    except UserError as exc:
+        raise UserError(located(str(exc), source, doc)) from None
+
+
+_PARAM_AT_START = re.compile(r"^(?:unknown parameter ')?([a-z_]+\.[a-z_0-9]+(?:\[\d+\])?)")
+
+
+def located(message: str, source: str, doc: dict[str, Any]) -> str:
+    """``message`` with the config file first and the key's table (``[parameters]``, ``[scenario]``,
+    ``[sweep.grid]``, ...) where the message names a parameter but no table."""
+    if source and source in message:
+        return message
+    where = ""
+    m = _PARAM_AT_START.match(message)
+    if m and not message.startswith("["):
+        name = m[1]
+        node = doc.get("sweep")
+        sweep: dict[str, Any] = node if isinstance(node, dict) else {}
+        tables = [("[parameters]", doc.get("parameters")), ("[sweep.grid]", sweep.get("grid")),
+                  ("[sweep.bounds]", sweep.get("bounds"))]
+        where = next((f"{table} " for table, keys in tables if isinstance(keys, dict) and name in keys), "")
+        scenario = doc.get("scenario")
+        if not where and name.startswith("scenario.") and isinstance(scenario, dict) and \
+                name.removeprefix("scenario.").split("[")[0] in scenario:
+            where = "[scenario] "
+    return f"{source}: {where}{message}" if source else message
+
+
+def _experiment_from_doc(doc: dict[str, Any], text: str, source: str) -> Experiment:
     check_tables(doc, source, TABLES, {"experiment": EXPERIMENT_KEYS, "sweep": SWEEP_KEYS, "outputs": OUTPUT_KEYS},
                  {t: wrong_command(t, source) for t in TABLE_COMMANDS if t not in TABLES})
     exp = _table(doc, "experiment", EXPERIMENT_KEYS)

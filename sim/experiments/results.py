@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from sim.errors import UserError
 from sim.experiments import store
+from sim.experiments.config import refuse_config_as_folder
 from sim.experiments.folders import KIND_OF, MANIFEST, SWEEP_FORMAT
 from sim.experiments.layout import BOX, DATA_FILES, DISCOVERY, FIGURES, PAIRED, POINTS, RUNS, SENSITIVITY, SUMMARY
 from sim.experiments.provenance import check_manifest
@@ -252,6 +253,7 @@ def load_results(folder: str | Path, verify: bool = True) -> Results:
     only when ``r.runs`` or ``r.read_runs`` asks for it.
     """
     folder = Path(folder)
+    refuse_config_as_folder(folder)
     if not folder.is_dir():
         raise UserError(f"results folder {folder} does not exist; check the path (a sweep writes results/<name>/)")
     manifest = _manifest(folder / MANIFEST)

@@ -71,6 +71,7 @@ def run_blocks(exp: Experiment, folder: Path, *, workers: int | None = None, sch
     claim = sweep_claim(exp, made_by, reads)
     plan = folders.plan(folder, claim, resume=resume, force=force)
     blocks = exp.blocks()
+    note = start_over_note(plan, folder, {block_path(folder, b.block) for b in blocks})
     schema = block_schema(exp.posterior is not None)
     todo = [b for b in blocks if not (plan.keep and block_verified(block_spec(exp, folder, b), schema))]
     rows = sum(exp.block_rows(b) for b in blocks)
@@ -81,6 +82,8 @@ def run_blocks(exp: Experiment, folder: Path, *, workers: int | None = None, sch
     by_key = {b.block: b for b in todo}
     compute = 0.0
     with Executor(workers, scheduler) as executor:
+        if note:
+            sys.stderr.write(note + "\n")
         folders.claim(plan)
         if plan.warning:
             sys.stderr.write(plan.warning + "\n")
@@ -107,6 +110,20 @@ def run_blocks(exp: Experiment, folder: Path, *, workers: int | None = None, sch
             "compute_seconds": round(compute, 3), "blocks_computed": len(todo),
             "blocks_resumed": len(blocks) - len(todo), "workers": workers, "scheduler": scheduler,
             "replicate_months_per_second": round(months / swept_seconds, 1) if todo and swept_seconds else None}
+
+
+def start_over_note(plan: folders.Plan, folder: Path, block_files: set[Path]) -> str | None:
+    """A rerun without --resume on a folder holding finished blocks of this sweep starts over: say so, and
+    how to continue from them instead (None when nothing finished is replaced)."""
+    if plan.keep:
+        return None
+    kept = [p for p in plan.delete if p in block_files]
+    if not kept:
+        return None
+    same = plan.owner is not None and plan.owner.sha256 == plan.claim.sha256
+    how = ("; a run with --resume continues from them instead" if same else
+           " (they were made with another config, so they cannot be resumed)")
+    return f"note: starting over: {len(kept)} finished block(s) in {folder / BLOCKS} are replaced{how}"
 
 
 def task_of(exp: Experiment, b: Block) -> Task:

@@ -363,7 +363,7 @@ def visit(w: Any, p: Any, t: int, j: int, host: int, arrest_prob: Any, arrest_st
         note(w, Event.FINDING, t, COURT, host, j)
 
 
-# --- ODD §7.4 unsealing, ODD §7.5 norms, ODD §7.6 withdrawal and accession, ODD §7.7 drift--------------------------------
+# --- ODD §7.4 unsealing, ODD §7.5 norms, ODD §7.6 withdrawal and accession, ODD §7.7 drift ------------------
 
 def unsealing(w: Any, p: Any, t: int) -> None:
     """Each sealed warrant becomes public with probability ``prosecutor.unseal_rate``."""

@@ -1,5 +1,5 @@
 """The comparison study: the base and its alternatives as points of one sweep on common random numbers,
-then the paired differences in enforcement probability (paired.csv) and their figure."""
+then the paired differences in the probability of custody (paired.csv) and their figure."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def run_comparison(comparison: Comparison, folder: Path, *, workers: int | None 
 def report(table: pd.DataFrame, folder: Path) -> str:
     """A few lines for the terminal: each alternative's difference by the longest horizon, every accused."""
     h = int(table["horizon"].max())
-    lines = [f"paired differences (alternative - {BASE}) in enforcement probability by month {h} -> "
+    lines = [f"paired differences (alternative - {BASE}) in the probability of custody by month {h} -> "
              f"{folder / PAIRED}"]
     for _, r in table[table["horizon"] == h].iterrows():
         who = "all" if r["accused"] == ALL else str(r["accused"])

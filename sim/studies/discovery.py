@@ -1,6 +1,6 @@
 """Scenario discovery on a finished sweep: PRIM boxes of parameter space where enforcement is likely (or not).
 
-The outcome is estimated per point from its runs — enforcement by month H, a share where every run
+The outcome is estimated per point from its runs — custody by month H, a share where every run
 lasted H months, Kaplan-Meier's 1 − S(H) where some stopped earlier (sim.analysis.discovery) — then
 thresholded; PRIM (Friedman and Fisher 1999, as EMA Workbench computes it) peels and pastes boxes
 over the swept parameters. Writes ``<sweep>/discovery/``: the peeling trajectory, every box's limits,
@@ -138,7 +138,7 @@ def _own_subfolder(out: Path, folder: Path) -> bool:
 
 
 def _title(q: Question, points: pd.DataFrame) -> str:
-    who = "all accused" if accused_key(q.accused) == ALL else f"accused {q.accused}"
+    who = "all accused: every one" if accused_key(q.accused) == ALL else f"accused {q.accused}"
     side = "below" if q.below else "at least"
     return (f"PRIM: where {OUTCOMES[q.outcome]} by month {q.horizon} ({who}) is {side} {q.threshold:g} "
             f"({len(points):,} points)")

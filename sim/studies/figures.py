@@ -5,6 +5,7 @@ The figure functions themselves (frames in, a Figure out) are in sim.analysis.pl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -27,12 +28,14 @@ from sim.analysis.plots import (
     routes_figure,
     sobol_figure,
     survival_figure,
+    words,
 )
 from sim.analysis.survival import kaplan_meier
 from sim.errors import UserError
 from sim.experiments import store
 from sim.experiments.layout import FIGURES
 from sim.experiments.results import Results, load_results
+from sim.model.params import BY_NAME
 
 
 def applicable_kinds(results: Results) -> dict[str, str]:
@@ -88,8 +91,31 @@ def figure(results: Results, kind: str, horizon: int | None = None) -> Figure:
     if kind == "ranking":
         return ranking_figure(results.sensitivity, n_pts, n_rep)
     if kind == "paired":
-        return paired_figure(results.paired, n_rep, hos)
+        return paired_figure(results.paired, n_rep, hos, alternative_titles(results.manifest))
     raise UserError(f"unknown figure kind '{kind}'; choose from {', '.join(KINDS)}")
+
+
+def alternative_titles(manifest: dict) -> dict[str, str]:
+    """Each alternative of a comparison in words, from its manifest: its name, then what it changes
+    ('Sealed: probability that a warrant is issued under seal = 1')."""
+    titles = {}
+    for alt in (manifest.get("comparison") or {}).get("alternatives", []):
+        changes = "; ".join(change_text(k, v) for k, v in (alt.get("changes") or {}).items())
+        titles[alt["name"]] = f"{words(alt['name'])}: {changes}" if changes else words(alt["name"])
+    return titles
+
+
+def change_text(name: str, value: object) -> str:
+    """One parameter change in words: the schema's description (up to its first colon or parenthesis)
+    and the value; per-state values of the real roster as 'MNG compliance 0.9'."""
+    if name == "scenario.states" and isinstance(value, dict):
+        return "; ".join(f"{iso} {attr} = {style.fmt_value(v) if isinstance(v, (int, float)) else v}"
+                         for iso, attrs in value.items() for attr, v in dict(attrs).items())
+    p = BY_NAME.get(name.partition("[")[0])
+    what = (p.doc.split(":")[0].split(" (")[0] if p is not None and p.doc else name)
+    shown = ", ".join(map(str, value)) if isinstance(value, list) else (
+        style.fmt_value(value) if isinstance(value, (int, float)) else str(value))
+    return f"{what} = {shown}"
 
 
 def draw_figures(folder: Path, kinds: list[str] | None = None, results: Results | None = None) -> list[Path]:
@@ -138,7 +164,13 @@ def save(fig: Figure, out: Path, kind: str) -> list[Path]:
 def draw(folder: Path, kinds: list[str]) -> list[Path]:
     """Draw each figure kind a config asks for; a kind that fails is a warning, not a lost sweep."""
     paths: list[Path] = []
+    reasons: dict[str, str] = {}
+    with contextlib.suppress(Exception):  # a folder that cannot be read: each kind below reports it
+        reasons = applicable_kinds(load_results(folder))
     for kind in kinds:
+        if reasons.get(kind):  # this folder cannot have that figure: say why, and advise no redraw
+            sys.stderr.write(f"warning: figure '{kind}' not drawn: it {reasons[kind]}\n")
+            continue
         try:
             paths.extend(Path(p) for p in draw_figures(folder, [kind]))
         except Exception as exc:

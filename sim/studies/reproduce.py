@@ -17,6 +17,7 @@ from typing import Any
 
 from sim.errors import UserError
 from sim.experiments import folders, store
+from sim.experiments.config import refuse_config_as_folder
 from sim.experiments.layout import DATA_FILES, PAIRED, SENSITIVITY
 from sim.experiments.provenance import check_config_hash, check_manifest, software
 
@@ -49,6 +50,7 @@ class Kind:
 def read_manifest(folder: Path) -> dict:
     """A results folder's manifest; missing, corrupt or unknown is a one-line UserError."""
     path = folder / folders.MANIFEST
+    refuse_config_as_folder(folder)
     if not folder.is_dir():
         raise UserError(f"results folder {folder} does not exist; check the path")
     if not store.regular_file(path):  # a link, FIFO, device or oversized file is refused unread

@@ -18,7 +18,6 @@ from sim.model.layout import Layout
 from sim.model.outcomes import NEVER, ROUTES
 from sim.model.params import Params
 
-
 SURRENDER_DETAIL = "handed over to the Court"  # a new government's handover; one from detention says since when
 
 
