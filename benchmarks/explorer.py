@@ -27,7 +27,8 @@ NAMES = ["states.sovereignty_member", "court.legitimacy0", "arrest.intercept"]
 
 def write_folder(folder: Path, rows: int, replicates: int, seed: int = 1) -> None:
     from sim.analysis.metrics import summarize
-    from sim.experiments.store import write_csv, write_parquet, write_runs
+    from sim.experiments.blocks import write_runs
+    from sim.experiments.store import write_csv, write_parquet
     from sim.model.outcomes import Outcomes
 
     rng = np.random.default_rng(seed)

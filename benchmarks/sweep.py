@@ -50,7 +50,7 @@ def main() -> None:
     args = ap.parse_args()
     # imported here, not at the top: spawned pool workers re-import this script and need none of it
     from sim.experiments.config import experiment_from_text
-    from sim.experiments.store import DATA_FILES
+    from sim.experiments.layout import DATA_FILES
     from sim.studies.sweep import run_sweep
 
     values = [round(0.2 + 0.6 * i / max(1, args.points - 1), 4) for i in range(args.points)]

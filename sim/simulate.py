@@ -8,9 +8,11 @@ of many points into one engine call.
 
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -18,13 +20,31 @@ import pandas as pd
 from sim.errors import UserError
 from sim.model.batch import Batch
 from sim.model.outcomes import Outcomes, combine_series
-from sim.model.params import Params, as_params
+from sim.model.params import Params, as_params, suggest
 from sim.model.seeding import root_seed, stream_point
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 ENGINES = {"mesa": "sim.engines.mesa.engine", "vectorized": "sim.engines.vectorized.engine",
-           "fused": "sim.engines.fused.engine"}  # fused: the vectorized core compiled by numba (extra [fast])
+           "fused": "sim.engines.fused.engine"}  # fused: the protocol compiled by numba (extra [fast])
 DEFAULT_ENGINE = "vectorized"
 SeriesMode = Literal["mean", "replicate"] | None
+
+
+class Engine(Protocol):
+    """What an engine module offers: every row of a batch (sim.model.batch) run to the horizon, the outcomes in
+    row order and, with ``series`` "mean" or "replicate", the monthly series. Each of ``ENGINES`` is one;
+    tests/test_engine_contract.py is the conformance suite every engine passes."""
+
+    def run(self, batch: Batch, series: str | None = None) -> Outcomes: ...
+
+
+if TYPE_CHECKING:  # the type checker verifies that every engine module satisfies Engine
+    from sim.engines.fused import engine as _fused
+    from sim.engines.mesa import engine as _mesa
+    from sim.engines.vectorized import engine as _vectorized
+
+    _CHECKED: tuple[Engine, ...] = (_mesa, _vectorized, _fused)
 MAX_BATCH_ROWS = 4096  # rows per engine call: bounds memory; results do not depend on it
 
 
@@ -37,9 +57,9 @@ def check_engine(engine: object, where: str = "engine") -> str:
     return engine
 
 
-def engine_module(engine: str):
-    """The module of an engine: it offers ``run(batch, series) -> Outcomes``."""
-    return importlib.import_module(ENGINES[check_engine(engine)])
+def engine_module(engine: str) -> Engine:
+    """The module of an engine (an ``Engine``)."""
+    return cast(Engine, importlib.import_module(ENGINES[check_engine(engine)]))
 
 
 def run_rows(points: Mapping[int, Params], point: Sequence[int] | np.ndarray, replicate: Sequence[int] | np.ndarray,
@@ -83,6 +103,23 @@ def run_rows(points: Mapping[int, Params], point: Sequence[int] | np.ndarray, re
     return merged
 
 
+def known_keywords(func: F) -> F:
+    """``func`` with its keyword arguments checked first: an unknown one is a TypeError with a "did you mean"
+    (``simulate(replicate=10)`` suggests ``replicates``), as Python's own message gives none."""
+    names = list(inspect.signature(func).parameters)
+
+    @functools.wraps(func)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        for key in kwargs:
+            if key not in names:
+                raise TypeError(f"{func.__name__}() got an unexpected keyword argument '{key}'"
+                                f"{suggest(key, names)}; its arguments: {', '.join(names)}")
+        return func(*args, **kwargs)
+
+    return cast(F, checked)
+
+
+@known_keywords
 def simulate(params: Params | Mapping[str, Any] | None = None, *, replicates: int = 1,
              seed: int | np.random.SeedSequence = 0, engine: str = DEFAULT_ENGINE, series: SeriesMode = None,
              point: int = 0, crn: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
@@ -96,6 +133,12 @@ def simulate(params: Params | Mapping[str, Any] | None = None, *, replicates: in
     p = as_params(params)
     if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 1:
         raise UserError(f"replicates must be a positive integer, got {replicates!r}")
+    if isinstance(point, (bool, np.bool_)) or not isinstance(point, (int, np.integer)) or point < 0:
+        raise UserError(f"point must be a whole number of at least 0, got {point!r} (the design point whose "
+                        "streams the replicates draw from; 0 by default)")
+    if not isinstance(crn, (bool, np.bool_)):
+        raise UserError(f"crn must be True or False, got {crn!r} (True: every point on the streams of point 0)")
+    point, crn = int(point), bool(crn)
     root = root_seed(seed)
     stream_point(point, crn)
     out = run_rows({point: p}, np.full(replicates, point), np.arange(replicates), root, engine=engine, crn=crn,

@@ -59,12 +59,20 @@ def check_outputs(frame: pd.DataFrame, params: Params | Mapping[str, Any], serie
     months_free = np.where(route == "arrested_by_host", custody.fillna(horizon).to_numpy(float) + 1, months_free)
     months_free = np.where(route == "domestic_surrender", custody.fillna(horizon).to_numpy(float), months_free)
     months_free = np.minimum(months_free, detained.fillna(horizon).to_numpy(float))
-    planned = (trips - at_issue + frame["trips_cancelled"]).to_numpy()
+    invited, declined = frame["invitations"], frame["invitations_declined"]
+    summits = invited - declined
+    planned = (trips - at_issue - summits + frame["trips_cancelled"]).to_numpy()
     assert (planned <= months_free).all(), "a trip planned while detained or in custody (or two in one month)"
+    assert (invited.to_numpy() <= months_free).all(), "an invitation while detained or in custody (or two in one month)"
     assert (trips[frame["route"] == "arrested_by_host"] >= 1).all(), "an arrest by a host needs a trip"
+    assert (declined <= invited).all() and (summits <= trips - at_issue).all()
+    heads = np.asarray(p["accused.head_of_state"])[frame["accused"].to_numpy()] > 0
+    assert (invited[~heads] == 0).all(), "an official (not a head of state) was invited"
+    if p["accused.invitation_rate"] == 0:
+        assert (invited == 0).all(), "ν = 0 but someone was invited"
 
     for name in PER_RUN:
-        assert (frame.groupby("replicate")[name].nunique() == 1).all(), f"{name} differs between accused"
+        assert (frame.groupby("replicate")[name].nunique(dropna=False) == 1).all(), f"{name} differs between accused"
     runs = frame[frame["accused"] == 0].set_index("replicate")
     assert runs["legitimacy_final"].between(0, 1).all()
     assert (runs["findings"] <= frame.groupby("replicate")["trips_to_members"].sum()).all(), \
@@ -76,6 +84,11 @@ def check_outputs(frame: pd.DataFrame, params: Params | Mapping[str, Any], serie
     assert (runs["members_final"] >= m0 - runs["withdrawals"]).all()
     assert (runs["members_final"] <= m0 + runs["accessions"]).all()
     assert runs["members_final"].between(0, others).all()
+    changes, first = runs["regime_changes"], runs["regime_change_month"]
+    assert ((changes == 0) == first.isna()).all(), "a first change of government exactly when there was one"
+    assert first.dropna().between(0, horizon - 1).all() and (changes <= horizon).all()
+    if p["home.turnover_rate"] == 0:
+        assert (changes == 0).all(), "η = 0 but the home government changed"
     if series is not None:
         check_series(series, frame, horizon, others)
 

@@ -1,14 +1,14 @@
 """The browser app's page and logic, rendered in-process with solara.render (no browser, no server),
-and the offline-asset fetcher of ``python -m sim viz-assets`` against a stand-in npm."""
+and the check that the front end came with the install."""
 
 from __future__ import annotations
 
 import argparse
 import html
 import importlib.util
+import re
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
@@ -21,7 +21,7 @@ import pytest
 import solara
 from solara.widgets import HTML as HTMLWidget
 
-from sim.app import app
+from sim.app import app, choices, drawing, eventlog, inputs, pictures, scenarios, views
 from sim.app import server as app_server
 from sim.engines.mesa.story import describe
 from sim.errors import UserError
@@ -91,7 +91,7 @@ def test_every_parameter_has_one_input_with_its_range_default_and_description():
 @pytest.mark.parametrize("p", [p for p in SCHEMA if p.scalar_kind == "float"], ids=lambda p: p.name)
 def test_float_sliders_have_between_100_and_1000_positions_and_hold_the_default(p):
     low, high = p.slider_range
-    positions = (high - low) / app.slider_step(low, high)
+    positions = (high - low) / inputs.slider_step(low, high)
     assert 100 <= positions <= 1000
     for d in (p.default if p.is_list else [p.default]):
         assert low <= d <= high
@@ -119,7 +119,7 @@ def test_a_changed_slider_applies_on_reset_and_step_advances_the_month():
     for k in (1, 2):
         click(rc, "Step")
         assert steps_shown(rc) == k
-    assert "month 2 of 120" in page_html(rc)
+    assert "month 1 (2 of 120 months run)" in page_html(rc)
 
 
 def test_per_accused_element_slider_changes_only_that_element():
@@ -162,7 +162,7 @@ def test_reset_returns_to_month_0_with_only_the_warrants_logged():
     click(rc, "Reset")
     assert steps_shown(rc) == 0
     log = [w.unsafe_innerHTML for w in rc.find(HTMLWidget).widgets if "Event log" in w.unsafe_innerHTML]
-    assert len(log) == 1 and "month 0 of 120" in log[0]
+    assert len(log) == 1 and "start (0 of 120 months run)" in log[0]
     assert log[0].count("<li") == 2 and log[0].count("issued an arrest warrant") == 2
 
 
@@ -185,17 +185,17 @@ def test_no_mesa_defaults_are_on_show():
 
 
 def test_scenario_chooser_offers_synthetic_and_each_historical_config():
-    options = app.scenarios()
-    configs = sorted(p.name for p in app.EXPERIMENTS.glob("scenario_*.toml"))
-    assert [o.source for o in options] == ["", *configs] and options[0].label == app.SYNTHETIC
+    options = scenarios.scenarios()
+    configs = sorted(p.name for p in scenarios.EXPERIMENTS.glob("scenario_*.toml"))
+    assert [o.source for o in options] == ["", *configs] and options[0].label == scenarios.SYNTHETIC
     rc = render_page()
     select = rc.find(v.Select, label="Scenario").widget
-    assert select.items == [o.label for o in options] and select.v_model == app.SYNTHETIC
+    assert select.items == [o.label for o in options] and select.v_model == scenarios.SYNTHETIC
 
 
 def test_a_historical_scenario_runs_on_the_real_roster_with_states_named():
-    ukraine = next(o for o in app.scenarios() if o.source == "scenario_2023_ukraine.toml")
-    assert ukraine.label == "2023 Ukraine (real roster on 2023-03-17, home RUS)"
+    ukraine = next(o for o in scenarios.scenarios() if o.source == "scenario_2023_ukraine.toml")
+    assert ukraine.label == "Ukraine 2023" and "real roster on 2023-03-17, home RUS" in ukraine.about
     rc = render_page()
     rc.find(v.Select, label="Scenario").widget.v_model = ukraine.label
     assert any("apply when you press Reset" in a for a in alerts(rc))
@@ -211,24 +211,70 @@ def test_a_historical_scenario_runs_on_the_real_roster_with_states_named():
     assert "0.5 (scenario 0.3)" in page_html(rc)
 
 
+def test_scenarios_carry_the_names_readers_know_them_by():
+    labels = [o.label for o in scenarios.scenarios()]
+    assert labels == [scenarios.SYNTHETIC, "Darfur 2009", "Côte d'Ivoire 2011", "Libya 2011", "Ukraine 2023",
+                      "Palestine 2024", "Philippines 2025"]
+    civ = next(o for o in scenarios.scenarios() if o.label == "Côte d'Ivoire 2011")
+    assert civ.about.startswith("Laurent and Simone Gbagbo")
+    assert "experiments/scenario_2011_cote_divoire.toml" in civ.about
+    # a config without a description is named from its file's words
+    assert scenarios.scenario_name(Path("scenario_2030_atlantis.toml"), "") == "Atlantis 2030"
+    assert scenarios.scenario_name(Path("scenario_2030_atlantis.toml"), "no colon here") == "Atlantis 2030"
+
+
 def test_the_map_names_the_hosts_of_recent_trips():
     from matplotlib.text import Annotation
 
-    ukraine = next(o for o in app.scenarios() if o.source == "scenario_2023_ukraine.toml")
-    model = app.AppModel(app.Choices(seed=3).start_from(ukraine))
-    while not app.recent_trips(model):
+    ukraine = next(o for o in scenarios.scenarios() if o.source == "scenario_2023_ukraine.toml")
+    model = choices.AppModel(choices.Choices(seed=3).start_from(ukraine))
+    while not eventlog.recent_trips(model):
         model.step()
-    fig = app.draw_states(model)
+    fig = drawing.draw_states(model)
     named = {a.get_text() for a in fig.axes[0].findobj(Annotation)}
-    hosts = {model.roster.names[h] for _, _, h, _ in app.recent_trips(model)}
+    hosts = {model.roster.names[h] for _, _, h, _ in eventlog.recent_trips(model)}
     assert "home: Russia" in named and named - {"home: Russia"} and named - {"home: Russia"} <= hosts
-    assert any(name in s for _, s in app.log_lines(model) for name in hosts)
+    assert any(name in s for _, s in eventlog.log_lines(model) for name in hosts)
+
+
+def test_every_tile_names_the_month_the_log_highlights():
+    """After k steps the log's newest sentences are of month k-1 and are highlighted; the map, the run's
+    summary and the log's header name that month too (they said 'month k')."""
+    model = choices.AppModel(choices.Choices(overrides=SMALL))
+    assert choices.month_label(model) == "start (0 of 24 months run)"
+    for _ in range(5):
+        model.step()
+    assert choices.month_label(model) == "month 4 (5 of 24 months run)"
+    _, rc = solara.render(solara.Column(children=[views.Summary(model), views.EventLog(model)]), handle_error=False)
+    text = page_html(rc)
+    assert text.count("month 4 (5 of 24 months run)") == 2 and "month 5 " not in text
+    highlighted = re.findall(r'<li class="latest"[^>]*>Month (\d+):', text)
+    assert highlighted and set(highlighted) == {"4"}
+    assert re.findall(r"<li[^>]*>Month (\d+):", text)[0] == "4"  # the newest sentences are the highlighted ones
+    title = drawing.draw_states(model).texts[0].get_text()
+    assert title == "Month 4 (5 of 24 months run)"
+
+
+def test_the_figures_text_is_readable_at_the_size_they_are_shown():
+    """Every text of the map and the series is at least 11 px where the page shows the figure at its drawn
+    size (100 px an inch); the labels were about 6 px."""
+    from matplotlib.text import Text
+
+    model = _travelling_model()
+    for draw in (drawing.draw_states, drawing.draw_series):
+        fig = draw(model)
+        fig.canvas.draw()
+        sizes = [t.get_fontsize() * pictures.SCREEN_DPI / 72 for t in fig.findobj(Text) if t.get_text().strip()]
+        assert sizes and min(sizes) >= 11, (draw.__name__, min(sizes))
+        assert pictures.css_width(fig) <= 480  # fits a tile of the grid beside the sidebar at 1400 px
+    _, rc = solara.render(views.StatesView(model), handle_error=False)
+    assert 'width="460"' in page_html(rc)
 
 
 def test_the_custody_series_is_drawn_as_a_share():
-    fig = app.draw_series(_travelling_model())
+    fig = drawing.draw_series(_travelling_model())
     share = fig.axes[3]
-    assert share.get_title() == "share of the accused in custody"
+    assert share.get_title() == "accused in custody (share)"
     assert list(share.get_yticks()) == [0, 0.25, 0.5, 0.75, 1] and share.get_ylim()[1] <= 1.05
 
 
@@ -249,24 +295,24 @@ def test_start_up_warnings_are_filtered_at_their_source_and_others_still_show():
 
 def test_app_run_is_replicate_0_of_simulate_with_the_same_seed():
     overrides = {**SMALL, "court.legitimacy0": 0.7, "accused.trip_rate[1]": 1.5}
-    model = app.AppModel(app.Choices(seed=5, overrides=overrides)).run()
+    model = choices.AppModel(choices.Choices(seed=5, overrides=overrides)).run()
     frame = simulate(Params(overrides), replicates=1, seed=5, engine="mesa")
     for a, row in zip(model.accused, frame.itertuples()):
         assert (a.trips, a.trips_cancelled, a.route) == (row.trips, row.trips_cancelled, row.route)
     assert model.court.legitimacy == pytest.approx(frame["legitimacy_final"].iloc[0])
 
 
-def _travelling_model() -> app.AppModel:
+def _travelling_model() -> choices.AppModel:
     """Accused who never cancel and are often arrested, so every outcome shows up."""
     overrides = {**SMALL, "scenario.horizon_months": 60, "accused.max_risk": [1.0, 1.0],
                  "accused.risk_aversion": [0.0, 0.0], "accused.trip_rate": [2.0, 2.0], "arrest.intercept": -3.0,
                  "home.turnover_rate": 0.0}
-    return app.AppModel(app.Choices(seed=2, overrides=overrides)).run()
+    return choices.AppModel(choices.Choices(seed=2, overrides=overrides)).run()
 
 
 def test_trips_on_the_map_agree_with_the_accused_and_their_custody():
     model = _travelling_model()
-    trips = app.recent_trips(model, months=model.month + 1)
+    trips = eventlog.recent_trips(model, months=model.month + 1)
     for a in model.accused:
         mine = [t for t in trips if t[1] == a.name]
         assert sum(t[3] != "cancelled" for t in mine) == a.trips
@@ -284,14 +330,14 @@ def test_trips_on_the_map_agree_with_the_accused_and_their_custody():
 
 def test_recent_trips_keep_only_the_last_months():
     model = _travelling_model()
-    assert {t[0] for t in app.recent_trips(model, months=3)} <= {model.month - 1, model.month - 2, model.month - 3}
+    assert {t[0] for t in eventlog.recent_trips(model, months=3)} <= {model.month - 1, model.month - 2, model.month - 3}
 
 
 def test_event_log_is_newest_first_with_every_event_once_and_outreach_grouped():
-    model = app.AppModel(app.Choices(overrides=SMALL))
+    model = choices.AppModel(choices.Choices(overrides=SMALL))
     for _ in range(12):
         model.step()
-    lines = app.log_lines(model, limit=10**6)
+    lines = eventlog.log_lines(model, limit=10**6)
     months = [t for t, _ in lines]
     assert months == sorted(months, reverse=True)
     sentences = [s for _, s in lines]
@@ -302,12 +348,12 @@ def test_event_log_is_newest_first_with_every_event_once_and_outreach_grouped():
     grouped = [s for s in sentences if "The Prosecutor pressed" in s]
     assert len(grouped) == len(outreach_months)
     assert len(lines) == len(model.events) - sum(e.event == "outreach" for e in model.events) + len(grouped)
-    assert len(app.log_lines(model, limit=5)) == 5
+    assert len(eventlog.log_lines(model, limit=5)) == 5
 
 
 def test_states_are_laid_out_around_home_nearer_when_more_aligned():
-    model = app.AppModel(app.Choices(overrides=SMALL))
-    xy = app.state_positions(model)
+    model = choices.AppModel(choices.Choices(overrides=SMALL))
+    xy = drawing.state_positions(model)
     home = model.roster.home
     assert tuple(xy[home]) == (0.0, 0.0)
     radius = np.hypot(xy[:, 0], xy[:, 1])
@@ -318,9 +364,9 @@ def test_states_are_laid_out_around_home_nearer_when_more_aligned():
 
 
 def test_figures_draw_for_the_real_roster_and_at_the_horizon():
-    model = app.AppModel(app.Choices(overrides={"scenario.roster": "real", "scenario.horizon_months": 6})).run()
-    for draw in (app.draw_states, app.draw_series):
-        assert app.png_url(draw(model)).startswith("data:image/png;base64,")
+    model = choices.AppModel(choices.Choices(overrides={"scenario.roster": "real", "scenario.horizon_months": 6})).run()
+    for draw in (drawing.draw_states, drawing.draw_series):
+        assert pictures.png_url(draw(model)).startswith("data:image/png;base64,")
 
 
 # ------------------------------------------------------------------ serving and offline assets
@@ -408,75 +454,21 @@ def test_required_assets_are_the_front_end_packages_that_solara_pins():
         assert f"/{f}/" in template + widgets + assets.fontawesome_path, f
 
 
-FAKE_NPM = """#!/bin/sh
-# stand-in for `npm pack SPEC --pack-destination DIR --silent`: a tarball holding package/
-echo "$2" >> "{log}"
-case "$2" in *broken*) echo "npm error 404 Not Found" >&2; exit 1;; esac
-"{python}" - "$2" "$4" <<'EOF'
-import io, json, sys, tarfile
-spec, dest = sys.argv[1], sys.argv[2]
-with tarfile.open(f"{{dest}}/pkg.tgz", "w:gz") as tar:
-    for name, data in (("package/package.json", json.dumps({{"name": spec}})), ("package/dist/main.js", "//")):
-        info = tarfile.TarInfo(name); raw = data.encode(); info.size = len(raw)
-        tar.addfile(info, io.BytesIO(raw))
-print("pkg.tgz")
-EOF
-"""
+def test_the_front_end_comes_with_the_install():
+    """solara-assets (a dependency) puts every npm package the installed Solara's page asks for into Solara's
+    cache folder at install time: no `npm`, no internet, no step by hand (fails where only Solara is installed)."""
+    root = app_server.cache_dir()
+    assert root.is_relative_to(Path(sys.prefix)), root  # the environment's own folder, not a user's setting
+    assert app_server.missing_assets() == []
+    vuetify_app = next(a for a in app_server.required_assets() if a.package.endswith("solara-vuetify-app"))
+    assert (root / vuetify_app.folder / "dist" / "solara-vuetify-app8.min.js").stat().st_size > 1_000_000
 
 
-@pytest.fixture
-def fake_npm(tmp_path):
-    import sys
-
-    log = tmp_path / "npm.log"
-    npm = tmp_path / "bin" / "npm"
-    npm.parent.mkdir()
-    npm.write_text(FAKE_NPM.format(log=log, python=sys.executable))
-    npm.chmod(npm.stat().st_mode | stat.S_IEXEC)
-    return str(npm), log
-
-
-def test_fetch_assets_unpacks_each_package_once(tmp_path, fake_npm):
-    npm, log = fake_npm
-    assets = [app_server.Asset("@scope/pkg", "1.2.3"), app_server.Asset("plain", "5")]
-    root = tmp_path / "cdn"
-    fetched = app_server.fetch_assets(assets, root, npm=npm, quiet=True)
-    assert fetched == assets
-    assert (root / "@scope" / "pkg@1.2.3" / "dist" / "main.js").is_file()
-    assert (root / "plain@5" / "package.json").is_file()
-    assert log.read_text().split() == ["@scope/pkg@1.2.3", "plain@5"]
-    assert app_server.fetch_assets(assets, root, npm=npm, quiet=True) == []
-    assert len(log.read_text().split()) == 2  # nothing fetched the second time
-    assert app_server.missing_assets(assets, root) == []
-    assert not [p for p in root.iterdir() if p.name.startswith("sim-assets-")]  # no temporary left
-
-
-def test_fetch_assets_completes_a_folder_that_solara_filled_partly(tmp_path, fake_npm):
-    npm, _ = fake_npm
+def test_a_package_counts_as_installed_only_when_whole(tmp_path):
+    asset = app_server.Asset("requirejs", "2.3.6")
     partial = tmp_path / "cdn" / "requirejs@2.3.6"
     partial.mkdir(parents=True)
-    (partial / "require.js").write_text("//")
-    asset = app_server.Asset("requirejs", "2.3.6")
+    (partial / "require.js").write_text("//")  # what Solara's on-demand cache leaves: single files
     assert app_server.missing_assets([asset], tmp_path / "cdn") == [asset]
-    app_server.fetch_assets([asset], tmp_path / "cdn", npm=npm, quiet=True)
-    assert (partial / "package.json").is_file() and not (partial / "require.js").exists()
-
-
-def test_fetch_assets_failure_is_one_line_and_leaves_nothing(tmp_path, fake_npm):
-    npm, _ = fake_npm
-    with pytest.raises(UserError, match=r"npm pack broken@1.0.0. failed \(npm error 404 Not Found\)"):
-        app_server.fetch_assets([app_server.Asset("broken", "1.0.0")], tmp_path / "cdn", npm=npm, quiet=True)
-    assert list((tmp_path / "cdn").iterdir()) == []
-    with pytest.raises(UserError, match=r"not found; install Node.js"):
-        app_server.fetch_assets([app_server.Asset("x", "1")], tmp_path / "cdn", npm=str(tmp_path / "no-npm"))
-
-
-def test_assets_command_quiet_prints_nothing(tmp_path, fake_npm, monkeypatch, capsys):
-    npm, log = fake_npm
-    monkeypatch.setenv("PATH", str(Path(npm).parent), prepend=":")
-    monkeypatch.setattr(app_server, "cache_dir", lambda: tmp_path / "cdn")
-    assert app_server.assets_command(argparse.Namespace(quiet=True)) == 0
-    assert capsys.readouterr().out == ""
-    assert len(log.read_text().split()) == len(app_server.required_assets())
-    assert app_server.assets_command(argparse.Namespace()) == 0
-    assert "already there" in capsys.readouterr().out
+    (partial / "package.json").write_text("{}")
+    assert app_server.missing_assets([asset], tmp_path / "cdn") == []

@@ -1,13 +1,14 @@
 """The app in a real browser: Debian's chromium, driven by Playwright, against `python -m sim viz`.
 
-Needs /usr/bin/chromium (`apt-get install chromium`; never a downloaded browser) and Solara's
-front-end packages in its offline cache (`python -m sim viz-assets`). Saves a screenshot to
+Needs /usr/bin/chromium (`apt-get install chromium`; never a downloaded browser); Solara's front end
+comes with the install (solara-assets), and nothing fills its cache beforehand. Saves a screenshot to
 test-artifacts/app.png for the test report.
 """
 
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 
@@ -23,14 +24,10 @@ STEP_TIMEOUT_MS = 30_000
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python -m sim viz` in its own process group on a free port; stopped afterwards."""
-    from sim.app.server import cache_dir, fetch_assets, missing_assets
-
-    # the documented offline step (`python -m sim viz-assets`), from the npm registry when not yet cached
-    fetch_assets(missing_assets(), cache_dir(), quiet=True)
-    assert not missing_assets(), "Solara's front-end packages are still missing after `viz-assets`"
-    proc, url = serve(["viz"], tmp_path_factory.mktemp("viz") / "server.log")
+    log = tmp_path_factory.mktemp("viz") / "server.log"
+    proc, url = serve(["viz"], log)
     try:
-        yield url
+        yield SimpleNamespace(url=url, log=log)
     finally:
         stop(proc)
 
@@ -44,8 +41,8 @@ def browser():
 class Session:
     """One browser tab on the app, recording console errors, page errors and failed requests."""
 
-    def __init__(self, browser, url: str):
-        self.page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    def __init__(self, browser, url: str, width: int = 1500):
+        self.page = browser.new_page(viewport={"width": width, "height": 1000})
         self.problems: list[str] = []
         self.cdn_served = 0
         self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
@@ -75,7 +72,7 @@ class Session:
 
     def wait_month(self, k: int) -> None:
         self.page.get_by_text(f"Step: {k}", exact=True).wait_for(timeout=STEP_TIMEOUT_MS)
-        self.page.get_by_text(f"month {k} of").first.wait_for(timeout=STEP_TIMEOUT_MS)
+        self.page.get_by_text(f"({k} of").first.wait_for(timeout=STEP_TIMEOUT_MS)
 
     def wait_month_at_least(self, k: int) -> None:
         self.page.wait_for_function(
@@ -107,15 +104,16 @@ class Session:
 
 @pytest.fixture
 def session(browser, server):
-    s = Session(browser, server)
+    s = Session(browser, server.url)
     yield s
     s.close()
 
 
-def test_page_loads_offline_without_errors(session):
+def test_page_loads_offline_without_errors(session, server):
     session.page.wait_for_timeout(1500)
     assert session.problems == []
-    assert session.cdn_served > 0  # the front end came through Solara's cache
+    assert session.cdn_served > 0  # the front end came through Solara's cache, as installed
+    assert "Could not load URL" not in server.log.read_text()  # nothing was fetched from a CDN
     assert session.month() == 0
     assert "issued an arrest warrant for the head of state" in session.log()
     assert session.src(STATES_IMG).startswith("data:image/png;base64,")
@@ -156,12 +154,54 @@ def test_a_slider_and_steps_change_the_plots_and_the_log(session):
     assert session.problems == []
 
 
+def test_the_month_on_show_is_the_month_the_log_highlights(session):
+    session.step(5)
+    highlighted = session.page.locator("ul.event-log li.latest").all_inner_texts()
+    assert highlighted and all(s.startswith("Month 4:") for s in highlighted)
+    shown = session.page.locator("span.month").all_inner_texts()  # the run's summary and the log's header
+    assert shown == ["month 4 (5 of 120 months run)"] * 2
+    assert session.problems == []
+
+
+def _box(page, selector: str) -> dict:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, selector
+    return box
+
+
+def test_the_sidebar_keeps_clear_of_the_map_and_the_run_table(browser, server):
+    """At 1400 x 1000, after a scenario with a long name is chosen and a group opened, the sidebar stays
+    400 px wide, left of the map and of the run's table (it grew to 500 px, over both); the map is shown
+    at the size it was drawn for, so its labels keep their 11 px."""
+    s = Session(browser, server.url, width=1400)
+    try:
+        page = s.page
+        chooser = page.locator(".v-select", has=page.locator("label", has_text="Scenario")).first
+        chooser.locator(".v-select__slot").click()
+        page.locator(".menuable__content__active .v-list-item", has_text="Côte d'Ivoire 2011").first.click()
+        page.get_by_text("apply when you press Reset").wait_for(timeout=STEP_TIMEOUT_MS)
+        s.open_group("Accused")
+        s.slider("accused.trip_rate[0]").wait_for(state="attached", timeout=STEP_TIMEOUT_MS)
+        page.wait_for_timeout(1000)  # the panel's transition
+        drawer = _box(page, "nav.v-navigation-drawer")
+        assert drawer["width"] <= 401
+        for tile in (STATES_IMG, "table.run-table"):
+            assert drawer["x"] + drawer["width"] <= _box(page, tile)["x"], tile
+        shown, drawn = page.locator(STATES_IMG).evaluate("img => [img.clientWidth, img.naturalWidth / 2]")
+        assert shown >= 0.95 * drawn, (shown, drawn)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "app-scenario.png"))
+        assert s.problems == []
+    finally:
+        s.close()
+
+
 def test_reset_returns_to_month_0(session):
     session.step(2)
     first_run = session.src(STATES_IMG)
     session.reset()
     assert session.month() == 0
-    assert "month 0 of 120" in session.page.locator("text=Event log").first.locator("..").inner_text()
+    assert "start (0 of 120 months run)" in session.page.locator("text=Event log").first.locator("..").inner_text()
     assert "Month 1:" not in session.log()
     session.step(2)
     assert session.src(STATES_IMG) == first_run  # the same seed replays the same run
@@ -169,7 +209,7 @@ def test_reset_returns_to_month_0(session):
 
 def test_sessions_do_not_share_a_model(browser, server, session):
     session.step(1)
-    other = Session(browser, server)
+    other = Session(browser, server.url)
     try:
         assert other.month() == 0
         assert session.month() == 1

@@ -7,6 +7,7 @@ cannot hide an upward dependency.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -17,8 +18,8 @@ SIM = Path(__file__).resolve().parent.parent / "sim"
 # Each top-level part of the package and its layer; a module may import from lower layers and
 # from its own part. analysis and experiments share a layer and never import each other; the two
 # faces (cli, app) may use each other's helpers.
-LAYER = {"errors": 0, "version": 0, "names": 0, "data": 1, "model": 2, "engines": 3, "simulate": 4, "experiments": 5,
-         "analysis": 5, "studies": 6, "cli": 7, "app": 7, "__main__": 8, "__init__": 8}
+LAYER = {"errors": 0, "version": 0, "names": 0, "paths": 0, "data": 1, "model": 2, "engines": 3, "simulate": 4,
+         "experiments": 5, "analysis": 5, "studies": 6, "cli": 7, "app": 7, "__main__": 8, "__init__": 8}
 SIDEWAYS = {("cli", "app"), ("app", "cli")}
 
 
@@ -33,11 +34,13 @@ def part(module: str) -> str:
     return pieces[1] if len(pieces) > 1 else "__init__"
 
 
-def imports(path: Path) -> set[str]:
-    """Every sim module that ``path`` imports (``from sim.x import y`` counts sim.x and, if a module, sim.x.y)."""
+def imports(path: Path, type_only: bool = False) -> set[str]:
+    """Every sim module that ``path`` imports (``from sim.x import y`` counts sim.x and, if a module, sim.x.y);
+    with ``type_only``, also those imported for type checkers only."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):  # imports for type checkers only are not dependencies at run time
-        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+        if not type_only and isinstance(node, ast.If) and \
+                ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
             node.body = []
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -56,6 +59,7 @@ def imports(path: Path) -> set[str]:
 FILES = sorted(SIM.rglob("*.py"))
 MODULES = {module_name(f): f for f in FILES}
 GRAPH = {module_name(f): imports(f) for f in FILES}
+TYPED_GRAPH = {module_name(f): imports(f, type_only=True) for f in FILES}  # imports for type checkers included
 
 
 def test_every_part_has_a_layer():
@@ -81,8 +85,9 @@ def test_imports_point_down():
     assert not bad, "upward or sideways imports:\n" + "\n".join(bad)
 
 
-def cycles() -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan), i.e. import circles."""
+def cycles(graph: dict[str, set[str]] = TYPED_GRAPH) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), i.e. import circles (type-only imports
+    count: a circle for the type checker is still two modules that cannot be read apart)."""
     sys.setrecursionlimit(10_000)
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -96,8 +101,8 @@ def cycles() -> list[list[str]]:
         counter[0] += 1
         stack.append(v)
         on.add(v)
-        for w in GRAPH.get(v, ()):
-            if w not in GRAPH:
+        for w in graph.get(v, ()):
+            if w not in graph:
                 continue
             if w not in index:
                 visit(w)
@@ -115,7 +120,7 @@ def cycles() -> list[list[str]]:
             if len(comp) > 1:
                 out.append(sorted(comp))
 
-    for v in GRAPH:
+    for v in graph:
         if v not in index:
             visit(v)
     return out
@@ -126,10 +131,44 @@ def test_no_import_circle():
     assert not found, "import circles: " + "; ".join(" <-> ".join(c) for c in found)
 
 
+def test_the_check_sees_a_type_only_circle():
+    graph = {**TYPED_GRAPH, "sim.model.rules": TYPED_GRAPH["sim.model.rules"] | {"sim.model.protocol"}}
+    assert any({"sim.model.protocol", "sim.model.rules"} <= set(c) for c in cycles(graph))
+
+
 def test_the_check_sees_an_upward_import(monkeypatch):
     """The check itself can fail: an engine importing an experiment module is reported."""
     monkeypatch.setitem(GRAPH, "sim.engines.mesa.model", GRAPH["sim.engines.mesa.model"] | {"sim.experiments.store"})
     assert any("sim.engines.mesa.model" in line for line in upward_imports())
+
+
+# Inside sim/app, the model app is split by job (docs/architecture.md); each module imports only modules of a
+# lower rank here. The explorer's modules and the server stand beside them.
+APP_RANK = {"scenarios": 0, "choices": 1, "pictures": 1, "eventlog": 2, "drawing": 3, "inputs": 4, "views": 4,
+            "app": 5, "exploration": 0, "explorer_figures": 1, "explorer": 5, "quiet": 0, "server": 0}
+
+
+def app_upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for module, targets in graph.items():
+        if not module.startswith("sim.app."):
+            continue
+        src = module.removeprefix("sim.app.")
+        for target in sorted(t for t in targets if t.startswith("sim.app.")):
+            dst = target.removeprefix("sim.app.")
+            if APP_RANK[dst] >= APP_RANK[src]:
+                bad.append(f"{module} (rank {APP_RANK[src]}) imports {target} (rank {APP_RANK[dst]})")
+    return bad
+
+
+def test_the_app_modules_import_downwards(monkeypatch):
+    app_modules = {m.removeprefix("sim.app.") for m in MODULES if m.startswith("sim.app.")}
+    assert app_modules == set(APP_RANK), "give each module of sim/app a rank in APP_RANK"
+    assert not app_upward_imports(GRAPH)
+    model_app = ("scenarios", "choices", "pictures", "eventlog", "drawing", "inputs", "views", "app")
+    assert all(len(MODULES[f"sim.app.{m}"].read_text().splitlines()) <= 200 for m in model_app)  # app.py had 536
+    monkeypatch.setitem(GRAPH, "sim.app.drawing", GRAPH["sim.app.drawing"] | {"sim.app.views"})
+    assert app_upward_imports(GRAPH) == ["sim.app.drawing (rank 3) imports sim.app.views (rank 4)"]
 
 
 def test_no_module_shadows_the_standard_library():
@@ -141,3 +180,34 @@ def test_no_module_shadows_the_standard_library():
 def test_every_module_says_what_it_is(module):
     tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
     assert ast.get_docstring(tree), f"{module} has no docstring"
+
+
+def test_docs_architecture_names_every_module():
+    """docs/architecture.md's module table names every module of sim/ (a file, or a folder named with its files)."""
+    text = (SIM.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = text[text.index("## Modules"):text.index("## Data flow")]
+    missing = []
+    for path in FILES:
+        rel = path.relative_to(SIM.parent).as_posix()
+        folder, name = rel.rsplit("/", 1)
+        named = f"`{rel}`" in table or (f"`{folder}/`" in table and f"`{name}`" in table) or \
+            any(f"`{folder}/" in row and f"`{name}`" in row for row in table.splitlines())
+        if not named:
+            missing.append(rel)
+    assert not missing, f"docs/architecture.md's module table misses: {missing}"
+
+
+# sim/app/app.py is being split by job (issue 22); its one line moves to sim.paths.ROOT with that split
+ROOT_FOUND_ELSEWHERE = {"sim.app.app"}
+
+
+def finds_the_root_itself(source: str) -> bool:
+    """Whether a module climbs from its own file to the repository root (``parents[2]``, ``parent.parent``)."""
+    return bool(re.search(r"__file__\)?(\.resolve\(\))?\.(parents\[\d\]|parent\.parent)", source))
+
+
+def test_the_repository_root_is_found_one_way():
+    found = sorted(m for m, f in MODULES.items() if m != "sim.paths" and finds_the_root_itself(f.read_text("utf-8")))
+    assert found == sorted(ROOT_FOUND_ELSEWHERE), f"use sim.paths.ROOT instead: {found}"
+    assert finds_the_root_itself("ROOT = Path(__file__).resolve().parents[2]")  # the check can fail
+    assert not finds_the_root_itself("from sim.paths import ROOT")

@@ -113,3 +113,99 @@ def test_params_lists_every_parameter(capsys):
 
     code, out, _ = _run(["params"], capsys)
     assert code == 0 and all(p.name in out for p in SCHEMA)
+
+
+# ------------------------------------------------------------------ a newcomer's first mistakes, each one line
+
+
+def test_simulate_suggests_the_keyword_meant():
+    import sim
+
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'replicate' \(did you mean replicates\?\)"):
+        sim.simulate(replicate=10)
+    with pytest.raises(TypeError, match=r"'sead' \(did you mean seed\?\)"):
+        sim.simulate(sead=1)
+    assert len(sim.simulate({"scenario.horizon_months": 6}, replicates=2, seed=1)) == 4  # known keywords pass
+
+
+@pytest.mark.parametrize("command, config, makes", [
+    ("reproduce", "experiments/baseline.toml", "`python -m sim sweep experiments/baseline.toml` makes the folder "
+                                               "(results/baseline/)"),
+    ("plot", "experiments/baseline.toml", "`python -m sim sweep experiments/baseline.toml` makes the folder"),
+    ("explore", "experiments/sensitivity.toml", "`python -m sim sensitivity experiments/sensitivity.toml` makes"),
+    ("plot", "experiments/compare_2023_ukraine.toml", "`python -m sim compare experiments/compare_2023_ukraine.toml`"),
+])
+def test_a_config_given_for_a_results_folder_names_the_command_that_makes_one(capsys, monkeypatch, command, config,
+                                                                              makes):
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    code, _out, err = _run([command, config], capsys)
+    assert code == 2 and err.count("\n") == 1 and "is an experiment config, not a results folder" in err, err
+    assert makes in err, err
+
+
+@pytest.mark.parametrize("command", [["sweep"], ["run", "--config"], ["sensitivity"], ["compare"]])
+def test_a_csv_given_as_a_config_asks_for_the_toml(tmp_path, capsys, command):
+    table = tmp_path / "summary.csv"
+    table.write_text("point,accused,n\n0,0,10\n")
+    code, _out, err = _run([*command, str(table)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "is a CSV data file, not an experiment config: give the .toml" in err
+
+
+@pytest.mark.parametrize("body, where", [
+    ('[parameters]\n"court.legitimacy0" = "high"\n', "[parameters] court.legitimacy0 must be a number"),
+    ('[sweep]\nsampler = "grid"\n[sweep.grid]\n"court.legitimacy0" = [0.5, 7.0]\n', "[sweep.grid] court.legitimacy0"),
+    ('[scenario]\nhorizon_months = -3\n', "[scenario] scenario.horizon_months"),
+    ('[experiment]\nreplicates = "ten"\n', "[experiment] replicates must be an integer"),
+])
+def test_a_config_error_names_its_file_and_key_path(tmp_path, capsys, body, where):
+    config = tmp_path / "mine.toml"
+    config.write_text(body)
+    code, _out, err = _run(["sweep", str(config), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error: {config}: {where}"), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_rerun_without_resume_says_it_starts_over_and_how_to_resume(tmp_path, capsys):
+    from tests.test_sweep_config import TINY
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    argv = ["sweep", str(config), "--out", str(tmp_path / "out"), "--workers", "1", "--quiet"]
+    assert main(argv) == 0
+    assert "starting over" not in capsys.readouterr().err  # a new folder: nothing to replace
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    blocks = len(list((tmp_path / "out" / "blocks").glob("*.parquet")))
+    assert f"note: starting over: {blocks} finished block(s) in {tmp_path / 'out' / 'blocks'} are replaced; " \
+           "a run with --resume continues from them instead" in err, err
+    assert main([*argv, "--resume"]) == 0
+    assert "starting over" not in capsys.readouterr().err
+
+
+def test_plot_advice_is_only_given_for_a_figure_that_can_be_drawn(tmp_path, capsys):
+    from sim.studies.figures import draw
+    from tests.test_plots import make_results
+
+    folder = make_results(tmp_path / "one", grid={"court.legitimacy0": [0.3, 0.7]}, replicates=10)
+    paths = draw(folder, ["heatmap", "curves"])
+    err = capsys.readouterr().err
+    assert "warning: figure 'heatmap' not drawn: it needs exactly two swept parameters" in err, err
+    assert "--kind heatmap" not in err and "redraw" not in err
+    assert [p.name for p in paths] == ["curves.png", "curves.svg"]
+
+
+def test_the_readme_main_job_installs_the_package_alone_and_the_sweep_needs_no_test_tool():
+    """The README's first command installs `-e .` only; the sweep's code path imports none of the packages
+    the extras bring (test tools, pyabc, numba), so that install is enough for the main job."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    main_job = next(line for line in readme.splitlines() if "sim sweep experiments/baseline.toml" in line)
+    assert ".venv/bin/pip install -e . &&" in main_job and "[" not in main_job.split("pip install")[1].split("&&")[0]
+    test_line = readme.split("# tests:", 1)[1].split("\n")[:3]
+    assert "minutes" in test_line[0] and "slowest" in " ".join(test_line)  # how long, and what dominates
+    code = ("import sys\nimport sim.cli.main, sim.cli.sweep, sim.studies.sweep, sim.studies.figures\n"
+            "extras = ('pytest', 'hypothesis', 'playwright', 'pyabc', 'numba', 'nbclient', 'solara')\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & set(extras)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr

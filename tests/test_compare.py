@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from sim.analysis.metrics import ALL
 from sim.cli import main
 from sim.errors import UserError
 from sim.experiments.comparison import comparison_from_texts
@@ -41,14 +42,15 @@ def compared(tmp_path_factory):
 
 
 def test_every_alternative_is_paired_with_the_base_per_accused_and_horizon(compared):
-    table = pd.read_csv(compared / "one" / "paired.csv", dtype={"accused": str})
+    table = pd.read_csv(compared / "one" / "paired.csv")
     assert list(dict.fromkeys(table["alternative"])) == ["eager", "sealed"]
-    assert set(table["accused"]) == {"0", "1", "all"} and set(table["horizon"]) == {12, 36}
+    assert table["accused"].dtype == "int64" and set(table["accused"]) == {0, 1, ALL}
+    assert set(table["horizon"]) == {12, 36}
     assert (table["n"] == 300).all()
     runs = pd.read_parquet(compared / "one" / "runs.parquet")
     base = runs[(runs["point"] == 0) & (runs["accused"] == 0)]
     hit = base["in_custody"] & (base["custody_month"].astype("Float64").fillna(99) < 36)
-    row = table[(table["alternative"] == "eager") & (table["accused"] == "0") & (table["horizon"] == 36)].iloc[0]
+    row = table[(table["alternative"] == "eager") & (table["accused"] == 0) & (table["horizon"] == 36)].iloc[0]
     assert row["p_base"] == pytest.approx(hit.mean())
     manifest = json.loads((compared / "one" / "manifest.json").read_text())
     assert manifest["experiment"]["common_random_numbers"] is True
@@ -60,7 +62,7 @@ def test_every_alternative_is_paired_with_the_base_per_accused_and_horizon(compa
 def test_paired_intervals_are_narrower_than_unpaired_ones(compared):
     """Common random numbers pair each replicate with itself: wherever the two scenarios' outcomes vary, the
     paired interval is narrower than the unpaired one and the variance ratio above 1."""
-    table = pd.read_csv(compared / "one" / "paired.csv", dtype={"accused": str})
+    table = pd.read_csv(compared / "one" / "paired.csv")
     varied = table[(table["base_only"] + table["alt_only"] > 0) & (table["p_base"] > 0) & (table["p_alt"] > 0)]
     assert len(varied) >= 8
     paired = varied["diff_high"] - varied["diff_low"]
@@ -135,3 +137,25 @@ def test_reproduce_reruns_a_comparison(compared, capsys):
     assert main(["reproduce", str(compared / "one"), "--workers", "2", "--quiet"]) == 0
     assert "reproduced (comparison): points.parquet, runs.parquet, summary.csv, paired.csv identical" \
         in capsys.readouterr().out
+
+
+def test_the_paired_figure_names_its_panels_in_words_and_keeps_its_title_inside(compared):
+    """Panels carry each alternative's name in words and what it changes, not the raw identifier; the
+    title wraps inside the figure; "all accused" says what it means."""
+    import io
+
+    from sim.experiments.results import load_results
+    from sim.studies.figures import alternative_titles, change_text, figure
+
+    results = load_results(compared / "one")
+    titles = alternative_titles(results.manifest)
+    assert titles["sealed"] == "Sealed: probability that a warrant is issued under seal = 1"
+    assert change_text("scenario.states", {"MNG": {"compliance": 0.9}}) == "MNG compliance = 0.9"
+    fig = figure(results, "paired")
+    fig.savefig(io.BytesIO(), format="png")
+    panel_titles = [ax.get_title().replace("\n", " ") for ax in fig.axes]
+    assert panel_titles == [titles[n] for n in ("eager", "sealed")] and not any("_" in t for t in panel_titles)
+    renderer = fig.canvas.get_renderer()
+    assert fig._suptitle.get_window_extent(renderer).x1 <= fig.bbox.x1  # the title was cut at the right edge
+    legend = " ".join(t.get_text() for lg in fig.legends for t in lg.get_texts())
+    assert "all accused\n(every one in custody)" in legend

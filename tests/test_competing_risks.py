@@ -70,7 +70,7 @@ def test_one_event_type_is_one_minus_kaplan_meier_with_the_greenwood_variance():
     length = length[runs.index]
     cif = cumulative_incidence(runs, length, until=48).query("event == 'arrested_by_host'")
     assert cumulative_incidence(runs, length, until=48).query("event == 'domestic_surrender'")["cif"].eq(0).all()
-    km = kaplan_meier(runs, length, until=48).query("accused == '0'")
+    km = kaplan_meier(runs, length, until=48).query("accused == 0")
     assert cif["cif"].to_numpy() == pytest.approx(1 - km["surv"].to_numpy(), abs=1e-12)
     # the interval: log(-log) of F with Greenwood's standard error of S, computed by hand at month 20
     event, time = ~runs["custody_month"].isna().to_numpy(), np.where(runs["custody_month"].isna(), length,
@@ -159,7 +159,7 @@ def test_groups_run_lengths_and_bad_input():
     runs = pd.concat([runs_frame([[0, None], [None, 1]], point=1), runs_frame([[None, None], [2, 0]], point=0)])
     out = cumulative_incidence(runs, pd.Series([4, 3], index=[0, 1]))
     assert list(out.drop_duplicates(["point", "accused"])[["point", "accused"]].itertuples(index=False)) == \
-        [(0, "0"), (0, "1"), (1, "0"), (1, "1")]
+        [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert out.query("point == 0")["month"].max() == 4 and out.query("point == 1")["month"].max() == 3
     assert set(out["event"]) == {"arrested_by_host", "domestic_surrender"}  # no detained_month column (v1.2)
     with pytest.raises(UserError, match="custody_month is at or beyond the run's horizon"):

@@ -26,7 +26,7 @@ from sim.analysis.discovery import (
     outcome_by_point,
     prim,
 )
-from sim.analysis.metrics import enforcement_probability
+from sim.analysis.metrics import accused_key, enforcement_probability
 from sim.analysis.plots_discovery import box_limits_figure, tradeoff_figure
 from sim.errors import UserError
 from tests.test_metrics import runs_frame
@@ -237,7 +237,7 @@ def test_enforcement_without_early_stops_is_the_share_of_replicates():
     runs = pd.concat([runs_frame([[0, 3], [None, 1], [5, None], [2, 2]], point=p) for p in (0, 1)])
     for accused in (0, "all"):
         out = enforcement_by_point(runs, 4, 6, accused=accused)
-        share = enforcement_probability(runs, [4]).query(f"accused == '{accused}'").set_index("point")
+        share = enforcement_probability(runs, [4]).query(f"accused == {accused_key(accused)}").set_index("point")
         assert out["value"].tolist() == share["p_enforced_4"].tolist()
         assert out["low"].tolist() == share["p_enforced_4_low"].tolist()
         assert (out["method"] == "share").all() and (out["censored"] == 0).all()
@@ -259,7 +259,7 @@ def test_enforcement_with_early_stops_is_kaplan_meier_not_the_share():
     pd.testing.assert_frame_equal(every, out)
     with pytest.raises(UserError, match="no run of point 1 lasted 5 months"):
         enforcement_by_point(runs, 5, pd.Series([5, 4], index=[0, 1]))
-    with pytest.raises(UserError, match="accused '3' is not in the runs"):
+    with pytest.raises(UserError, match="accused 3 is not in the runs"):
         enforcement_by_point(runs, 5, 5, accused=3)
 
 
@@ -362,6 +362,22 @@ def test_discover_writes_the_box_and_its_figures_and_replaces_only_its_own(lhs_s
     assert main([*args, "--out", str(lhs_sweep)]) == 2  # the sweep's own folder is not a discovery's
     assert "holds results of experiment 'tiny_lhs'" in capsys.readouterr().err
     assert (lhs_sweep / "manifest.json").read_bytes() == sweep_manifest
+
+
+def test_discover_writes_where_it_says(lhs_sweep, tmp_path, monkeypatch, capsys):
+    """The folder the first line names holds the box: by default the sweep's discovery/, else --out (relative
+    paths taken from the working folder); the README names the same."""
+    from sim.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    args = ["discover", str(lhs_sweep), "--horizon", "36", "--threshold", "0.5"]
+    for extra, expected in (([], lhs_sweep / "discovery"), (["--out", "boxes/mine"], tmp_path / "boxes" / "mine")):
+        assert main([*args, *extra, "--force"]) == 0
+        said = re.search(r"-> (.+)$", capsys.readouterr().out.splitlines()[0])[1]
+        assert (Path(said).resolve() if Path(said).is_absolute() else (tmp_path / said).resolve()) == expected.resolve()
+        assert (expected / "box.csv").is_file() and (expected / "tradeoff.png").is_file()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "writes `results/discovery/discovery/`" in readme
 
 
 @pytest.mark.parametrize("extra, message", [

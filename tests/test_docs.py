@@ -379,3 +379,45 @@ def test_a_reference_block_that_disagrees_with_its_reference_is_found(tmp_path):
     page = ("x\n<!-- ref:sensitivity-runs::begin -->\n| study | 1 s |\n<!-- ref:sensitivity-runs::end -->\n")
     assert render(page) != page and "experiments/sensitivity.toml" in render(page)
     assert render(render(page)) == render(page)
+
+
+README_SWEEP = """
+[experiment]
+name = "readme"
+seed = 3
+replicates = 20
+block_size = 40
+[scenario]
+n_states = 30
+n_partners = 3
+[sweep]
+sampler = "grid"
+[sweep.grid]
+"prosecutor.home_engagement" = [0.0, 1.0]
+"home.turnover_rate" = [0.0, 0.02]
+[outputs]
+horizons = [24, 60, 120]
+figures = []
+"""
+
+
+def test_the_readme_notebook_snippet_runs_and_merges_a_summary_with_its_runs(tmp_path):
+    """The README's "In a notebook" block, run as written on a small sweep of the same two parameters: the
+    summary merges with its runs on (point, accused), each run getting its own accused's row."""
+    import pandas as pd
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"### In a notebook\n```python\n(.*?)```", text, re.DOTALL)
+    assert block and "r.runs.merge(r.summary" in block[1]
+    (tmp_path / "readme.toml").write_text(README_SWEEP, encoding="utf-8")
+    assert main(["sweep", str(tmp_path / "readme.toml"), "--out", str(tmp_path / "baseline"), "--workers", "1",
+                 "--quiet"]) == 0
+    scope: dict = {}
+    exec(compile(block[1].replace('"results/baseline"', repr(str(tmp_path / "baseline"))), "README.md", "exec"), scope)
+    runs, summary, each = scope["r"].runs, scope["r"].summary, scope["each"]
+    assert summary["accused"].dtype == runs["accused"].dtype == "int64"
+    assert len(each) == len(runs) and each["n"].eq(20).all()  # every run found its point's row for its accused
+    first = each[(each["point"] == 1) & (each["accused"] == 0)]
+    hit = first["in_custody"] & (first["custody_month"].astype("Float64").fillna(999) < 120)
+    assert first["p_enforced_120"].eq(hit.mean()).all()
+    assert pd.read_csv(tmp_path / "baseline" / "summary.csv")["accused"].tolist()[-1] == -1  # the file: all accused

@@ -168,7 +168,10 @@ def test_outputs_satisfy_the_model_invariants(monkeypatch, engine, values, seed)
 @settings(max_examples=30, deadline=None)
 @given(values=valid_params(), seed=st.integers(0, 2**32 - 1))
 def test_no_capacity_and_no_turnover_means_no_custody(engine, values, seed):
-    values.update({"states.capacity": 0.0, "home.turnover_rate": 0.0, "home.fallen_at_issue": 0.0})
+    """MODEL.md §6, read with v1.4 (docs/ODD.md §8): an arrest arranged before a timed warrant (θ) does not depend
+    on the host's capacity, so the statement holds for θ = 0."""
+    values.update({"states.capacity": 0.0, "home.turnover_rate": 0.0, "home.fallen_at_issue": 0.0,
+                   "prosecutor.timed_arrest": 0.0})
     frame = simulate(values, replicates=40, seed=seed, engine=engine)
     assert not frame["in_custody"].any() and (frame["route"] == "none").all()
     assert frame["detained_month"].isna().all()

@@ -8,6 +8,8 @@ import argparse
 import base64
 import io
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import ipyvuetify as v
@@ -18,7 +20,7 @@ import solara
 from PIL import Image
 from solara.widgets import HTML as HTMLWidget
 
-from sim.analysis.metrics import enforced, route_shares, wilson_interval
+from sim.analysis.metrics import ALL, enforced, route_shares, wilson_interval
 from sim.analysis.survival import kaplan_meier
 from sim.app import exploration as ex
 from sim.cli import main
@@ -75,9 +77,9 @@ def test_per_point_values_agree_with_the_summary_and_the_metrics(folders):
     results = load_results(folders["grid3"])
     by_key = {m.key: m for m in ex.measures(results.summary.columns, results.runs_columns)}
     runs = results.runs
-    for accused in ("0", "all"):
+    for accused, code in (("0", 0), ("all", ALL)):  # the app's choices; the frames hold integers
         from_summary = ex.point_values(results, by_key["p_enforced_120"], accused).set_index("point")
-        rows = results.summary[results.summary["accused"] == accused].set_index("point")
+        rows = results.summary[results.summary["accused"] == code].set_index("point")
         assert np.allclose(from_summary["value"], rows["p_enforced_120"])
         assert (from_summary["low"] <= from_summary["value"]).all() and (from_summary["value"]
                                                                           <= from_summary["high"]).all()
@@ -88,7 +90,7 @@ def test_per_point_values_agree_with_the_summary_and_the_metrics(folders):
         assert np.allclose(month["value"], rows["mean_custody_month"])
     abroad = ex.point_values(results, by_key["p_arrested_by_host_60"], "1").set_index("point")
     shares = route_shares(runs, horizon=60)
-    shares = shares[shares["accused"] == "1"].set_index("point")
+    shares = shares[shares["accused"] == 1].set_index("point")
     assert np.allclose(abroad["value"], shares["share_arrested_by_host"])
     low, high = wilson_interval(abroad["k"], abroad["n"])
     assert np.allclose(abroad["low"], low) and np.allclose(abroad["high"], high)
@@ -248,7 +250,7 @@ def _html(rc) -> str:
 
 def test_the_page_slices_with_a_slider_and_the_figure_changes(folders, monkeypatch):
     rc = _render(folders["grid3"], monkeypatch)
-    assert rc.find(v.Select, label="Outcome").widget.v_model == "enforcement probability by month 120"
+    assert rc.find(v.Select, label="Outcome").widget.v_model == "probability of custody by month 120"
     first = _figure_src(rc)
     with Image.open(io.BytesIO(base64.b64decode(first.split(",", 1)[1]))) as im:
         assert im.size == (700, 430)
@@ -281,6 +283,68 @@ def test_a_point_shows_its_parameters_and_its_survival_curves(folders, monkeypat
     text = _html(rc)
     assert "<b>Point 3</b>" in text and "Kaplan-Meier curves of the chosen point" in text
     assert "<td>0.6</td>" in text  # point 3: states.sovereignty_member 0.6, prosecutor.outreach_budget 3
+
+
+def test_a_point_prints_its_seed_as_an_integer(folders, monkeypatch):
+    from sim.app.explorer import _cell
+
+    results = load_results(folders["sweep"])
+    params = ex.point_parameters(results, 3).set_index("parameter")["value"]
+    seed = int(results.points.set_index("point").loc[3, "seed"])
+    assert isinstance(params["seed"], (int, np.integer))  # read from its column: a seed of 20230317 is no 2.023e+07
+    assert _cell(params["seed"]) == str(seed)
+    assert _cell(0.123456) == "0.1235" and _cell(np.int64(7)) == "7" and _cell(20230317.0) == "20230317"
+    rc = _render(folders["sweep"], monkeypatch)
+    rc.find(v.TextField, label="Point id").widget.v_model = "3"
+    tables = "".join(re.findall(r"<table.*?</table>", _html(rc), flags=re.S))
+    assert f"<td>{seed}</td>" in tables and "e+0" not in tables
+
+
+def test_tables_are_held_within_the_page(folders, monkeypatch):
+    """Every table sits in a box that scrolls sideways rather than run off the right edge, long cells wrap."""
+    from sim.app import explorer
+
+    rc = _render(folders["sens"], monkeypatch)
+    text = _html(rc)
+    assert text.count("<table") == text.count("<div class='sim-table-box'><table") > 0
+    assert ".sim-table-box { max-width: 100%; overflow-x: auto; }" in explorer.CSS
+    assert "overflow-wrap: anywhere" in explorer.CSS
+
+
+def test_a_discovery_box_starts_on_the_axes(folders, tmp_path, monkeypatch):
+    """The parameters the PRIM box restricts are the default axes, so the box is on the first heatmap
+    (the axes were the first two swept parameters, whatever the box)."""
+    box = pd.DataFrame({"parameter": ["arrest.intercept", "court.legitimacy0"], "low": [-3.5, 0.45],
+                        "high": [-1.0, None]})
+    swept = list(GRID3)
+    assert ex.default_axes(swept, box) == ["court.legitimacy0", "arrest.intercept", "states.sovereignty_member"]
+    assert ex.default_axes(swept, None) == swept
+    folder = tmp_path / "grid3"
+    shutil.copytree(folders["grid3"], folder)
+    box.to_csv(folder / "discovery" / "box.csv", index=False)
+    rc = _render(folder, monkeypatch)
+    assert rc.find(v.Select, label="x axis").widget.v_model == "court.legitimacy0"
+    assert rc.find(v.Select, label="y axis").widget.v_model == "arrest.intercept"
+
+
+def test_legends_stand_beside_the_curves():
+    """The curves' and the survival figure's legends are outside the axes, never over a curve."""
+    from sim.app import explorer_figures as figures
+
+    results_like = make_results(Path(tempfile.mkdtemp()) / "g", grid={"court.legitimacy0": [0.3, 0.5, 0.7],
+                                                                       "arrest.intercept": [-4.0, -2.0]},
+                                replicates=20)
+    results = load_results(results_like)
+    measure = next(m for m in ex.measures(results.summary.columns, results.runs_columns) if m.key == "p_enforced_120")
+    x, y = ex.make_axis(results.points, "court.legitimacy0"), ex.make_axis(results.points, "arrest.intercept")
+    table = ex.cells(ex.point_values(results, measure, "0"), "share", x, y)
+    km = ex.point_survival(results, 0)
+    for fig in (figures.curves(table, measure, "0", x, y, "t"), figures.survival(km, "t", [1, 0])):
+        fig.savefig(io.BytesIO(), format="png")  # lays the figure out as the page's PNG is
+        ax = fig.axes[0]
+        [legend] = [lg.get_window_extent() for lg in [*fig.legends, ax.get_legend()] if lg is not None]
+        assert legend.x0 >= ax.get_window_extent().x1  # right of the axes
+        assert legend.x1 <= fig.bbox.x1 + 1  # and within the figure
 
 
 # ------------------------------------------------------------------ the command

@@ -1,8 +1,8 @@
 """The sweep explorer in a real browser: Debian's chromium, driven by Playwright, against
 `python -m sim explore FOLDER` on a tiny baseline-like sweep and a tiny Morris sensitivity folder.
 
-Needs /usr/bin/chromium (`apt-get install chromium`; never a downloaded browser) and Solara's
-front-end packages in its offline cache (`python -m sim viz-assets`). Saves screenshots to
+Needs /usr/bin/chromium (`apt-get install chromium`; never a downloaded browser); Solara's front end
+comes with the install (solara-assets), and nothing fills its cache beforehand. Saves screenshots to
 test-artifacts/explorer-*.png.
 """
 
@@ -35,9 +35,6 @@ def folders(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from sim.app.server import cache_dir, fetch_assets, missing_assets
-
-    fetch_assets(missing_assets(), cache_dir(), quiet=True)  # the documented offline step, `python -m sim viz-assets`
     with chromium() as b:
         yield b
 
@@ -94,6 +91,10 @@ def test_the_explorer_opens_a_folder_and_a_slider_changes_the_figure(page):
         assert 0 < kept < 9, alt
     tab.get_by_label("Point id").fill("1")
     tab.get_by_text("Point 1", exact=True).wait_for(timeout=TIMEOUT_MS)
+    width = tab.viewport_size["width"]
+    for table in tab.locator("table.sim-table").all():  # the point's, its summary's, the indices' (ran off)
+        box = table.locator("xpath=..").bounding_box()  # its scrolling box
+        assert box is not None and box["x"] + box["width"] <= width + 1, box
     ARTIFACTS.mkdir(exist_ok=True)
     tab.screenshot(path=str(ARTIFACTS / f"explorer-{kind}.png"), full_page=True)
     assert problems == []

@@ -26,7 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.cli import main
-from sim.experiments import store
+from sim.experiments import runner, store
+from sim.experiments.folders import MANIFEST
+from sim.experiments.layout import DATA_FILES, POINTS, RUNS, SUMMARY
 from tests.test_sweep_config import BREAKERS, TINY, folder_hashes, ingredients, noise, toml_text, valid_doc
 
 pytestmark = pytest.mark.slow
@@ -38,7 +40,9 @@ CONFIG = (TINY.replace("replicates = 6", "replicates = 10").replace("block_size 
 # run in a subprocess: the command line, with a pause after the temporary file of one chosen write
 DRIVER = """
 import os, sys, time
-from sim.experiments import store
+from sim.experiments import runner, store
+from sim.experiments.folders import MANIFEST
+from sim.experiments.layout import DATA_FILES, POINTS, RUNS, SUMMARY
 from sim.studies import figures
 name, count = os.environ.get("PAUSE_AT"), [int(os.environ.get("PAUSE_COUNT", "1"))]
 def pause(path):
@@ -64,7 +68,7 @@ raise SystemExit(main(sys.argv[1:]))
 
 
 def data_hashes(folder: Path) -> dict[str, str]:
-    return {f: store.sha256(folder / f) for f in store.DATA_FILES}
+    return {f: store.sha256(folder / f) for f in DATA_FILES}
 
 
 def temporaries(folder: Path) -> list[Path]:
@@ -125,9 +129,9 @@ def test_a_kill_at_a_random_moment_during_the_blocks_loses_nothing_finished(refe
     assert manifest["timings"]["blocks_resumed"] >= done_before_kill
 
 
-@pytest.mark.parametrize("name, count", [("b000011.parquet", 1), (store.POINTS, 1), (store.RUNS, 1),
-                                         (store.SUMMARY, 1), (store.MANIFEST, 1), ("routes.png", 1),
-                                         (store.MANIFEST, 2)])
+@pytest.mark.parametrize("name, count", [("b000011.parquet", 1), (POINTS, 1), (RUNS, 1),
+                                         (SUMMARY, 1), (MANIFEST, 1), ("routes.png", 1),
+                                         (MANIFEST, 2)])
 def test_a_kill_during_a_write_leaves_no_half_file_and_resume_finishes(reference, tmp_path, name, count):
     config, ref = reference
     out = tmp_path / "killed"
@@ -137,7 +141,7 @@ def test_a_kill_during_a_write_leaves_no_half_file_and_resume_finishes(reference
     wait_for(paused.exists, proc)
     kill(proc)
     assert temporaries(out), "the kill should have left the write's temporary file"
-    if name != store.MANIFEST or count == 1:  # until the data are complete, no manifest says they are
+    if name != MANIFEST or count == 1:  # until the data are complete, no manifest says they are
         assert not (out / "manifest.json").exists() or name == "routes.png"
     resume_gives_the_reference(config, out, ref)
 
@@ -175,6 +179,48 @@ def test_ctrl_c_prints_one_line_and_exits_130_on_every_executor(reference, tmp_p
     assert proc.returncode == 130, err
     assert [line for line in err.splitlines() if not line.startswith("note: ")] == [
         f"stopped: finished blocks are kept in {out / 'blocks'}; continue with --resume"]
+
+
+def test_a_kill_while_figures_are_drawn_leaves_a_folder_that_says_so_and_resume_draws_them(reference, tmp_path,
+                                                                                            capsys):
+    config, ref = reference
+    out = tmp_path / "killed"
+    paused = tmp_path / "paused"
+    proc = start(config, out, "--workers", "1", env={"PAUSE_AT": "routes.png", "PAUSED": str(paused)})
+    wait_for(paused.exists, proc)
+    kill(proc)
+    assert (out / "manifest.json").is_file() and not (out / "figures" / "routes.png").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["pending"] == ["figures/routes.png", "figures/routes.svg"]
+    capsys.readouterr()
+    assert main(["plot", str(out), "--kind", "survival"]) == 0
+    assert f"note: {out} was stopped before its figures were drawn" in capsys.readouterr().err
+    assert "pending" not in resume_gives_the_reference(config, out, ref)
+
+
+@pytest.mark.parametrize("executor", [["--workers", "1"], ["--workers", "2"]])
+@pytest.mark.parametrize("to", ["the process", "its group"])
+def test_sigterm_stops_a_sweep_as_ctrl_c_does(reference, tmp_path, executor, to):
+    """SIGTERM (a scheduler's end of job, `kill PID`): one line, the finished blocks kept, a non-zero status."""
+    config, _ = reference
+    out = tmp_path / "stopped"
+    slow = tmp_path / "slow.toml"
+    slow.write_text(config.read_text().replace("horizon_months = 12", "horizon_months = 120").replace(
+        "horizons = [6, 12]", "horizons = [6, 12, 120]"), encoding="utf-8")
+    proc = start(slow, out, *executor, start_new_session=True)
+    wait_for(lambda: len(list((out / "blocks").glob("b*.parquet"))) >= 3, proc, seconds=180)
+    if to == "the process":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGTERM)
+    err = proc.communicate(timeout=120)[1].decode()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert [line for line in err.splitlines() if not line.startswith("note: ")] == [
+        f"stopped: finished blocks are kept in {out / 'blocks'}; continue with --resume"]
+    kept = sorted((out / "blocks").glob("b*.parquet"))
+    assert len(kept) >= 3 and not (out / "manifest.json").exists()
+    assert main(["sweep", str(slow), "--out", str(out), "--workers", "1", "--quiet", "--resume"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["timings"]["blocks_resumed"] >= len(kept)
 
 
 # --- corrupt and swapped blocks ------------------------------------------------------------------------
@@ -243,7 +289,7 @@ def test_a_disk_that_fills_up_is_one_line_and_resume_finishes_once_there_is_room
         else:  # no tmpfs: every later write fails as on a full disk
             monkeypatch.setattr(store.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "No space left")))
 
-    real_block, real_runs, real_json = store.write_block, store.write_runs, store.write_json
+    real_block, real_runs, real_json = runner.write_block, runner.write_runs, store.write_json
 
     def block(spec, frame):
         state["blocks"] += 1
@@ -257,12 +303,12 @@ def test_a_disk_that_fills_up_is_one_line_and_resume_finishes_once_there_is_room
         real_runs(path, files)
 
     def manifest(path, doc):
-        if moment == "before the manifest" and path.name == store.MANIFEST:
+        if moment == "before the manifest" and path.name == MANIFEST:
             full()
         real_json(path, doc)
 
-    monkeypatch.setattr(store, "write_block", block)
-    monkeypatch.setattr(store, "write_runs", runs)
+    monkeypatch.setattr(runner, "write_block", block)
+    monkeypatch.setattr(runner, "write_runs", runs)
     monkeypatch.setattr(store, "write_json", manifest)
     capsys.readouterr()
     code = main(["sweep", str(config), "--out", str(out), "--workers", "1", "--quiet"])

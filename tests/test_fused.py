@@ -115,7 +115,7 @@ def test_rules_compile_in_float32():
         f32(0.3), f32(0.8))
 
 
-# --- the one-value forms of the rules agree with the rules (in Python and compiled) ----------------------------
+# --- one form of each rule: compiled on single values, it agrees with the rule on arrays ----------------------
 
 unit = st.floats(0, 1, width=32)
 flag = st.booleans()
@@ -123,29 +123,29 @@ flag = st.booleans()
 
 @settings(max_examples=200, deadline=None)
 @given(unit, flag, unit, flag, flag, unit, unit, unit, st.integers(0, 30), flag, unit, unit)
-def test_one_value_forms_agree_with_the_rules(p, sealed, awareness, arrested, member, loss, gain, nm, findings,
-                                              finding, u, detain):
+def test_each_rule_compiled_on_single_values_agrees_with_it_on_arrays(p, sealed, awareness, arrested, member, loss,
+                                                                      gain, nm, findings, finding, u, detain):
     p, awareness, loss, gain, nm, u, detain = (f32(v) for v in (p, awareness, loss, gain, nm, u, detain))
-    for one in (rules, RULES):  # the Python function, then numba's float32 compilation of it
-        assert one.perceived_risk_one(p, sealed, awareness) == rules.perceived_risk(p, sealed, awareness)
+    a = lambda v: np.array([v])  # noqa: E731
+    for one in (rules, RULES):  # the Python function on single values, then numba's float32 compilation of it
+        assert one.perceived_risk(p, sealed, awareness) == rules.perceived_risk(a(p), a(sealed), awareness)[0]
         finding_here = finding and member and not arrested
-        expected = rules.legitimacy_after_visit(np.array([p]), np.array([arrested]), np.array([member]),
-                                                np.array([finding_here]), gain, loss, nm)[0]
-        assert f32(one.legitimacy_after_visit_one(p, arrested, member, finding_here, gain, loss, nm)) == \
-            pytest.approx(expected, rel=1e-6, abs=1e-12)
-        host = rules.host_after_visit(np.array([p]), np.array([awareness]), np.array([f32(findings)]),
-                                      np.array([arrested]), np.array([finding]), gain, loss)
-        got = one.host_after_visit_one(p, awareness, f32(findings), arrested, finding, gain, loss)
+        expected = rules.legitimacy_after_visit(a(p), a(arrested), a(member), a(finding_here), gain, loss, nm)[0]
+        assert f32(one.legitimacy_after_visit(p, arrested, member, finding_here, gain, loss, nm)) == expected
+        host = rules.host_after_visit(a(p), a(awareness), a(f32(findings)), a(arrested), a(finding), gain, loss)
+        got = one.host_after_visit(p, awareness, f32(findings), arrested, finding, gain, loss)
         assert [f32(g) for g in got] == [f32(h[0]) for h in host]
-        assert one.fate_at_regime_change_one(float(u), float(awareness), float(detain)) == \
-            rules.fate_at_regime_change(float(u), float(awareness), float(detain))
-        assert one.may_withdraw_one(member, sealed) == rules.may_withdraw(member, sealed)
-        assert one.may_accede_one(member, sealed, arrested, finding) == rules.may_accede(member, sealed, arrested,
-                                                                                         finding)
-        assert one.timed_host_weights_one(p, member) == rules.timed_host_weights(np.array([p]), member)[0]
-        assert one.decay_pressure(p, loss) == rules.decay_pressure(np.array([p]), float(loss), out=np.empty(1, f32))[0]
+        assert one.fate_at_regime_change(float(u), float(awareness), float(detain)) == \
+            rules.fate_at_regime_change(a(float(u)), float(awareness), float(detain))[0]
+        assert one.may_withdraw(member, sealed) == rules.may_withdraw(a(member), a(sealed))[0]
+        assert one.may_accede(member, sealed, arrested, finding) == rules.may_accede(a(member), a(sealed),
+                                                                                     a(arrested), a(finding))[0]
+        assert one.refused(arrested, member) == rules.refused(a(arrested), a(member))[0]
+        assert one.timed_host_weights(p, member) == rules.timed_host_weights(a(p), a(member))[0]
+        assert one.timed_arrest_probability(u, p) == rules.timed_arrest_probability(a(u), a(p))[0]
+        assert one.decay_pressure(p, loss) == rules.decay_pressure(a(p), float(loss), out=np.empty(1, f32))[0]
         assert one.norm_update_from_pull(p, nm - f32(0.5), gain) == pytest.approx(
-            rules.norm_update_from_pull(np.array([p]), nm - f32(0.5), float(gain), out=np.empty(1, f32))[0],
+            rules.norm_update_from_pull(a(p), nm - f32(0.5), float(gain), out=np.empty(1, f32))[0],
             rel=1e-6, abs=1e-7)
         assert one.legitimacy_drift(p, awareness, gain) == pytest.approx(
             np.clip(p + gain * (awareness - p), 0, 1), rel=1e-6, abs=1e-7)
@@ -153,25 +153,26 @@ def test_one_value_forms_agree_with_the_rules(p, sealed, awareness, arrested, me
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.integers(0, 6), min_size=1, max_size=90), st.integers(-1, 95))
-def test_outreach_targets_one_picks_the_rules_targets(values, budget):
+def test_the_compiled_selection_picks_the_rules_outreach_targets(values, budget):
     """The same set as rules.outreach_targets, ties (many here) to the lower column, small and large budgets."""
+    from sim.engines.fused import passes as loops
+
     attraction = np.asarray(values, np.float32) / 4
     expected = np.flatnonzero(rules.outreach_targets(attraction[None, :], budget, True)[0])
-    for one in (rules, RULES):
-        targets = np.full(attraction.size, -1, np.int64)
-        count = one.outreach_targets_one(attraction, budget, targets)
-        assert sorted(targets[:count].tolist()) == expected.tolist()
+    targets = np.full(attraction.size, -1, np.int64)
+    count = loops.top(attraction, budget, targets)
+    assert sorted(targets[:count].tolist()) == expected.tolist()
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.floats(0, 1, width=32), min_size=1, max_size=60), st.floats(0, 1))
 def test_the_draw_equals_the_numpy_core_draw(weights, u):
-    from sim.engines.fused import kernel
+    from sim.engines.fused import passes as loops
     from sim.engines.vectorized import step
 
     weight = np.asarray(weights, np.float32)
     expected = step._draw(weight[None, :], np.array([u]))[0]
-    assert kernel._draw(weight, u, np.empty_like(weight)) == expected
+    assert loops.choose(weight, u, np.empty_like(weight)) == expected
 
 
 # --- runs: the NumPy core replicate by replicate ---------------------------------------------------------------
@@ -206,19 +207,22 @@ def test_a_timed_warrant_with_no_state_party_stays_public_as_in_the_numpy_core()
 @settings(max_examples=15, deadline=None)
 @given(values=valid_params(), seed=st.integers(0, 2**32 - 1))
 def test_no_capacity_and_no_turnover_means_no_custody(values, seed):
-    """MODEL.md §6 on the fused engine's own outputs."""
-    values.update({"states.capacity": 0.0, "home.turnover_rate": 0.0, "home.fallen_at_issue": 0.0})
+    """MODEL.md §6 on the fused engine's own outputs (for θ = 0: an arranged arrest needs no capacity)."""
+    values.update({"states.capacity": 0.0, "home.turnover_rate": 0.0, "home.fallen_at_issue": 0.0,
+                   "prosecutor.timed_arrest": 0.0})
     frame = simulate(values, replicates=30, seed=seed, engine="fused")
     assert not frame["in_custody"].any() and (frame["route"] == "none").all()
     assert (frame["trips_to_members"] <= frame["trips"]).all() and frame["legitimacy_final"].between(0, 1).all()
 
 
 def test_a_warrant_timed_to_a_certain_arrest_brings_everyone_in_at_month_0():
-    """MODEL.md §6: τ = 1, every capacity 1 and σ(z) ≈ 1 at every member: custody at month 0, arrested by a host."""
-    values = {**SMALL, "prosecutor.timed_share": 1.0, "states.capacity": 1.0, "arrest.intercept": 50.0}
-    frame = simulate(values, replicates=50, seed=2, engine="fused")
-    assert (frame["custody_month"] == 0).all() and (frame["route"] == "arrested_by_host").all()
-    assert (frame["trips_at_issue"] == 1).all()
+    """MODEL.md §6: τ = 1, every capacity 1 and σ(z) ≈ 1 at every member: custody at month 0, arrested by a host;
+    and (v1.4) τ = 1, θ = 1 whatever the capacities."""
+    for values in ({**SMALL, "prosecutor.timed_share": 1.0, "states.capacity": 1.0, "arrest.intercept": 50.0},
+                   {**SMALL, "prosecutor.timed_share": 1.0, "prosecutor.timed_arrest": 1.0, "states.capacity": 0.0}):
+        frame = simulate(values, replicates=50, seed=2, engine="fused")
+        assert (frame["custody_month"] == 0).all() and (frame["route"] == "arrested_by_host").all()
+        assert (frame["trips_at_issue"] == 1).all()
 
 
 def test_series_equal_the_numpy_core():

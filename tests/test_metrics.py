@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.analysis.metrics import enforcement_probability, route_shares, summarize, wilson_interval
+from sim.analysis.metrics import ALL, enforcement_probability, route_shares, summarize, wilson_interval
 from sim.errors import UserError
 
 Z = 1.959963984540054  # the 97.5% standard normal quantile
@@ -70,14 +70,14 @@ def test_enforcement_probability_counts_custody_before_the_horizon():
     # custody_month < H counts: month 23 is within 24 months, month 24 is not
     runs = runs_frame([[0, 23], [24, None], [5, 6], [None, None]])
     out = enforcement_probability(runs, [24, 25]).set_index("accused")
-    assert list(out.index) == ["0", "1", "all"]
-    assert out.loc["0", "p_enforced_24"] == 2 / 4 and out.loc["0", "p_enforced_25"] == 3 / 4
-    assert out.loc["1", "p_enforced_24"] == 2 / 4 and out.loc["1", "p_enforced_25"] == 2 / 4
+    assert list(out.index) == [0, 1, ALL]
+    assert out.loc[0, "p_enforced_24"] == 2 / 4 and out.loc[0, "p_enforced_25"] == 3 / 4
+    assert out.loc[1, "p_enforced_24"] == 2 / 4 and out.loc[1, "p_enforced_25"] == 2 / 4
     # all accused: replicates 0 and 2 have both in custody by 24; replicate 1's second is never taken
-    assert out.loc["all", "p_enforced_24"] == 2 / 4 and out.loc["all", "p_enforced_25"] == 2 / 4
+    assert out.loc[ALL, "p_enforced_24"] == 2 / 4 and out.loc[ALL, "p_enforced_25"] == 2 / 4
     assert (out["n"] == 4).all()
     lo, hi = wilson_by_hand(3, 4)
-    assert out.loc["0", "p_enforced_25_low"] == pytest.approx(lo) and out.loc["0", "p_enforced_25_high"] == \
+    assert out.loc[0, "p_enforced_25_low"] == pytest.approx(lo) and out.loc[0, "p_enforced_25_high"] == \
         pytest.approx(hi)
 
 
@@ -95,12 +95,12 @@ def test_summary_means_and_all_accused_rows():
     # per-accused trips are given per (replicate, accused); fix them row by row
     runs["trips"] = [4, 2, 6, 0, 8, 1]
     out = summarize(runs, [120]).set_index("accused")
-    assert out.loc["0", "mean_custody_month"] == 20.0 and out.loc["1", "mean_custody_month"] == 20.0
-    assert out.loc["all", "mean_custody_month"] == 20.0  # only replicate 0 has both, the last at 20
-    assert out.loc["0", "mean_trips"] == 6.0 and out.loc["1", "mean_trips"] == 1.0
-    assert out.loc["all", "mean_trips"] == 7.0  # summed over accused per replicate
+    assert out.loc[0, "mean_custody_month"] == 20.0 and out.loc[1, "mean_custody_month"] == 20.0
+    assert out.loc[ALL, "mean_custody_month"] == 20.0  # only replicate 0 has both, the last at 20
+    assert out.loc[0, "mean_trips"] == 6.0 and out.loc[1, "mean_trips"] == 1.0
+    assert out.loc[ALL, "mean_trips"] == 7.0  # summed over accused per replicate
     assert (out["mean_findings"] == 5.0).all() and (out["mean_withdrawals"] == 1.0).all()
-    assert out.loc["all", "p_enforced_120"] == pytest.approx(1 / 3)
+    assert out.loc[ALL, "p_enforced_120"] == pytest.approx(1 / 3)
 
 
 def test_summary_is_deterministic_and_ordered():
@@ -117,7 +117,7 @@ def test_summary_is_deterministic_and_ordered():
     assert list(a.columns) == ["point", "accused", "n", *probabilities, "mean_custody_month", "mean_trips",
                                "mean_trips_to_members", "mean_trips_cancelled", "mean_findings",
                                "mean_withdrawals", "mean_members_final", "mean_legitimacy_final"]
-    assert list(a["accused"][:4]) == ["0", "1", "2", "all"] and list(a["point"]) == sorted(a["point"])
+    assert list(a["accused"][:4]) == [0, 1, 2, ALL] and list(a["point"]) == sorted(a["point"])
 
 
 def test_route_shares_by_hand():
@@ -125,10 +125,10 @@ def test_route_shares_by_hand():
                       routes=[["arrested_by_host", "domestic_surrender"], ["domestic_surrender", "none"],
                               ["none", "arrested_by_host"], ["arrested_by_host", "none"]])
     out = route_shares(runs).set_index("accused")
-    assert out.loc["0", "share_arrested_by_host"] == 2 / 4 and out.loc["0", "share_domestic_surrender"] == 1 / 4
-    assert out.loc["1", "share_none"] == 2 / 4
+    assert out.loc[0, "share_arrested_by_host"] == 2 / 4 and out.loc[0, "share_domestic_surrender"] == 1 / 4
+    assert out.loc[1, "share_none"] == 2 / 4
     by60 = route_shares(runs, horizon=60).set_index("accused")
-    assert by60.loc["0", "share_arrested_by_host"] == 1 / 4 and by60.loc["0", "share_none"] == 2 / 4
+    assert by60.loc[0, "share_arrested_by_host"] == 1 / 4 and by60.loc[0, "share_none"] == 2 / 4
 
 
 def test_missing_columns_and_bad_horizons_are_user_errors():
@@ -148,11 +148,11 @@ def test_a_simulate_frame_without_point_column_is_summarised_per_accused():
                      engine="vectorized")
     assert "point" not in frame.columns
     table = summarize(frame, [6, 12, 24])
-    assert list(table["accused"]) == ["0", "1", "all"] and (table["n"] == 30).all()
+    assert list(table["accused"]) == [0, 1, ALL] and (table["n"] == 30).all()
     with_point = summarize(frame.assign(point=0), [6, 12, 24]).drop(columns="point")
     pd.testing.assert_frame_equal(table, with_point)
-    assert list(route_shares(frame)["accused"]) == ["0", "1"]
-    assert set(kaplan_meier(frame, 24)["accused"]) == {"0", "1", "all"}
+    assert list(route_shares(frame)["accused"]) == [0, 1]
+    assert set(kaplan_meier(frame, 24)["accused"]) == {0, 1, ALL}
 
 
 def test_grouping_by_a_missing_point_column_says_the_fix():

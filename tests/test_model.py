@@ -1,9 +1,8 @@
-"""The Mesa engine against MODEL.md §6 (v1.3), month by month from its agents' state: bounded state, absorbing
-custody, detention, accessions, monotone arrest odds; v1.2 results reproduced exactly at v1.3's defaults;
-an event log and an account that agree with the outputs. What every engine's outputs must show is in
-tests/test_engine_contract.py."""
+"""The Mesa engine against MODEL.md §6 (v1.5), month by month from its agents' state: bounded state, absorbing
+custody, detention, accessions, monotone arrest odds; an event log and an account that agree with the outputs.
+What every engine's outputs must show is in tests/test_engine_contract.py; that every engine gives the same
+replicates (and v1.3's at the new parameters' defaults), in tests/test_protocol.py."""
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,55 +10,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import simulate
 from sim.engines.mesa import story
 from sim.engines.mesa.model import TribunalModel
 from sim.model import rules
 from sim.model.outcomes import ROUTES
 from sim.model.params import Params
-from sim.model.seeding import run_seed
 from tests.helpers import TINY, check_outputs
 from tests.strategies import check_probabilities, valid_params
 
 BOUNDED = ("compliance", "capacity", "sovereignty", "alignment", "pressure")
-FIXTURES = Path(__file__).parent / "fixtures"
 EVENTS = {"warrant_issued", "warrant_sealed", "warrant_unsealed", "outreach", "trip", "trip_cancelled", "arrest",
           "non_arrest", "finding", "withdrawal_notified", "withdrawal_effective", "regime_change", "surrender",
-          "timed_warrant", "detention", "accession_deposited", "accession_effective"}  # MODEL.md §5
+          "timed_warrant", "detention", "accession_deposited", "accession_effective", "invitation",
+          "invitation_declined"}  # MODEL.md §5
 V13_ON = {"prosecutor.sealed_share": 0.5, "states.withdrawal_rate": 0.05, "prosecutor.timed_share": 0.6,
           "home.fallen_at_issue": 0.3, "home.detain_prob": 0.6, "home.detained_surrender_rate": 0.1,
-          "home.turnover_rate": 0.03, "states.accession_rate": 0.03, "states.accession_delay": 3}
-
-
-# --------------------------------------------------------------------------- v1.2 reproduced exactly
-
-# The fixtures tests/fixtures/mesa_v12_*.parquet were written by exactly this function with the code of
-# commit 5dd49ca, before the v1.3 mechanisms were implemented: with every v1.3 parameter at its default
-# the engine must draw no extra random number and so give these outcomes, series and event log again.
-PIN_SETS = {
-    "tiny defaults": ({"scenario.n_states": 20, "scenario.horizon_months": 24, "scenario.n_partners": 3}, 40, 7, 0),
-    "busy": ({"scenario.n_states": 25, "scenario.horizon_months": 36, "scenario.n_partners": 3,
-              "prosecutor.sealed_share": 0.5, "states.withdrawal_rate": 0.05, "states.withdrawal_delay": 3,
-              "home.turnover_rate": 0.05, "accused.trip_rate": [2.0, 1.0], "accused.max_risk": [0.1, 0.1]}, 40, 8, 2),
-    "full defaults": ({}, 4, 9, 0),
-}
-
-
-def pinned():
-    frames = []
-    for name, (values, n, seed, point) in PIN_SETS.items():
-        frame, series = simulate(values, replicates=n, seed=seed, engine="mesa", point=point, series="replicate")
-        frames.append((name, frame, series))
-    outcomes = pd.concat([f.assign(set=name) for name, f, _ in frames], ignore_index=True)
-    series = pd.concat([s.assign(set=name) for name, _, s in frames], ignore_index=True)
-    events = TribunalModel(PIN_SETS["busy"][0], rng=run_seed(1)).run().events_frame()
-    return outcomes, series, events
-
-
-def test_v12_results_are_reproduced_exactly_with_v13_parameters_at_their_defaults():
-    for name, got in zip(("outcomes", "series", "events"), pinned()):
-        expected = pd.read_parquet(FIXTURES / f"mesa_v12_{name}.parquet")
-        pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=name)
+          "home.turnover_rate": 0.03, "states.accession_rate": 0.03, "states.accession_delay": 3,
+          "accused.invitation_rate": 0.4, "home.turnover_sd": 1.0, "prosecutor.timed_arrest": 0.5,
+          "accused.max_risk": [0.01, 0.01]}
 
 
 # --------------------------------------------------------------------------- invariants, month by month
@@ -97,7 +65,7 @@ def test_state_stays_bounded_custody_is_absorbing_and_detention_stops_travel(mon
                 if a.detained_month is not None:  # detained this month or before: no trip planned this month
                     made = a.trips - trips[a.index][0] - (a.trips_at_issue if t == 0 else 0)
                     assert made == 0 and a.trips_cancelled == trips[a.index][1], "a detained accused travelled"
-                if a.in_custody and a.custody_month == a.detained_month:
+                if a.in_custody and a.custody_month == a.detained_month == t:
                     assert model.fallen_at_issue and t == 0, "custody and detention begun in one month"
             deposited = np.flatnonzero(v["_join_at"] != pending)
             assert not (ever[deposited] | was_member[deposited]).any() and home not in deposited, \
@@ -195,6 +163,8 @@ def _check_log_against_outputs(model: TribunalModel) -> None:
         assert len(of("timed_warrant", target=a.name)) == row.trips_at_issue
         taken = pd.concat([of("arrest", target=a.name), of("surrender", target=a.name)])
         assert taken.t.tolist() == ([row.custody_month] if row.in_custody else [])
+        assert len(of("invitation", target=a.name)) == row.invitations
+        assert len(of("invitation_declined", actor=a.name)) == row.invitations_declined
         detained = of("detention", target=a.name)
         assert detained.t.tolist() == ([] if pd.isna(row.detained_month) else [row.detained_month])
     run = out.iloc[0]
@@ -218,6 +188,7 @@ def _check_log_against_outputs(model: TribunalModel) -> None:
     fallen = of("regime_change")[lambda e: e.t == 0]
     assert model.fallen_at_issue == any("before the warrants" in d for d in fallen.detail)
     assert len(of("warrant_issued")) == len(model.accused)
+    assert len(of("regime_change")[lambda e: ~e.detail.str.contains("before the warrants")]) == run.regime_changes
     assert set(events.event) <= EVENTS
 
 

@@ -11,6 +11,7 @@ import pytest
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import confint_proportions_2indep
 
+from sim.analysis.metrics import ALL
 from sim.analysis.paired import paired_difference, paired_interval, variance_ratio
 from sim.errors import UserError
 from tests.test_metrics import runs_frame, wilson_by_hand
@@ -75,7 +76,7 @@ def correlated_runs(n: int, p_base: float, p_alt: float, noise: float, seed: int
 def test_paired_intervals_are_narrower_for_positively_correlated_replicates():
     base, alt = correlated_runs(400, 0.3, 0.4, noise=0.2, seed=4)
     out = paired_difference(base, alt, [1, 12])
-    assert out["accused"].tolist() == ["0", "0", "1", "1", "all", "all"] and (out["n"] == 400).all()
+    assert out["accused"].tolist() == [0, 0, 1, 1, ALL, ALL] and (out["n"] == 400).all()
     assert ((out["diff_high"] - out["diff_low"]) < 0.8 * (out["unpaired_high"] - out["unpaired_low"])).all()
     assert (out["variance_ratio"] > 1.5).all()
     # the columns follow from the pairs
@@ -122,7 +123,7 @@ def test_groups_and_refusals():
     base, alt = correlated_runs(30, 0.3, 0.4, noise=0.0, seed=1)
     whole = paired_difference(base, alt, [1], by=())
     assert list(whole.columns[:2]) == ["horizon", "n"] and len(whole) == 1
-    assert whole.iloc[0]["p_alt"] == paired_difference(base, alt, [1]).query("accused == 'all'").iloc[0]["p_alt"]
+    assert whole.iloc[0]["p_alt"] == paired_difference(base, alt, [1]).query("accused == @ALL").iloc[0]["p_alt"]
     same = paired_difference(base, base, [1]).iloc[0]
     assert same["diff"] == 0 and same["diff_low"] < 0 < same["diff_high"] and same["variance_ratio"] == np.inf
     with pytest.raises(UserError, match=r"do not pair: 2 key.s. only in the base, 0 only in the alternative"):

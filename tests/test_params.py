@@ -28,6 +28,7 @@ MODEL_DEFAULTS = {
     # v1.3: each new mechanism is off by default
     "states.accession_rate": 0.0, "states.accession_delay": 2, "prosecutor.timed_share": 0.0,
     "home.fallen_at_issue": 0.0, "home.detain_prob": 0.0, "home.detained_surrender_rate": 0.0,
+    "prosecutor.timed_arrest": 0.0, "home.turnover_sd": 0.0, "accused.invitation_rate": 0.0,  # v1.4, v1.5
 }
 
 

@@ -38,7 +38,9 @@ def synthetic_runs(points: pd.DataFrame, replicates: int, seed: int, horizon: in
         o = Outcomes.of(custody_month=month, route=route, trips=rng.poisson(50, month.shape),
                         trips_to_members=rng.poisson(9, month.shape), trips_cancelled=rng.poisson(3, month.shape),
                         detained_month=np.full(month.shape, -1), trips_at_issue=np.zeros(month.shape, int),
-                        accessions=np.zeros(replicates, int),
+                        accessions=np.zeros(replicates, int), invitations=np.zeros(month.shape, int),
+                        invitations_declined=np.zeros(month.shape, int), regime_changes=np.zeros(replicates, int),
+                        regime_change_month=np.full(replicates, -1),
                         findings=rng.poisson(5, replicates), withdrawals=rng.poisson(1.6, replicates),
                      members_final=rng.integers(100, 116, replicates), legitimacy_final=rng.random(replicates))
         frames.append(o.frame().assign(point=int(row["point"])))
@@ -75,7 +77,7 @@ def make_results(folder: Path, grid: dict | None = None, replicates: int = 60, s
 
 # expected PNG sizes in pixels: figure inches x 200 dpi (the style's full-page width of 7 inches)
 PIXELS = {"heatmap": (1400, 580), "curves": (1400, 880), "survival": (1400, 660), "routes": (1400, 920),
-          "sobol": (1400, 920), "morris": (1400, 920)}
+          "sobol": (1400, 1000), "morris": (1400, 920)}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -84,7 +86,7 @@ def sobol_frame() -> pd.DataFrame:
                          "S1": [0.5, 0.2, 0.01], "S1_conf": [0.05, 0.04, 0.03], "ST": [0.6, 0.3, 0.05],
                          "ST_conf": [0.06, 0.05, 0.02], "method": "sobol", "outcome": "p_enforced",
                          "horizon": 120, "accused": "0", "noise_share": 0.04,
-                         "outcome_label": "enforcement probability by month 120, accused 0"})
+                         "outcome_label": "probability of custody by month 120, accused 0"})
 
 
 def morris_frame() -> pd.DataFrame:
@@ -92,7 +94,7 @@ def morris_frame() -> pd.DataFrame:
                          "mu": [0.2, -0.05, 0.0], "mu_star": [0.2, 0.06, 0.01], "mu_star_conf": [0.03, 0.02, 0.01],
                          "sigma": [0.1, 0.05, 0.01], "method": "morris", "outcome": "p_enforced", "horizon": 120,
                          "accused": "0", "noise_mu_star": 0.02,
-                         "outcome_label": "enforcement probability by month 120, accused 0"})
+                         "outcome_label": "probability of custody by month 120, accused 0"})
 
 
 def check_png(path: Path, kind: str) -> None:
@@ -155,8 +157,8 @@ def test_axes_carry_names_descriptions_and_the_number_of_replicates(grid_folder)
     for name in GRID:
         assert name in texts
         assert lookup(name).doc.split(" ")[0] in texts and lookup(name).doc in texts.replace("\n", " ")
-    assert "12 points × 60 replicates" in fig._suptitle.get_text()
-    assert "Enforcement probability by month 120" in fig._suptitle.get_text()
+    assert "12 points × 60 replicates" in fig._suptitle.get_text().replace("\n", " ")
+    assert "Probability of custody by month 120; all accused: every one in custody" in fig._suptitle.get_text()
 
 
 def test_half_boundary_runs_along_cell_edges_between_cells_above_and_below():
@@ -184,7 +186,7 @@ def test_heatmap_cells_show_value_and_interval_and_the_boundary_avoids_them(grid
         for x, y in seg:  # on cell edges (half-integers), never through a cell centre where its label is
             assert (x % 1, y % 1) != (0, 0) and {x % 1, y % 1} <= {0.0, 0.5}
     row = results.summary.merge(results.points, on="point").query(
-        "accused == '0' and `states.sovereignty_member` == 0.4 and `court.legitimacy0` == 0.5").iloc[0]
+        "accused == 0 and `states.sovereignty_member` == 0.4 and `court.legitimacy0` == 0.5").iloc[0]
     share = lambda v: "1" if v >= 0.995 else "0" if v < 0.005 else f"{v:.2f}".lstrip("0")  # noqa: E731
     expected = f"{share(row['p_enforced_120'])}\n{share(row['p_enforced_120_low'])}–{share(row['p_enforced_120_high'])}"
     cells = {(round(t.get_position()[0]), round(t.get_position()[1])): t.get_text() for t in panel.texts}
@@ -327,3 +329,24 @@ def test_plot_command_prints_the_files_it_wrote(grid_folder, capsys):
     out = capsys.readouterr().out.split()
     assert code == 0
     assert out == [str(grid_folder / "figures" / "routes.png"), str(grid_folder / "figures" / "routes.svg")]
+
+
+def test_sobol_figure_draws_no_negative_index_and_says_how_to_read_it():
+    """Negative estimates (noise: an index is a share of a variance) are drawn at 0 and counted in a reading
+    under the figure, which also gives the noise share; the axis starts at 0."""
+    from matplotlib.patches import Rectangle
+
+    from sim.analysis.plots import sobol_figure
+
+    indices = pd.DataFrame({
+        "parameter": ["arrest.intercept", "court.legitimacy0", "arrest.duty"],
+        "S1": [0.30, -0.05, 0.01], "S1_low": [0.2, -0.15, -0.05], "S1_high": [0.4, 0.05, 0.06],
+        "ST": [0.35, 0.02, -0.01], "ST_low": [0.25, -0.03, -0.06], "ST_high": [0.45, 0.07, 0.04],
+        "noise_share": 0.28, "method": "sobol", "outcome": "p_enforced", "horizon": 60, "accused": "0",
+        "measure": "p_enforced@60#0", "outcome_label": "probability of custody by month 60, accused 0"})
+    fig = sobol_figure(indices, 64, 10)
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_height() < 1]
+    assert bars and min(b.get_width() for b in bars) >= 0 and ax.get_xlim()[0] == 0
+    reading = [t.get_text() for t in fig.texts if t.get_text().startswith("Reading:")]
+    assert len(reading) == 1 and "2 estimate(s) below 0" in reading[0] and "0.28" in reading[0]

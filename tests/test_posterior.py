@@ -11,7 +11,8 @@ from sim.cli import main
 from sim.errors import UserError
 from sim.experiments import store
 from sim.experiments.config import experiment_from_text
-from sim.experiments.posterior import load_posterior
+from sim.experiments.folders import CALIBRATION_FORMAT, MANIFEST
+from sim.experiments.posterior import POSTERIOR, load_posterior
 from sim.experiments.provenance import manifest
 from sim.simulate import simulate
 
@@ -22,9 +23,9 @@ def fake_calibration(folder, values, weights):
     """A calibration folder as `calibrate` writes it: posterior.parquet and a manifest with its sha256."""
     folder.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(values, columns=[p["name"] for p in PRIORS]).assign(weight=weights)
-    store.write_parquet(folder / store.POSTERIOR, frame)
-    store.write_json(folder / store.MANIFEST, manifest(store.CALIBRATION_FORMAT, {"priors": PRIORS}, config=None,
-                                                       folder=folder, outputs=[folder / store.POSTERIOR]))
+    store.write_parquet(folder / POSTERIOR, frame)
+    store.write_json(folder / MANIFEST, manifest(CALIBRATION_FORMAT, {"priors": PRIORS}, config=None,
+                                                       folder=folder, outputs=[folder / POSTERIOR]))
     return folder
 
 
@@ -93,8 +94,8 @@ def test_bad_posterior_settings_are_one_line(tmp_path, old, new, message):
 
 def test_a_posterior_file_that_is_not_the_calibrations_is_refused(tmp_path):
     folder = fake_calibration(tmp_path / "cal", [[-3.0, 0.01]], [1.0])
-    frame = pd.read_parquet(folder / store.POSTERIOR).assign(weight=0.5)
-    frame.to_parquet(folder / store.POSTERIOR)
+    frame = pd.read_parquet(folder / POSTERIOR).assign(weight=0.5)
+    frame.to_parquet(folder / POSTERIOR)
     with pytest.raises(UserError, match="not the file the calibration wrote"):
         load_posterior(str(folder), 2, seed=0)
     with pytest.raises(UserError, match="holds no calibration results"):

@@ -9,6 +9,7 @@ import pytest
 
 from sim.errors import UserError
 from sim.experiments import store
+from sim.experiments.folders import SWEEP_FORMAT
 from sim.studies import reference
 
 
@@ -21,7 +22,7 @@ def _folder(tmp_path, damage: bool = False):
     outputs = {rel: store.sha256(folder / rel) for rel in ("paired.csv", "summary.csv", "figures/paired.png")}
     if damage:
         outputs["paired.csv"] = "0" * 64
-    manifest = {"format": store.SWEEP_FORMAT, "outputs": outputs, "config": {"sha256": "abc"},
+    manifest = {"format": SWEEP_FORMAT, "outputs": outputs, "config": {"sha256": "abc"},
                 "timings": {"wall_seconds": 3.2}, "experiment": {"points": 2, "replicates": 10},
                 "comparison": {"alternatives": [{"name": "x", "changes": {"arrest.duty": 1.0}, "text": "..."}]}}
     (folder / "manifest.json").write_text(json.dumps(manifest))
@@ -77,3 +78,15 @@ def test_the_comparison_references_still_reproduce(tmp_path):
 @pytest.mark.parametrize("name", ["baseline", "discovery"])
 def test_the_sweep_references_still_reproduce(tmp_path, name):
     _rerun(tmp_path, name)
+
+
+def test_every_shipped_file_is_a_reference_s_own():
+    """Nothing lies in results/reference/ that no reference's record lists: a figure of an old design (the
+    calibration's pairs and predictive plots that said '34 warrants') cannot linger beside the new ones."""
+    root = reference.REFERENCE
+    listed = {root / "benchmark_engines.json"}  # the engine benchmark's record (benchmarks/engines.py)
+    for name in reference.REFERENCES:
+        if (root / name / reference.RECORD).is_file():
+            listed |= {root / name / reference.RECORD, *(root / name / rel for rel in reference.record(name)["files"])}
+    stray = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p not in listed)
+    assert not stray, f"files in results/reference/ that no reference lists: {stray}"

@@ -10,23 +10,27 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from sim.cli import main
 from sim.errors import UserError
-from sim.experiments import store
+from sim.experiments import runner, store
+from sim.experiments.blocks import BLOCK_KEY
 from sim.experiments.config import experiment_from_text
 from sim.experiments.executors import available_cores, worker_count
+from sim.experiments.layout import DATA_FILES
 from sim.experiments.results import load_results
 from tests.test_sweep_config import TINY, folder_hashes
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = store.DATA_FILES
+DATA = DATA_FILES
 FIGS = TINY.replace("horizons = [6, 12]", 'horizons = [6, 12]\nfigures = ["routes"]')
 
 
@@ -124,7 +128,7 @@ def test_a_rerun_and_force_keep_files_the_tool_did_not_write(done, tmp_path):
     assert json.loads((out / "manifest.json").read_text())["config"]["sha256"] == store.sha256(other)
 
 
-def test_a_run_never_writes_into_a_sweep_folder_unless_forced(done, capsys):
+def test_a_run_never_writes_into_a_sweep_folder_even_forced(done, capsys):
     _, out = done
     (out / "notes.txt").write_text("mine", encoding="utf-8")
     before = folder_hashes(out)
@@ -132,9 +136,8 @@ def test_a_run_never_writes_into_a_sweep_folder_unless_forced(done, capsys):
     capsys.readouterr()
     assert "holds results of experiment 'tiny'" in one_line(main(argv), capsys.readouterr().err)
     assert folder_hashes(out) == before
-    assert main([*argv, "--force"]) == 0
-    left = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert left == {"notes.txt", "events.csv", "series.csv", "outcome.json", "manifest.json"}
+    assert "holds results of experiment 'tiny'" in one_line(main([*argv, "--force"]), capsys.readouterr().err)
+    assert folder_hashes(out) == before  # issue 27: --force once deleted the sweep (17 files down to 4)
 
 
 def test_an_edited_manifest_cannot_make_force_delete_other_files(done, tmp_path):
@@ -361,7 +364,7 @@ def test_a_full_disk_is_refused_up_front_when_the_estimate_shows_it(made, tmp_pa
 def test_a_write_that_fails_mid_sweep_is_one_line_and_keeps_the_finished_blocks(made, tmp_path, capsys,
                                                                                   monkeypatch):
     config, ref = made
-    real = store.write_block
+    real = runner.write_block
     written = []
 
     def fills_up(spec, frame):
@@ -370,12 +373,12 @@ def test_a_write_that_fails_mid_sweep_is_one_line_and_keeps_the_finished_blocks(
         written.append(spec.path)
         real(spec, frame)
 
-    monkeypatch.setattr(store, "write_block", fills_up)
+    monkeypatch.setattr(runner, "write_block", fills_up)
     capsys.readouterr()
     line = one_line(sweep(config, tmp_path / "o"), capsys.readouterr().err)
     assert "No space left on device" in line and "--resume" in line
     assert all(p.is_file() for p in written) and not list((tmp_path / "o" / "blocks").glob(".*.tmp"))
-    monkeypatch.setattr(store, "write_block", real)
+    monkeypatch.setattr(runner, "write_block", real)
     assert sweep(config, tmp_path / "o", "--resume") == 0
     assert data_hashes(tmp_path / "o") == data_hashes(ref)
 
@@ -412,6 +415,7 @@ def test_temporary_files_of_an_interrupted_write_are_removed_by_the_next_run(mad
         p.write_bytes(b"partial")
     (out / ".figures.abcdefgh.tmp").mkdir()
     (out / ".figures.abcdefgh.tmp" / "routes.png").write_bytes(b"partial")
+    (out / ".figures.abcdefgh.tmp" / store.MARK).write_bytes(b"")  # the tool marks its temporary folders
     (out / ".notes.txt.mine.tmp").write_text("not the tool's", encoding="utf-8")
     assert sweep(config, out, *flag) == 0
     assert not any(p.exists() for p in left) and not (out / ".figures.abcdefgh.tmp").exists()
@@ -456,7 +460,7 @@ def test_an_empty_out_is_refused(made, capsys):
 def test_a_huge_grid_is_refused_in_well_under_a_second(tmp_path, capsys):
     values = ", ".join(f"{i / 1000:.3f}" for i in range(1000))
     text = TINY.replace('"states.sovereignty_member" = [0.2, 0.6]\n"prosecutor.outreach_budget" = [0, 3]',
-                        f'"states.sovereignty_member" = [{values}]\n"court.legitimacy0" = [{values}]')
+                        f'"states.sovereignty_member" = [{values}]\n"prosecutor.timed_share" = [{values}]')
     start = time.perf_counter()
     assert "more than 100,000" in one_line(sweep(write(tmp_path / "h.toml", text), tmp_path / "o"),
                                            capsys.readouterr().err)
@@ -512,9 +516,9 @@ def test_runs_parquet_has_fixed_row_groups_and_no_block_labels(tmp_path, monkeyp
     assert sweep(config, tmp_path / "o") == 0
     meta = pq.read_metadata(tmp_path / "o" / "runs.parquet")
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [10, 10, 10, 10, 8]
-    assert store.BLOCK_KEY not in (meta.schema.to_arrow_schema().metadata or {})
+    assert BLOCK_KEY not in (meta.schema.to_arrow_schema().metadata or {})
     labels = [json.loads(pq.read_metadata(tmp_path / "o" / "blocks" / f"b00000{k}.parquet").schema
-                         .to_arrow_schema().metadata[store.BLOCK_KEY]) for k in (1, 2)]
+                         .to_arrow_schema().metadata[BLOCK_KEY]) for k in (1, 2)]
     sha = store.sha256(config)
     assert labels[0] == {"config_sha256": sha, "points": [0, 1], "replicates": [0, 5], "rows": 8}  # spans two points
     assert labels[1] == {"config_sha256": sha, "points": [1, 1], "replicates": [2, 5], "rows": 8}
@@ -526,3 +530,198 @@ def test_the_marker_lists_every_file_the_sweep_may_write(made):
     written = {p.relative_to(ref).as_posix() for p in ref.rglob("*") if p.is_file()} - {"blocks/experiment.json"}
     assert written <= set(marker["files"])
     assert marker["format"] == "tribunal-sim results" and marker["config"]["sha256"]
+
+
+# --- 7. nothing lost under --force, nothing read that hangs (issue 27) -----------------------------------
+
+def test_run_force_never_replaces_a_sweep_and_sweep_force_never_replaces_a_run(done, tmp_path, capsys):
+    """--force replaces what this kind of study wrote, and nothing else: another kind is one line naming both."""
+    config, out = done
+    before = folder_hashes(out)
+    argv = ["run", "--set", "scenario.n_states=20", "--set", "scenario.horizon_months=6", "--out", str(out), "--force"]
+    capsys.readouterr()
+    line = one_line(main(argv), capsys.readouterr().err)
+    assert "holds results of experiment 'tiny'" in line and "a single run" in line and "--force" in line
+    assert folder_hashes(out) == before
+    run = tmp_path / "run"
+    assert main([*argv[:-2], str(run)]) == 0
+    made = folder_hashes(run)
+    capsys.readouterr()
+    line = one_line(sweep(config, run, "--force"), capsys.readouterr().err)
+    assert "holds results of run" in line and "a single run" in line and "writes a sweep" in line
+    assert folder_hashes(run) == made
+
+
+def test_discover_refuses_its_own_source_as_out_even_forced(tmp_path, capsys):
+    from tests.test_discovery import LHS
+
+    config = write(tmp_path / "lhs.toml", LHS)
+    src = tmp_path / "sweep"
+    assert sweep(config, src) == 0
+    before = folder_hashes(src)
+    capsys.readouterr()
+    for out in (src, Path(os.path.relpath(src))):
+        line = one_line(main(["discover", str(src), "--horizon", "36", "--threshold", "0.5", "--out", str(out),
+                              "--force"]), capsys.readouterr().err)
+        assert f"{out} is the folder `discover` reads" in line and str(src) in line
+    assert folder_hashes(src) == before
+
+
+def test_sweep_force_never_overwrites_a_users_file_of_a_name_it_writes(made, tmp_path, capsys):
+    config, _ = made
+    out = tmp_path / "mine"
+    out.mkdir()
+    write(out / "summary.csv", "my own summary\n")
+    write(out / "notes.txt", "mine")
+    before = folder_hashes(out)
+    capsys.readouterr()
+    line = one_line(sweep(config, out, "--force"), capsys.readouterr().err)
+    assert f"{out / 'summary.csv'} is not a file this tool wrote" in line
+    assert folder_hashes(out) == before
+
+
+@pytest.mark.parametrize("flag", [[], ["--force"], ["--resume"]])
+def test_a_users_folder_named_like_a_temporary_of_the_tool_survives_a_rerun(done, flag):
+    """Only the tool's own temporary folders (marked when made) are removed, and only the files it put there."""
+    config, out = done
+    for name in (".figures.MYNOTES.tmp", ".figures.abcdefgh.tmp"):
+        (out / name).mkdir()
+        write(out / name / "notes.txt", "years of work")
+        write(out / name / "routes.png", "my own drawing")
+    assert sweep(config, out, *flag) == 0
+    for name in (".figures.MYNOTES.tmp", ".figures.abcdefgh.tmp"):
+        assert (out / name / "notes.txt").read_text() == "years of work"
+        assert (out / name / "routes.png").read_text() == "my own drawing"
+
+
+# every command in one subprocess (one start-up), each as `python -m sim` runs it: its exit status and stderr
+LIMITED = """
+import contextlib, io, json, sys
+from sim.cli.main import main
+done = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    done.append([code, err.getvalue()])
+print(json.dumps(done))
+"""
+
+
+def _limited(commands: list[list[str]], cwd: Path) -> list[tuple[int, str]]:
+    """Commands in a subprocess with 2 GB of address space and 60 s: a read without end fails, not the machine."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    done = subprocess.run([sys.executable, "-c", LIMITED, json.dumps(commands)], cwd=cwd, capture_output=True,
+                          text=True, timeout=60, preexec_fn=limit, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [(code, err) for code, err in json.loads(done.stdout)]
+
+
+@pytest.mark.parametrize("what", ["manifest.json -> /dev/zero", "blocks/experiment.json -> /dev/zero",
+                                  "manifest.json fifo", "blocks/experiment.json fifo",
+                                  "manifest.json -> a huge file"])
+def test_a_manifest_or_marker_that_is_not_a_small_regular_file_is_refused_by_every_command(done, tmp_path, what):
+    config, out = done
+    rel = what.split()[0]
+    (out / rel).unlink()
+    if "fifo" in what:
+        os.mkfifo(out / rel)
+    elif "/dev/zero" in what:
+        os.symlink("/dev/zero", out / rel)
+    else:
+        huge = tmp_path / "huge.json"
+        with open(huge, "wb") as f:
+            f.truncate(3 << 30)  # sparse: 3 GB that read as zeros
+        os.symlink(huge, out / rel)
+    commands = [["sweep", str(config), "--out", str(out), "--quiet", "--workers", "1"],
+                ["sweep", str(config), "--out", str(out), "--quiet", "--workers", "1", "--resume"],
+                ["sweep", str(config), "--out", str(out), "--quiet", "--workers", "1", "--force"],
+                ["run", "--set", "scenario.n_states=20", "--out", str(out), "--force"]]
+    if rel == "manifest.json":
+        commands += [["plot", str(out)], ["reproduce", str(out), "--quiet"]]
+    for argv, (code, err) in zip(commands, _limited(commands, tmp_path), strict=True):
+        line = one_line(code, err)
+        assert str(out / rel) in line and ("symbolic link" in line or "not a regular file" in line), (argv, line)
+    assert os.path.lexists(out / rel) and (out / "runs.parquet").is_file()
+
+
+@pytest.mark.parametrize("command", ["sweep", "run", "calibrate"])
+def test_an_out_path_that_is_not_utf8_is_one_line_and_creates_nothing(made, tmp_path, capsys, command):
+    config, _ = made
+    out = os.fsdecode(bytes(tmp_path) + b"/caf\xe9")
+    argv = {"sweep": ["sweep", str(config), "--out", out, "--quiet"],
+            "run": ["run", "--set", "scenario.n_states=20", "--out", out],
+            "calibrate": ["calibrate", str(ROOT / "experiments" / "calibration.toml"), "--out", out]}[command]
+    capsys.readouterr()
+    line = one_line(main(argv), capsys.readouterr().err)
+    assert "is not valid UTF-8" in line and "caf" in line
+    assert os.listdir(bytes(tmp_path)) == []
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"point": "0"}, "point must be a whole number of at least 0, got '0'"),
+    ({"point": 2.5}, "point must be a whole number of at least 0, got 2.5"),
+    ({"point": -1}, "point must be a whole number of at least 0, got -1"),
+    ({"point": True}, "point must be a whole number of at least 0, got True"),
+    ({"crn": "yes"}, "crn must be True or False, got 'yes'"),
+    ({"crn": 1}, "crn must be True or False, got 1"),
+])
+def test_simulate_refuses_a_point_or_crn_it_cannot_use(kwargs, message):
+    import sim
+
+    with pytest.raises(UserError, match=message.replace("(", r"\(")):
+        sim.simulate(replicates=1, engine="vectorized", **kwargs)
+    assert len(sim.simulate(replicates=1, point=np.int64(3), crn=np.bool_(True))) > 0  # NumPy scalars are fine
+
+
+@pytest.mark.parametrize("table", ["grid", "bounds"])
+def test_a_parameter_set_and_swept_in_one_config_is_refused_naming_both(tmp_path, capsys, table):
+    body = ('"court.legitimacy0" = [0.2, 0.6]' if table == "grid" else
+            'sampler = "lhs"\nn = 4\n[sweep.bounds]\n"court.legitimacy0" = [0.2, 0.6]')
+    text = TINY.replace('[sweep]\nsampler = "grid"\n\n[sweep.grid]\n"states.sovereignty_member" = [0.2, 0.6]\n'
+                        '"prosecutor.outreach_budget" = [0, 3]',
+                        f'[sweep]\n{body}' if table == "bounds" else f'[sweep]\n[sweep.grid]\n{body}')
+    assert f"[parameters] and [sweep.{table}] both set court.legitimacy0" in one_line(
+        sweep(write(tmp_path / "twice.toml", text), tmp_path / "o"), capsys.readouterr().err)
+    assert not (tmp_path / "o").exists()
+    scenario = TINY.replace('"prosecutor.outreach_budget" = [0, 3]', '"scenario.n_partners" = [1, 2]')
+    assert "[scenario] and [sweep.grid] both set scenario.n_partners" in one_line(
+        sweep(write(tmp_path / "s.toml", scenario), tmp_path / "o"), capsys.readouterr().err)
+    whole_and_element = TINY.replace('"court.legitimacy0" = 0.6', '"accused.trip_rate" = [0.5, 0.2]').replace(
+        '"prosecutor.outreach_budget" = [0, 3]', '"accused.trip_rate[0]" = [0.1, 0.2]')
+    assert experiment_from_text(whole_and_element).swept[-1] == "accused.trip_rate[0]"  # one element of a base list
+
+
+def test_a_calibration_parameter_fixed_and_given_a_prior_is_refused_naming_both(capsys):
+    from sim.studies.calibration.config import calibration_from_text
+
+    text = (ROOT / "experiments" / "calibration.toml").read_text(encoding="utf-8")
+    text = text.replace("[priors]", '[parameters]\n"arrest.intercept" = -4.0\n\n[priors]')
+    with pytest.raises(UserError, match=r"\[parameters\] and \[priors\] both set arrest.intercept"):
+        calibration_from_text(text, "calibration.toml")
+
+
+def test_a_stop_while_figures_are_drawn_is_said_and_resume_draws_them(made, tmp_path, capsys, monkeypatch):
+    config, ref = made
+    out = tmp_path / "o"
+
+    def stopped(folder, kinds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sim.studies.sweep.draw", stopped)
+    capsys.readouterr()
+    assert sweep(config, out) == 130
+    assert "finish with --resume" in capsys.readouterr().err
+    assert not (out / "figures" / "routes.png").exists()
+    assert load_results(out).pending == ["figures/routes.png", "figures/routes.svg"]
+    monkeypatch.undo()
+    assert main(["plot", str(out), "--kind", "survival"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {out} was stopped before its figures were drawn (figures/routes.png" in err and "--resume" in err
+    assert sweep(config, out, "--resume") == 0
+    assert (out / "figures" / "routes.png").is_file() and load_results(out).pending == []
+    assert data_hashes(out) == data_hashes(ref)

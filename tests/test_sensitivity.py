@@ -179,7 +179,7 @@ def test_a_sensitivity_table_expands_to_one_measure_per_combination():
     assert [m.key for m in spec.measures] == [
         "p_enforced@60#0", "p_enforced@60#1", "p_enforced@120#0", "p_enforced@120#1",
         "trips_to_members#0", "trips_to_members#1", "findings"]
-    assert spec.measures[0].label == "probability of surrender to the court by month 60, accused 0"
+    assert spec.measures[0].label == "probability of custody by month 60, accused 0"
     assert sensitivity_spec({}, 24, 1).measures == (Measure("p_enforced", 24, "0"),)
 
 
@@ -247,7 +247,7 @@ def test_sensitivity_command_end_to_end(tmp_path, capsys, sampler, n, extra):
     assert manifest["sensitivity"]["measures"] == ["p_enforced@24#all", "findings"]
     assert {"sensitivity.csv", f"figures/{sampler}.png"} <= set(manifest["outputs"])
     printed = capsys.readouterr().out
-    assert f"{sampler} indices of probability of surrender to the court by month 24, all accused" in printed
+    assert f"{sampler} indices of probability of custody by month 24, all accused (every one in custody)" in printed
     assert "mean non-compliance findings by the court: " in printed
     assert main(["reproduce", str(out), "--workers", "1", "--quiet"]) == 0
     assert "reproduced (sensitivity): points.parquet, runs.parquet, summary.csv, sensitivity.csv identical" \

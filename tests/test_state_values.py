@@ -1,4 +1,6 @@
-"""scenario.states: counterfactual attribute values for named states of the real roster, in both engines."""
+"""scenario.states: counterfactual attribute values for named states of the real roster, in every engine (each
+starts from sim.model.initial's draws, so the Mesa model's state and the NumPy core's arrays are checked here,
+and tests/test_protocol.py checks that the three engines give the same replicates with state values set)."""
 
 from __future__ import annotations
 
@@ -6,10 +8,11 @@ import numpy as np
 import pytest
 
 from sim.engines.mesa.model import TribunalModel
-from sim.engines.vectorized.world import Layout, World
+from sim.engines.vectorized.world import World
 from sim.errors import UserError
 from sim.experiments.config import experiment_from_text
 from sim.model.batch import Batch
+from sim.model.layout import Layout
 from sim.model.params import Params
 
 REAL = {"scenario.roster": "real", "scenario.date": "2023-03-17", "scenario.home": "RUS",
@@ -25,11 +28,11 @@ def test_both_engines_start_named_states_at_the_given_values_and_others_at_their
     codes = list(m.roster.codes)
     for code, row in VALUES.items():
         for attr, value in row.items():
-            assert m.state_vars[attr][codes.index(code)] == value
+            assert m.state_vars[attr][codes.index(code)] == np.float32(value)  # every engine keeps float32 state
     other = codes.index("FRA")
     assert m.state_vars["compliance"][other] == base.state_vars["compliance"][other]  # the same draw
     batch = Batch.of({0: params}, np.zeros(40, int), np.arange(40), 3)
-    layout = Layout.of(batch)
+    layout = Layout.of(batch.params)
     w = World(layout, batch, slice(0, 40))
     column = {c: k for k, c in enumerate(np.asarray(codes)[layout.order])}
     assert np.all(w.compliance[:, column["MNG"]] == np.float32(0.95))

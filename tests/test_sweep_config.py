@@ -197,10 +197,12 @@ BAD = {
     "unknown_figure": (_edit("horizons = [6, 12]", 'horizons = [6, 12]\nfigures = ["heatmaps"]'),
                        "did you mean heatmap?"),
     "unknown_output_key": (_edit("horizons = [6, 12]", "horizon = [6, 12]"), "did you mean horizons?"),
-    "inconsistent_point": (_edit('"prosecutor.outreach_budget" = [0, 3]', '"scenario.n_states" = [8, 1]'),
-                           "scenario.n_states = 1 is out of range"),
-    "partners_exceed_states": (_edit('"prosecutor.outreach_budget" = [0, 3]', '"scenario.n_partners" = [1, 9]'),
-                               "design point 1"),
+    "inconsistent_point": (_edit('"prosecutor.outreach_budget" = [0, 3]', '"scenario.n_states" = [8, 1]').replace(
+        "n_states = 8\n", ""), "scenario.n_states = 1 is out of range"),
+    "partners_exceed_states": (_edit('"prosecutor.outreach_budget" = [0, 3]', '"scenario.n_states" = [20, 5]').replace(
+        "n_states = 8\nn_partners = 1\n", "n_partners = 6\n"), "design point 1"),
+    "set_and_swept": (_edit('"prosecutor.outreach_budget" = [0, 3]', '"scenario.n_partners" = [1, 2]'),
+                      "[scenario] and [sweep.grid] both set scenario.n_partners"),
     "bad_name": (_edit('name = "tiny"', 'name = "../up"'), "[experiment] name must be a folder name"),
     "not_toml": ("[experiment\nseed = 1", "is not valid TOML"),
     "top_level_key": ("seed = 3\n", "put it under [experiment]"),

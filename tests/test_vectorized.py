@@ -12,9 +12,10 @@ from scipy import stats
 import sim.engines.vectorized.engine as vec
 import sim.engines.vectorized.step as step
 from sim import simulate
-from sim.engines.vectorized.world import Layout, World
+from sim.engines.vectorized.world import World
 from sim.model import rules
 from sim.model.batch import Batch
+from sim.model.layout import Layout
 from sim.model.outcomes import NO_CUSTODY
 from sim.model.params import Params
 from tests.strategies import check_probabilities, valid_params
@@ -27,7 +28,7 @@ def _world(values, seed, n):
     """A chunk of n replicates of one point, its layout, and a generator for the tests' own draws."""
     params = Params(values)
     batch = Batch.of({0: params}, np.zeros(n, int), np.arange(n), seed)
-    layout = Layout.of(batch)
+    layout = Layout.of(batch.params)
     return layout, World(layout, batch, slice(0, n)), np.random.default_rng(seed)
 
 
@@ -61,7 +62,9 @@ def test_state_stays_bounded_and_custody_is_absorbing(monkeypatch, values, seed)
             assert not (w.detained & ~w.free).any(), "custody ends detention"
     out = w.outcomes()
     assert np.all(out.trips_to_members <= out.trips)
-    assert np.all(out.trips + out.trips_cancelled <= layout.horizon + out.trips_at_issue)
+    summits = out.invitations - out.invitations_declined  # a summit and a planned trip may share a month (ODD §7.3.0)
+    assert np.all(out.trips - summits + out.trips_cancelled <= layout.horizon + out.trips_at_issue)
+    assert np.all(out.invitations <= layout.horizon) and np.all(out.invitations_declined <= out.invitations)
     assert np.all(out.withdrawals >= member0.sum(axis=1) + out.accessions - out.members_final - out.accessions)
     assert np.all(out.members_final <= member0.sum(axis=1) + out.accessions)
 
@@ -107,7 +110,7 @@ def test_outreach_targets_the_top_attraction_states(budget):
         logit = rules.destination_logit_from_appeal(w.appeal.astype(float), risk, p["accused.risk_aversion"][j])
         logits.append(np.where(w.active[:, j, None], logit, -np.inf))
     attraction = np.logaddexp.reduce(logits, axis=0)
-    step.outreach(w, step.plans(w, 6))
+    step.outreach(w, 6)
     boosted = w.pressure > decayed + 1e-6
     active = w.active.any(axis=1)
     assert np.all(boosted.sum(axis=1) == np.where(active, budget, 0))
@@ -180,7 +183,7 @@ def test_norm_dynamics_pull_towards_regional_means_with_home_included(monkeypatc
     p = Params(values)
     expected = rules.norm_update(full, means[:, roster.region], w.legitimacy[:, None].astype(float),
                                  p["court.legitimacy0"], p["states.conformity"], p["states.legitimacy_pull"])
-    step.norm_dynamics(w)
+    step.norms(w, 0)
     np.testing.assert_allclose(w.compliance, expected[:, layout.order], atol=1e-6)
     np.testing.assert_allclose(w.home_compliance, expected[:, roster.home], atol=1e-6)
 
@@ -205,15 +208,16 @@ def test_each_accused_sees_the_state_as_its_turn_starts(monkeypatch):
         risk = rules.perceived_risk(prob, w.sealed[rows, j][:, None], p["accused.sealed_awareness"])
         return prob, np.exp(rules.destination_logit_from_appeal(f("appeal"), risk, p["accused.risk_aversion"][j]))
 
-    def check(w, t, j, rows, touched):
-        weight = step._turn_weights(w, j, rows, touched)
-        prob, fresh = reference(rows, j)
-        hosts = rng.integers(0, layout.n_states, rows.size)
+    def check(w, t, j, rows, plans, invited, touched):
+        planned = rows[plans]
+        weight = step._turn_weights(w, j, planned, touched[plans])
+        prob, fresh = reference(planned, j)
+        hosts = rng.integers(0, layout.n_states, planned.size)
         np.testing.assert_allclose(weight, fresh, rtol=2e-4, atol=1e-30)
-        np.testing.assert_allclose(w.cell_arrest_probability(rows * layout.n_states + hosts, j),
-                                   prob[np.arange(rows.size), hosts], rtol=1e-5, atol=0)
-        checked.append(int(touched.sum()))
-        return turn(w, t, j, rows, touched)
+        np.testing.assert_allclose(w.cell_arrest_probability(planned * layout.n_states + hosts, j),
+                                   prob[np.arange(planned.size), hosts], rtol=1e-5, atol=0)
+        checked.append(int(touched[plans].sum()))
+        return turn(w, t, j, rows, plans, invited, touched)
 
     monkeypatch.setattr(step, "_turn", check)
     for t in range(layout.horizon):

@@ -21,7 +21,7 @@ out, which changes nothing.
 A limit's quasi-p-value (Bryant & Lempert 2010) is the one-sided binomial probability of the box's hits
 if its points had the density of the box without that limit: a large value says the limit adds little.
 
-``enforcement_by_point`` makes the outcome PRIM classifies: the probability per point of enforcement by
+``enforcement_by_point`` makes the outcome PRIM classifies: the probability per point of custody by
 month H, by Kaplan-Meier where some runs stopped before H (never the plain share of a censored sample).
 """
 
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, norm
 
-from sim.analysis.metrics import ALL, enforced, enforcement_probability, p_column, wilson_interval
+from sim.analysis.metrics import ALL, accused_key, enforced, enforcement_probability, p_column, wilson_interval
 from sim.analysis.survival import _times, cumulative_incidence, kaplan_meier
 from sim.errors import UserError
 
@@ -296,7 +296,7 @@ def box_limits(peeling: Peeling, box: int) -> pd.DataFrame:
 
 def enforcement_by_point(runs: pd.DataFrame, horizon: int, follow_up, accused: str | int = ALL,
                          confidence: float = 0.95) -> pd.DataFrame:
-    """Probability of enforcement by month ``horizon`` per point (index: point id), the outcome to discover.
+    """Probability of custody by month ``horizon`` per point (index: point id), the outcome to discover.
 
     Where every run of a point lasted at least ``horizon`` months it is the share of replicates with a
     Wilson interval ("share"); where some stopped earlier it is Kaplan-Meier's 1 − S(H) with its log-log
@@ -307,19 +307,19 @@ def enforcement_by_point(runs: pd.DataFrame, horizon: int, follow_up, accused: s
     h = int(horizon)
     if h < 1:
         raise UserError(f"the horizon must be at least 1 month, got {horizon!r}")
-    who = str(accused)
+    who = accused_key(accused)
     _, _, length = _times(runs, follow_up)
     frame = runs.assign(_length=length)
     reach = frame.groupby("point", sort=True)["_length"].agg(["min", "max"])
     if (reach["max"] < h).any():
         bad = reach.index[reach["max"] < h]
         raise UserError(f"no run of point {bad[0]} lasted {h} months (longest {reach.loc[bad[0], 'max']:g}); "
-                        f"enforcement by month {h} cannot be estimated there: choose a horizon within the follow-up")
+                        f"custody by month {h} cannot be estimated there: choose a horizon within the follow-up")
     short = reach.index[reach["min"] < h]
     share = enforcement_probability(runs, [h])
     share = share[share["accused"] == who].set_index("point")
     if share.empty:
-        raise UserError(f"accused {who!r} is not in the runs; pass an accused index or \"all\"")
+        raise UserError(f"accused {accused!r} is not in the runs; pass an accused index or \"all\"")
     value, n = share[p_column(h)].to_numpy(), share["n"].to_numpy()
     low, high = wilson_interval(np.round(value * n), n, confidence)
     out = pd.DataFrame({"value": value, "low": low, "high": high, "n": n, "censored": 0, "method": "share"},
@@ -336,7 +336,7 @@ def enforcement_by_point(runs: pd.DataFrame, horizon: int, follow_up, accused: s
     return out[list(ENFORCEMENT)].rename_axis("point")
 
 
-OUTCOMES = {"p_enforced": "enforcement", "p_arrested": "arrest by a host state abroad"}
+OUTCOMES = {"p_enforced": "custody", "p_arrested": "arrest by a host state abroad"}
 
 
 def outcome_by_point(runs: pd.DataFrame, outcome: str, horizon: int, follow_up, accused: str | int = ALL,
@@ -349,11 +349,11 @@ def outcome_by_point(runs: pd.DataFrame, outcome: str, horizon: int, follow_up, 
         return enforcement_by_point(runs, horizon, follow_up, accused, confidence)
     if outcome != "p_arrested":
         raise UserError(f"unknown outcome {outcome!r}; choose {' or '.join(OUTCOMES)}")
-    if str(accused) == ALL:
+    if accused_key(accused) == ALL:
         raise UserError("p_arrested is about one accused; pass an accused index (e.g. --accused 0)")
     out = enforcement_by_point(runs, horizon, follow_up, accused, confidence)  # checks horizon, accused, follow-up
-    h, who = int(horizon), str(accused)
-    mine = runs[runs["accused"].astype(str) == who]
+    h, who = int(horizon), accused_key(accused)
+    mine = runs[runs["accused"] == who]
     hit = enforced(mine, h) & (mine["route"].astype(str) == "arrested_by_host").to_numpy()
     count = pd.Series(hit, index=mine["point"].to_numpy()).groupby(level=0, sort=True).agg(["sum", "count"])
     low, high = wilson_interval(count["sum"].to_numpy(), count["count"].to_numpy(), confidence)
@@ -361,7 +361,7 @@ def outcome_by_point(runs: pd.DataFrame, outcome: str, horizon: int, follow_up, 
     short = out.index[out["method"] == "kaplan_meier"]
     if len(short):
         _, _, length = _times(runs, follow_up)
-        rows = (runs["point"].isin(short) & (runs["accused"].astype(str) == who)).to_numpy()
+        rows = (runs["point"].isin(short) & (runs["accused"] == who)).to_numpy()
         cif = cumulative_incidence(runs[rows], length[rows], until=h, confidence=confidence)
         cif = cif[(cif["month"] == h) & (cif["event"].astype(str) == "arrested_by_host")].set_index("point")
         out.loc[cif.index, ["value", "low", "high"]] = cif[["cif", "cif_low", "cif_high"]].to_numpy()

@@ -1,12 +1,15 @@
-"""Enforcement probability with 95% Wilson intervals, custody routes and per-point summaries.
+"""The probability of custody by month H with 95% Wilson intervals, custody routes and per-point summaries.
 
 An accused is *enforced by month H* when in custody with ``custody_month < H`` (months counted
-from 0, ODD §4.11). "All accused" (``accused == "all"``) means every accused of the replicate is.
+from 0, ODD §4.11). "All accused" (``accused == ALL``, that is -1) means every accused of the replicate
+is. ``accused`` is an integer in every frame (as in the runs), so a summary merges with its runs on
+(point, accused); the "all accused" rows match no run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,8 +17,9 @@ from statsmodels.stats.proportion import proportion_confint
 
 from sim.errors import UserError
 from sim.model.outcomes import ROUTES
+from sim.names import ALL_ACCUSED
 
-ALL = "all"  # the accused label of rows about every accused of a replicate
+ALL = ALL_ACCUSED  # the accused of rows about every accused of a replicate ("all accused"): -1
 MEANS = ("trips", "trips_to_members", "trips_cancelled", "findings", "withdrawals", "members_final",
          "legitimacy_final")
 PER_RUN = ("findings", "withdrawals", "members_final", "legitimacy_final")
@@ -34,6 +38,26 @@ def wilson_interval(successes, n, confidence: float = 0.95) -> tuple[np.ndarray,
         share = k[ok] / n[ok]  # rounding can put a bound a hair past the share (0/n, n/n)
         low[ok], high[ok] = np.clip(np.minimum(lo, share), 0, 1), np.clip(np.maximum(hi, share), 0, 1)
     return low, high
+
+
+def accused_key(value: Any) -> int:
+    """An accused as every frame holds it: its index, or ``ALL`` for every accused. Takes an integer, the
+    text of one (a command line, an app's choice) or "all" (also as written by versions before 0.3)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "all":
+            return ALL
+        value = int(text) if text.lstrip("-").isdigit() else None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < ALL:
+        raise UserError(f"accused must be an index (0, 1, ...) or \"all\", got {value!r}")
+    return int(value)
+
+
+def accused_codes(values: pd.Series) -> pd.Series:
+    """A column of accused as integers (``accused_key``): "all" of an older file becomes ``ALL``."""
+    if pd.api.types.is_integer_dtype(values):
+        return values.astype("int64")
+    return values.map(accused_key).astype("int64")
 
 
 def p_column(horizon: int) -> str:
@@ -90,10 +114,10 @@ def _per_replicate(runs: pd.DataFrame, by: list[str], horizons: Sequence[int]) -
 
 
 def _order(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Sort rows by the ``by`` columns, accused 0, 1, ... then "all"; accused becomes text."""
+    """Sort rows by the ``by`` columns, accused 0, 1, ... then all accused (``ALL``); accused an integer."""
     if "accused" in by:
-        acc = frame["accused"].astype(str)
-        rank = pd.to_numeric(acc, errors="coerce").fillna(np.inf)
+        acc = accused_codes(frame["accused"])
+        rank = acc.where(acc != ALL, np.iinfo(np.int64).max)
         frame = frame.assign(accused=acc, _rank=rank)
         keys = [("_rank" if c == "accused" else c) for c in by]
         frame = frame.sort_values(keys, kind="stable").drop(columns="_rank")
@@ -118,7 +142,7 @@ def enforcement_probability(runs: pd.DataFrame, horizons: Sequence[int],
                             by: Sequence[str] | None = None) -> pd.DataFrame:
     """Share of replicates in custody by each horizon, with 95% Wilson intervals, per group.
 
-    With ``accused`` in ``by`` there is a row per accused and one with accused "all" (every
+    With ``accused`` in ``by`` there is a row per accused and one with accused ``ALL`` (every
     accused of the replicate in custody); without it, each group's rows are about all accused.
     Columns: the ``by`` columns, ``n`` (replicates), then ``p_enforced_H``, ``_low``, ``_high`` per H.
     ``by=None`` groups by point and accused, or by accused alone when there is no point column.
@@ -147,11 +171,11 @@ def route_shares(runs: pd.DataFrame, by: Sequence[str] | None = None,
 def summarize(runs: pd.DataFrame, horizons: Sequence[int], by: Sequence[str] | None = None,
               *, means: bool = True) -> pd.DataFrame:
     """Per group (default: point and accused, or accused alone for a ``sim.simulate`` frame without a
-    point column): n replicates, enforcement probability at each horizon
+    point column): n replicates, the probability of custody by each horizon
     with 95% Wilson low/high, mean custody month among those in custody, and means of trips,
     trips_to_members, trips_cancelled, findings, withdrawals, members_final, legitimacy_final.
 
-    Rows with accused "all" are about every accused of a replicate: custody month is the month the
+    Rows with accused ``ALL`` (-1) are about every accused of a replicate: custody month is the month the
     last one was taken, trips are summed over accused. Rows are sorted and columns in a fixed order,
     so the frame (and its CSV) is deterministic.
     """
@@ -205,7 +229,7 @@ def _aggregate(frame: pd.DataFrame, keys: list[str], horizons: Sequence[int]) ->
 
 def parameter_spread(runs: pd.DataFrame, horizons: Sequence[int], by: Sequence[str] = ("point", "accused")
                      ) -> pd.DataFrame:
-    """Over a posterior (runs with a ``draw`` column): how much the enforcement probability varies with the
+    """Over a posterior (runs with a ``draw`` column): how much the probability of custody varies with the
     parameters, Monte Carlo noise removed.
 
     Per group and draw, the share enforced p̂_d from its m_d replicates; their variance across draws is

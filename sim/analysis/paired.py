@@ -1,9 +1,9 @@
 """Paired counterfactual comparisons: the same replicate streams run under a base and an alternative.
 
 Two runs frames pair row by row on (point, replicate, accused): common random numbers make the two
-outcomes of a replicate positively correlated, so the difference in enforcement probability is known
+outcomes of a replicate positively correlated, so the difference in the probability of custody is known
 far better from the pairs than from two independent samples. ``paired_difference`` gives, per accused
-(and "all") and horizon, the difference alternative − base with Newcombe's interval for paired
+(and all accused) and horizon, the difference alternative − base with Newcombe's interval for paired
 proportions, the unpaired (independent samples) interval for comparison, and the variance ratio that
 measures what pairing saved.
 """
@@ -87,9 +87,10 @@ def _side(merged: pd.DataFrame, suffix: str) -> pd.DataFrame:
 
 def paired_difference(base: pd.DataFrame, alt: pd.DataFrame, horizons: Sequence[int],
                       by: Sequence[str] = ("point", "accused"), confidence: float = 0.95) -> pd.DataFrame:
-    """Difference in enforcement probability (alternative − base) per group and horizon, paired by replicate.
+    """Difference in the probability of custody (alternative − base) per group and horizon, paired by replicate.
 
-    Rows per ``by`` group (accused 0, 1, ... and "all" when ``accused`` is in ``by``; only "all" otherwise)
+    Rows per ``by`` group (accused 0, 1, ... and all accused, ``ALL``, when ``accused`` is in ``by``; only all
+    accused otherwise)
     and horizon: n pairs, p_base, p_alt, diff with the paired (Newcombe) interval, the unpaired Newcombe
     interval of statsmodels for comparison, the variance ratio, and the discordant counts (base_only:
     enforced under the base only; alt_only: under the alternative only).
@@ -112,7 +113,7 @@ def paired_difference(base: pd.DataFrame, alt: pd.DataFrame, horizons: Sequence[
     whole = flags.groupby([k for k in keys if k != "accused"], sort=True)[columns].all().reset_index()
     parts = [whole.assign(accused=ALL)] if "accused" in by else [whole]
     if "accused" in by:
-        parts.insert(0, flags.assign(accused=flags["accused"].astype(str)))
+        parts.insert(0, flags.assign(accused=flags["accused"].astype("int64")))
     group = [*rest, "accused"] if "accused" in by else rest
     rows = []
     for part in parts:

@@ -1,7 +1,7 @@
 """Figures of a results folder: one function per kind taking frames and returning a Figure.
 
-Kinds: ``heatmap`` (enforcement probability over two swept parameters, 0.5 contour), ``curves``
-(enforcement probability against one swept parameter, Wilson band, one line per accused),
+Kinds: ``heatmap`` (probability of custody by month H over two swept parameters, 0.5 contour), ``curves``
+(the same against one swept parameter, Wilson band, one line per accused),
 ``survival`` (Kaplan-Meier share not yet in custody for chosen points), ``routes`` (custody routes
 as stacked bars), ``sobol`` and ``morris`` (sensitivity indices of the first measure) and ``ranking``
 (every measure side by side). ``draw_figures`` writes them.
@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from sim.analysis import style
-from sim.analysis.metrics import ALL, p_column, wilson_interval
+from sim.analysis.metrics import ALL, accused_codes, p_column, wilson_interval
 from sim.names import FIGURE_KINDS
 
 KINDS = FIGURE_KINDS
@@ -31,13 +31,14 @@ MAX_SURVIVAL_POINTS = 4
 
 
 # ----------------------------------------------------------------------------- helpers
-def _accused_values(summary: pd.DataFrame) -> list[str]:
-    values = list(dict.fromkeys(summary["accused"].astype(str)))
-    return sorted(values, key=lambda a: (a == ALL, int(a) if a != ALL else 0))
+def _accused_values(summary: pd.DataFrame) -> list[int]:
+    """The accused of a frame in order: 0, 1, ... then all accused (``ALL``)."""
+    values = [int(a) for a in dict.fromkeys(accused_codes(summary["accused"]))]
+    return sorted(values, key=lambda a: (a == ALL, a))
 
 
 def _merge(summary: pd.DataFrame, points: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    frame = summary.assign(accused=summary["accused"].astype(str))
+    frame = summary.assign(accused=accused_codes(summary["accused"]))
     return frame.merge(points[["point", *names]], on="point", how="left", validate="many_to_one")
 
 
@@ -56,7 +57,12 @@ def _title(fig: Figure, text: str, n_points: int, n_replicates: int) -> None:
 
 
 def _horizon_text(horizon: int) -> str:
-    return f"in custody within {horizon} months"
+    return f"custody_month < {horizon}, months from 0"
+
+
+def _all_note(accused: Sequence[int | str]) -> str:
+    """'; all accused: every one in custody' where a figure shows the "all accused" line or panel."""
+    return f"; {style.ALL_LABEL}: {style.ALL_MEANS}" if any(style.is_all(a) for a in accused) else ""
 
 
 def _set_probability_axis(ax, label: str | None = None) -> None:
@@ -105,7 +111,7 @@ def cell_text(value: float, low: float, high: float, interval: bool) -> str:
 
 def heatmap_figure(summary: pd.DataFrame, points: pd.DataFrame, x: str, y: str, horizon: int,
                    n_replicates: int, head_of_state: list[int] | None = None) -> Figure:
-    """Enforcement probability at ``horizon`` over a grid of ``x`` × ``y``, one panel per accused:
+    """Probability of custody by month ``horizon`` over a grid of ``x`` × ``y``, one panel per accused:
     each cell's value with its 95% Wilson interval, and the 0.5 boundary along the cell edges."""
     frame = _merge(summary, points, [x, y])
     xs, ys = np.sort(frame[x].unique()), np.sort(frame[y].unique())
@@ -148,12 +154,12 @@ def heatmap_figure(summary: pd.DataFrame, points: pd.DataFrame, x: str, y: str, 
         bar = fig.colorbar(mesh, ax=list(axes), shrink=0.9, pad=0.02, aspect=25)
         cell_note = ("cells: value, 95% Wilson interval" if interval and cells <= MAX_CELL_TEXT
                      else "intervals in summary.csv")
-        bar.set_label(f"enforcement probability\n({_horizon_text(horizon)})\n{cell_note}\nred edges: 0.5 boundary",
+        bar.set_label(f"probability of custody by month {horizon}\n({_horizon_text(horizon)})\n{cell_note}\n"
+                      "red edges: 0.5 boundary",
                       fontsize=6.5, linespacing=1.25)
         bar.ax.axhline(HALF, color="#C00000", lw=1.3)
         bar.ax.tick_params(labelsize=7)
-        _title(fig, f"Enforcement probability by month {horizon}", len(points),
-               n_replicates)
+        _title(fig, f"Probability of custody by month {horizon}{_all_note(accused)}", len(points), n_replicates)
     return fig
 
 
@@ -166,7 +172,7 @@ def _facet_values(values: np.ndarray) -> np.ndarray:
 
 def curves_figure(summary: pd.DataFrame, points: pd.DataFrame, x: str, horizon: int, n_replicates: int,
                   facet: str | None = None, head_of_state: list[int] | None = None) -> Figure:
-    """Enforcement probability at ``horizon`` against ``x`` with its 95% Wilson band, one line per
+    """Probability of custody by month ``horizon`` against ``x`` with its 95% Wilson band, one line per
     accused; with ``facet``, one panel per value of that parameter (at most six, evenly chosen)."""
     frame = _merge(summary, points, [x] + ([facet] if facet else []))
     col = p_column(horizon)
@@ -195,7 +201,7 @@ def curves_figure(summary: pd.DataFrame, points: pd.DataFrame, x: str, horizon: 
                 ax.set_visible(False)
             elif k + ncols >= len(facets):  # lowest visible panel of its column shows the x ticks
                 ax.xaxis.set_tick_params(labelbottom=True)
-        fig.supylabel(f"enforcement probability ({_horizon_text(horizon)})", fontsize=8.5)
+        fig.supylabel(f"probability of custody by month {horizon} ({_horizon_text(horizon)})", fontsize=8.5)
         fig.supxlabel(style.parameter_label(x, 70), fontsize=8.5)
         handles, labels = axes[0].get_legend_handles_labels()
         handles.append(Patch(color="#888888", alpha=0.3, lw=0))
@@ -205,7 +211,7 @@ def curves_figure(summary: pd.DataFrame, points: pd.DataFrame, x: str, horizon: 
             labels.append("panels:\n" + style.parameter_label(facet, 22))
             handles.append(Patch(color="none"))
         fig.legend(handles, labels, loc="outside right center", labelspacing=1.0)
-        _title(fig, f"Enforcement probability by month {horizon}", len(points), n_replicates)
+        _title(fig, f"Probability of custody by month {horizon}{_all_note(accused)}", len(points), n_replicates)
     return fig
 
 
@@ -244,9 +250,9 @@ def point_label(points: pd.DataFrame, point: int, names: Sequence[str], keyed: b
 
 
 def choose_points(summary: pd.DataFrame, horizon: int, k: int = MAX_SURVIVAL_POINTS) -> list[int]:
-    """Points spanning the range of outcomes: lowest, quantiles and highest enforcement probability
+    """Points spanning the range of outcomes: lowest, quantiles and highest probability of custody
     of accused 0 at ``horizon`` (all points when there are at most ``k``)."""
-    first = summary[summary["accused"].astype(str) == _accused_values(summary)[0]]
+    first = summary[accused_codes(summary["accused"]) == _accused_values(summary)[0]]
     ranked = first.sort_values([p_column(horizon), "point"], kind="stable")["point"].to_numpy()
     if len(ranked) <= k:
         return sorted(int(p) for p in ranked)
@@ -292,7 +298,7 @@ def survival_figure(km: pd.DataFrame, labels: dict[int, str], n_points: int, n_r
             columns, texts = 3, ["\n".join(textwrap.wrap(t, 36)) for t in texts]
         fig.legend(handles, texts, loc="outside lower center", ncols=min(len(texts), columns), title=title,
                    title_fontsize=7.5)
-        _title(fig, "Time to custody, Kaplan–Meier estimate", n_points, n_replicates)
+        _title(fig, f"Time to custody, Kaplan–Meier estimate{_all_note(accused)}", n_points, n_replicates)
     return fig
 
 
@@ -518,17 +524,35 @@ def sobol_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Fig
     and the share of the outcome's variance that Monte Carlo noise alone would give S_T."""
     indices = first_measure(indices)
     frame = indices.sort_values(["ST", "parameter"], ascending=[True, False], kind="stable")
+    shown = sobol_shown(frame)
     noise = _noise(indices, "noise_share")
+    below = int((frame[["S1", "ST"]] < 0).to_numpy().sum())
     with style.rc():
         fig = style.new_figure("sobol")
         ax = fig.subplots()
-        _hbars(ax, frame, ["ST", "S1"], ["#0072B2", "#E69F00"], ["total effect S$_T$", "first order S$_1$"])
-        if noise is not None:
-            ax.axvline(noise, color="#C00000", lw=1, ls="--", label=f"Monte Carlo noise share ({noise:.2f})")
+        _hbars(ax, shown, ["ST", "S1"], ["#0072B2", "#E69F00"], ["total effect S$_T$", "first order S$_1$"])
+        ends = [c for c in ("ST_high", "S1_high", "ST", "S1") if c in shown.columns]
+        ax.set_xlim(0, max(1e-3, float(shown[ends].max().max())) * 1.1)
         ax.set_xlabel("share of the outcome's variance, replicate noise removed\n(whiskers: 95% bootstrap interval)")
         ax.legend(loc="lower right")
         _title(fig, _sensitivity_title(indices, "Sobol'"), n_points, n_replicates)
+        reading = ("Reading: S$_T$ is the share of the outcome's variance a parameter accounts for, alone and with "
+                   "others; S$_1$ alone. A parameter whose S$_T$ interval reaches 0 is not told apart from noise. "
+                   f"Indices cannot be negative: {below} estimate(s) below 0 (noise) are drawn at 0, "
+                   "whiskers cut at 0. ")
+        if noise is not None:
+            reading += (f"Replicate noise made up {noise:.2f} of the outcome's variance across runs; it is "
+                        "removed before the indices are computed (docs/figures.md).")
+        # a figure-level label, so the constrained layout keeps room for it under the axis label
+        fig.supxlabel("\n".join(textwrap.wrap(reading, 150)), fontsize=6.3, color="#333333", x=0.01, ha="left")
     return fig
+
+
+def sobol_shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """Sobol' indices as drawn: estimates and interval bounds below 0 (noise: an index is a share of a
+    variance, never negative) at 0."""
+    cols = [c for c in ("S1", "S1_low", "S1_high", "ST", "ST_low", "ST_high") if c in frame.columns]
+    return frame.assign(**{c: frame[c].clip(lower=0.0) for c in cols})
 
 
 def morris_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Figure:
@@ -567,15 +591,17 @@ def morris_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Fi
     return fig
 
 
-SHORT = {"p_enforced": "surrender", "p_arrested": "arrest abroad"}
+SHORT = {"p_enforced": "custody", "p_arrested": "arrest abroad"}
 
 
 def _measure_tick(row: pd.Series) -> str:
-    """A measure in a few words: what, by when, whose (e.g. "surrender by 60, accused 0")."""
+    """A measure in a few words: what, by when, whose (e.g. "custody by 60, accused 0")."""
     outcome = str(row["outcome"])
     text = f"{SHORT[outcome]} by {int(row['horizon'])}" if outcome in SHORT else outcome.replace("_", " ")
-    accused = str(row.get("accused", ALL))
-    return text if accused == ALL else f"{text}, accused {accused}"
+    accused = row.get("accused", ALL)
+    if style.is_all(accused):
+        return f"{text}, {style.ALL_LABEL}" if outcome in SHORT else text
+    return f"{text}, accused {int(accused)}"
 
 
 def ranking_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> Figure:
@@ -619,7 +645,9 @@ def ranking_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> F
         if len(rows):
             fig.legend(loc="outside lower center", fontsize=6, frameon=False)
         name = "Sobol'" if method == "sobol" else "Morris"
-        _title(fig, f"{name} ranking of the parameters over {len(measures)} outcome(s)", n_points, n_replicates)
+        joint = any(lab.endswith(style.ALL_LABEL) for lab in labels.values())
+        _title(fig, f"{name} ranking of the parameters over {len(measures)} outcome(s)"
+               + (f"; {style.ALL_LABEL}: {style.ALL_MEANS}" if joint else ""), n_points, n_replicates)
     return fig
 
 
@@ -627,12 +655,13 @@ def ranking_figure(indices: pd.DataFrame, n_points: int, n_replicates: int) -> F
 MAX_ALTERNATIVES = 4
 
 
-def paired_figure(paired: pd.DataFrame, n_replicates: int, head_of_state: list[int] | None = None) -> Figure:
-    """Each alternative's paired difference in enforcement probability from the base by horizon, one panel
-    per alternative and one colour per accused: the 95% paired interval (bars) over the unpaired one
-    (grey), which is what independent runs of the two scenarios would have given."""
+def paired_figure(paired: pd.DataFrame, n_replicates: int, head_of_state: list[int] | None = None,
+                  titles: dict[str, str] | None = None) -> Figure:
+    """Each alternative's paired difference in the probability of custody from the base by horizon, one
+    panel per alternative (titled by ``titles``, else its name in words) and one colour per accused: the
+    95% paired interval (bars) over the unpaired one (grey), which independent runs would have given."""
     names = list(dict.fromkeys(paired["alternative"]))[:MAX_ALTERNATIVES]
-    accused = list(dict.fromkeys(paired["accused"].astype(str)))
+    accused = list(dict.fromkeys(int(a) for a in accused_codes(paired["accused"])))
     horizons = sorted(paired["horizon"].unique())
     with style.rc():
         fig = style.new_figure("paired")
@@ -642,7 +671,7 @@ def paired_figure(paired: pd.DataFrame, n_replicates: int, head_of_state: list[i
         for ax, name in zip(axes, names):
             mine = paired[paired["alternative"] == name]
             for k, who in enumerate(accused):
-                rows = mine[mine["accused"].astype(str) == who].set_index("horizon").reindex(horizons)
+                rows = mine[accused_codes(mine["accused"]) == who].set_index("horizon").reindex(horizons)
                 at = x - 0.4 + width * (k + 0.5)
                 ax.vlines(at, rows["unpaired_low"], rows["unpaired_high"], color="#BBBBBB", lw=4,
                           label="unpaired 95% interval" if k == 0 else None)
@@ -652,13 +681,27 @@ def paired_figure(paired: pd.DataFrame, n_replicates: int, head_of_state: list[i
             ax.axhline(0, color="#333333", lw=0.7)
             ax.set_xticks(x, [str(h) for h in horizons])
             ax.set_xlabel("by month")
-            ax.set_title(name, fontsize=8)
-        axes[0].set_ylabel("difference in enforcement probability\n(alternative − base, 95% paired interval)")
+            title = (titles or {}).get(name) or words(name)
+            ax.set_title("\n".join(textwrap.wrap(title, 58 // len(names) + 20)), fontsize=8)
+        axes[0].set_ylabel("difference in the probability\nof custody by the month\n(alternative − base,\n"
+                           "95% paired interval)")
         handles, labels = axes[0].get_legend_handles_labels()
+        labels = [f"{style.ALL_LABEL}\n({style.ALL_MEANS})" if lab == style.ALL_LABEL else lab for lab in labels]
         fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4))
         extra = f", first {MAX_ALTERNATIVES} of {paired['alternative'].nunique()} alternatives" \
             if paired["alternative"].nunique() > MAX_ALTERNATIVES else ""
         k = paired["alternative"].nunique()
-        fig.suptitle(f"Paired differences from the base on common random numbers: the base and {k} "
-                     f"alternative{'s' if k > 1 else ''} × {n_replicates:,} replicates{extra}", x=0.01, ha="left")
+        text = (f"Paired differences from the base on common random numbers: the base and {k} "
+                f"alternative{'s' if k > 1 else ''} × {n_replicates:,} replicates{extra}")
+        fig.suptitle("\n".join(textwrap.wrap(text, 82)), x=0.01, ha="left")
     return fig
+
+
+ACRONYMS = {"au", "eu", "un", "us", "uk", "icc", "asp", "csto", "nato", "brics", "sco", "cis", "oic"}
+
+
+def words(name: str) -> str:
+    """An identifier in words: ``mongolia_compliant`` -> 'Mongolia compliant', ``without_au`` -> 'Without AU'."""
+    parts = [w.upper() if w in ACRONYMS else w for w in name.replace("-", "_").split("_") if w]
+    text = " ".join(parts)
+    return text[:1].upper() + text[1:]

@@ -54,7 +54,9 @@ def tradeoff_figure(peeling: Peeling, chosen: int | None = None, title: str = "P
         ax.set_xlabel("coverage: share of the cases of interest inside the box")
         ax.set_ylabel("density: share of the box's\npoints that are of interest")
         fig.legend(handles=handles, title="restricted\nparameters", loc="outside right center", title_fontsize=7.5)
-        fig.suptitle(f"{title} ({len(t)} boxes, {int(t['n'].iloc[0]):,} points)", x=0.01, ha="left")
+        points = f"{int(t['n'].iloc[0]):,} points"
+        text = f"{title} ({len(t)} boxes on the peeling trajectory" + ("" if points in title else f", {points}") + ")"
+        fig.suptitle("\n".join(textwrap.wrap(text, 72)), x=0.01, ha="left")
     return fig
 
 

@@ -1,6 +1,6 @@
 """Sobol' and Morris indices (SALib) of the outcomes a sensitivity study asks for, with their noise.
 
-A ``Measure`` is one number per replicate (surrender to the court by a horizon, arrest abroad, a
+A ``Measure`` is one number per replicate (custody by a horizon, arrest abroad, a
 count, the custody month) for one accused or all; ``replicate_values`` reads it from a results
 folder's runs and ``outcome_values`` averages it per design point with its Monte Carlo standard
 error. ``design_indices`` turns the per-point values of a Sobol' or Morris design into indices
@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis.metrics import ALL, enforced
+from sim.analysis.metrics import ALL, accused_key, enforced
 from sim.errors import UserError
 from sim.model.outcomes import BY_NAME, OUTCOMES
 
 PROBABILITIES = {  # shares of replicates in which the event happened by the horizon
-    "p_enforced": "probability of surrender to the court by month {horizon}",
+    "p_enforced": "probability of custody by month {horizon}",
     "p_arrested": "probability of arrest by a host state abroad by month {horizon}",
 }
 MEANS = {  # means over replicates, to the run's end
@@ -30,6 +30,11 @@ MEANS = {  # means over replicates, to the run's end
     **{o.name: f"mean {o.doc.split(' (')[0]}" for o in OUTCOMES if o.kind in ("count", "real")},
 }
 MEASURES = {**PROBABILITIES, **MEANS}
+ALL_MEANS = {  # what a measure of "all accused" is: the joint event for probabilities (as replicate_values computes)
+    "p_enforced": "every one in custody",
+    "p_arrested": "every one arrested by a host abroad",
+    "custody_month": "of the last one, when every one is in custody",
+}
 KEYS = ("outcomes", "horizons", "accused", "resamples")
 RENAMED = {"outcome": "outcomes", "horizon": "horizons"}  # the keys of version 0.1
 RESAMPLES = 1000
@@ -39,11 +44,15 @@ SEED_TAG = 0x53454E53  # "SENS": the bootstrap's stream, apart from the design's
 @dataclass(frozen=True)
 class Measure:
     """One outcome of a sensitivity study: ``outcome`` (a key of MEASURES) by ``horizon`` for ``accused``
-    (an index as text, or "all": every accused, summed for counts; per-run outcomes are always "all")."""
+    (an index, or ``ALL``: every accused, summed for counts; per-run outcomes are always ``ALL``; "all" and
+    the text of an index are read as ``accused_key`` reads them)."""
 
     outcome: str
     horizon: int
-    accused: str
+    accused: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "accused", accused_key(self.accused))
 
     @property
     def per_run(self) -> bool:
@@ -54,13 +63,16 @@ class Measure:
         text = MEASURES[self.outcome].format(horizon=self.horizon)
         if self.per_run:
             return text
-        return f"{text}, {'all accused' if self.accused == ALL else f'accused {self.accused}'}"
+        if self.accused != ALL:
+            return f"{text}, accused {self.accused}"
+        return f"{text}, all accused ({ALL_MEANS.get(self.outcome, 'summed over the accused')})"
 
     @property
     def key(self) -> str:
         """A short unique name, e.g. p_enforced@60#0 (outcome, horizon for probabilities, accused)."""
         when = f"@{self.horizon}" if self.outcome in PROBABILITIES else ""
-        return f"{self.outcome}{when}" + ("" if self.per_run else f"#{self.accused}")
+        who = "all" if self.accused == ALL else str(self.accused)
+        return f"{self.outcome}{when}" + ("" if self.per_run else f"#{who}")
 
 
 @dataclass(frozen=True)
@@ -97,7 +109,7 @@ def sensitivity_spec(table: Mapping[str, Any], horizon: int, n_accused: int) -> 
             raise UserError(f"[sensitivity] horizons must be whole numbers of months in 1..{horizon}, got {h!r}")
     accused = _listed(table.get("accused", [0]))
     for a in accused:
-        if not (a == ALL or (isinstance(a, int) and not isinstance(a, bool) and 0 <= a < n_accused)):
+        if not (a == "all" or (isinstance(a, int) and not isinstance(a, bool) and 0 <= a < n_accused)):
             raise UserError(f"[sensitivity] accused must be indices 0..{n_accused - 1} or \"all\", got {a!r}")
     for name, values in (("outcomes", outcomes), ("horizons", horizons), ("accused", accused)):
         if not values or len(set(map(str, values))) < len(values):
@@ -109,7 +121,7 @@ def sensitivity_spec(table: Mapping[str, Any], horizon: int, n_accused: int) -> 
     for o in outcomes:
         for h in (horizons if o in PROBABILITIES else [horizon]):
             for a in ([ALL] if o in BY_NAME and BY_NAME[o].per_run else accused):
-                m = Measure(o, int(h), str(a))
+                m = Measure(o, int(h), a)
                 measures.setdefault(m.key, m)
     return Spec(tuple(measures.values()), resamples)
 
@@ -119,7 +131,7 @@ def replicate_values(runs: pd.DataFrame, measure: Measure) -> pd.Series:
     (the custody month of a replicate without custody)."""
     outcome, h, accused = measure.outcome, measure.horizon, measure.accused
     keys = ["point", "replicate"]
-    mine = runs if accused == ALL or measure.per_run else runs[runs["accused"].astype(str) == accused]
+    mine = runs if accused == ALL or measure.per_run else runs[runs["accused"] == accused]
     if outcome in PROBABILITIES:
         hit = enforced(mine, h)
         if outcome == "p_arrested":

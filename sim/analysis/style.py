@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from sim.model.params import lookup
+from sim.names import ALL_ACCUSED
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -29,7 +30,7 @@ SIZES = {  # (width, height) in inches per figure kind
     "curves": (WIDTH, 4.4),
     "survival": (WIDTH, 3.3),
     "routes": (WIDTH, 4.6),
-    "sobol": (WIDTH, 4.6),
+    "sobol": (WIDTH, 5.0),
     "morris": (WIDTH, 4.6),
     "ranking": (WIDTH, 6.4),
     "paired": (WIDTH, 3.6),
@@ -123,18 +124,28 @@ def parameter_label(name: str, width: int = 48, brief: bool = False) -> str:
     return "\n".join(textwrap.wrap(doc, width)) + f"\n{name}"
 
 
-def accused_label(accused: str, head_of_state: list[int] | None = None) -> str:
-    """'accused 0 (head of state)', 'accused 1 (senior official)', or 'all accused'."""
-    if str(accused) == "all":
-        return "all accused"
+ALL_LABEL = "all accused"
+ALL_MEANS = "every one in custody"  # what "all accused" means for custody: the joint event, on every figure
+
+
+def is_all(accused: object) -> bool:
+    """Whether ``accused`` stands for all accused (``ALL_ACCUSED``, or "all" in a folder of an older version)."""
+    return str(accused) in ("all", str(ALL_ACCUSED))
+
+
+def accused_label(accused: int | str, head_of_state: list[int] | None = None) -> str:
+    """'accused 0 (head of state)', 'accused 1 (senior official)', or 'all accused' (figures that show the
+    latter say what it means: ALL_MEANS)."""
+    if is_all(accused):
+        return ALL_LABEL
     j = int(accused)
     if head_of_state is None or j >= len(head_of_state):
         return f"accused {j}"
     return f"accused {j} ({'head of state' if head_of_state[j] else 'senior official'})"
 
 
-def accused_color(accused: str) -> str:
-    return ALL_COLOR if str(accused) == "all" else ACCUSED_COLORS[int(accused) % len(ACCUSED_COLORS)]
+def accused_color(accused: int | str) -> str:
+    return ALL_COLOR if is_all(accused) else ACCUSED_COLORS[int(accused) % len(ACCUSED_COLORS)]
 
 
 def fmt_value(value: Any) -> str:

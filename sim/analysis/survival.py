@@ -4,7 +4,7 @@ custody route as competing risks (Aalen-Johansen, statsmodels CumIncidenceRight)
 Time convention: an accused taken into custody in month m (``custody_month == m``, months counted
 from 0) has event time m + 1, i.e. custody happened within the first m + 1 months; an accused still
 free after a run of T months is censored at T. ``surv`` at month t is then the probability of being
-still free after t months, S(t) = P(custody_month >= t), and 1 - S(H) is the enforcement probability
+still free after t months, S(t) = P(custody_month >= t), and 1 - S(H) is the probability of custody by month H
 at H (``custody_month < H``) of sim.analysis.metrics, exactly so when nothing is censored before H.
 """
 
@@ -82,7 +82,7 @@ def kaplan_meier(runs: pd.DataFrame, horizon, by: Sequence[str] | None = None, *
 
     ``horizon`` is the run length T in months: one number, an array with one value per row of
     ``runs``, or a Series indexed by point id (``Results.run_length()``) when it differs by point. With
-    ``accused`` in ``by`` the groups also include accused "all": time until every accused of the
+    ``accused`` in ``by`` the groups also include accused ``ALL`` (all accused): time until every accused of the
     replicate is in custody. ``by=None`` groups by point and accused, or by accused alone for a
     ``sim.simulate`` frame. Columns: the ``by`` columns, month, surv, surv_low, surv_high, n.
     """
@@ -102,7 +102,7 @@ def kaplan_meier(runs: pd.DataFrame, horizon, by: Sequence[str] | None = None, *
     curves = []
     for part in parts:
         if "accused" in by:
-            part = part.assign(accused=part["accused"].astype(str))
+            part = part.assign(accused=part["accused"].astype("int64"))
         groups = part.groupby(by, sort=True, observed=True) if by else [((), part)]
         for key, g in groups:
             end = int(g["_length"].max()) if until is None else min(int(until), int(g["_length"].max()))
@@ -237,7 +237,7 @@ def cumulative_incidence(runs: pd.DataFrame, horizon, by: Sequence[str] = ("poin
     records = pd.concat([runs[by].reset_index(drop=True),
                          competing_records(runs, horizon, detention=detention).reset_index(drop=True)], axis=1)
     if "accused" in by:
-        records["accused"] = records["accused"].astype(str)
+        records["accused"] = records["accused"].astype("int64")
     events = list(EVENT_TYPES if detention and "detained_month" in runs.columns else ROUTES[1:])
     curves = []
     groups = records.groupby(by, sort=True, observed=True) if by else [((), records)]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import style
-from sim.analysis.metrics import ALL, enforced, p_column, wilson_interval
+from sim.analysis.metrics import ALL, accused_key, enforced, p_column, wilson_interval
 from sim.analysis.plots import is_grid
 from sim.analysis.survival import kaplan_meier
 from sim.errors import UserError
@@ -28,6 +28,7 @@ from sim.model.outcomes import OUTCOMES, ROUTES
 Z95 = 1.959963984540054  # the 97.5% standard normal quantile: 95% intervals of means
 MAX_LEVELS = 12  # an axis shows a parameter's values when it has at most this many, else bins
 BINS = 8
+EVERY = "all"  # the choice of all accused (the frames hold ALL, -1)
 MODES = ("all", "nearest", "range")  # what a parameter off the axes does: any value, a slice, a range
 KM_COLUMNS = ["point", "replicate", "accused", "in_custody", "custody_month"]
 
@@ -133,11 +134,11 @@ def _plain(doc: str) -> str:
 
 
 def measures(summary_columns: Sequence[str], runs_columns: Sequence[str]) -> list[Measure]:
-    """Every outcome a folder can show: the summary's enforcement probabilities by each horizon, each
+    """Every outcome a folder can show: the summary's probabilities of custody by each horizon, each
     custody route's share by each horizon, and the mean of every count, real or month outcome of the
     output schema that runs.parquet holds."""
     found = sorted(int(m[1]) for c in summary_columns if (m := re.fullmatch(r"p_enforced_(\d+)", c)))
-    out = [Measure(p_column(h), f"enforcement probability by month {h}", "share", "summary", horizon=h)
+    out = [Measure(p_column(h), f"probability of custody by month {h}", "share", "summary", horizon=h)
            for h in found]
     have = set(runs_columns)
     if {"route", "custody_month", "in_custody"} <= have:
@@ -156,14 +157,25 @@ def measures(summary_columns: Sequence[str], runs_columns: Sequence[str]) -> lis
     return out
 
 
+def accused_text(measure: Measure, accused: str, head_of_state: list[int] | None) -> str:
+    """Whom a value is about; "all accused" says what it means for this measure: every one in custody
+    (the probabilities of custody), or the counts summed over the accused (per-run outcomes are the run's)."""
+    label = style.accused_label(accused, head_of_state)
+    if str(accused) != ALL or measure.per_run:
+        return label
+    if measure.source == "summary":
+        return f"{label} ({style.ALL_MEANS})"
+    return f"{label} ({'the last one taken, where every one was' if measure.month else 'summed over the accused'})"
+
+
 def accused_options(measure: Measure, summary: pd.DataFrame) -> list[str]:
-    """The accused a measure can be shown for: "all" only for per-run outcomes, no "all" for a route."""
-    values = sorted({str(a) for a in summary["accused"]} - {ALL}, key=int)
+    """The accused a measure can be shown for, as choices: "all" only for per-run outcomes, no "all" for a route."""
+    values = [str(a) for a in sorted({int(a) for a in summary["accused"]} - {ALL})]
     if measure.per_run:
-        return [ALL]
+        return [EVERY]
     if measure.route is not None:
         return values
-    return [*values, ALL]
+    return [*values, EVERY]
 
 
 # ----------------------------------------------------------------------------- per-point values
@@ -188,11 +200,12 @@ def _mean_table(point: pd.Series, value: pd.Series) -> pd.DataFrame:
 def point_values(results: Results, measure: Measure, accused: str) -> pd.DataFrame:
     """One row per point: n replicates, the value, its 95% interval (low, high), and k (shares) or sd (means)."""
     accused = str(accused)
+    code = accused_key(accused)
     if accused not in accused_options(measure, results.summary):
         raise UserError(f"{measure.label} cannot be shown for accused {accused!r}; "
                         f"choose one of {', '.join(accused_options(measure, results.summary))}")
     if measure.source == "summary":
-        rows = results.summary[results.summary["accused"].astype(str) == accused].sort_values("point")
+        rows = results.summary[results.summary["accused"] == code].sort_values("point")
         col = measure.key
         return pd.DataFrame({"point": rows["point"].astype(int).to_numpy(), "n": rows["n"].to_numpy(),
                              "value": rows[col].to_numpy(), "low": rows[f"{col}_low"].to_numpy(),
@@ -202,15 +215,15 @@ def point_values(results: Results, measure: Measure, accused: str) -> pd.DataFra
     number = runs["accused"].to_numpy()
     if measure.route is not None:
         assert measure.horizon is not None
-        mine = runs[number == int(accused)]
+        mine = runs[number == code]
         hit = pd.Series(enforced(mine, measure.horizon) & (mine["route"] == measure.route).to_numpy())
         return _share_table(mine["point"], hit)
     value = runs[measure.column].astype("Float64").astype(float)
     if measure.per_run:  # one row per replicate: accused 0's
         first = number == number.min()
         return _mean_table(runs.loc[first, "point"], value[first])
-    if accused != ALL:
-        mine = number == int(accused)
+    if code != ALL:
+        mine = number == code
         return _mean_table(runs.loc[mine, "point"], value[mine])
     per = runs[["point", "replicate"]].assign(v=value.to_numpy())
     grouped = per.groupby(["point", "replicate"], sort=True)["v"]
@@ -231,6 +244,13 @@ class Filter:
     value: float | None = None
     low: float | None = None
     high: float | None = None
+
+
+def default_axes(swept: Sequence[str], box: pd.DataFrame | None) -> list[str]:
+    """The swept parameters in the order the axes take them: those a discovery's PRIM box restricts first
+    (so the box is on the first heatmap), then the others, each group in the design's order."""
+    restricted = set(box["parameter"]) if box is not None and "parameter" in box else set()
+    return [n for n in swept if n in restricted] + [n for n in swept if n not in restricted]
 
 
 def default_filter(points: pd.DataFrame, name: str, grid: bool) -> Filter:
@@ -343,9 +363,9 @@ def point_parameters(results: Results, point: int) -> pd.DataFrame:
     table = results.points.set_index("point")
     if point not in table.index:
         raise UserError(f"point {point} is not in this folder (ids 0..{int(table.index.max())})")
-    row = table.loc[point]
     names = [*results.swept, *[c for c in table.columns if c not in results.swept]]
-    return pd.DataFrame({"parameter": names, "value": [row[n] for n in names]})
+    # each value from its own column, so an integer (a seed) stays an integer and is printed as one
+    return pd.DataFrame({"parameter": names, "value": pd.Series([table[n].loc[point] for n in names], dtype=object)})
 
 
 def point_survival(results: Results, point: int) -> pd.DataFrame:

@@ -16,20 +16,23 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import solara
 
 from sim.analysis import style
+from sim.analysis.metrics import ALL
 from sim.analysis.plots import is_grid
 from sim.app import explorer_figures as figures
-from sim.app.app import Picture, png_url
 from sim.app.exploration import (
     Filter,
     Measure,
     accused_options,
+    accused_text,
     apply_filters,
     box_limits,
     cells,
+    default_axes,
     default_filter,
     kinds_of,
     make_axis,
@@ -40,6 +43,7 @@ from sim.app.exploration import (
     point_survival,
     point_values,
 )
+from sim.app.pictures import Picture, png_url
 from sim.errors import UserError
 from sim.experiments.results import Results, load_results
 
@@ -53,7 +57,9 @@ SURVIVAL_ALT = "Kaplan-Meier curves of the chosen point"
 CSS = """
 .sim-filter .v-input__slot { flex-wrap: wrap; }
 .sim-filter .v-input__slot > .v-label { width: 100%; font-size: 0.85em; }
-.sim-table td, .sim-table th { padding: 1px 8px; font-size: 0.82em; text-align: left; }
+.sim-table td, .sim-table th { padding: 1px 8px; font-size: 0.82em; text-align: left; vertical-align: top; }
+.sim-table td { overflow-wrap: anywhere; }
+.sim-table-box { max-width: 100%; overflow-x: auto; }
 """
 
 
@@ -75,11 +81,19 @@ def _table_html(frame: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
                    for row in frame.itertuples(index=False))
-    return f"<table class='sim-table'><tr>{head}</tr>{body}</table>"
+    return f"<div class='sim-table-box'><table class='sim-table'><tr>{head}</tr>{body}</table></div>"
 
 
 def _cell(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    """A table cell: integers (seeds, counts) in full, other numbers to 4 significant digits."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):d}"
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return f"{int(number):d}" if number.is_integer() and abs(number) >= 1e4 else f"{number:.4g}"
+    return str(value)
 
 
 @solara.component
@@ -127,7 +141,9 @@ def PointDetails(results: Results, point: int):
                           [point])
     with solara.Row(gap="24px", style={"flex-wrap": "wrap"}):
         solara.HTML(tag="div", unsafe_innerHTML=f"<b>Point {point}</b>{_table_html(params)}")
-        solara.HTML(tag="div", unsafe_innerHTML=f"<b>Summary</b>{_table_html(rows[shown].round(3))}")
+        table = rows[shown].round(3).astype({"accused": object})
+        table.loc[table["accused"] == ALL, "accused"] = "all"
+        solara.HTML(tag="div", unsafe_innerHTML=f"<b>Summary</b>{_table_html(table)}")
     Picture(url, SURVIVAL_ALT)
 
 
@@ -137,15 +153,16 @@ def Explorer(folder: str):
     swept = results.swept
     options = solara.use_memo(lambda: measures(results.summary.columns, results.runs_columns), [])
     by_label = {m.label: m for m in options}
-    longest = [m for m in options if m.source == "summary"][-1]  # enforcement by the longest horizon
+    longest = [m for m in options if m.source == "summary"][-1]  # custody by the longest horizon
     measure_label = solara.use_reactive(longest.label)
     measure: Measure = by_label[measure_label.value]
     who = accused_options(measure, results.summary)
     accused_choice = solara.use_reactive(who[0])
     accused = accused_choice.value if accused_choice.value in who else who[0]
     view = solara.use_reactive(VIEWS[0] if len(swept) >= 2 else VIEWS[1])
-    x = solara.use_reactive(swept[0] if swept else NONE)
-    y = solara.use_reactive(swept[1] if len(swept) >= 2 else NONE)
+    axes = default_axes(swept, results.discovery)  # a discovery's box starts on the axes
+    x = solara.use_reactive(axes[0] if axes else NONE)
+    y = solara.use_reactive(axes[1] if len(axes) >= 2 else NONE)
     grid = is_grid(results.points, swept)
     filters = solara.use_reactive({n: default_filter(results.points, n, grid) for n in swept})
     point = solara.use_reactive(int(results.points["point"].iloc[0]))
@@ -160,7 +177,7 @@ def Explorer(folder: str):
         with solara.Card("Outcome"):
             solara.Select("Outcome", values=list(by_label), value=measure_label)
             solara.Select("Accused", values=who, value=accused, on_value=accused_choice.set)
-            solara.Text(f"shown for: {style.accused_label(accused, hos)}", style={"font-size": "0.85em"})
+            solara.Text(f"shown for: {accused_text(measure, accused, hos)}", style={"font-size": "0.85em"})
         if swept:
             with solara.Card("Axes"):
                 solara.ToggleButtonsSingle(value=view, values=VIEWS)
@@ -188,7 +205,7 @@ def Explorer(folder: str):
         assert xaxis is not None
         table = cells(kept_values, measure.kind, xaxis, yaxis)
         sliced = "; ".join(_filter_text(filters.value[n]) for n in off)
-        title = (f"{measure.label}, {style.accused_label(accused, hos)}: {len(kept)} of {len(results.points)} points"
+        title = (f"{measure.label}, {accused_text(measure, accused, hos)}: {len(kept)} of {len(results.points)} points"
                  + (f" ({sliced})" if sliced else ""))
         if table.empty:
             solara.Warning("No design point is left with these slices and ranges; widen them.")

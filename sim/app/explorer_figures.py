@@ -101,9 +101,9 @@ def curves(table: pd.DataFrame, measure: Measure, accused: str, x: Axis, y: Axis
             ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel(style.parameter_label(x.name, 80) + (" (bin centres)" if x.edges is not None else ""))
         ax.set_ylabel("\n".join([measure.label[:60], "(band: 95% interval)"]), fontsize=8)
-        if y is not None:
-            ax.legend(loc="best", fontsize=7, title=style.parameter_label(y.name, 30),
-                      title_fontsize=7)
+        if y is not None:  # beside the axes, never on a curve
+            fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize=7,
+                       title=style.parameter_label(y.name, 30), title_fontsize=7)
         _title(fig, title)
     return fig
 
@@ -117,11 +117,11 @@ def survival(km: pd.DataFrame, title: str, head_of_state: list[int] | None) -> F
             color = style.accused_color(a)
             ax.fill_between(c["month"], c["surv_low"], c["surv_high"], step="post", color=color, alpha=0.18, lw=0)
             ax.step(c["month"], c["surv"], where="post", color=color, lw=1.5, ls="--" if a == ALL else "-",
-                    label=style.accused_label(a, head_of_state))
+                    label=style.accused_label(a, head_of_state) + (f"\n({style.ALL_MEANS})" if a == ALL else ""))
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlim(0, km["month"].max())
         ax.set_xlabel("months since the warrant")
         ax.set_ylabel("share not yet in custody")
-        ax.legend(loc="lower left", fontsize=7)
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize=7)  # beside, not on
         _title(fig, title)
     return fig

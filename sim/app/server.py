@@ -1,9 +1,11 @@
-"""Serve the browser faces (``python -m sim viz``, ``python -m sim explore``) and fill Solara's offline asset
-cache (``python -m sim viz-assets``).
+"""Serve the browser faces (``python -m sim viz``, ``python -m sim explore``) and check that their
+front end is installed.
 
-Solara's page loads its front end (Vue, Vuetify, RequireJS, fonts) through its server from a
-public CDN. The server looks in a cache folder first, ``<sys.prefix>/share/solara/cdn/``; on a
-machine without internet that folder must be filled beforehand, from the npm registry.
+Solara's page loads its front end (Vue, Vuetify, RequireJS, fonts: npm packages) through its
+server, which looks in a cache folder first, ``<sys.prefix>/share/solara/cdn/``, and only then in a
+public CDN. The PyPI package solara-assets (a dependency of this project) puts those packages in
+that folder at install time, so the page needs no internet; ``required_assets`` reads which
+packages and versions the installed Solara asks for, and a test checks that every one is there.
 """
 
 from __future__ import annotations
@@ -11,13 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tarfile
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -70,8 +69,9 @@ def serve(app: str, args: argparse.Namespace, what: str, env: dict[str, str] | N
         raise UserError(f"port {port} on {host} is already in use; stop the other server or choose --port")
     missing = missing_assets()
     if missing:
-        sys.stderr.write(f"note: {len(missing)} front-end package(s) are not cached ({missing[0].folder}, ...); "
-                         "the page fetches them from the CDN, so offline run `python -m sim viz-assets` first\n")
+        sys.stderr.write(f"note: {len(missing)} of Solara's front-end packages are not installed in {cache_dir()} "
+                         f"({', '.join(a.folder for a in missing)}); the page fetches them from the internet. "
+                         "Reinstall the project (`pip install -e .`, which brings solara-assets) to have them here\n")
     print(f"Opening {what} at http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
     return run_until_stopped(solara_command(host, port, app), {**os.environ, **TELEMETRY_OFF, **(env or {})})
 
@@ -124,8 +124,13 @@ def _port_free(host: str, port: int) -> bool:
 # ---------------------------------------------------------------- offline assets
 
 
+# Solara's widgets that load npm packages of their own and that the app and the explorer use: the grid of tiles
+# (solara.GridDraggable). Altair figures (vegalite.vue: vega@5, vega-lite@5, vega-embed@6) are not used.
+PAGE_WIDGETS = ("gridlayout.vue", "gridlayout_v3.vue")
+
+
 def required_assets() -> list[Asset]:
-    """The npm packages the app's page loads, read from the installed Solara's template and widgets.
+    """The npm packages the pages load, read from the installed Solara's template and the widgets they use.
 
     The versions are the ones this Solara pins, so an upgrade of Solara changes the list by itself.
     """
@@ -135,8 +140,7 @@ def required_assets() -> list[Asset]:
     solara_root = resources.files("solara")
     vue3 = ipyvue.__version__.startswith("3")
     sources = [(solara_root / "server" / "templates" / "solara.html.j2").read_text(encoding="utf-8")]
-    sources += [f.read_text(encoding="utf-8") for f in (solara_root / "widgets" / "vue").iterdir()
-                if f.name.endswith(".vue")]
+    sources += [(solara_root / "widgets" / "vue" / name).read_text(encoding="utf-8") for name in PAGE_WIDGETS]
     if server_settings.assets.fontawesome_enabled:
         sources.append(server_settings.assets.fontawesome_path)
     found: dict[str, Asset] = {}
@@ -148,7 +152,7 @@ def required_assets() -> list[Asset]:
                     found.setdefault(asset.folder, asset)
     if not any("solara-vuetify" in a.package for a in found.values()):
         raise UserError("could not find Solara's front-end package in its page template; "
-                        "this Solara version is not supported by `viz-assets`, please report it")
+                        "this Solara version is not supported, please report it")
     return sorted(found.values(), key=lambda a: a.folder)
 
 
@@ -175,79 +179,6 @@ def is_cached(folder: Path) -> bool:
 
 
 def missing_assets(assets: Iterable[Asset] | None = None, root: Path | None = None) -> list[Asset]:
+    """The packages of ``assets`` (default: those the installed Solara asks for) not whole in ``root``."""
     root = cache_dir() if root is None else root
     return [a for a in (required_assets() if assets is None else assets) if not is_cached(root / a.folder)]
-
-
-def fetch_assets(assets: Iterable[Asset], root: Path, npm: str = "npm", quiet: bool = False) -> list[Asset]:
-    """Unpack each missing package from the npm registry into ``root/<package>@<version>/``.
-
-    Idempotent: a package already there is skipped. Each folder appears whole or not at all
-    (unpacked next to it, then renamed). Returns the packages fetched.
-    """
-    fetched = []
-    root.mkdir(parents=True, exist_ok=True)
-    for asset in assets:
-        target = root / asset.folder
-        if is_cached(target):
-            _say(quiet, f"  {asset.folder}: already there")
-            continue
-        with tempfile.TemporaryDirectory(prefix="sim-assets-", dir=root) as tmp:
-            tarball = _npm_pack(npm, asset, Path(tmp))
-            staging = Path(tmp) / "unpacked"
-            _unpack_package(tarball, staging)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists():  # a partial folder from Solara's on-demand cache
-                shutil.rmtree(target)
-            os.replace(staging, target)
-        fetched.append(asset)
-        _say(quiet, f"  {asset.folder}: fetched")
-    return fetched
-
-
-def _npm_pack(npm: str, asset: Asset, dest: Path) -> Path:
-    exe = shutil.which(npm)
-    if exe is None:
-        raise UserError(f"`{npm}` was not found; install Node.js and npm (e.g. `apt-get install npm`) "
-                        "to fetch Solara's front-end packages")
-    spec = asset.folder
-    proc = subprocess.run([exe, "pack", spec, "--pack-destination", str(dest), "--silent"],
-                          cwd=dest, capture_output=True, text=True)
-    tarballs = sorted(dest.glob("*.tgz"))
-    if proc.returncode != 0 or not tarballs:
-        lines = (proc.stderr or proc.stdout or "no output").strip().splitlines() or ["no output"]
-        raise UserError(f"`npm pack {spec}` failed ({lines[-1].strip()}); check that the npm registry "
-                        "is reachable (npm config get registry)")
-    return tarballs[0]
-
-
-def _unpack_package(tarball: Path, dest: Path) -> None:
-    """Extract the tarball's ``package/`` directory as ``dest``."""
-    with tarfile.open(tarball) as tar:
-        members = []
-        for m in tar.getmembers():
-            top, _, rest = m.name.partition("/")
-            if top != "package" or not rest:
-                continue
-            m.name = rest
-            members.append(m)
-        tar.extractall(dest, members=members, filter="data")
-    if not (dest / "package.json").is_file():
-        raise UserError(f"{tarball.name} has no package/package.json; the npm registry returned "
-                        "something unexpected")
-
-
-def assets_command(args: argparse.Namespace) -> int:
-    """Fill Solara's CDN cache so the app works without internet (idempotent)."""
-    quiet = bool(getattr(args, "quiet", False))
-    root = cache_dir()
-    assets = required_assets()
-    _say(quiet, f"Solara front-end packages -> {root}")
-    fetched = fetch_assets(assets, root, quiet=quiet)
-    _say(quiet, f"{len(assets)} packages cached ({len(fetched)} fetched now)")
-    return 0
-
-
-def _say(quiet: bool, text: str) -> None:
-    if not quiet:
-        print(text, flush=True)

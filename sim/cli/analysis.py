@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from sim.cli.sweep import out_folder
-from sim.experiments import store
 from sim.experiments.config import load_experiment
+from sim.experiments.layout import BOX, DISCOVERY, SENSITIVITY
 from sim.experiments.runner import default_folder
 from sim.studies.figures import draw_figures
 from sim.studies.sensitivity import run_sensitivity
@@ -15,8 +16,14 @@ from sim.studies.sensitivity import run_sensitivity
 
 def plot_command(args: argparse.Namespace) -> int:
     """Redraw a results folder's figures from its files; nothing is rerun."""
+    from sim.experiments.results import load_results, pending_note
+
     folder = Path(args.folder)
-    paths = draw_figures(folder, args.kind)
+    results = load_results(folder)
+    note = pending_note(results)
+    if note:
+        sys.stderr.write(f"note: {note}\n")
+    paths = draw_figures(folder, args.kind, results)
     if not paths:
         print(f"{folder}: no figure applies (see `python -m sim plot --help` for the kinds)")
     for p in paths:
@@ -41,7 +48,7 @@ def _report(table, method: str | None, folder: Path) -> str:
     groups = list(table.groupby("measure", sort=False)) if "measure" in table.columns else [("", table)]
     rows = groups[0][1].sort_values(key, ascending=False, kind="stable")
     width = max(len(n) for n in rows["parameter"])
-    lines = [f"{method} indices of {rows['outcome_label'].iloc[0]} -> {folder / store.SENSITIVITY}"]
+    lines = [f"{method} indices of {rows['outcome_label'].iloc[0]} -> {folder / SENSITIVITY}"]
     if method == "sobol":
         lines.append(f"  {'parameter':<{width}}  {'S1':>14}  {'ST':>14}   (replicate noise removed)")
         for _, r in rows.iterrows():
@@ -61,24 +68,23 @@ def _report(table, method: str | None, folder: Path) -> str:
 
 def discover_command(args: argparse.Namespace) -> int:
     """PRIM over a finished sweep: where is the outcome by the horizon at least (or below) the threshold?"""
-    from sim.analysis.metrics import ALL
     from sim.studies.discovery import Question, discover
 
     folder = Path(args.folder)
-    accused = args.accused if args.accused == ALL else _index(args.accused)
+    accused = args.accused if args.accused == "all" else _index(args.accused)
     prim = {k: v for k, v in (("peel_alpha", args.peel_alpha), ("paste_alpha", args.paste_alpha),
                                ("mass_min", args.mass_min)) if v is not None}  # else PRIM's defaults
     question = Question(horizon=args.horizon, threshold=args.threshold, accused=str(accused), outcome=args.outcome,
                         below=args.below, density=args.density, **prim)
     out = out_folder(args.out)
     manifest = discover(folder, question, out, force=args.force)
-    where = out or folder / store.DISCOVERY
+    where = out or folder / DISCOVERY
     box = manifest["box"]
     print(f"box {box}: coverage {manifest['coverage']:.3f}, density {manifest['density']:.3f}, "
           f"mass {manifest['mass']:.3f} -> {where}")
     import pandas as pd
 
-    limits = pd.read_csv(where / "box.csv")
+    limits = pd.read_csv(where / BOX)
     for _, r in limits.iterrows():
         print(f"  {r['parameter']}: {r['low']:.4g} .. {r['high']:.4g}")
     return 0

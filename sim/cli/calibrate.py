@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sim.cli.sweep import out_folder
 from sim.errors import UserError
-from sim.experiments import store
 from sim.experiments.executors import check_executor, worker_count
+from sim.experiments.folders import SBC_FORMAT
 from sim.studies.calibration.config import load_calibration
-from sim.studies.calibration.folder import plan_outputs, run_calibration_folder
+from sim.studies.calibration.folder import POSTERIOR_SUMMARY, plan_outputs, run_calibration_folder
 
 
 def calibrate_command(args: argparse.Namespace) -> int:
@@ -26,7 +26,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
         if args.sbc < 2:
             raise UserError(f"--sbc {args.sbc}: coverage needs at least 2 pseudo-records (100 or more to be useful)")
         folder = out_folder(args.out) or Path("results") / f"{cal.name}-sbc"
-        plan = plan_outputs(folder, cal, args.force, store.SBC_FORMAT, claim=claim_for(cal, args.sbc),
+        plan = plan_outputs(folder, cal, args.force, SBC_FORMAT, claim=claim_for(cal, args.sbc),
                             resume=args.resume)
         workers = worker_count(args.workers)
         coverage = run_sbc_folder(cal, plan, records=args.sbc, workers=workers, quiet=args.quiet)
@@ -40,7 +40,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         import pandas as pd
 
-        summary = pd.read_csv(folder / store.SUMMARY)
+        summary = pd.read_csv(folder / POSTERIOR_SUMMARY)
         shown = summary[["parameter", "median", "q5", "q95", "width_ratio_90"]]
         t = manifest["timings"]
         print(f"{cal.name}: {manifest['calibration']['warrants']} warrants in {manifest['calibration']['runs']} runs; "

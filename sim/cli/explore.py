@@ -8,6 +8,7 @@ from pathlib import Path
 from sim.app.exploration import kinds_of
 from sim.app.explorer import FOLDER_ENV
 from sim.app.server import serve
+from sim.experiments.config import refuse_config_as_folder
 from sim.experiments.results import load_results
 
 EXPLORER = "sim.app.explorer"
@@ -15,6 +16,7 @@ EXPLORER = "sim.app.explorer"
 
 def explore_command(args: argparse.Namespace) -> int:
     """Check the folder (a bad one is one line here, not an error page), then serve the explorer on it."""
+    refuse_config_as_folder(args.folder)
     folder = Path(args.folder).resolve()
     results = load_results(folder)
     kinds = ", ".join(k.name for k in kinds_of(results))

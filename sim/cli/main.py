@@ -1,20 +1,25 @@
 """Command line: ``python -m sim <command>``. Parses, calls one function below, prints.
 
 Bad input of any kind ends in one line on stderr and exit status 2, never a traceback; Ctrl-C ends
-in one line and exit status 130.
+in one line and exit status 130, SIGTERM in the same line and exit status 143.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sim.errors import UserError
 from sim.names import FIGURE_KINDS
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143: stopped by SIGTERM, as a shell reports it
 
 # command -> "module:function" taking the parsed args and returning an exit status
 HANDLERS = {
@@ -29,7 +34,6 @@ HANDLERS = {
     "calibrate": "sim.cli.calibrate:calibrate_command",
     "viz": "sim.app.server:viz_command",
     "explore": "sim.cli.explore:explore_command",
-    "viz-assets": "sim.app.server:assets_command",
 }
 
 
@@ -96,12 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_options(p)
 
     p = sub.add_parser("compare", help="paired counterfactuals: a base scenario and alternatives on the same "
-                                        "replicate streams, paired differences in enforcement probability")
+                                        "replicate streams, paired differences in the probability of custody")
     p.add_argument("configs", nargs="+", metavar="CONFIG", help="a config with [alternatives.NAME] tables, or "
                    "BASE.toml ALT.toml ... (each a single scenario; the base's [experiment] settings apply)")
     _add_sweep_options(p)
 
-    p = sub.add_parser("discover", help="scenario discovery (PRIM) over a finished sweep: where is enforcement "
+    p = sub.add_parser("discover", help="scenario discovery (PRIM) over a finished sweep: where is custody "
                                          "likely, or unlikely?")
     p.add_argument("folder", metavar="DIR", help="results folder of a sweep with a sampled design (lhs or sobol)")
     p.add_argument("--outcome", default="p_enforced", help="p_enforced (custody by either route, default) or "
@@ -140,9 +144,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", metavar="FOLDER", help="results folder of a sweep or sensitivity study")
     p.add_argument("--port", type=int, default=8766)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
-
-    p = sub.add_parser("viz-assets", help="fill Solara's offline asset cache from the npm registry (offline machines)")
-    p.add_argument("--quiet", action="store_true", help="print nothing when all is well")
     return parser
 
 
@@ -172,21 +173,43 @@ def _outcome_table(markdown: bool) -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[list[bool]]:
+    """While a command runs, SIGTERM (a scheduler's end of job, ``kill PID``) stops it as Ctrl-C does: the
+    same one line, the finished blocks kept; the list holds True once it came."""
+    came = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield came
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        if not came[0]:  # a second one while the command stops is ignored: it is stopping already
+            came[0] = True
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield came
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module, _, func = HANDLERS[args.command].partition(":")
-    try:
-        handler = getattr(importlib.import_module(module), func)
-        return int(handler(args) or 0)
-    except UserError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt as exc:
-        sys.stderr.write(f"{str(exc) or 'interrupted'}\n")
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return 0
-    except OSError as exc:  # a file system failure the commands did not foresee: still one line
-        where = f" {exc.filename}" if exc.filename else ""
-        sys.stderr.write(f"error: cannot complete{where}: {exc.strerror or exc}; check the path and free space\n")
-        return EXIT_BAD_INPUT
+    with _sigterm_as_ctrl_c() as terminated:
+        try:
+            handler = getattr(importlib.import_module(module), func)
+            return int(handler(args) or 0)
+        except UserError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt as exc:
+            sys.stderr.write(f"{str(exc) or 'interrupted'}\n")
+            return EXIT_TERMINATED if terminated[0] else EXIT_INTERRUPTED
+        except BrokenPipeError:
+            return 0
+        except OSError as exc:  # a file system failure the commands did not foresee: still one line
+            where = f" {exc.filename}" if exc.filename else ""
+            sys.stderr.write(f"error: cannot complete{where}: {exc.strerror or exc}; check the path and free space\n")
+            return EXIT_BAD_INPUT

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sim.cli.sweep import out_folder
 from sim.engines.mesa.model import TribunalModel
 from sim.engines.mesa.story import account
-from sim.experiments import store
 from sim.experiments.config import load_experiment
+from sim.experiments.folders import MANIFEST
 from sim.experiments.posterior import load_posterior
 from sim.experiments.provenance import config_record
 from sim.model.params import Params, parse_overrides
 from sim.model.seeding import run_seed
-from sim.studies.single_run import plan_run, write_run
+from sim.studies.single_run import FILES, plan_run, write_run
 
 
 def run_command(args) -> int:
@@ -31,5 +31,5 @@ def run_command(args) -> int:
     print(account(model))
     if plan is not None:
         write_run(model, args.seed, plan, config_record(exp.text, exp.source) if exp else None)
-        print(f"Wrote {', '.join(store.RUN_FILES)} and {store.MANIFEST} to {plan.folder}/")
+        print(f"Wrote {', '.join(FILES)} and {MANIFEST} to {plan.folder}/")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -14,11 +15,17 @@ from sim.studies.sweep import run_sweep
 
 
 def out_folder(text: str | None) -> Path | None:
-    """The --out folder; an empty one is refused rather than read as "no --out"."""
+    """The --out folder; an empty one is refused rather than read as "no --out", and so is one whose bytes
+    are not UTF-8 (manifests record their folder as UTF-8 text), before anything is created."""
     if text is None:
         return None
     if not text.strip():
         raise UserError("--out is empty; give a folder path (or leave --out out for the default)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(text).decode("utf-8", "backslashreplace")
+        raise UserError(f"--out {shown} is not valid UTF-8; choose a folder name in UTF-8") from None
     return Path(text)
 
 

@@ -15,8 +15,8 @@ import pandas as pd
 from sim.data.real import states_at
 from sim.data.record import OUTCOME_KINDS, outcomes, recoding, record, record_date
 from sim.data.tables import CONFIDENCE, RECORD_ROUTES, load_table
+from sim.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 # Dates at which docs/data.md shows the roster, with what happens then.
 ROSTER_DATES = (
     ("2002-07-01", "entry into force of the Statute (Switzerland a party before joining the UN)"),

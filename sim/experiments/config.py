@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
-from sim.experiments import store
 from sim.experiments.posterior import Posterior, load_posterior
 from sim.model.params import Param, Params, check_references, flatten_tables, lookup, split_name, suggest
+from sim.names import FIGURE_KINDS
 from sim.simulate import DEFAULT_ENGINE, check_engine
 
 DEFAULT_BLOCK_SIZE = 1000  # replicates per work unit: a granularity of work and files, not of results
@@ -25,6 +25,33 @@ DEFAULT_BLOCK_SIZE = 1000  # replicates per work unit: a granularity of work and
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few KB of TOML; anything larger is the wrong file
 BOM = "\ufeff"
+
+
+def config_command(path: str | Path) -> tuple[str, str]:
+    """The command that runs a config and the folder it writes by default: ('sweep', 'results/baseline/');
+    a [sensitivity], [alternatives] or [calibration] table names its own command."""
+    try:
+        doc = read_toml(path)
+    except UserError:
+        return "sweep", "results/<name>/"
+    command = next((c for table, c in (("calibration", "calibrate"), ("alternatives", "compare"),
+                                      ("sensitivity", "sensitivity")) if table in doc), "sweep")
+    head = doc.get("calibration" if command == "calibrate" else "experiment")
+    name = head.get("name") if isinstance(head, dict) else None
+    return command, f"results/{name if isinstance(name, str) and _NAME.match(name) else Path(path).stem}/"
+
+
+def refuse_config_as_folder(folder: str | Path) -> None:
+    """A config given where a results folder belongs (``plot``, ``reproduce``, ``explore``) is a one-line
+    UserError naming the command that makes such a folder."""
+    path = Path(folder)
+    if path.suffix.lower() == ".toml" and path.is_file():
+        command, made = config_command(path)
+        raise UserError(f"{path} is an experiment config, not a results folder: `python -m sim {command} {path}` "
+                        f"makes the folder ({made}); give that folder")
+
+
+DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".json", ".png", ".svg")  # files the tool writes, never a config
 
 
 def read_config_text(path: str | Path) -> str:
@@ -42,6 +69,9 @@ def read_config_text(path: str | Path) -> str:
         raise UserError(f"cannot read config {path}: {exc.strerror or exc.__class__.__name__}") from None
     if stat.S_ISDIR(info.st_mode):
         raise UserError(f"config {path} is a folder, not a TOML file")
+    if path.suffix.lower() in DATA_SUFFIXES:
+        raise UserError(f"{path} is a {path.suffix.lstrip('.').upper()} data file, not an experiment config: give "
+                        f"the .toml (e.g. experiments/baseline.toml)")
     if not stat.S_ISREG(info.st_mode):
         raise UserError(f"config {path} is not a regular file (a device, pipe or socket); give a TOML file")
     if info.st_size > MAX_CONFIG_BYTES:
@@ -137,7 +167,6 @@ EXPERIMENT_KEYS = ("name", "description", "seed", "replicates", "block_size", "e
 SWEEP_KEYS = ("sampler", "n", "levels", "candidates", "second_order", "grid", "bounds", "common_random_numbers")
 OUTPUT_KEYS = ("horizons", "figures")
 SAMPLERS = ("grid", "lhs", "sobol", "morris")
-FIGURE_KINDS = store.FIGURE_KINDS
 DEFAULTS = {"seed": 0, "replicates": 1000, "engine": DEFAULT_ENGINE, "levels": 4, "second_order": True}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_POINTS = 100_000  # guards against a typo: a larger design would take long to validate and never finish
@@ -255,7 +284,39 @@ def experiment_from_text(text: str, source: str = "config") -> Experiment:
 
 
 def experiment_from_doc(doc: dict[str, Any], text: str, source: str) -> Experiment:
-    """Validate a parsed config: unknown tables and keys are errors with a did-you-mean hint."""
+    """Validate a parsed config: unknown tables and keys are errors with a did-you-mean hint; every error
+    names the config file and, where the message does not, the table of the key it is about."""
+    try:
+        return _experiment_from_doc(doc, text, source)
+    except UserError as exc:
+        raise UserError(located(str(exc), source, doc)) from None
+
+
+_PARAM_AT_START = re.compile(r"^(?:unknown parameter ')?([a-z_]+\.[a-z_0-9]+(?:\[\d+\])?)")
+
+
+def located(message: str, source: str, doc: dict[str, Any]) -> str:
+    """``message`` with the config file first and the key's table (``[parameters]``, ``[scenario]``,
+    ``[sweep.grid]``, ...) where the message names a parameter but no table."""
+    if source and source in message:
+        return message
+    where = ""
+    m = _PARAM_AT_START.match(message)
+    if m and not message.startswith("["):
+        name = m[1]
+        node = doc.get("sweep")
+        sweep: dict[str, Any] = node if isinstance(node, dict) else {}
+        tables = [("[parameters]", doc.get("parameters")), ("[sweep.grid]", sweep.get("grid")),
+                  ("[sweep.bounds]", sweep.get("bounds"))]
+        where = next((f"{table} " for table, keys in tables if isinstance(keys, dict) and name in keys), "")
+        scenario = doc.get("scenario")
+        if not where and name.startswith("scenario.") and isinstance(scenario, dict) and \
+                name.removeprefix("scenario.").split("[")[0] in scenario:
+            where = "[scenario] "
+    return f"{source}: {where}{message}" if source else message
+
+
+def _experiment_from_doc(doc: dict[str, Any], text: str, source: str) -> Experiment:
     check_tables(doc, source, TABLES, {"experiment": EXPERIMENT_KEYS, "sweep": SWEEP_KEYS, "outputs": OUTPUT_KEYS},
                  {t: wrong_command(t, source) for t in TABLE_COMMANDS if t not in TABLES})
     exp = _table(doc, "experiment", EXPERIMENT_KEYS)
@@ -307,6 +368,10 @@ def _posterior(doc: dict[str, Any], source: str, seed: int, replicates: int, swe
     if both:
         raise UserError(f"[sweep] sweeps {both[0]}, which the posterior also sets; sweep another parameter or drop "
                         "the posterior")
+    fixed = sorted({split_name(n)[0] for n in model_overrides(doc)} & set(posterior.names))
+    if fixed:
+        raise UserError(f"[parameters] and [posterior] both set {fixed[0]}; keep one of them (each posterior draw "
+                        "gives its own value)")
     for p in params[:1]:
         try:
             posterior.apply(p, 0)
@@ -365,6 +430,7 @@ def _design(doc: dict[str, Any], base: Params, seed: int) -> dict[str, Any]:
                         + ("[values]" if wanted == "grid" else "[low, high]"))
     values = flatten_tables(table, f"[sweep.{wanted}]")
     swept = tuple(values)
+    _check_set_once(doc, swept, f"[sweep.{wanted}]", "the sweep gives its values")
     for name in swept:
         _check_sweepable(name, wanted, base)
     out["swept"] = swept
@@ -412,6 +478,18 @@ _N_WORD = {"lhs": "points", "sobol": "base samples N (points = N·(2D+2), or N·
 def base_param(name: str) -> Param:
     """The schema entry of a swept name, ``accused.trip_rate[0]`` -> ``accused.trip_rate``."""
     return lookup(split_name(name)[0])
+
+
+def _check_set_once(doc: dict[str, Any], names: tuple[str, ...] | list[str], where: str, why: str) -> None:
+    """A parameter that ``where`` sets (canonical references) and that [scenario] or [parameters] sets too is
+    an error naming both: one of the two would silently win. (A whole list set there and one of its elements
+    here is one element of a base list, not a second value.)"""
+    for table in ("scenario", "parameters"):
+        node = doc.get(table, {})
+        given = flatten_tables({"scenario": node} if table == "scenario" else node, f"[{table}]")
+        both = [n for n in names if n in given]
+        if both:
+            raise UserError(f"[{table}] and {where} both set {both[0]}; keep one of them ({why})")
 
 
 def _check_sweepable(name: str, table: str, base: Params) -> None:

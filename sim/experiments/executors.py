@@ -128,20 +128,23 @@ def check_executor(workers: int | None, scheduler: str | None) -> None:
 # --- worker processes: no Ctrl-C of their own, and no life after their parent ------------------------------
 
 PR_SET_PDEATHSIG = 1
+STOPS = (signal.SIGINT, signal.SIGTERM)  # what stops a command; its pool workers leave both to it
 DASK_PORT = 8786  # the port of an address that names none
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A spawn-started pool of ``workers`` processes that ignore Ctrl-C and end with their parent."""
+    """A spawn-started pool of ``workers`` processes that ignore Ctrl-C and SIGTERM and end with their parent."""
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                                initializer=_end_with_parent, initargs=(os.getpid(),))
 
 
 def _end_with_parent(parent: int) -> None:
-    """In a worker: ignore Ctrl-C (the parent stops the pool) and exit as soon as the parent is gone; one
-    numba thread each (the fused engine), since the processes already share the cores."""
+    """In a worker: ignore Ctrl-C and SIGTERM sent to the whole process group (the parent stops the pool, with
+    SIGKILL) and exit as soon as the parent is gone; one numba thread each (the fused engine), since the
+    processes already share the cores."""
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in STOPS:
+        signal.signal(sig, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):  # Linux: the kernel kills this process when its parent dies
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -157,12 +160,13 @@ def _end_with_parent(parent: int) -> None:
 
 @contextmanager
 def _children_ignore_ctrl_c() -> Iterator[None]:
-    """Processes started inside by this thread inherit a blocked SIGINT, so a terminal's Ctrl-C reaches only
-    this process; a Ctrl-C meanwhile is held back and raised here on leaving, not lost."""
+    """Processes started inside by this thread inherit a blocked SIGINT and SIGTERM, so a terminal's Ctrl-C
+    (or a SIGTERM to the process group) reaches only this process; one meanwhile is held back and raised here
+    on leaving, not lost."""
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOPS))
     try:
         yield
     finally:
@@ -342,9 +346,9 @@ def _pool(tasks: list[Task], workers: int) -> Iterator[tuple[Task, pd.DataFrame,
                     submit(following)
         finished = True
     finally:
-        if not finished:  # stopped (Ctrl-C, an error, a full disk): do not wait for blocks in flight
+        if not finished:  # stopped (Ctrl-C, SIGTERM, an error, a full disk): do not wait for blocks in flight
             for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
+                process.kill()  # the workers ignore SIGTERM
         pool.shutdown(wait=True, cancel_futures=True)
 
 

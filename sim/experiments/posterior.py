@@ -19,8 +19,10 @@ import pandas as pd
 from sim.data.tables import DATA_DIR
 from sim.errors import UserError
 from sim.experiments import store
+from sim.experiments.folders import CALIBRATION_FORMAT, MANIFEST
 from sim.model.params import Params, lookup
 
+POSTERIOR = "posterior.parquet"  # a calibration's weighted population (sim.studies.calibration writes it)
 PRESETS = {"calibrated": DATA_DIR / "posterior" / "calibrated"}  # a folder: posterior.parquet and manifest.json
 DRAW_TAG = 0x504F5354  # "POST": the resampling of the draws, apart from every simulation stream
 
@@ -33,6 +35,7 @@ class Posterior:
     names: tuple[str, ...]
     values: np.ndarray  # (draws, parameters)
     sha256: str  # of the posterior file read
+    folder: Path | None = None  # the calibration folder it was read from
 
     @property
     def draws(self) -> int:
@@ -60,15 +63,15 @@ def folder_of(source: str, base: Path | None = None) -> Path:
 def load_posterior(source: str, draws: int, seed: int, base: Path | None = None) -> Posterior:
     """Read and verify a posterior (the file's sha256 must be its manifest's), then resample ``draws``."""
     folder = folder_of(source, base)
-    manifest_path, path = folder / store.MANIFEST, folder / store.POSTERIOR
+    manifest_path, path = folder / MANIFEST, folder / POSTERIOR
     if not manifest_path.is_file() or not path.is_file():
         known = ", ".join(f'"{k}"' for k in PRESETS)
-        raise UserError(f"[posterior] source {source!r}: {folder} holds no calibration results ({store.MANIFEST} and "
-                        f"{store.POSTERIOR}); use {known} or the folder of `python -m sim calibrate`")
+        raise UserError(f"[posterior] source {source!r}: {folder} holds no calibration results ({MANIFEST} and "
+                        f"{POSTERIOR}); use {known} or the folder of `python -m sim calibrate`")
     doc = store.read_json(manifest_path) or {}
-    if doc.get("format") != store.CALIBRATION_FORMAT:
+    if doc.get("format") != CALIBRATION_FORMAT:
         raise UserError(f"[posterior] source {source!r}: {manifest_path} is not a calibration's manifest")
-    recorded = (doc.get("outputs") or {}).get(store.POSTERIOR)
+    recorded = (doc.get("outputs") or {}).get(POSTERIOR)
     digest = store.sha256(path)
     if recorded != digest:
         raise UserError(f"[posterior] source {source!r}: {path} is not the file the calibration wrote (its sha256 "
@@ -84,4 +87,5 @@ def load_posterior(source: str, draws: int, seed: int, base: Path | None = None)
     w = w / w.sum()
     u0 = np.random.default_rng(np.random.SeedSequence([DRAW_TAG, int(seed)])).uniform()
     index = np.minimum(np.searchsorted(np.cumsum(w), (u0 + np.arange(draws)) / draws, side="left"), len(w) - 1)
-    return Posterior(source=source, names=names, values=frame[list(names)].to_numpy(float)[index], sha256=digest)
+    return Posterior(source=source, names=names, values=frame[list(names)].to_numpy(float)[index], sha256=digest,
+                     folder=folder)

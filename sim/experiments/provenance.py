@@ -22,7 +22,9 @@ from sim.errors import UserError
 from sim.experiments import store
 from sim.experiments.config import Experiment, experiment_from_text, model_overrides, parse_toml
 from sim.experiments.design import DESIGN_TAG
+from sim.experiments.folders import RUN_FORMAT, SWEEP_FORMAT
 from sim.model.params import Params, flatten_tables
+from sim.paths import ROOT
 from sim.version import __version__
 
 PACKAGES = ("numpy", "pandas", "mesa", "pyarrow", "SALib", "scipy", "statsmodels", "matplotlib", "dask",
@@ -80,7 +82,7 @@ def sweep_sections(exp: Experiment) -> dict[str, Any]:
 
 def build_manifest(exp: Experiment, folder: Path, outputs: list[Path], timings: dict[str, Any]) -> dict[str, Any]:
     """Everything needed to reproduce a sweep's folder, and the sha256 of every output file."""
-    return manifest(store.SWEEP_FORMAT, {**sweep_sections(exp), "timings": timings},
+    return manifest(SWEEP_FORMAT, {**sweep_sections(exp), "timings": timings},
                     config={"source": exp.source, "sha256": exp.sha256, "text": exp.text}, folder=folder,
                     outputs=outputs)
 
@@ -97,7 +99,7 @@ def run_command_line(params: Params, seed: int) -> str:
 def run_manifest(params: Params, seed: int, folder: Path, outputs: list[Path],
                  config: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of `run --out`: the command that reruns it, its seed and every parameter."""
-    return manifest(store.RUN_FORMAT, {"command": run_command_line(params, seed), "engine": "mesa", "seed": seed,
+    return manifest(RUN_FORMAT, {"command": run_command_line(params, seed), "engine": "mesa", "seed": seed,
                                        "parameters": params.to_dict()}, config=config, folder=folder,
                     outputs=outputs)
 
@@ -194,7 +196,7 @@ def software() -> dict[str, Any]:
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = None
-    root = Path(__file__).resolve().parents[2]
+    root = ROOT
     if (root / ".git").exists():
         out["git_commit"] = _git(root, "rev-parse", "HEAD")
         status = _git(root, "status", "--porcelain", "--untracked-files=no")

@@ -21,14 +21,17 @@ import pyarrow.parquet as pq
 
 from sim.errors import UserError
 from sim.experiments import store
+from sim.experiments.config import refuse_config_as_folder
+from sim.experiments.folders import KIND_OF, MANIFEST, SWEEP_FORMAT
+from sim.experiments.layout import BOX, DATA_FILES, DISCOVERY, FIGURES, PAIRED, POINTS, RUNS, SENSITIVITY, SUMMARY
 from sim.experiments.provenance import check_manifest
 from sim.model.params import BY_NAME, lookup, split_name
+from sim.names import ALL_ACCUSED
 
-FILES = (store.MANIFEST, *store.DATA_FILES)
-SENSITIVITY = store.SENSITIVITY
+FILES = (MANIFEST, *DATA_FILES)
 # A discovery result (scenario discovery, e.g. PRIM) as one CSV of box limits, one row per restricted
 # parameter: columns parameter, low, high (other columns are kept, not read). The first file found counts.
-DISCOVERY_BOX = ("discovery/box.csv", "discovery.csv")
+DISCOVERY_BOX = (f"{DISCOVERY}/{BOX}", "discovery.csv")
 BOX_COLUMNS = ("parameter", "low", "high")
 RUN_COLUMNS = ("point", "replicate", "accused", "in_custody", "custody_month", "route")
 FIX = "rerun the experiment (python -m sim sweep CONFIG --resume) or point to a complete results folder"
@@ -64,7 +67,7 @@ class Results:
         if self.runs_frame is not None:
             frame = self.runs_frame if points is None else self.runs_frame[self.runs_frame["point"].isin(points)]
             return (frame if columns is None else frame[columns]).reset_index(drop=True)
-        path = self.folder / store.RUNS
+        path = self.folder / RUNS
         filters = None if points is None else [("point", "in", [int(p) for p in points])]
         return _read(path, lambda f: pd.read_parquet(f, columns=columns, filters=filters))
 
@@ -73,7 +76,16 @@ class Results:
         """The columns of runs.parquet, from its schema (nothing else is read)."""
         if self.runs_frame is not None:
             return list(self.runs_frame.columns)
-        return list(pq.read_schema(self.folder / store.RUNS).names)
+        return list(pq.read_schema(self.folder / RUNS).names)
+
+    @property
+    def pending(self) -> list[str]:
+        """Outputs the manifest says were still to come when the folder was last written, and that are
+        missing: a study stopped while it drew its figures (``--resume`` finishes them). Empty when complete."""
+        listed = self.manifest.get("pending")
+        if not isinstance(listed, list):
+            return []
+        return [f for f in listed if isinstance(f, str) and not (self.folder / f).is_file()]
 
     @property
     def swept(self) -> list[str]:
@@ -101,6 +113,17 @@ class Results:
     def run_length(self) -> pd.Series:
         """Run length T (scenario.horizon_months) per point id."""
         return run_length(self.points, self.manifest)
+
+
+def pending_note(results: Results) -> str | None:
+    """One line for a folder stopped before all its outputs were written (``Results.pending``), else None."""
+    missing = results.pending
+    if not missing:
+        return None
+    figures = all(f.startswith(f"{FIGURES}/") for f in missing)
+    what = "its figures were drawn" if figures else "all its outputs were written"
+    return (f"{results.folder} was stopped before {what} ({', '.join(missing)}); rerun the command that made it "
+            f"with --resume to finish them")
 
 
 def base_name(name: str) -> str:
@@ -153,10 +176,18 @@ def _read(path: Path, reader: Callable[[Path], Any]) -> Any:
         raise UserError(f"{path} is corrupt or unreadable ({detail}); {FIX}") from None
 
 
-def _manifest(path: Path) -> dict[str, Any]:
-    doc = json.loads(path.read_text(encoding="utf-8"))
+def _manifest(path: Path) -> dict[str, Any] | None:
+    """A folder's manifest, or None when it has none; a link, FIFO, device or oversized file is refused
+    unread, and one that is not a JSON object is named (store.read_bytes)."""
+    data = store.read_bytes(path)
+    if data is None:
+        return None
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except ValueError:
+        doc = None
     if not isinstance(doc, dict):
-        raise UserError(f"{path} is not a JSON object; {FIX}")
+        raise UserError(f"{path} is corrupt or unreadable (not a JSON object); {FIX}")
     return doc
 
 
@@ -165,6 +196,17 @@ def _columns(frame: pd.DataFrame, path: Path, needed: Iterable[str]) -> pd.DataF
     if missing:
         raise UserError(f"{path} lacks column(s) {', '.join(missing)}; {FIX}")
     return frame
+
+
+def _accused(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``accused`` as the integer of every frame (``ALL_ACCUSED`` for all accused; "all" in a folder of an
+    earlier version), so that a summary merges with its runs on (point, accused)."""
+    if pd.api.types.is_integer_dtype(frame["accused"]):
+        return frame
+    codes = pd.to_numeric(frame["accused"].replace("all", ALL_ACCUSED), errors="coerce")
+    if codes.isna().any() or (codes < ALL_ACCUSED).any() or (codes != codes.round()).any():
+        raise UserError(f"{path} has an accused that is neither an index nor all accused; {FIX}")
+    return frame.assign(accused=codes.astype("int64"))
 
 
 def _point_ids(path: Path) -> np.ndarray:
@@ -211,40 +253,40 @@ def load_results(folder: str | Path, verify: bool = True) -> Results:
     only when ``r.runs`` or ``r.read_runs`` asks for it.
     """
     folder = Path(folder)
+    refuse_config_as_folder(folder)
     if not folder.is_dir():
         raise UserError(f"results folder {folder} does not exist; check the path (a sweep writes results/<name>/)")
-    if (folder / store.MANIFEST).is_file():
-        manifest = _read(folder / store.MANIFEST, _manifest)
-        if manifest.get("format") in store.KIND_OF and manifest["format"] != store.SWEEP_FORMAT:
-            raise UserError(f"{folder} holds {store.KIND_OF[manifest['format']]}, not a sweep's results; "
-                            f"load_results and `plot` read the folders of `sweep` and `sensitivity`")
+    manifest = _manifest(folder / MANIFEST)
+    if manifest is not None and manifest.get("format") in KIND_OF and manifest["format"] != SWEEP_FORMAT:
+        raise UserError(f"{folder} holds {KIND_OF[manifest['format']]}, not a sweep's results; "
+                        f"load_results and `plot` read the folders of `sweep` and `sensitivity`")
     missing = [name for name in FILES if not (folder / name).is_file()]
-    if missing:
-        raise UserError(f"results folder {folder} lacks {', '.join(missing)}; {FIX}")
-    manifest = _read(folder / store.MANIFEST, _manifest)
-    points = _columns(_read(folder / store.POINTS, pd.read_parquet), folder / store.POINTS, ["point"])
-    runs_path = folder / store.RUNS
+    if missing or manifest is None:
+        raise UserError(f"results folder {folder} lacks {', '.join(missing or [MANIFEST])}; {FIX}")
+    points = _columns(_read(folder / POINTS, pd.read_parquet), folder / POINTS, ["point"])
+    runs_path = folder / RUNS
     schema = _read(runs_path, lambda p: pd.DataFrame(columns=pq.read_schema(p).names))
     _columns(schema, runs_path, RUN_COLUMNS)
     run_points = _read(runs_path, _point_ids)
-    summary = _columns(_read(folder / store.SUMMARY, lambda p: pd.read_csv(p, dtype={"accused": str})),
-                       folder / store.SUMMARY, ["point", "accused"])
+    summary = _accused(_columns(_read(folder / SUMMARY, pd.read_csv), folder / SUMMARY, ["point", "accused"]),
+                       folder / SUMMARY)
     if not summary_horizons(summary):
-        raise UserError(f"{folder / store.SUMMARY} has no p_enforced_H columns; {FIX}")
-    listed = manifest.get("outputs") if isinstance(manifest.get("outputs"), dict) else {}
+        raise UserError(f"{folder / SUMMARY} has no p_enforced_H columns; {FIX}")
+    outputs = manifest.get("outputs")
+    listed: dict[str, Any] = outputs if isinstance(outputs, dict) else {}
     sensitivity = None
     if (folder / SENSITIVITY).is_file() and (SENSITIVITY in listed or not verify):
         sensitivity = _columns(_read(folder / SENSITIVITY, pd.read_csv), folder / SENSITIVITY, ["parameter"])
     paired = None
-    if (folder / store.PAIRED).is_file() and (store.PAIRED in listed or not verify):
-        paired = _columns(_read(folder / store.PAIRED, lambda p: pd.read_csv(p, dtype={"accused": str})),
-                          folder / store.PAIRED, ["alternative", "accused", "horizon", "diff"])
+    if (folder / PAIRED).is_file() and (PAIRED in listed or not verify):
+        paired = _accused(_columns(_read(folder / PAIRED, pd.read_csv), folder / PAIRED,
+                                   ["alternative", "accused", "horizon", "diff"]), folder / PAIRED)
     if verify:
-        verify_folder(folder, manifest, [*store.DATA_FILES, *([SENSITIVITY] if sensitivity is not None else []),
-                                         *([store.PAIRED] if paired is not None else [])])
+        verify_folder(folder, manifest, [*DATA_FILES, *([SENSITIVITY] if sensitivity is not None else []),
+                                         *([PAIRED] if paired is not None else [])])
     unknown = sorted(set(run_points.tolist()) - set(points["point"]))
     if unknown:
-        raise UserError(f"{folder / store.RUNS} has point ids missing from points.parquet "
+        raise UserError(f"{folder / RUNS} has point ids missing from points.parquet "
                         f"(e.g. {unknown[0]}); {FIX}")
     return Results(points=points, summary=summary, manifest=manifest, folder=folder,
                    sensitivity=sensitivity, paired=paired, discovery=read_discovery_box(folder))
@@ -254,12 +296,12 @@ def verify_folder(folder: Path, manifest: dict[str, Any], names: list[str]) -> N
     """Each named file must have the sha256 the manifest records, and the manifest must agree with its config."""
     listed = manifest.get("outputs")
     if not isinstance(listed, dict):
-        raise UserError(f"{folder / store.MANIFEST} records no output hashes, so {folder} cannot be verified; {FIX}")
+        raise UserError(f"{folder / MANIFEST} records no output hashes, so {folder} cannot be verified; {FIX}")
     for name in names:
         recorded = listed.get(name)
         if not isinstance(recorded, str):
-            raise UserError(f"{folder / store.MANIFEST} records no sha256 for {name}, so it cannot be verified; {FIX}")
+            raise UserError(f"{folder / MANIFEST} records no sha256 for {name}, so it cannot be verified; {FIX}")
         if store.sha256(folder / name) != recorded:
             raise UserError(f"{folder / name} is not the file the sweep wrote (its sha256 differs from the "
                             f"manifest's); restore it, or {FIX}")
-    check_manifest(manifest, folder / store.MANIFEST, full=False)
+    check_manifest(manifest, folder / MANIFEST, full=False)

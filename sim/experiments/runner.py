@@ -16,7 +16,17 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from sim.experiments import store
+from sim.experiments import folders, layout, store
+from sim.experiments.blocks import (
+    BLOCK_PATH,
+    BLOCKS,
+    BlockSpec,
+    block_name,
+    block_path,
+    block_verified,
+    write_block,
+    write_runs,
+)
 from sim.experiments.config import FIGURE_KINDS, Block, Experiment
 from sim.experiments.executors import Executor, Task, block_schema, check_executor
 from sim.experiments.provenance import now, software
@@ -34,14 +44,21 @@ def default_folder(exp: Experiment) -> Path:
 
 def sweep_files(exp: Experiment) -> tuple[str, ...]:
     """Every relative path a sweep of ``exp`` may write (its marker lists them: nothing else is ever deleted)."""
-    blocks = [f"{store.BLOCKS}/{store.block_name(b.block)}" for b in exp.blocks()]
-    return (*store.DATA_FILES, store.MANIFEST, store.SENSITIVITY, store.PAIRED, *store.figure_files(FIGURE_KINDS),
+    blocks = [f"{BLOCKS}/{block_name(b.block)}" for b in exp.blocks()]
+    return (*layout.DATA_FILES, folders.MANIFEST, layout.SENSITIVITY, layout.PAIRED, *layout.figure_files(FIGURE_KINDS),
             *blocks)
 
 
-def block_spec(exp: Experiment, folder: Path, b: Block) -> store.BlockSpec:
+def sweep_claim(exp: Experiment, made_by: dict[str, Any] | None = None, reads: tuple[Path, ...] = ()) -> folders.Claim:
+    """A sweep's claim of its folder: every file it may write, listed in its marker when it claims the folder;
+    block files and figures of earlier sweeps of the folder go by their names."""
+    return folders.Claim(folders.SWEEP_FORMAT, exp.name, exp.sha256, sweep_files(exp), folders.MARKER_PATH,
+                         made_by or {}, patterns=(BLOCK_PATH, layout.FIGURE_PATH), reads=reads)
+
+
+def block_spec(exp: Experiment, folder: Path, b: Block) -> BlockSpec:
     """What block ``b``'s file must hold, from the experiment alone."""
-    return store.BlockSpec(store.block_path(folder, b.block), b.points, b.replicates, exp.block_rows(b), exp.sha256)
+    return BlockSpec(block_path(folder, b.block), b.points, b.replicates, exp.block_rows(b), exp.sha256)
 
 
 def run_blocks(exp: Experiment, folder: Path, *, workers: int | None = None, scheduler: str | None = None,
@@ -50,31 +67,35 @@ def run_blocks(exp: Experiment, folder: Path, *, workers: int | None = None, sch
     started, clock = now(), time.perf_counter()
     check_executor(workers, scheduler)
     made_by = {k: v for k, v in software().items() if k in ("sim", "git_commit")}
-    claim = store.Claim(store.SWEEP_FORMAT, exp.name, exp.sha256, sweep_files(exp), store.MARKER_PATH, made_by)
-    plan = store.plan(folder, claim, resume=resume, force=force)
+    reads = (exp.posterior.folder,) if exp.posterior is not None and exp.posterior.folder is not None else ()
+    claim = sweep_claim(exp, made_by, reads)
+    plan = folders.plan(folder, claim, resume=resume, force=force)
     blocks = exp.blocks()
+    note = start_over_note(plan, folder, {block_path(folder, b.block) for b in blocks})
     schema = block_schema(exp.posterior is not None)
-    todo = [b for b in blocks if not (plan.keep and store.block_verified(block_spec(exp, folder, b), schema))]
+    todo = [b for b in blocks if not (plan.keep and block_verified(block_spec(exp, folder, b), schema))]
     rows = sum(exp.block_rows(b) for b in blocks)
     needed = (BYTES_PER_ROW * (rows + sum(exp.block_rows(b) for b in todo)) + BYTES_PER_BLOCK * len(todo)
               + BYTES_PER_POINT * exp.n_points)
-    store.check_space(plan, needed, f"{rows:,} rows of runs and {len(todo):,} block files")
+    folders.check_space(plan, needed, f"{rows:,} rows of runs and {len(todo):,} block files")
     tasks = [task_of(exp, b) for b in todo]
     by_key = {b.block: b for b in todo}
     compute = 0.0
     with Executor(workers, scheduler) as executor:
-        store.claim(plan)
+        if note:
+            sys.stderr.write(note + "\n")
+        folders.claim(plan)
         if plan.warning:
             sys.stderr.write(plan.warning + "\n")
         bar = tqdm(total=len(blocks), initial=len(blocks) - len(todo), unit="block", desc=exp.name,
                    disable=quiet or not sys.stderr.isatty(), dynamic_ncols=True)
         try:
             for task, frame, seconds in executor.run(tasks):
-                store.write_block(block_spec(exp, folder, by_key[task.block]), frame)
+                write_block(block_spec(exp, folder, by_key[task.block]), frame)
                 compute += seconds
                 bar.update(1)
         except KeyboardInterrupt:
-            raise KeyboardInterrupt(f"stopped: finished blocks are kept in {folder / store.BLOCKS}; "
+            raise KeyboardInterrupt(f"stopped: finished blocks are kept in {folder / BLOCKS}; "
                                     f"continue with --resume") from None
         finally:
             bar.close()
@@ -83,12 +104,26 @@ def run_blocks(exp: Experiment, folder: Path, *, workers: int | None = None, sch
         write_points_and_runs(exp, folder, blocks)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"stopped while writing the outputs: every block is kept in "
-                                f"{folder / store.BLOCKS}; finish with --resume") from None
+                                f"{folder / BLOCKS}; finish with --resume") from None
     months = sum(exp.params[int(p)].horizon for b in todo for p in b.point_of_rows())
     return {"started": started, "finished": now(), "wall_seconds": None, "sweep_seconds": round(swept_seconds, 3),
             "compute_seconds": round(compute, 3), "blocks_computed": len(todo),
             "blocks_resumed": len(blocks) - len(todo), "workers": workers, "scheduler": scheduler,
             "replicate_months_per_second": round(months / swept_seconds, 1) if todo and swept_seconds else None}
+
+
+def start_over_note(plan: folders.Plan, folder: Path, block_files: set[Path]) -> str | None:
+    """A rerun without --resume on a folder holding finished blocks of this sweep starts over: say so, and
+    how to continue from them instead (None when nothing finished is replaced)."""
+    if plan.keep:
+        return None
+    kept = [p for p in plan.delete if p in block_files]
+    if not kept:
+        return None
+    same = plan.owner is not None and plan.owner.sha256 == plan.claim.sha256
+    how = ("; a run with --resume continues from them instead" if same else
+           " (they were made with another config, so they cannot be resumed)")
+    return f"note: starting over: {len(kept)} finished block(s) in {folder / BLOCKS} are replaced{how}"
 
 
 def task_of(exp: Experiment, b: Block) -> Task:
@@ -100,7 +135,7 @@ def task_of(exp: Experiment, b: Block) -> Task:
 
 def block_files(folder: Path, blocks: list[Block]) -> list[Path]:
     """The block files in order (their rows follow the (point, replicate) sequence)."""
-    return [store.block_path(folder, b.block) for b in sorted(blocks, key=lambda b: b.block)]
+    return [block_path(folder, b.block) for b in sorted(blocks, key=lambda b: b.block)]
 
 
 def write_points_and_runs(exp: Experiment, folder: Path, blocks: list[Block]) -> None:
@@ -108,5 +143,5 @@ def write_points_and_runs(exp: Experiment, folder: Path, blocks: list[Block]) ->
     points = exp.points.copy()
     points["seed"] = exp.seed
     points["stream_point"] = 0 if exp.crn else points["point"]
-    store.write_parquet(folder / store.POINTS, points)
-    store.write_runs(folder / store.RUNS, block_files(folder, blocks))
+    store.write_parquet(folder / layout.POINTS, points)
+    write_runs(folder / layout.RUNS, block_files(folder, blocks))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -110,3 +111,57 @@ class Batch:
                 first = per_point[0]
                 out[p.name] = first if all(v == first for v in per_point) else np.asarray(per_point, float)[where]
         return out
+
+
+class Parameters:
+    """A chunk's view of the batch's parameters: ``col(name)`` broadcasts against (R, S), ``row(name)``
+    against (R,), ``accused(name, j)`` is accused j's value against (R, S) (lists are per accused).
+
+    Values are typed alike whether the rows share them or not (real numbers as float32, integers as
+    int64, scalars as NumPy scalars), so NumPy promotes an expression the same way in both cases and a
+    row's numbers do not depend on which other points share its chunk.
+    """
+
+    REAL = np.float32
+
+    def __init__(self, batch: Batch, rows: slice):
+        self.batch, self.rows = batch, rows
+        self._typed: dict[str, Any] = {}
+
+    def _value(self, name: str) -> Any:
+        if name not in self._typed:
+            v = self.batch.value(name)
+            p = BY_NAME[name]
+            kind = np.int64 if p.scalar_kind in ("int", "bool") and not p.is_list else self.REAL
+            self._typed[name] = np.asarray(v, dtype=kind) if isinstance(v, np.ndarray) else kind(v)
+        return self._typed[name]
+
+    def row(self, name: str) -> Any:
+        v = self._value(name)
+        return v[self.rows] if isinstance(v, np.ndarray) and v.ndim >= 1 and not BY_NAME[name].is_list else v
+
+    def col(self, name: str) -> Any:
+        v = self.row(name)
+        return v[:, None] if isinstance(v, np.ndarray) else v
+
+    def per_accused(self, name: str) -> np.ndarray:
+        """(F,) when shared by every row, else (R, F)."""
+        v = np.asarray(self._value(name), dtype=self.REAL)
+        return v[self.rows] if v.ndim == 2 else v
+
+    def accused(self, name: str, j: int) -> Any:
+        """Accused j's value: a number, or an (R, 1) column."""
+        v = self.per_accused(name)
+        return v[j] if v.ndim == 1 else v[:, j:j + 1]
+
+    def at(self, name: str, rows: np.ndarray) -> Any:
+        """A scalar parameter at the given rows of the chunk (for computations on single cells)."""
+        v = self.row(name)
+        return v[rows] if isinstance(v, np.ndarray) else v
+
+    def accused_at(self, name: str, j: int, rows: np.ndarray) -> Any:
+        v = self.per_accused(name)
+        return v[j] if v.ndim == 1 else v[rows, j]
+
+    def any_positive(self, name: str) -> bool:
+        return bool(np.any(np.asarray(self.row(name)) > 0))

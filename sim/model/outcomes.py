@@ -48,9 +48,17 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("trips_cancelled", "accused", "count", "trips called off because the perceived risk was too high"),
     Outcome("trips_at_issue", "accused", "count", "1 if the warrant was timed to a stay in a state party",
             since="1.3"),
+    Outcome("invitations", "accused", "count", "invitations to a summit or state visit (heads of state only)",
+            since="1.5"),
+    Outcome("invitations_declined", "accused", "count", "invitations declined because the perceived risk at the "
+                                                        "host was too high", since="1.5"),
     Outcome("findings", "run", "count", "non-compliance findings by the court"),
     Outcome("withdrawals", "run", "count", "withdrawals notified (in effect by the horizon or not)"),
     Outcome("accessions", "run", "count", "accessions deposited (in effect by the horizon or not)", since="1.3"),
+    Outcome("regime_changes", "run", "count", "changes of home government (a government already fallen at issue "
+                                              "is not one)", since="1.4"),
+    Outcome("regime_change_month", "run", "month", "month of the first change of home government (empty if none)",
+            since="1.4"),
     Outcome("members_final", "run", "count", "states parties at the horizon"),
     Outcome("legitimacy_final", "run", "real", "the court's legitimacy at the horizon"),
 )

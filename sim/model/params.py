@@ -172,6 +172,9 @@ SCHEMA: tuple[Param, ...] = (
     _p("accused.sealed_awareness", "float", 0.2, "share of the arrest risk an accused perceives under seal", 0, 1),
     _p("accused.travel_alignment", "float", 2.0, "preference β_t for aligned destinations", -100, 100,
        soft=(0, 6)),
+    _p("accused.invitation_rate", "float", 0.0, "monthly rate ν at which a head of state is invited to a summit or "
+       "state visit by a host drawn by appeal (declined when the perceived risk there exceeds max_risk)", 0, 100,
+       soft=(0, 1), unit="per month", since="1.5"),
     # arrest decision
     _p("arrest.intercept", "float", -4.0, "intercept β0 of the arrest decision (log-odds)", -50, 50, soft=(-8, 2)),
     _p("arrest.duty", "float", 3.0, "log-odds weight β_duty of the legal duty of states parties", -50, 50,
@@ -207,6 +210,8 @@ SCHEMA: tuple[Param, ...] = (
        "odds)", 0, 1),
     _p("prosecutor.timed_share", "float", 0.0, "probability τ that a warrant is timed to an arrest at hand (issued "
        "under seal while the accused is in a state party)", 0, 1, since="1.3"),
+    _p("prosecutor.timed_arrest", "float", 0.0, "probability θ that a timed warrant's arrest was arranged with the "
+       "host before issue (otherwise the host decides as on any visit)", 0, 1, since="1.4"),
     # home
     _p("home.turnover_rate", "float", 1 / 240, "monthly base rate η of government change at home", 0, 1,
        soft=(0, 0.05), unit="per month"),
@@ -219,6 +224,8 @@ SCHEMA: tuple[Param, ...] = (
        "not hand over", 0, 1, since="1.3"),
     _p("home.detained_surrender_rate", "float", 0.0, "monthly probability ψ that an accused detained at home is "
        "handed to the court", 0, 1, soft=(0, 0.2), unit="per month", since="1.3"),
+    _p("home.turnover_sd", "float", 0.0, "spread σ_η of the log of each replicate's home hazard η_r around η (home "
+       "governments differ in how likely they are to fall)", 0, 5, soft=(0, 2), since="1.4"),
 )
 
 BY_NAME: dict[str, Param] = {p.name: p for p in SCHEMA}

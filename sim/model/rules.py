@@ -1,13 +1,12 @@
-"""The model's formulas (docs/ODD.md), written once for both engines.
+"""The model's formulas (docs/ODD.md), each written once for every engine.
 
-Every function takes NumPy scalars or arrays (any broadcastable shapes) and returns
-the same kind, so the Mesa engine calls them on one state's values or one row of
-states, and the vectorized core on (replicates × states) arrays.
-
-The fused kernel (sim.engines.fused) compiles these same functions with numba, on single
-values: a function it uses is pure arithmetic (no np.where, np.clip, np.asarray or keyword
-``out=``); where a rule needs those for arrays, its one-value form ``<rule>_one`` follows it
-(tests/test_fused.py checks that both agree).
+Every function takes numbers or NumPy arrays (any broadcastable shapes) and returns the same kind: the
+per-replicate protocol (sim.model.protocol) calls them on one state's or one accused's values, as Python
+or compiled by numba (sim.engines.fused.compiled, which compiles this module's functions with float32
+constants), the NumPy core on (replicates × states) arrays. So a rule of the month is pure arithmetic,
+``where``, ``minimum``/``maximum`` and the logical ufuncs: no ``np.asarray``, no array-only branches. The rules
+of the initial state (ODD §5.3: Beta shapes, attribute means, appeal, plan probabilities) and the selection of
+outreach targets over rows run once per chunk in NumPy (sim.model.initial, the NumPy core).
 """
 
 from __future__ import annotations
@@ -22,6 +21,17 @@ from sim.model.params import Params
 Values: TypeAlias = float | np.floating | np.ndarray  # a number, or an array broadcasting with the other arguments
 Mask: TypeAlias = bool | np.bool_ | np.ndarray  # a decision, or an array of them
 Broadcast: TypeAlias = Any  # what a formula gives: a number or an array as NumPy broadcasts (mypy cannot follow)
+
+
+_NUMBERS = (bool, int, float, np.bool_, np.float32, np.float64, np.int32, np.int64)
+
+
+def where(condition: Mask, a: Values, b: Values) -> Broadcast:
+    """``a`` where ``condition`` holds, else ``b`` (np.where for arrays; one of the two for a single decision,
+    which is also what the compiled rules use)."""
+    if type(condition) in _NUMBERS and type(a) in _NUMBERS and type(b) in _NUMBERS:
+        return a if condition else b
+    return np.where(condition, a, b)
 
 
 def probability_from_odds_against(odds_against: Values, scale: Values = 1.0) -> Broadcast:
@@ -136,14 +146,9 @@ def arrest_probability(coef: ArrestWeights, capacity: Values, member: Values, co
     return arrest_probability_from_parts(capacity, odds_against, arrest_logit_accused(coef, head_of_state))
 
 
-def perceived_risk(arrest_prob: Values, sealed: Mask, sealed_awareness: float) -> np.ndarray:
+def perceived_risk(arrest_prob: Values, sealed: Mask, sealed_awareness: Values) -> Broadcast:
     """r_ij: the accused sees the full risk of a public warrant, a share of it under seal."""
-    return np.where(sealed, arrest_prob * sealed_awareness, arrest_prob)
-
-
-def perceived_risk_one(arrest_prob: float, sealed: bool, sealed_awareness: float) -> float:
-    """``perceived_risk`` for one value."""
-    return arrest_prob * sealed_awareness if sealed else arrest_prob
+    return where(sealed, arrest_prob * sealed_awareness, arrest_prob)
 
 
 def destination_appeal(log_appeal: Values, alignment: Values, travel_alignment: float) -> Broadcast:
@@ -173,6 +178,18 @@ def regime_change_probability(turnover_rate: Values, engagement_effect: Values, 
     return np.minimum(1.0, turnover_rate * (1.0 + engagement_effect * engagement))
 
 
+def replicate_turnover(turnover_rate: Values, turnover_sd: Values, normal: Values) -> Broadcast:
+    """v1.4, ODD §5.3: a replicate's own home hazard η_r = η·exp(σ_η·z − σ_η²/2), z ~ N(0, 1); its mean over
+    replicates is η, and σ_η = 0 gives η exactly (exp(0) = 1)."""
+    return turnover_rate * np.exp(turnover_sd * normal - 0.5 * turnover_sd * turnover_sd)
+
+
+def timed_arrest_probability(arranged: Values, arrest_prob: Values) -> Broadcast:
+    """v1.4, ODD §7.0.2: the arrest on a timed stay, θ + (1 − θ)·P_ij: arranged with the host with probability θ,
+    otherwise the host decides as on any visit (θ = 0 gives P_ij exactly)."""
+    return arranged + (1.0 - arranged) * arrest_prob
+
+
 def decay_pressure(pressure: Values, decay: float, out: np.ndarray | None = None) -> Broadcast:
     """p ← p·(1 − decay) (into ``out`` if given)."""
     if out is None:
@@ -180,22 +197,23 @@ def decay_pressure(pressure: Values, decay: float, out: np.ndarray | None = None
     return np.multiply(pressure, 1.0 - decay, out=out)
 
 
-def add_pressure(pressure: Values, boost: float) -> Broadcast:
+def add_pressure(pressure: Values, boost: Values) -> Broadcast:
     """p ← min(1, p + boost)."""
     return np.minimum(1.0, pressure + boost)
 
 
-def legitimacy_after_arrest(legitimacy: Values, gain: float) -> Broadcast:
+def legitimacy_after_arrest(legitimacy: Values, gain: Values) -> Broadcast:
     """L ← L + δ_arrest·(1 − L)."""
     return legitimacy + gain * (1.0 - legitimacy)
 
 
-def legitimacy_after_defiance(legitimacy: Values, loss: float, finding: Mask) -> Broadcast:
-    """L ← L − δ_defy·L, halved when the court makes a finding."""
-    return legitimacy - (1.0 - 0.5 * finding) * loss * legitimacy
+def legitimacy_after_defiance(legitimacy: Values, loss: Values, finding: Mask) -> Broadcast:
+    """L ← L − δ_defy·L, halved when the court makes a finding (in the precision of L and δ_defy: a boolean finding
+    must not widen float32 to float64 in one engine and not in another)."""
+    return legitimacy - where(finding, 0.5 * loss, loss) * legitimacy
 
 
-def legitimacy_after_nonmember_visit(legitimacy: Values, loss: float) -> Broadcast:
+def legitimacy_after_nonmember_visit(legitimacy: Values, loss: Values) -> Broadcast:
     """L ← L − δ_nm·L."""
     return legitimacy - loss * legitimacy
 
@@ -205,7 +223,7 @@ def legitimacy_drift(legitimacy: Values, legitimacy0: float, reversion: float) -
     return np.minimum(np.maximum(legitimacy + reversion * (legitimacy0 - legitimacy), 0.0), 1.0)
 
 
-def compliance_after_arrest(compliance: Values, gain: float) -> Broadcast:
+def compliance_after_arrest(compliance: Values, gain: Values) -> Broadcast:
     """c_i ← min(1, c_i + gain) for the arresting host."""
     return np.minimum(1.0, compliance + gain)
 
@@ -248,10 +266,8 @@ def withdrawal_probability(sovereignty: Values, alignment: Values, compliance: V
                                             rate)
 
 
-# --- the protocol: every decision both engines take (ODD §5 and ODD §7, v1.3), in submodel order --------------
+# --- decisions (ODD §5 and ODD §7): what follows from a uniform, the guards of each decision ----------------
 
-SUBMODELS = ("warrant_at_issue", "regime_change", "outreach", "trips", "unsealing", "norms", "withdrawal",
-             "accession", "drift")  # the order of ODD §3 within a month (warrant_at_issue in month 0 only)
 FREE, SURRENDERED, DETAINED = 0, 1, 2  # an accused's fate when a new home government takes office
 
 
@@ -307,19 +323,11 @@ def happens(u: Values, probability: Values) -> Broadcast:
     return u < probability
 
 
-def fate_at_regime_change(u: Values, surrender_prob: Values, detain_prob: Values) -> np.ndarray:
+def fate_at_regime_change(u: Values, surrender_prob: Values, detain_prob: Values) -> Broadcast:
     """ODD §7.1: one uniform per free accused; surrender if u < π, detention at home if π ≤ u < π + (1 − π)·δ_h,
     else free (codes SURRENDERED, DETAINED, FREE)."""
-    surrender = u < surrender_prob
-    detain = ~surrender & (u < surrender_prob + (1.0 - surrender_prob) * detain_prob)
-    return np.where(surrender, SURRENDERED, np.where(detain, DETAINED, FREE))
-
-
-def fate_at_regime_change_one(u: float, surrender_prob: float, detain_prob: float) -> int:
-    """``fate_at_regime_change`` for one accused."""
-    if u < surrender_prob:
-        return SURRENDERED
-    return DETAINED if u < surrender_prob + (1.0 - surrender_prob) * detain_prob else FREE
+    detain = u < surrender_prob + (1.0 - surrender_prob) * detain_prob
+    return where(u < surrender_prob, SURRENDERED, where(detain, DETAINED, FREE))
 
 
 def log_outreach_attraction(destination_logits: np.ndarray, free: Mask) -> np.ndarray:
@@ -334,45 +342,33 @@ def cancels(risk: Values, max_risk: Values) -> Broadcast:
     return risk > max_risk
 
 
-def makes_finding(u: Values, arrested: Mask, member: Mask, finding_prob: Values) -> np.ndarray:
+def makes_finding(u: Values, arrested: Mask, member: Mask, finding_prob: Values) -> Broadcast:
     """ODD §7.3.7: after a state party's refusal to arrest, the court makes a non-compliance finding with
     probability φ (never after an arrest, nor after a non-member's hosting)."""
-    return ~np.asarray(arrested, dtype=bool) & np.asarray(member, dtype=bool) & happens(u, finding_prob)
+    return np.logical_and(np.logical_and(np.logical_not(arrested), member), happens(u, finding_prob))
 
 
-def legitimacy_after_visit(legitimacy: Values, arrested: Mask, member: Mask, finding: Mask, arrest_gain: float,
-                           defiance_loss: float, nonmember_loss: float) -> np.ndarray:
+def refused(arrested: Mask, member: Mask) -> Broadcast:
+    """ODD §7.3.7: a state party's refusal to arrest, the only case in which the court may make a finding
+    (and draws for it)."""
+    return np.logical_and(np.logical_not(arrested), member)
+
+
+def legitimacy_after_visit(legitimacy: Values, arrested: Mask, member: Mask, finding: Mask, arrest_gain: Values,
+                           defiance_loss: Values, nonmember_loss: Values) -> Broadcast:
     """ODD §7.3.6-8: the court's legitimacy after a visit: an arrest adds δ_arrest·(1 − L); a member's refusal
     costs δ_defy·L (halved by a finding); a non-member's hosting costs δ_nm·L."""
     after_refusal = legitimacy_after_defiance(legitimacy, defiance_loss, finding)
-    after_visit = np.where(member, after_refusal, legitimacy_after_nonmember_visit(legitimacy, nonmember_loss))
-    return np.where(arrested, legitimacy_after_arrest(legitimacy, arrest_gain), after_visit)
-
-
-def legitimacy_after_visit_one(legitimacy: float, arrested: bool, member: bool, finding: bool, arrest_gain: float,
-                               defiance_loss: float, nonmember_loss: float) -> float:
-    """``legitimacy_after_visit`` for one visit."""
-    if arrested:
-        return legitimacy_after_arrest(legitimacy, arrest_gain)
-    if member:
-        return legitimacy_after_defiance(legitimacy, defiance_loss, finding)
-    return legitimacy_after_nonmember_visit(legitimacy, nonmember_loss)
+    after_visit = where(member, after_refusal, legitimacy_after_nonmember_visit(legitimacy, nonmember_loss))
+    return where(arrested, legitimacy_after_arrest(legitimacy, arrest_gain), after_visit)
 
 
 def host_after_visit(compliance: Values, pressure: Values, findings: Values, arrested: Mask, finding: Mask,
-                     arrest_norm_gain: float, finding_pressure: float) -> tuple[np.ndarray, np.ndarray, Broadcast]:
+                     arrest_norm_gain: Values, finding_pressure: Values) -> tuple[Broadcast, Broadcast, Broadcast]:
     """ODD §7.3.6-7: the host's compliance (raised by an arrest), pressure (raised by a finding) and findings count."""
-    return (np.where(arrested, compliance_after_arrest(compliance, arrest_norm_gain), compliance),
-            np.where(finding, add_pressure(pressure, finding_pressure), pressure),
-            findings + np.asarray(finding, dtype=np.int64))
-
-
-def host_after_visit_one(compliance: float, pressure: float, findings: int, arrested: bool, finding: bool,
-                         arrest_norm_gain: float, finding_pressure: float) -> tuple[Broadcast, Broadcast, int]:
-    """``host_after_visit`` for one host."""
-    return (compliance_after_arrest(compliance, arrest_norm_gain) if arrested else compliance,
-            add_pressure(pressure, finding_pressure) if finding else pressure,
-            findings + 1 if finding else findings)
+    return (where(arrested, compliance_after_arrest(compliance, arrest_norm_gain), compliance),
+            where(finding, add_pressure(pressure, finding_pressure), pressure),
+            where(finding, findings + 1, findings))
 
 
 def outreach_targets(attraction: np.ndarray, budget: Values, active: Mask) -> np.ndarray:
@@ -397,39 +393,6 @@ def outreach_targets(attraction: np.ndarray, budget: Values, active: Mask) -> np
     return target
 
 
-def outreach_targets_one(attraction: np.ndarray, budget: int, targets: np.ndarray) -> int:
-    """``outreach_targets`` for one active row: writes the columns of the ``budget`` highest attractions
-    (ties to the lower column) into ``targets`` (in decreasing attraction) and returns how many there are."""
-    n = len(attraction)
-    if budget >= n:
-        for i in range(n):
-            targets[i] = i
-        return n
-    if budget <= 0:
-        return 0
-    if budget > 64:  # a stable sort of −V keeps the lower column first among equals
-        order = np.argsort(-attraction, kind="mergesort")
-        for k in range(budget):
-            targets[k] = order[k]
-        return budget
-    for i in range(budget):  # the first ``budget`` columns, sorted (stable: equal values keep column order) ...
-        k = i
-        while k > 0 and attraction[targets[k - 1]] < attraction[i]:
-            targets[k] = targets[k - 1]
-            k -= 1
-        targets[k] = i
-    floor = attraction[targets[budget - 1]]
-    for i in range(budget, n):  # ... then each later column displaces the last kept only if strictly larger
-        if attraction[i] > floor:
-            k = budget - 1
-            while k > 0 and attraction[targets[k - 1]] < attraction[i]:
-                targets[k] = targets[k - 1]
-                k -= 1
-            targets[k] = i
-            floor = attraction[targets[budget - 1]]
-    return budget
-
-
 def regional_means(compliance: Values, region: np.ndarray, n_regions: int) -> np.ndarray:
     """ODD §7.5: c̄_r, the mean compliance of all states of region r (home included), per row:
     (rows, states) values and each state's region index -> (rows, regions)."""
@@ -446,26 +409,15 @@ def regional_means(compliance: Values, region: np.ndarray, n_regions: int) -> np
     return (sums / sizes).astype(compliance.dtype, copy=False)
 
 
-def may_withdraw(member: Mask, pending: Mask) -> np.ndarray:
+def may_withdraw(member: Mask, pending: Mask) -> Broadcast:
     """ODD §7.6.1: members with no withdrawal pending may notify withdrawal."""
-    return np.asarray(member, dtype=bool) & ~np.asarray(pending, dtype=bool)
+    return np.logical_and(member, np.logical_not(pending))
 
 
-def may_withdraw_one(member: bool, pending: bool) -> bool:
-    """``may_withdraw`` for one state."""
-    return member and not pending
-
-
-def may_accede(member: Mask, ever_member: Mask, pending: Mask, home: Mask) -> np.ndarray:
+def may_accede(member: Mask, ever_member: Mask, pending: Mask, home: Mask) -> Broadcast:
     """ODD §7.6.2: a non-member other than home that has never been a member during the run and has no
     accession pending may deposit an instrument of accession."""
-    return ~np.asarray(member, dtype=bool) & ~np.asarray(ever_member, dtype=bool) & ~np.asarray(pending, dtype=bool) \
-        & ~np.asarray(home, dtype=bool)
-
-
-def may_accede_one(member: bool, ever_member: bool, pending: bool, home: bool) -> bool:
-    """``may_accede`` for one state."""
-    return not (member or ever_member or pending or home)
+    return np.logical_not(np.logical_or(np.logical_or(member, ever_member), np.logical_or(pending, home)))
 
 
 def accession_probability(rate: Values, compliance: Values, alignment: Values) -> Broadcast:
@@ -473,12 +425,7 @@ def accession_probability(rate: Values, compliance: Values, alignment: Values) -
     return np.minimum(1.0, rate * compliance * (1.0 - alignment))
 
 
-def timed_host_weights(weights: Values, member: Mask) -> np.ndarray:
+def timed_host_weights(weights: Values, member: Mask) -> Broadcast:
     """ODD §7.0.2: the host of a timed warrant is drawn among current members (i ≠ h) with probability
     proportional to the accused's destination weight."""
-    return np.where(np.asarray(member, dtype=bool), weights, 0.0)
-
-
-def timed_host_weights_one(weight: float, member: bool) -> float:
-    """``timed_host_weights`` for one state."""
-    return weight if member else 0.0
+    return where(member, weights, 0.0)

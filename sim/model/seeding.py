@@ -13,6 +13,8 @@ replicate r sees the same random numbers at every point.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from sim.errors import UserError
@@ -52,7 +54,7 @@ def run_seed(seed: int) -> np.random.SeedSequence:
     return replicate_seed(seed, 0, 0)
 
 
-def mix64(z: np.ndarray) -> np.ndarray:
+def mix64(z: Any) -> Any:
     """SplitMix64's finaliser (a bijection of uint64 with full avalanche), elementwise on a uint64 array."""
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2

@@ -12,6 +12,7 @@ these uniforms (Marsaglia-Tsang gamma with Box-Muller normals), so they are repr
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from sim.model.seeding import GOLDEN, mix64
 _T_SHIFT = np.uint64(32)
 _STREAM_SHIFT = np.uint64(52)
 _TO_UNIT = 2.0 ** -53
+_U53 = np.uint64(11)
 MAX_SLOTS = 1 << 32
 MAX_MONTHS = 1 << 20
 GAMMA_ATTEMPTS = 64  # rejection rounds of the gamma sampler; each round rejects fewer than 5% of cells
@@ -50,6 +52,11 @@ class Stream(IntEnum):
     UNSEAL = 20
     WITHDRAW = 21
     ACCEDE = 22
+    TURNOVER = 23  # v1.4: the replicate's home hazard η_r (ODD §5.3)
+    INVITE = 24  # v1.5: summit invitations (ODD §7.3.0)
+    INVITE_HOST = 25
+    INVITE_ARREST = 26
+    INVITE_FINDING = 27
 
 
 def _counter_hash(stream: int, t: int, slots: np.ndarray) -> np.ndarray:
@@ -62,6 +69,15 @@ def _counter_hash(stream: int, t: int, slots: np.ndarray) -> np.ndarray:
 
 def _unit(bits: np.ndarray) -> np.ndarray:
     return (bits >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+
+
+def draw(key: Any, stream: int, t: int, slot: int) -> Any:
+    """One uniform in [0, 1): slot ``slot`` of month ``t`` of stream ``stream`` of the replicate keyed ``key``,
+    equal bit for bit to the arrays of ``uniforms``. Scalar arithmetic only, so the per-replicate protocol
+    (sim.model.protocol) runs it as Python and numba compiles it unchanged."""
+    counter = (np.uint64(stream) << _STREAM_SHIFT) | (np.uint64(t) << _T_SHIFT)
+    bits = mix64(key ^ mix64(counter + np.uint64(slot) + GOLDEN))
+    return np.float64(bits >> _U53) * _TO_UNIT
 
 
 def uniforms(keys: np.ndarray, stream: int, t: int, n: int, first_slot: int = 0) -> np.ndarray:

@@ -1,5 +1,5 @@
 """The comparison study: the base and its alternatives as points of one sweep on common random numbers,
-then the paired differences in enforcement probability (paired.csv) and their figure."""
+then the paired differences in the probability of custody (paired.csv) and their figure."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from typing import Any
 
 import pandas as pd
 
+from sim.analysis.metrics import ALL
 from sim.analysis.paired import paired_difference
 from sim.experiments import store
 from sim.experiments.comparison import BASE, Comparison
+from sim.experiments.folders import MANIFEST
+from sim.experiments.layout import PAIRED, figure_files
 from sim.experiments.provenance import output_hashes
 from sim.experiments.results import load_results
 from sim.studies.figures import draw
@@ -39,26 +42,28 @@ def run_comparison(comparison: Comparison, folder: Path, *, workers: int | None 
     """Run the points, write paired.csv and the figure, record them in the manifest; return the table."""
     exp = comparison.experiment
     run_sweep(exp, folder, workers=workers, scheduler=scheduler, resume=resume, force=force, quiet=quiet,
-              figures=False)
+              figures=False, pending=[PAIRED, *figure_files(["paired"])])
     table = paired_table(comparison, load_results(folder).runs)
-    store.write_csv(folder / store.PAIRED, table)
-    manifest: dict[str, Any] = store.read_json(folder / store.MANIFEST) or {}
+    store.write_csv(folder / PAIRED, table)
+    manifest: dict[str, Any] = store.read_json(folder / MANIFEST) or {}
     manifest["comparison"] = {**comparison.record(), "pairing": PAIRING}
-    manifest.setdefault("outputs", {}).update(output_hashes(folder, [folder / store.PAIRED]))
-    store.write_json(folder / store.MANIFEST, manifest)  # the figure reads a verified paired.csv
+    manifest.setdefault("outputs", {}).update(output_hashes(folder, [folder / PAIRED]))
+    store.write_json(folder / MANIFEST, manifest)  # the figure reads a verified paired.csv
     figures = draw(folder, ["paired"])
     manifest["outputs"].update(output_hashes(folder, figures))
-    store.write_json(folder / store.MANIFEST, manifest)
+    manifest.pop("pending", None)
+    store.write_json(folder / MANIFEST, manifest)
     return table
 
 
 def report(table: pd.DataFrame, folder: Path) -> str:
     """A few lines for the terminal: each alternative's difference by the longest horizon, every accused."""
     h = int(table["horizon"].max())
-    lines = [f"paired differences (alternative - {BASE}) in enforcement probability by month {h} -> "
-             f"{folder / store.PAIRED}"]
+    lines = [f"paired differences (alternative - {BASE}) in the probability of custody by month {h} -> "
+             f"{folder / PAIRED}"]
     for _, r in table[table["horizon"] == h].iterrows():
-        lines.append(f"  {r['alternative']:<20} accused {r['accused']:<4} {r['p_base']:.3f} -> {r['p_alt']:.3f}: "
+        who = "all" if r["accused"] == ALL else str(r["accused"])
+        lines.append(f"  {r['alternative']:<20} accused {who:<4} {r['p_base']:.3f} -> {r['p_alt']:.3f}: "
                      f"{r['diff']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}] "
                      f"(unpaired [{r['unpaired_low']:+.3f}, {r['unpaired_high']:+.3f}], "
                      f"variance ratio {r['variance_ratio']:.3g})")

@@ -1,6 +1,6 @@
 """Scenario discovery on a finished sweep: PRIM boxes of parameter space where enforcement is likely (or not).
 
-The outcome is estimated per point from its runs — enforcement by month H, a share where every run
+The outcome is estimated per point from its runs — custody by month H, a share where every run
 lasted H months, Kaplan-Meier's 1 − S(H) where some stopped earlier (sim.analysis.discovery) — then
 thresholded; PRIM (Friedman and Fisher 1999, as EMA Workbench computes it) peels and pastes boxes
 over the swept parameters. Writes ``<sweep>/discovery/``: the peeling trajectory, every box's limits,
@@ -28,17 +28,21 @@ from sim.analysis.discovery import (
     outcome_by_point,
     prim,
 )
-from sim.analysis.metrics import ALL
+from sim.analysis.metrics import ALL, accused_key
 from sim.analysis.plots_discovery import box_limits_figure, tradeoff_figure
 from sim.analysis.style import save
 from sim.errors import UserError
-from sim.experiments import store
+from sim.experiments import folders, store
+from sim.experiments.layout import BOX, DATA_FILES, DISCOVERY, figure_files
 from sim.experiments.provenance import now, software
 from sim.experiments.results import load_results
 
-SUBFOLDER = store.DISCOVERY
-FORMAT = store.DISCOVERY_FORMAT
-DATA = store.DISCOVERY_DATA
+SUBFOLDER = DISCOVERY
+FORMAT = folders.DISCOVERY_FORMAT
+OUTCOME_TABLE, TRAJECTORY, LIMITS = "outcome.csv", "trajectory.csv", "limits.csv"
+DATA = (OUTCOME_TABLE, TRAJECTORY, LIMITS, BOX)  # compared by `reproduce`
+FIGURES = ("tradeoff", "box_limits")
+FILES = (*DATA, *figure_files(FIGURES, None))
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Question:
 
     horizon: int
     threshold: float
-    accused: str = ALL
+    accused: str = "all"  # an index as text, or "all" (as the command line gives it; recorded as given)
     outcome: str = "p_enforced"
     below: bool = False
     peel_alpha: float = PEEL_ALPHA
@@ -102,9 +106,9 @@ def discover(folder: Path, question: Question, out: Path | None = None, *, force
     text = json.dumps(asdict(question), sort_keys=True)
     sha = hashlib.sha256(text.encode()).hexdigest()
     name = (results.manifest.get("experiment") or {}).get("name") or Path(folder).name
-    claim = store.Claim(FORMAT, f"{name}-discovery", sha, (*store.STUDY_FILES[FORMAT], store.MANIFEST))
-    plan = store.plan(out, claim, force=force or _own_subfolder(out, folder))
-    store.claim(plan)
+    claim = folders.Claim(FORMAT, f"{name}-discovery", sha, (*FILES, folders.MANIFEST), reads=(Path(folder),))
+    plan = folders.plan(out, claim, force=force or _own_subfolder(out, folder))
+    folders.claim(plan)
     outputs = []
     for name, frame in zip(DATA, (prob.assign(hit=hit).reset_index(), peeling.trajectory, peeling.limits, box)):
         store.write_csv(out / name, frame)
@@ -123,24 +127,24 @@ def discover(folder: Path, question: Question, out: Path | None = None, *, force
         "timings": {"started": started, "finished": now(), "wall_seconds": round(time.perf_counter() - clock, 2)},
         "outputs": {p.relative_to(out).as_posix(): store.sha256(p) for p in outputs},
     }
-    store.write_json(out / store.MANIFEST, manifest)
+    store.write_json(out / folders.MANIFEST, manifest)
     return manifest
 
 
 def _own_subfolder(out: Path, folder: Path) -> bool:
     """A sweep's own discovery/ subfolder from an earlier question is replaced without --force."""
-    found = store.owner(out) if out.is_dir() else None
+    found = folders.owner(out) if out.is_dir() else None
     return out.resolve() == (folder / SUBFOLDER).resolve() and found is not None and found.format == FORMAT
 
 
 def _title(q: Question, points: pd.DataFrame) -> str:
-    who = "all accused" if str(q.accused) == ALL else f"accused {q.accused}"
+    who = "all accused: every one" if accused_key(q.accused) == ALL else f"accused {q.accused}"
     side = "below" if q.below else "at least"
     return (f"PRIM: where {OUTCOMES[q.outcome]} by month {q.horizon} ({who}) is {side} {q.threshold:g} "
             f"({len(points):,} points)")
 
 
 def _source_hashes(folder: Path) -> dict[str, str]:
-    manifest = store.read_json(folder / store.MANIFEST) or {}
+    manifest = store.read_json(folder / folders.MANIFEST) or {}
     outputs = manifest.get("outputs") or {}
-    return {k: v for k, v in outputs.items() if k in store.DATA_FILES}
+    return {k: v for k, v in outputs.items() if k in DATA_FILES}

@@ -5,9 +5,9 @@ The figure functions themselves (frames in, a Figure out) are in sim.analysis.pl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -28,11 +28,14 @@ from sim.analysis.plots import (
     routes_figure,
     sobol_figure,
     survival_figure,
+    words,
 )
 from sim.analysis.survival import kaplan_meier
 from sim.errors import UserError
 from sim.experiments import store
+from sim.experiments.layout import FIGURES
 from sim.experiments.results import Results, load_results
+from sim.model.params import BY_NAME
 
 
 def applicable_kinds(results: Results) -> dict[str, str]:
@@ -88,17 +91,40 @@ def figure(results: Results, kind: str, horizon: int | None = None) -> Figure:
     if kind == "ranking":
         return ranking_figure(results.sensitivity, n_pts, n_rep)
     if kind == "paired":
-        return paired_figure(results.paired, n_rep, hos)
+        return paired_figure(results.paired, n_rep, hos, alternative_titles(results.manifest))
     raise UserError(f"unknown figure kind '{kind}'; choose from {', '.join(KINDS)}")
 
 
-def draw_figures(folder: Path, kinds: list[str] | None = None) -> list[Path]:
+def alternative_titles(manifest: dict) -> dict[str, str]:
+    """Each alternative of a comparison in words, from its manifest: its name, then what it changes
+    ('Sealed: probability that a warrant is issued under seal = 1')."""
+    titles = {}
+    for alt in (manifest.get("comparison") or {}).get("alternatives", []):
+        changes = "; ".join(change_text(k, v) for k, v in (alt.get("changes") or {}).items())
+        titles[alt["name"]] = f"{words(alt['name'])}: {changes}" if changes else words(alt["name"])
+    return titles
+
+
+def change_text(name: str, value: object) -> str:
+    """One parameter change in words: the schema's description (up to its first colon or parenthesis)
+    and the value; per-state values of the real roster as 'MNG compliance 0.9'."""
+    if name == "scenario.states" and isinstance(value, dict):
+        return "; ".join(f"{iso} {attr} = {style.fmt_value(v) if isinstance(v, (int, float)) else v}"
+                         for iso, attrs in value.items() for attr, v in dict(attrs).items())
+    p = BY_NAME.get(name.partition("[")[0])
+    what = (p.doc.split(":")[0].split(" (")[0] if p is not None and p.doc else name)
+    shown = ", ".join(map(str, value)) if isinstance(value, list) else (
+        style.fmt_value(value) if isinstance(value, (int, float)) else str(value))
+    return f"{what} = {shown}"
+
+
+def draw_figures(folder: Path, kinds: list[str] | None = None, results: Results | None = None) -> list[Path]:
     """Draw figures of a results folder into ``<folder>/figures/`` (PNG and SVG); return the paths.
 
     ``kinds=None`` draws every kind that applies; a requested kind that does not apply, or an
-    unknown one, is a UserError naming it.
+    unknown one, is a UserError naming it. ``results``: the folder already loaded.
     """
-    results = load_results(folder)
+    results = results if results is not None else load_results(folder)
     reasons = applicable_kinds(results)
     if kinds is None:
         chosen = [k for k in KINDS if not reasons[k]]
@@ -110,7 +136,7 @@ def draw_figures(folder: Path, kinds: list[str] | None = None) -> list[Path]:
         if bad:
             raise UserError(f"cannot draw '{bad[0]}' from {folder}: {reasons[bad[0]]}")
         chosen = list(dict.fromkeys(kinds))
-    out = Path(folder) / store.FIGURES
+    out = Path(folder) / FIGURES
     paths: list[Path] = []
     for kind in chosen:
         paths += save(figure(results, kind), out, kind)
@@ -119,14 +145,15 @@ def draw_figures(folder: Path, kinds: list[str] | None = None) -> list[Path]:
 
 def save(fig: Figure, out: Path, kind: str) -> list[Path]:
     """Draw a figure's files (sim.analysis.style.save) in a temporary folder, then rename each into ``out``:
-    an interrupted draw leaves no half-written figure, and its temporary folder is removed on the next run."""
+    an interrupted draw leaves no half-written figure, and its temporary folder (marked as the tool's) is removed
+    on the next run."""
     if out.is_symlink():
         raise UserError(f"{out} is a symbolic link; a results folder holds plain folders only: replace the link "
                         f"by the folder it points to")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f".{store.FIGURES}.", suffix=".tmp", dir=out.parent) as tmp:
-            drawn = style.save(fig, Path(tmp), kind)
+        with store.temporary_folder(out.parent, FIGURES) as tmp:
+            drawn = style.save(fig, tmp, kind)
             for path in drawn:
                 os.replace(path, out / path.name)
     except OSError as exc:
@@ -137,7 +164,13 @@ def save(fig: Figure, out: Path, kind: str) -> list[Path]:
 def draw(folder: Path, kinds: list[str]) -> list[Path]:
     """Draw each figure kind a config asks for; a kind that fails is a warning, not a lost sweep."""
     paths: list[Path] = []
+    reasons: dict[str, str] = {}
+    with contextlib.suppress(Exception):  # a folder that cannot be read: each kind below reports it
+        reasons = applicable_kinds(load_results(folder))
     for kind in kinds:
+        if reasons.get(kind):  # this folder cannot have that figure: say why, and advise no redraw
+            sys.stderr.write(f"warning: figure '{kind}' not drawn: it {reasons[kind]}\n")
+            continue
         try:
             paths.extend(Path(p) for p in draw_figures(folder, [kind]))
         except Exception as exc:

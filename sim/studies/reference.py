@@ -23,10 +23,12 @@ from typing import Any
 import pandas as pd
 
 from sim.analysis.inference import coverage_pvalues
+from sim.analysis.metrics import ALL, accused_codes
 from sim.errors import UserError
 from sim.experiments import store
+from sim.experiments.folders import MANIFEST
+from sim.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "results" / "reference"
 RECORD = "reference.json"
 
@@ -85,9 +87,9 @@ def ship(name: str, folder: Path, *, commit: str | None = None, into: Path = REF
     """Copy the reference's files from a finished ``folder`` (each checked against its manifest) into
     ``into/name`` with its record; return that folder."""
     ref = _reference(name)
-    manifest = store.read_json(folder / store.MANIFEST)
+    manifest = store.read_json(folder / MANIFEST)
     if manifest is None:
-        raise UserError(f"{folder} has no readable {store.MANIFEST}; run `{ref.command}` first")
+        raise UserError(f"{folder} has no readable {MANIFEST}; run `{ref.command}` first")
     outputs = manifest.get("outputs") or {}
     for rel in ref.files:
         if rel not in outputs:
@@ -112,7 +114,7 @@ def ship(name: str, folder: Path, *, commit: str | None = None, into: Path = REF
         record["comparison"] = {"alternatives": [{k: a[k] for k in ("name", "changes")}
                                                  for a in manifest["comparison"]["alternatives"]]}
     if name == "discovery":  # the sweep it was discovered from: its time belongs to the example
-        sweep = store.read_json(folder.parent / store.MANIFEST) or {}
+        sweep = store.read_json(folder.parent / MANIFEST) or {}
         record["sweep_timings"] = sweep.get("timings")
         record["sweep_experiment"] = sweep.get("experiment")
     store.write_json(target / RECORD, record)
@@ -125,7 +127,8 @@ def read(name: str, rel: str, into: Path = REFERENCE) -> pd.DataFrame:
     record = store.read_json(into / name / RECORD) or {}
     if not path.is_file() or store.sha256(path) != (record.get("files") or {}).get(rel):
         raise UserError(f"{path} is missing or differs from {into / name / RECORD}; ship it again")
-    return pd.read_csv(path, dtype={"accused": str})
+    table = pd.read_csv(path)
+    return table.assign(accused=accused_codes(table["accused"])) if "accused" in table.columns else table
 
 
 def record(name: str, into: Path = REFERENCE) -> dict[str, Any]:
@@ -224,15 +227,20 @@ def sobol_table(name: str) -> str:
 def compare_table(name: str) -> str:
     """Each alternative's paired difference by each horizon, every accused."""
     table = read(name, "paired.csv")
-    if table["accused"].nunique() == 2:  # one accused: "all" repeats it
-        table = table[table["accused"] != "all"]
+    if table["accused"].nunique() == 2:  # one accused: all accused repeats it
+        table = table[table["accused"] != ALL]
     rows = ["| alternative | accused | by month | base | alternative | difference [95% paired] | unpaired 95% | "
             "variance ratio |", "|---|---|---|---|---|---|---|---|"]
     for _, r in table.iterrows():
-        rows.append(f"| {r['alternative']} | {r['accused']} | {r['horizon']} | {r['p_base']:.3f} | {r['p_alt']:.3f} | "
-                    f"{r['diff']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}] | "
+        rows.append(f"| {r['alternative']} | {_who(r['accused'])} | {r['horizon']} | {r['p_base']:.3f} | "
+                    f"{r['p_alt']:.3f} | {r['diff']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}] | "
                     f"[{r['unpaired_low']:+.3f}, {r['unpaired_high']:+.3f}] | {r['variance_ratio']:.3g} |")
     return "\n".join(rows)
+
+
+def _who(accused: float) -> str:
+    """An accused in a docs table: its index, or "all" for all accused (a row of iterrows may hold floats)."""
+    return "all" if int(accused) == ALL else str(int(accused))
 
 
 def compare_means(name: str) -> str:
@@ -240,8 +248,8 @@ def compare_means(name: str) -> str:
     summary = read(name, "summary.csv")
     names = ["base", *(a["name"] for a in (record(name).get("comparison") or {}).get("alternatives", []))]
     rows = ["| scenario | accused | trips to states parties | trips called off | findings |", "|---|---|---|---|---|"]
-    for _, r in summary[summary["accused"] != "all"].iterrows():
-        rows.append(f"| {names[int(r['point'])]} | {r['accused']} | {r['mean_trips_to_members']:.2f} | "
+    for _, r in summary[summary["accused"] != ALL].iterrows():
+        rows.append(f"| {names[int(r['point'])]} | {_who(r['accused'])} | {r['mean_trips_to_members']:.2f} | "
                     f"{r['mean_trips_cancelled']:.2f} | {r['mean_findings']:.2f} |")
     return "\n".join(rows)
 

@@ -8,6 +8,7 @@ their bytes depend on matplotlib and its fonts, and they are drawn from the comp
 
 from __future__ import annotations
 
+import importlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UserError
-from sim.experiments import store
+from sim.experiments import folders, store
+from sim.experiments.config import refuse_config_as_folder
+from sim.experiments.layout import DATA_FILES, PAIRED, SENSITIVITY
 from sim.experiments.provenance import check_config_hash, check_manifest, software
 
 
@@ -30,20 +33,27 @@ class Report:
 @dataclass(frozen=True)
 class Kind:
     """How one kind of folder is rerun: ``rerun(manifest, folder, into, workers, quiet, figures)`` writes
-    the rerun into ``into`` and returns its manifest; ``data`` are the files the verdict compares."""
+    the rerun into ``into`` and returns its manifest; ``files`` ("module:NAME", the study that declares them,
+    imported only when needed) are the files the verdict compares."""
 
     name: str
-    data: tuple[str, ...]
+    files: str
     rerun: Callable[..., dict[str, Any]]
     note: str = ""
+
+    @property
+    def data(self) -> tuple[str, ...]:
+        module, _, name = self.files.partition(":")
+        return tuple(getattr(importlib.import_module(module), name))
 
 
 def read_manifest(folder: Path) -> dict:
     """A results folder's manifest; missing, corrupt or unknown is a one-line UserError."""
-    path = folder / store.MANIFEST
+    path = folder / folders.MANIFEST
+    refuse_config_as_folder(folder)
     if not folder.is_dir():
         raise UserError(f"results folder {folder} does not exist; check the path")
-    if not path.is_file():
+    if not store.regular_file(path):  # a link, FIFO, device or oversized file is refused unread
         raise UserError(f"{path} is missing: {folder} is not a complete results folder (rerun the command "
                         f"that made it)")
     doc = store.read_json(path)
@@ -59,7 +69,7 @@ def read_manifest(folder: Path) -> dict:
 def _sweep(manifest, folder, into, workers, quiet, figures):
     from sim.studies.sweep import run_sweep
 
-    exp = check_manifest(manifest, folder / store.MANIFEST, full=True)
+    exp = check_manifest(manifest, folder / folders.MANIFEST, full=True)
     assert exp is not None
     return run_sweep(exp, into, workers=workers, quiet=quiet, figures=figures)
 
@@ -67,28 +77,28 @@ def _sweep(manifest, folder, into, workers, quiet, figures):
 def _sensitivity(manifest, folder, into, workers, quiet, figures):
     from sim.studies.sensitivity import run_sensitivity
 
-    exp = check_manifest(manifest, folder / store.MANIFEST, full=True)
+    exp = check_manifest(manifest, folder / folders.MANIFEST, full=True)
     assert exp is not None
     run_sensitivity(exp, into, workers=workers, quiet=quiet)
-    return store.read_json(into / store.MANIFEST) or {}
+    return store.read_json(into / folders.MANIFEST) or {}
 
 
 def _comparison(manifest, folder, into, workers, quiet, figures):
     from sim.experiments.comparison import comparison_from_manifest
     from sim.studies.compare import run_comparison
 
-    check_manifest(manifest, folder / store.MANIFEST, full=True)
+    check_manifest(manifest, folder / folders.MANIFEST, full=True)
     run_comparison(comparison_from_manifest(manifest), into, workers=workers, quiet=quiet)
-    return store.read_json(into / store.MANIFEST) or {}
+    return store.read_json(into / folders.MANIFEST) or {}
 
 
 def _calibration(manifest, folder, into, workers, quiet, figures):
     from sim.studies.calibration.config import calibration_from_text
-    from sim.studies.calibration.folder import plan_outputs, run_calibration_folder
+    from sim.studies.calibration.folder import PREDICTIVE, plan_outputs, run_calibration_folder
 
-    config = check_config_hash(manifest, folder / store.MANIFEST)
+    config = check_config_hash(manifest, folder / folders.MANIFEST)
     cal = calibration_from_text(config["text"], config.get("source") or "config")
-    checks = store.PREDICTIVE in (manifest.get("data_files") or [])
+    checks = PREDICTIVE in (manifest.get("data_files") or [])
     return run_calibration_folder(cal, plan_outputs(into, cal, False), workers=workers or 1, quiet=quiet,
                                   checks=checks)
 
@@ -98,18 +108,18 @@ def _sbc(manifest, folder, into, workers, quiet, figures):
     from sim.studies.calibration.folder import plan_outputs
     from sim.studies.calibration.sbc import claim_for, run_sbc_folder
 
-    config = check_config_hash(manifest, folder / store.MANIFEST)
+    config = check_config_hash(manifest, folder / folders.MANIFEST)
     cal = calibration_from_text(config["text"], config.get("source") or "config")
     records = int((manifest.get("calibration") or {}).get("records") or cal.checks.sbc_records)
-    plan = plan_outputs(into, cal, False, store.SBC_FORMAT, claim=claim_for(cal, records))
+    plan = plan_outputs(into, cal, False, folders.SBC_FORMAT, claim=claim_for(cal, records))
     run_sbc_folder(cal, plan, records=records, workers=workers or 1, quiet=quiet)
-    return store.read_json(into / store.MANIFEST) or {}
+    return store.read_json(into / folders.MANIFEST) or {}
 
 
 def _discovery(manifest, folder, into, workers, quiet, figures):
     from sim.studies.discovery import Question, discover
 
-    check_config_hash(manifest, folder / store.MANIFEST)
+    check_config_hash(manifest, folder / folders.MANIFEST)
     source = _discovery_source(manifest, folder)
     return discover(source, Question(**manifest["question"]), into)
 
@@ -134,42 +144,44 @@ def _run(manifest, folder, into, workers, quiet, figures):
     from sim.studies.single_run import plan_run, write_run
 
     if manifest.get("config"):
-        check_config_hash(manifest, folder / store.MANIFEST)
+        check_config_hash(manifest, folder / folders.MANIFEST)
     seed, params = manifest.get("seed"), manifest.get("parameters")
     if not isinstance(seed, int) or not isinstance(params, dict):
-        raise UserError(f"{folder / store.MANIFEST} is corrupt (no seed and parameters to rerun)")
+        raise UserError(f"{folder / folders.MANIFEST} is corrupt (no seed and parameters to rerun)")
     model = TribunalModel(Params(params), rng=run_seed(seed)).run()
     write_run(model, seed, plan_run(into), manifest.get("config"))
-    return store.read_json(into / store.MANIFEST) or {}
+    return store.read_json(into / folders.MANIFEST) or {}
 
 
 KINDS = {
-    "sweep": Kind("sweep", store.DATA_FILES, _sweep),
-    "sensitivity": Kind("sensitivity", (*store.DATA_FILES, store.SENSITIVITY), _sensitivity),
-    "comparison": Kind("comparison", (*store.DATA_FILES, store.PAIRED), _comparison),
-    "calibration": Kind("calibration", store.CALIBRATION_DATA, _calibration,
+    "sweep": Kind("sweep", "sim.experiments.layout:DATA_FILES", _sweep),
+    "sensitivity": Kind("sensitivity", "sim.studies.reproduce:SENSITIVITY_DATA", _sensitivity),
+    "comparison": Kind("comparison", "sim.studies.reproduce:COMPARISON_DATA", _comparison),
+    "calibration": Kind("calibration", "sim.studies.calibration.folder:DATA", _calibration,
                         "a calibration takes minutes to hours (its manifest gives the time it took)"),
-    "sbc": Kind("sbc", store.SBC_DATA, _sbc, "a simulation-based calibration takes hours"),
-    "discovery": Kind("discovery", store.DISCOVERY_DATA, _discovery),
-    "run": Kind("run", store.RUN_FILES, _run),
+    "sbc": Kind("sbc", "sim.studies.calibration.sbc:DATA", _sbc, "a simulation-based calibration takes hours"),
+    "discovery": Kind("discovery", "sim.studies.discovery:DATA", _discovery),
+    "run": Kind("run", "sim.studies.single_run:FILES", _run),
 }
+SENSITIVITY_DATA = (*DATA_FILES, SENSITIVITY)
+COMPARISON_DATA = (*DATA_FILES, PAIRED)
 
 
 def kind_of(manifest: dict[str, Any], folder: Path) -> Kind:
     """Which kind of folder a manifest describes."""
     fmt = manifest.get("format")
-    if fmt == store.SWEEP_FORMAT:
+    if fmt == folders.SWEEP_FORMAT:
         return KINDS["comparison" if "comparison" in manifest else
                      "sensitivity" if "sensitivity" in manifest else "sweep"]
-    by_format = {store.CALIBRATION_FORMAT: "calibration", store.SBC_FORMAT: "sbc",
-                 store.DISCOVERY_FORMAT: "discovery", store.RUN_FORMAT: "run"}
+    by_format = {folders.CALIBRATION_FORMAT: "calibration", folders.SBC_FORMAT: "sbc",
+                 folders.DISCOVERY_FORMAT: "discovery", folders.RUN_FORMAT: "run"}
     if fmt in by_format:
         return KINDS[by_format[fmt]]
     if fmt is None and "command" in manifest and "seed" in manifest:
         return KINDS["run"]
     if fmt is None and "config" in manifest:  # sweeps of versions before formats were named
         return KINDS["sweep"]
-    raise UserError(f"{folder / store.MANIFEST} has format {fmt!r}, which this version does not know; "
+    raise UserError(f"{folder / folders.MANIFEST} has format {fmt!r}, which this version does not know; "
                     f"reproduce it with the version that wrote it ({(manifest.get('software') or {}).get('sim')})")
 
 
@@ -180,6 +192,10 @@ def reproduce(folder: Path, workers: int | None = None, quiet: bool = False, fig
     present = [n for n in kind.data if n in manifest["outputs"] or (folder / n).is_file()]
     report = Report(compared=present, kind=kind.name)
     recorded = manifest["outputs"]
+    pending = [f for f in manifest.get("pending") or [] if isinstance(f, str) and not (folder / f).is_file()]
+    if pending:
+        report.notes.append(f"{folder} was stopped before all its outputs were written ({', '.join(pending)}); "
+                            f"rerun the command that made it with --resume to finish them")
     for name in present:
         here = folder / name
         if here.is_file() and isinstance(recorded.get(name), str) and store.sha256(here) != recorded[name]:

@@ -11,6 +11,8 @@ from sim.analysis.sensitivity import Spec, design_indices, indices_frame, replic
 from sim.errors import UserError
 from sim.experiments import store
 from sim.experiments.config import Experiment
+from sim.experiments.folders import MANIFEST
+from sim.experiments.layout import SENSITIVITY, figure_files
 from sim.experiments.provenance import output_hashes
 from sim.experiments.results import load_results
 from sim.studies.figures import draw
@@ -56,19 +58,20 @@ def run_sensitivity(exp: Experiment, folder: Path, *, source: str = "config", wo
                     quiet: bool = False) -> pd.DataFrame:
     """Run the design, write sensitivity.csv and the figures, record both in the manifest; return the table."""
     spec = check_sensitivity(exp, source)
+    own = (exp.sampler or "", "ranking")
+    kinds = list(dict.fromkeys([*own, *(k for k in exp.figures if k not in ("sobol", "morris", "ranking"))]))
     run_sweep(exp, folder, workers=workers, scheduler=scheduler, resume=resume, force=force, quiet=quiet,
-              figures=False)
+              figures=False, pending=[SENSITIVITY, *figure_files(kinds)])
     table = sensitivity_table(exp, folder, spec)
-    store.write_csv(folder / store.SENSITIVITY, table)
-    manifest = store.read_json(folder / store.MANIFEST) or {}
+    store.write_csv(folder / SENSITIVITY, table)
+    manifest = store.read_json(folder / MANIFEST) or {}
     manifest["sensitivity"] = {"method": exp.sampler, **spec.record(), "noise": NOISE[exp.sampler or ""],
                                "bootstrap": "seed derived from the experiment seed "
                                             "(sim.analysis.sensitivity.bootstrap_seed)"}
-    manifest.setdefault("outputs", {}).update(output_hashes(folder, [folder / store.SENSITIVITY]))
-    store.write_json(folder / store.MANIFEST, manifest)  # the figures read a verified sensitivity.csv
-    own = (exp.sampler or "", "ranking")
-    kinds = list(dict.fromkeys([*own, *(k for k in exp.figures if k not in ("sobol", "morris", "ranking"))]))
+    manifest.setdefault("outputs", {}).update(output_hashes(folder, [folder / SENSITIVITY]))
+    store.write_json(folder / MANIFEST, manifest)  # the figures read a verified sensitivity.csv
     figures = [path for kind in kinds for path in draw(folder, [kind])]  # one failed kind spares the rest
     manifest["outputs"].update(output_hashes(folder, figures))
-    store.write_json(folder / store.MANIFEST, manifest)
+    manifest.pop("pending", None)
+    store.write_json(folder / MANIFEST, manifest)
     return table

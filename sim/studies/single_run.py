@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from sim.engines.mesa.model import TribunalModel
-from sim.experiments import store
+from sim.experiments import folders, store
 from sim.experiments.provenance import run_manifest
 
+# a run's files: the event log, the monthly series, the outputs (and the manifest, sim.experiments.folders)
+EVENTS, SERIES, OUTCOME = "events.csv", "series.csv", "outcome.json"
+FILES = (EVENTS, SERIES, OUTCOME)  # compared by `reproduce`
 # a run's files take a few hundred KB; refuse a folder with less than this free
 RUN_BYTES = 1 << 20
 
@@ -33,23 +36,23 @@ def _plain_rows(frame):
         yield {k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
 
 
-def plan_run(out: Path, force: bool = False) -> store.Plan:
+def plan_run(out: Path, force: bool = False) -> folders.Plan:
     """Check that ``out`` may take a run's files (writable, not another study's results unless ``force``,
     room for them)."""
-    claim = store.Claim(store.RUN_FORMAT, "run", None, (*store.RUN_FILES, store.MANIFEST))
-    plan = store.plan(out, claim, force=force)
-    store.check_space(plan, RUN_BYTES, "a run's files")
+    claim = folders.Claim(folders.RUN_FORMAT, "run", None, (*FILES, folders.MANIFEST))
+    plan = folders.plan(out, claim, force=force)
+    folders.check_space(plan, RUN_BYTES, "a run's files")
     return plan
 
 
-def write_run(model: TribunalModel, seed: int, plan: store.Plan, config: dict[str, Any] | None = None) -> None:
+def write_run(model: TribunalModel, seed: int, plan: folders.Plan, config: dict[str, Any] | None = None) -> None:
     """The run's event log, series and outputs, and a manifest that is enough to rerun it."""
-    store.claim(plan)
+    folders.claim(plan)
     out = plan.folder
-    files = {store.EVENTS: lambda tmp: model.events_frame().to_csv(tmp, index=False),
-             store.SERIES: lambda tmp: model.series().to_csv(tmp, index=False)}
+    files = {EVENTS: lambda tmp: model.events_frame().to_csv(tmp, index=False),
+             SERIES: lambda tmp: model.series().to_csv(tmp, index=False)}
     for name, write in files.items():
         store.atomic_write(out / name, write)
-    store.write_json(out / store.OUTCOME, outcome_record(model, seed))
-    outputs = [out / name for name in store.RUN_FILES]
-    store.write_json(out / store.MANIFEST, run_manifest(model.params, seed, out, outputs, config))
+    store.write_json(out / OUTCOME, outcome_record(model, seed))
+    outputs = [out / name for name in FILES]
+    store.write_json(out / folders.MANIFEST, run_manifest(model.params, seed, out, outputs, config))

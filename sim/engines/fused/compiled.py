@@ -1,16 +1,17 @@
-"""The fused kernel's building blocks in numba: sim.model.rules compiled in float32, a vectorisable exp, and
-the counter-based uniforms of sim.model.streams.
+"""The fused engine's building blocks in numba: the model's modules compiled in float32, a vectorisable exp.
 
-``RULES`` holds every function of sim.model.rules compiled by numba (lazily, on first use) from the same
-bytecode with one change: its float constants are float32, so that ``1.0 + odds`` on float32 values stays
-float32 as in the NumPy core (numba would otherwise widen it to float64 and halve the SIMD width). Calls
-between rules resolve to their compiled forms.
+``compile_module`` makes a module whose functions are those of a model module (sim.model.rules, streams,
+protocol) compiled by numba (lazily, on first use) from the same bytecode with one change: float constants
+are float32, so that ``1.0 + odds`` on float32 values stays float32 as in the NumPy core (numba would
+otherwise widen it to float64 and halve the SIMD width). Its globals are the module's own, with some names
+bound to compiled counterparts: the rules' ``where`` to a choice between two numbers, the protocol's
+``passes`` to their loop forms (sim.engines.fused.passes) and ``note`` to nothing. So the protocol the Mesa
+engine runs as Python is the protocol the fused engine runs compiled.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import sys
 import types
 from pathlib import Path
@@ -37,26 +38,35 @@ def _float32_constants(f: types.FunctionType, namespace: dict[str, Any]) -> type
     return g
 
 
-def compile_rules() -> types.ModuleType:
-    """sim.model.rules with every function a numba dispatcher with float32 constants (compiled on first call);
-    a module, so that numba resolves its attributes (functions, ArrestCoefficients, fate codes) when it compiles,
-    registered in sys.modules so that numba's cache finds the module of its functions in a new process."""
-    module = types.ModuleType(f"{__name__}.RULES", rules.__doc__)
+def compile_module(source: types.ModuleType, name: str, bind: dict[str, Any] | None = None) -> types.ModuleType:
+    """``source``'s functions compiled with float32 constants, in a module named ``<this module>.<name>`` whose
+    globals are ``source``'s with ``bind`` over them; registered in sys.modules so that numba's cache finds the
+    module of its functions in a new process."""
+    module = types.ModuleType(f"{__name__}.{name}", source.__doc__)
     sys.modules[module.__name__] = module
     namespace = vars(module)
-    namespace.update({k: v for k, v in vars(rules).items() if k not in ("__name__", "__doc__")})
-    for name, f in vars(rules).items():
-        if isinstance(f, types.FunctionType) and f.__module__ == rules.__name__:
-            namespace[name] = numba.njit(_float32_constants(f, namespace), **OPTIONS)
+    namespace.update({k: v for k, v in vars(source).items() if k not in ("__name__", "__doc__")})
+    for key, f in vars(source).items():
+        if isinstance(f, types.FunctionType) and f.__module__ == source.__name__:
+            namespace[key] = numba.njit(_float32_constants(f, namespace), **OPTIONS)
+    namespace.update(bind or {})
     return module
 
 
-RULES = compile_rules()
+@numba.njit(**OPTIONS)
+def _choose(condition, a, b):
+    """rules.where for one decision: ``a`` if ``condition`` else ``b``."""
+    return a if condition else b
+
+
+RULES = compile_module(rules, "RULES", {"where": _choose})
 
 
 def sources_digest() -> str:
     """SHA-256 of the sources the kernel is compiled from (numba's cache only watches the kernel's own file)."""
-    files = [Path(m.__file__) for m in (rules, seeding, streams) if m.__file__]
+    from sim.model import outcomes, passes, protocol, values
+
+    files = [Path(m.__file__) for m in (rules, seeding, streams, protocol, passes, values, outcomes) if m.__file__]
     files += sorted(Path(__file__).parent.glob("*.py"))
     h = hashlib.sha256()
     for f in files:
@@ -101,18 +111,5 @@ def exp32(x):
 # --- the counter-based streams of sim.model.streams, one uniform at a time -----------------------------------
 
 mix64 = numba.njit(seeding.mix64, **OPTIONS)  # SplitMix64's finaliser, the same function on one uint64
-_STREAM_SHIFT = np.uint64(52)
-_T_SHIFT = np.uint64(32)
-_GOLDEN = seeding.GOLDEN
-_U53 = np.uint64(11)
-_TO_UNIT = float(2.0 ** -53)
-assert _TO_UNIT == streams._TO_UNIT and math.log2(streams.MAX_SLOTS) == 32
-
-
-@numba.njit(**OPTIONS)
-def uniform(key, stream, t, slot):
-    """Slot ``slot`` of month ``t`` of stream ``stream`` of the replicate keyed ``key``: sim.model.streams'
-    u = mix64(key ^ mix64(stream·2^52 + t·2^32 + slot + golden)), mapped to [0, 1) by its top 53 bits."""
-    counter = (np.uint64(stream) << _STREAM_SHIFT) | (np.uint64(t) << _T_SHIFT)
-    bits = mix64(key ^ mix64(counter + np.uint64(slot) + _GOLDEN))
-    return np.float64(bits >> _U53) * _TO_UNIT
+STREAMS = compile_module(streams, "STREAMS", {"mix64": mix64})
+uniform = STREAMS.draw  # sim.model.streams.draw, compiled

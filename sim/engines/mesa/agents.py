@@ -1,31 +1,28 @@
-"""The Mesa agents: states, the court, the prosecutor and the accused (ODD §2 and ODD §7).
+"""The Mesa agents: named views of one replicate's state that take their decisions through the protocol.
 
-A state's variables live in its model's per-state arrays (``model.state_vars``), read and
-written through the agent's attributes, so that month-wide submodels (pressure decay,
-norm dynamics, withdrawal, accession) run as array operations over the same ``sim.model.rules``
-while every decision that involves one state and one accused stays the agent's own. Each
-decision is a ``rules`` call on a uniform the agent draws: the agents own when they decide and
-what follows, ``rules`` what the decision is.
+A replicate's state lives in one protocol object (sim.model.protocol, ``model.world``); each agent reads
+and shows its own part of it (a state's compliance, the court's legitimacy, an accused's custody) and
+acts by calling the protocol's step for its decision, so the Mesa engine takes exactly the decisions of the
+other engines, on the same random numbers.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import mesa
 import numpy as np
 
-from sim.model import rules
+from sim.model import protocol, rules
+from sim.model.layout import Layout
+from sim.model.outcomes import NEVER, ROUTES
+from sim.model.params import Params
 
-if TYPE_CHECKING:
-    from sim.engines.mesa.model import TribunalModel
-
-NOT_PENDING = -1
 SURRENDER_DETAIL = "handed over to the Court"  # a new government's handover; one from detention says since when
 
 
 class Event(NamedTuple):
-    """One line of the event log (ODD §9)."""
+    """One line of the event log (ODD §9), with the actor and target named."""
 
     t: int
     event: str
@@ -34,187 +31,174 @@ class Event(NamedTuple):
     detail: str
 
 
-class _Column:
-    """An agent attribute stored in the model's per-state array of the same name."""
+class Owner(Protocol):
+    """What the agents read of the model that owns them (sim.engines.mesa.model.Any): the replicate's
+    state, its parameters and layout, the month (the agents know their model only through this)."""
 
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, agent, owner=None):
-        if agent is None:
-            return self
-        return agent.model.state_vars[self.name][agent.index].item()
-
-    def __set__(self, agent, value):
-        agent.model.state_vars[self.name][agent.index] = value
+    world: Any  # the protocol's state of the replicate (sim.model.protocol.STATE)
+    values: Any  # its parameters as named values (sim.model.values)
+    params: Params
+    layout: Layout
+    attributes: dict[str, np.ndarray]
+    month: int
 
 
-def _step_or_none(at: int) -> int | None:
-    return None if at == NOT_PENDING else at
+def _never(month: int) -> int | None:
+    return None if month == NEVER else int(month)
 
 
 class State(mesa.Agent):
-    """A state: statute membership, sovereignty, compliance, capacity, alignment, appeal; the home
-    state's government also decides the fate of the accused when it changes (ODD §7.0-4.1)."""
+    """A state: statute membership, sovereignty, compliance, capacity, alignment, appeal (ODD §2); the home
+    state's government decides the accused's fate when it changes (ODD §7.1)."""
 
-    member = _Column()
-    ever_member = _Column()
-    region = _Column()
-    partner = _Column()
-    sovereignty = _Column()
-    compliance = _Column()
-    capacity = _Column()
-    alignment = _Column()
-    log_appeal = _Column()
-    pressure = _Column()
-    findings = _Column()
-    withdrawn = _Column()
-    _withdraw_at = _Column()
-    _join_at = _Column()
+    model: Owner  # the model that owns the agent, as the agents see it
 
-    def __init__(self, model: TribunalModel, index: int, name: str, code: str):
+    def __init__(self, model: Any, index: int, name: str, code: str):
         super().__init__(model)
-        self.index = index
+        self.index = index  # in the roster
+        self.column = int(model.layout.column_of[index])  # in the protocol's arrays (−1 for home)
         self.name = name
         self.code = code
 
     @property
     def is_home(self) -> bool:
-        return self.index == self.model.roster.home
+        return self.column < 0
+
+    def _value(self, name: str) -> Any:
+        return getattr(self.model.world, name)[self.column]
+
+    @property
+    def member(self) -> bool:
+        return not self.is_home and bool(self._value("member") > 0)
+
+    @property
+    def compliance(self) -> float:
+        return float(self.model.world.home_compliance if self.is_home else self._value("compliance"))
+
+    @property
+    def sovereignty(self) -> float:
+        return float(self.model.attributes["sovereignty"][self.index])
+
+    @property
+    def capacity(self) -> float:
+        return float(self.model.attributes["capacity"][self.index])
+
+    @property
+    def alignment(self) -> float:
+        return float(self.model.attributes["alignment"][self.index])
 
     @property
     def appeal(self) -> float:
-        return float(np.exp(self.log_appeal))
+        return float(np.exp(self.model.attributes["log_appeal"][self.index]))
+
+    @property
+    def pressure(self) -> float:
+        return 0.0 if self.is_home else float(self._value("pressure"))
+
+    @property
+    def findings(self) -> int:
+        return 0 if self.is_home else int(self._value("state_findings"))
 
     @property
     def withdraw_at(self) -> int | None:
-        return _step_or_none(self._withdraw_at)
+        return None if self.is_home else _never(self._value("withdraw_at"))
 
     @property
     def join_at(self) -> int | None:
-        return _step_or_none(self._join_at)
+        return None if self.is_home else _never(self._value("join_at"))
 
     def arrest_probability(self, accused: Accused) -> float:
-        """P_ij: the chance this state arrests ``accused`` if it visits now."""
-        m = self.model
-        return float(rules.arrest_probability(m.arrest_coef, self.capacity, self.member, self.compliance,
-                                              m.court.legitimacy, self.pressure, self.sovereignty, self.alignment,
-                                              accused.head_of_state))
+        """P_ij: the chance this state arrests ``accused`` if it visits now (ODD §7.3.1)."""
+        if self.is_home:
+            return 0.0
+        return float(protocol.cell_probability(self.model.world, self.model.values, self.column, accused.index))
 
-    def decides_arrest(self, arrest_prob: float) -> bool:
-        """ODD §7.3.6: a visited state arrests with probability P_ij."""
-        return bool(rules.happens(self.model.rng.random(), arrest_prob))
-
-    def after_visit(self, arrested: bool, finding: bool) -> None:
-        """ODD §7.3.6-7: an arrest strengthens this state's norm; a finding adds pressure and counts against it."""
-        p = self.model.params
-        compliance, pressure, findings = rules.host_after_visit(self.compliance, self.pressure, self.findings,
-                                                                arrested, finding, p["states.arrest_norm_gain"],
-                                                                p["court.finding_pressure"])
-        self.compliance, self.pressure, self.findings = float(compliance), float(pressure), int(findings)
-
-    # --- the home government (ODD §7.0.1 and ODD §7.1) ---------------------------------------------
-    def new_government_decides(self, accused: Accused) -> None:
-        """A new home government hands a free accused to the court, detains them at home, or neither:
-        one uniform per accused (rules.fate_at_regime_change)."""
-        m, p = self.model, self.model.params
-        fate = rules.fate_at_regime_change(m.rng.random(), p["home.surrender_prob"], p["home.detain_prob"])
-        if fate == rules.SURRENDERED:
-            accused.take_custody("domestic_surrender")
-            m.log("surrender", self.name, accused.name, SURRENDER_DETAIL)
-        elif fate == rules.DETAINED:
-            accused.detain()
-            m.log("detention", self.name, accused.name, "detained at home by the new government")
-
-    def may_hand_over_detained(self, accused: Accused) -> None:
-        """ODD §7.1: an accused detained at home is handed to the court with probability ψ each month."""
-        m = self.model
-        if rules.happens(m.rng.random(), m.params["home.detained_surrender_rate"]):
-            accused.take_custody("domestic_surrender")
-            m.log("surrender", self.name, accused.name, f"after detention at home since month {accused.detained_month}")
+    def government(self) -> None:
+        """ODD §7.1 (the home state): a detained accused may be handed over; a new government may take office."""
+        protocol.regime_change(self.model.world, self.model.values, self.model.month)
 
 
 class Court(mesa.Agent):
-    """The court: its legitimacy rises with arrests, falls with defiance, and drifts back to L0."""
+    """The court: issues the warrants; its legitimacy rises with arrests, falls with defiance, drifts to L0."""
 
-    def __init__(self, model: TribunalModel, legitimacy: float):
+    model: Owner  # the model that owns the agent, as the agents see it
+
+    def __init__(self, model: Any):
         super().__init__(model)
         self.name = "the Court"
-        self.legitimacy = legitimacy
 
-    def decides_finding(self, arrested: bool, member: bool) -> bool:
-        """ODD §7.3.7: after a state party's refusal, a non-compliance finding with probability φ (drawn only then)."""
-        if arrested or not member:
-            return False
-        return bool(rules.makes_finding(self.model.rng.random(), arrested, member,
-                                        self.model.params["court.finding_prob"]))
+    @property
+    def legitimacy(self) -> float:
+        return float(self.model.world.legitimacy)
 
-    def after_visit(self, arrested: bool, member: bool, finding: bool) -> None:
-        """ODD §7.3.6-8: an arrest raises legitimacy; a refusal (less with a finding) or a non-member's visit
-        lowers it."""
-        p = self.model.params
-        self.legitimacy = float(rules.legitimacy_after_visit(self.legitimacy, arrested, member, finding,
-                                                             p["court.arrest_gain"], p["court.defiance_loss"],
-                                                             p["court.nonmember_loss"]))
+    def issue_warrants(self) -> None:
+        """ODD §7.0 (month 0): the warrants, some under seal; a fallen government; warrants timed to a stay."""
+        protocol.warrant_at_issue(self.model.world, self.model.values, self.model.month)
 
     def drift(self) -> None:
-        p = self.model.params
-        self.legitimacy = float(rules.legitimacy_drift(self.legitimacy, p["court.legitimacy0"], p["court.reversion"]))
+        """ODD §7.7: legitimacy reverts towards L0."""
+        protocol.drift(self.model.world, self.model.values, self.model.month)
 
 
 class Prosecutor(mesa.Agent):
     """The prosecutor: monthly outreach to the states the accused are likeliest to visit; unsealing."""
 
-    def __init__(self, model: TribunalModel):
+    model: Owner  # the model that owns the agent, as the agents see it
+
+    def __init__(self, model: Any):
         super().__init__(model)
         self.name = "the Prosecutor"
-        self.targets: list[int] = []
+
+    @property
+    def targets(self) -> list[int]:
+        """The roster indices of this month's outreach targets."""
+        return [self.model.layout.order[e[3]] for e in self.model.world.events or ()
+                if e[1] == protocol.Event.OUTREACH and e[0] == self.model.month - 1]
 
     def outreach(self) -> None:
-        """Decay every state's pressure, then push the B most attractive destinations (ODD §7.2)."""
-        m, p = self.model, self.model.params
-        pressure = m.state_vars["pressure"]
-        pressure[:] = rules.decay_pressure(pressure, p["prosecutor.pressure_decay"])
-        free = [a for a in m.accused if a.free]
-        self.targets = []
-        if not free:
-            return
-        logits = np.stack([a.destination_logits(m.arrest_probabilities(a)) for a in free])
-        attraction = rules.log_outreach_attraction(logits, np.ones(len(free), dtype=bool))
-        chosen = m.destinations[rules.outreach_targets(attraction[None, :], p["prosecutor.outreach_budget"], True)[0]]
-        pressure[chosen] = rules.add_pressure(pressure[chosen], p["prosecutor.outreach_boost"])
-        self.targets = [int(i) for i in chosen]
-        if m.record_events:
-            for i in self.targets:
-                m.log("outreach", self.name, m.state(i).name, f"pressure now {pressure[i]:.2f}")
+        """ODD §7.2: pressure decays; the B most attractive destinations are pressed to cooperate."""
+        protocol.outreach(self.model.world, self.model.values, self.model.month)
 
     def unseal(self) -> None:
         """ODD §7.4: each sealed warrant becomes public with probability ``prosecutor.unseal_rate``."""
-        for accused in self.model.accused:
-            if accused.sealed and rules.happens(self.model.rng.random(), self.model.params["prosecutor.unseal_rate"]):
-                accused.make_public("unsealed by the Chamber")
+        protocol.unsealing(self.model.world, self.model.values, self.model.month)
 
 
 class Accused(mesa.Agent):
-    """A person under warrant: plans trips, weighs perceived risk, may be arrested, surrendered or detained at home."""
+    """A person under warrant: plans trips, answers invitations, weighs perceived risk, may be arrested,
+    surrendered or detained at home."""
 
-    def __init__(self, model: TribunalModel, index: int, head_of_state: bool, trip_rate: float,
-                 risk_aversion: float, max_risk: float, sealed: bool):
+    model: Owner  # the model that owns the agent, as the agents see it
+
+    def __init__(self, model: Any, index: int, head_of_state: bool):
         super().__init__(model)
         self.index = index
         self.head_of_state = head_of_state
         self.name = "the head of state" if head_of_state else "the senior official"
         if model.params["accused.head_of_state"].count(int(head_of_state)) > 1:
             self.name += f" #{index}"
-        self.trip_rate = trip_rate
-        self.risk_aversion = risk_aversion
-        self.max_risk = max_risk
-        self.sealed = sealed
-        self.custody_month: int | None = None
-        self.detained_month: int | None = None
-        self.route = "none"
-        self.trips = self.trips_to_members = self.trips_cancelled = self.trips_at_issue = 0
-        self.last_trip: tuple[int, int, str] | None = None
+        self.trip_rate = model.params["accused.trip_rate"][index]
+        self.risk_aversion = model.params["accused.risk_aversion"][index]
+        self.max_risk = model.params["accused.max_risk"][index]
+
+    def _count(self, name: str) -> int:
+        return int(getattr(self.model.world, name)[self.index])
+
+    @property
+    def sealed(self) -> bool:
+        return bool(self.model.world.sealed[self.index])
+
+    @property
+    def custody_month(self) -> int | None:
+        return _never(self.model.world.custody_month[self.index])
+
+    @property
+    def detained_month(self) -> int | None:
+        return _never(self.model.world.detained_month[self.index])
+
+    @property
+    def route(self) -> str:
+        return ROUTES[self.model.world.route[self.index]]
 
     @property
     def in_custody(self) -> bool:
@@ -223,92 +207,42 @@ class Accused(mesa.Agent):
     @property
     def detained(self) -> bool:
         """Detained at home by a new government and not (yet) handed to the court."""
-        return self.detained_month is not None and not self.in_custody
+        return bool(self.model.world.detained[self.index])
 
     @property
     def free(self) -> bool:
         """Neither in the court's custody nor detained at home: travels and attracts outreach."""
-        return self.custody_month is None and self.detained_month is None
+        return bool(protocol.active(self.model.world, self.index))
 
-    def perceived_risk(self, arrest_prob):
+    trips = property(lambda self: self._count("trips"))
+    trips_to_members = property(lambda self: self._count("trips_to_members"))
+    trips_cancelled = property(lambda self: self._count("trips_cancelled"))
+    trips_at_issue = property(lambda self: self._count("trips_at_issue"))
+    invitations = property(lambda self: self._count("invitations"))
+    invitations_declined = property(lambda self: self._count("invitations_declined"))
+
+    @property
+    def last_trip(self) -> tuple[int, int, str] | None:
+        """(month, host's roster index, what happened) of this accused's latest trip or called-off trip."""
+        events = self.model.world.events or []
+        order = self.model.layout.order
+        for k in range(len(events) - 1, -1, -1):
+            t, code, actor, target, value = events[k]
+            if code == protocol.Event.TRIP_CANCELLED and actor == self.index:
+                return t, int(order[target]), "cancelled"
+            if code == protocol.Event.TRIP and actor == self.index:
+                after = [e for e in events[k + 1:] if e[0] == t and e[3] == self.index
+                         and e[1] in (protocol.Event.ARREST, protocol.Event.NON_ARREST)]
+                member = int(value) % 2 == 1
+                what = "arrested" if after and after[0][1] == protocol.Event.ARREST else \
+                    ("refused" if member else "visited")
+                return t, int(order[target]), what
+        return None
+
+    def perceived_risk(self, arrest_prob: Any) -> Any:
+        """r_ij from P_ij: the whole risk of a public warrant, a share of it under seal (ODD §7.3.2)."""
         return rules.perceived_risk(arrest_prob, self.sealed, self.model.params["accused.sealed_awareness"])
 
-    def destination_logits(self, arrest_prob):
-        """Log attraction of every destination given its arrest probability for this accused."""
-        m = self.model
-        return rules.destination_logit(m.state_vars["log_appeal"][m.destinations],
-                                       m.state_vars["alignment"][m.destinations], self.perceived_risk(arrest_prob),
-                                       m.params["accused.travel_alignment"], self.risk_aversion)
-
-    def take_custody(self, route: str) -> None:
-        self.custody_month = self.model.month
-        self.route = route
-        if self.sealed:
-            self.make_public("on custody")
-
-    def detain(self) -> None:
-        self.detained_month = self.model.month
-
-    def make_public(self, how: str) -> None:
-        self.sealed = False
-        self.model.log("warrant_unsealed", "the Court", self.name, how)
-
-    def _draw(self, weights: np.ndarray) -> int:
-        """An index drawn with probability proportional to ``weights`` (one uniform, inverse CDF)."""
-        cdf = np.cumsum(weights)
-        return min(int(np.searchsorted(cdf, self.model.rng.random() * cdf[-1], side="right")), len(cdf) - 1)
-
     def take_turn(self) -> None:
-        """Plan a trip, choose a host by attraction, cancel if too risky, else travel (ODD §7.3)."""
-        m = self.model
-        arrest_prob = m.arrest_probabilities(self)  # from the state as this accused's turn starts
-        if not rules.happens(m.rng.random(), rules.trip_probability(self.trip_rate)):
-            return
-        logits = self.destination_logits(arrest_prob)
-        k = self._draw(np.exp(logits - logits.max()))
-        host = m.state(int(m.destinations[k]))
-        risk = float(self.perceived_risk(arrest_prob[k]))
-        if rules.cancels(risk, self.max_risk):
-            self.trips_cancelled += 1
-            self.last_trip = (m.month, host.index, "cancelled")
-            m.log("trip_cancelled", self.name, host.name, f"perceived risk {risk:.3f}")
-            return
-        self.visit(host, float(arrest_prob[k]))
-
-    def timed_stay(self) -> None:
-        """ODD §7.0.2: the warrant is issued under seal while this accused stays in a state party, drawn among
-        the current members by destination weight (sealed risk); no cancellation: the stay is a trip."""
-        m = self.model
-        member = m.state_vars["member"][m.destinations]
-        self.sealed = True
-        arrest_prob = m.arrest_probabilities(self)
-        logits = self.destination_logits(arrest_prob)
-        with np.errstate(over="ignore"):  # non-members' weights may overflow; they are set to 0
-            weights = rules.timed_host_weights(np.exp(logits - logits[member].max()), member)
-        k = self._draw(weights)
-        host = m.state(int(m.destinations[k]))
-        m.log("timed_warrant", "the Court", self.name, f"issued under seal during a stay in {host.name}")
-        self.trips_at_issue += 1
-        self.visit(host, float(arrest_prob[k]), "state party, at the warrant's issue")
-
-    def visit(self, host: State, arrest_prob: float, detail: str | None = None) -> None:
-        """ODD §7.3.6-8: the trip happens; the host arrests or not; the court responds; both bear the consequences."""
-        m = self.model
-        member = bool(host.member)
-        self.trips += 1
-        self.trips_to_members += member
-        m.log("trip", self.name, host.name, detail or ("state party" if member else "non-party"))
-        arrested = host.decides_arrest(arrest_prob)
-        if arrested:
-            self.take_custody("arrested_by_host")
-            self.last_trip = (m.month, host.index, "arrested")
-            m.log("arrest", host.name, self.name, "arrested_by_host")
-        else:
-            self.last_trip = (m.month, host.index, "refused" if member else "visited")
-            m.log("non_arrest", host.name, self.name, "state party" if member else "non-party")
-        finding = m.court.decides_finding(arrested, member)
-        if finding:
-            m.findings += 1
-            m.log("finding", m.court.name, host.name, f"failure to arrest {self.name}")
-        host.after_visit(arrested, finding)
-        m.court.after_visit(arrested, member, finding)
+        """ODD §7.3: an invitation perhaps (a head of state), a planned trip perhaps; the host decides."""
+        protocol.turn(self.model.world, self.model.values, self.model.month, self.index)

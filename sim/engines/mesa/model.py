@@ -1,4 +1,4 @@
-"""The Mesa model: one replicate, month by month, in the submodel order of ODD §3."""
+"""The Mesa model: one replicate, month by month, its agents acting in the order of the protocol's SUBMODELS."""
 
 from __future__ import annotations
 
@@ -9,15 +9,23 @@ import numpy as np
 import pandas as pd
 from mesa.agent import AgentSet
 
-from sim.engines.mesa.agents import NOT_PENDING, Accused, Court, Event, Prosecutor, State
-from sim.model import rules
-from sim.model.outcomes import NEVER, ROUTES, SERIES_COLUMNS, Outcomes
+from sim.engines.mesa.agents import SURRENDER_DETAIL, Accused, Court, Event, Prosecutor, State
+from sim.model import initial, passes, protocol, rules, values
+from sim.model.batch import Batch
+from sim.model.layout import Layout
+from sim.model.outcomes import OUTCOMES, SERIES_COLUMNS, Outcomes
 from sim.model.params import Params, as_params
-from sim.model.roster import build_roster
+from sim.model.seeding import root_seed
+
+_E = protocol.Event
 
 
 class TribunalModel(mesa.Model):
     """States, the court, its prosecutor and the accused under warrant; ``step()`` is one month.
+
+    Replicate ``replicate`` of point ``point`` of ``seed`` (the same replicate every engine gives for that
+    seed, point and replicate; ``sim run --seed N`` is replicate 0 of point 0). ``record_events`` keeps the
+    event log, ``collect`` the monthly series (Mesa's DataCollector).
 
     >>> model = TribunalModel({"scenario.n_states": 20, "scenario.horizon_months": 12}, seed=1)
     >>> while model.running: model.step()
@@ -25,202 +33,74 @@ class TribunalModel(mesa.Model):
     12
     """
 
-    def __init__(self, params: Params | dict | None = None, *, seed: Any = None, rng: Any = None,
-                 record_events: bool = True, **overrides: Any):
-        if isinstance(seed, np.random.SeedSequence):
-            seed, rng = None, seed
-        super().__init__(seed=seed, rng=rng)
+    def __init__(self, params: Params | dict | None = None, *, seed: Any = 0, rng: Any = None, point: int = 0,
+                 replicate: int = 0, record_events: bool = True, collect: bool = True,
+                 start: tuple[Layout, initial.Initial, int] | None = None, **overrides: Any):
+        if isinstance(rng, np.random.SeedSequence) and len(rng.spawn_key) == 2:  # seeding.replicate_seed's stream
+            seed, (point, replicate) = np.random.SeedSequence(rng.entropy), rng.spawn_key
+        root = root_seed(seed if seed is not None else 0)
+        super().__init__(seed=int(root.generate_state(1)[0]))  # Mesa's own generator (agent shuffles): unused here
         base = as_params(params)
-        self.params = base.replace(overrides) if overrides else base
-        p = self.params
-        self.record_events = record_events
-        self.events: list[Event] = []
+        self.params = p = base.replace(overrides) if overrides else base
+        self.record_events, self.collect = record_events, collect
+        if start is None:
+            batch = Batch.of({point: p}, [point], [replicate], root)
+            layout = Layout.of(p)
+            start = (layout, initial.draw(layout, batch, slice(0, 1)), 0)
+        self.layout, begun, row = start
+        self.roster = self.layout.roster
+        self.values = values.of(p)
+        self.attributes = {k: v[row] for k, v in begun.attributes.items()}
+        self.world: Any = protocol.Replicate()  # the replicate's state (protocol.STATE's fields)
+        self.world.events = [] if record_events else None
+        with np.errstate(over="ignore"):  # the streams' 64-bit hashing wraps around by design
+            protocol.begin(self.world, self.values, begun, self.layout, row)
         self.month = 0
-        self.findings = 0
-        self.withdrawals = 0
-        self.accessions = 0
-        self.fallen_at_issue = False  # ODD §7.0.1: the government had fallen when the warrants were issued
-        self.arrest_coef = rules.ArrestCoefficients.from_params(p)
-        self.roster = build_roster(p)
-        self._init_states()
-        self.court = Court(self, p["court.legitimacy0"])
+        self._named: list[Event] = []
+        self.states = AgentSet([State(self, i, self.roster.names[i], (self.roster.codes or self.roster.names)[i])
+                                for i in range(self.roster.n_states)], random=self.random)
+        self._state_list = list(self.states)
+        self.home = self._state_list[self.roster.home]
+        self.court = Court(self)
         self.prosecutor = Prosecutor(self)
-        self.accused: list[Accused] = []
-        sealed = rules.happens(self.rng.random(p.n_accused), p["prosecutor.sealed_share"])
-        for j in range(p.n_accused):
-            a = Accused(self, j, bool(p["accused.head_of_state"][j]), p["accused.trip_rate"][j],
-                        p["accused.risk_aversion"][j], p["accused.max_risk"][j], bool(sealed[j]))
-            self.accused.append(a)
-            self.log("warrant_issued", "the Court", a.name, "under seal" if a.sealed else "public")
-            if a.sealed:
-                self.log("warrant_sealed", "the Court", a.name, "the accused does not know of it")
-        self._submodels = {"warrant_at_issue": self.warrant_at_issue, "regime_change": self.regime_change,
+        self.accused = [Accused(self, j, bool(p["accused.head_of_state"][j])) for j in range(p.n_accused)]
+        self.accused_agents = AgentSet(self.accused, random=self.random)
+        self._submodels = {"warrant_at_issue": self.court.issue_warrants, "regime_change": self.home.government,
                            "outreach": self.prosecutor.outreach, "trips": self.trips,
-                           "unsealing": self.prosecutor.unseal, "norms": self.norm_dynamics,
-                           "withdrawal": self.withdrawal, "accession": self.accession, "drift": self.court.drift}
+                           "unsealing": self.prosecutor.unseal, "norms": self.norms, "withdrawal": self.withdrawal,
+                           "accession": self.accession, "drift": self.court.drift}
+        self._monthly = np.zeros(len(SERIES_COLUMNS) - 1)
+        passes.monthly(self.world, self._monthly)
         self.datacollector = mesa.DataCollector(model_reporters={
-            "legitimacy": lambda m: m.court.legitimacy,
-            "members": lambda m: int(m.state_vars["member"].sum()),
-            "mean_compliance": lambda m: float(m.state_vars["compliance"].mean()),
-            "share_in_custody": lambda m: sum(a.in_custody for a in m.accused) / len(m.accused),
-        })
+            name: (lambda m, k=k: m._monthly[k]) for k, name in enumerate(SERIES_COLUMNS[1:])})
         self.datacollector.collect(self)
 
-    def _init_states(self) -> None:
-        """Draw every state's attributes (ODD §5.3) into the per-state arrays the agents read."""
-        p, roster, rng = self.params, self.roster, self.rng
-        n, kappa, member = roster.n_states, p["states.concentration"], roster.member
-        means = rules.attribute_means(p.__getitem__, member, roster.partner)
-        # the draw order (alignment, appeal, sovereignty, compliance, capacity) is this engine's stream contract
-        alignment = rules.beta_draw(rng, means["alignment"], kappa, n)
-        alignment[roster.home] = rules.HOME_ALIGNMENT
-        log_appeal = rules.log_appeal(rng.standard_normal(n), roster.partner, p["states.appeal_sd"],
-                                      p["states.partner_appeal"])
-        self.state_vars = {
-            "member": member.copy(),
-            "ever_member": member.copy(),
-            "region": roster.region.copy(),
-            "partner": roster.partner.copy(),
-            "sovereignty": rules.beta_draw(rng, means["sovereignty"], kappa, n),
-            "compliance": rules.beta_draw(rng, means["compliance"], kappa, n),
-            "capacity": rules.beta_draw(rng, means["capacity"], kappa, n),
-            "alignment": alignment,
-            "log_appeal": log_appeal,
-            "pressure": np.zeros(n),
-            "findings": np.zeros(n, dtype=np.int64),
-            "withdrawn": np.zeros(n, dtype=bool),
-            "_withdraw_at": np.full(n, NOT_PENDING, dtype=np.int64),
-            "_join_at": np.full(n, NOT_PENDING, dtype=np.int64),
-        }
-        rules.apply_state_values(self.state_vars, roster.codes, p["scenario.states"])
-        self.states = AgentSet([State(self, i, roster.names[i], (roster.codes or roster.names)[i])
-                                     for i in range(n)], random=self.random)
-        self._state_list = list(self.states)
-        self.home = self._state_list[roster.home]
-        self.is_home = np.arange(n) == roster.home
-        self.destinations = np.flatnonzero(~self.is_home)
-        self.membership_changed()
-
-    def state(self, index: int) -> State:
-        return self._state_list[index]
-
-    def log(self, event: str, actor: str, target: str, detail: str = "") -> None:
-        if self.record_events:
-            self.events.append(Event(self.month, event, actor, target, detail))
-
-    def arrest_probabilities(self, accused: Accused) -> np.ndarray:
-        """P_ij for every destination i (all states but home), from the current state of the world
-        (rules.arrest_probability, with each host's standing share of z_ij kept between membership changes)."""
-        v, d, coef = self.state_vars, self.destinations, self.arrest_coef
-        odds = rules.arrest_odds_against(coef, self._standing, v["compliance"][d], v["pressure"][d],
-                                         self.court.legitimacy)
-        return rules.arrest_probability_from_parts(self._capacity, odds,
-                                                   rules.arrest_logit_accused(coef, accused.head_of_state))
-
-    def membership_changed(self) -> None:
-        """Recompute what depends on statute membership (and the fixed s, a, k): call after any change of member."""
-        v, d = self.state_vars, self.destinations
-        self._standing = rules.arrest_logit_standing(self.arrest_coef, v["member"][d], v["sovereignty"][d],
-                                                     v["alignment"][d])
-        self._capacity = v["capacity"][d]
-
-    # --- the submodels of ODD §7, in the order of ODD §3 -------------------------------------------------
-    # A v1.3 mechanism at its default (off) draws no random number, so v1.2 runs are reproduced exactly.
-    def warrant_at_issue(self) -> None:
-        """ODD §7.0 (month 0, before anything): perhaps a fallen government, then perhaps timed warrants."""
-        p = self.params
-        if self.month != 0:
-            return
-        if p["home.fallen_at_issue"] > 0 and rules.happens(self.rng.random(), p["home.fallen_at_issue"]):
-            self.fallen_at_issue = True
-            self.log("regime_change", self.home.name, "", "the government the accused served had fallen "
-                                                          "before the warrants were issued")
-            for a in self.accused:
-                if a.free:
-                    self.home.new_government_decides(a)
-        if p["prosecutor.timed_share"] > 0 and self.state_vars["member"][self.destinations].any():
-            for a in self.accused:
-                if a.free and rules.happens(self.rng.random(), p["prosecutor.timed_share"]):
-                    a.timed_stay()
-
-    def regime_change(self) -> None:
-        """ODD §7.1: detained accused may be handed over; then perhaps a new government decides each free
-        accused's fate."""
-        p = self.params
-        if p["home.detained_surrender_rate"] > 0:
-            for a in self.accused:
-                if a.detained:
-                    self.home.may_hand_over_detained(a)
-        q = rules.regime_change_probability(p["home.turnover_rate"], p["home.engagement_effect"],
-                                            p["prosecutor.home_engagement"])
-        if not rules.happens(self.rng.random(), q):
-            return
-        self.log("regime_change", self.home.name, "", "a new government takes office")
-        for a in self.accused:
-            if a.free:
-                self.home.new_government_decides(a)
-
+    # --- the month -------------------------------------------------------------------------------------
     def trips(self) -> None:
-        for a in self.accused:
-            if a.free:
-                a.take_turn()
+        """ODD §7.3: each accused in index order takes its turn."""
+        self.accused_agents.do("take_turn")
 
-    def norm_dynamics(self) -> None:
-        p, v = self.params, self.state_vars
-        c, region = v["compliance"], v["region"]
-        means = rules.regional_means(c, region, len(self.roster.region_names))[0]
-        v["compliance"] = rules.norm_update(c, means[region], self.court.legitimacy, p["court.legitimacy0"],
-                                            p["states.conformity"], p["states.legitimacy_pull"])
+    def norms(self) -> None:
+        """ODD §7.5: every state's compliance moves towards its region's mean and with the court's legitimacy."""
+        protocol.norms(self.world, self.values, self.month)
 
     def withdrawal(self) -> None:
-        """ODD §7.6: members notify withdrawal; withdrawals due this month take effect."""
-        p, v, t = self.params, self.state_vars, self.month
-        eligible = np.flatnonzero(rules.may_withdraw(v["member"], v["_withdraw_at"] != NOT_PENDING))
-        hazard = rules.withdrawal_probability(v["sovereignty"][eligible], v["alignment"][eligible],
-                                              v["compliance"][eligible], v["findings"][eligible],
-                                              p["states.withdrawal_rate"], p["states.withdrawal_threshold"])
-        notify = eligible[rules.happens(self.rng.random(len(eligible)), hazard)]
-        v["_withdraw_at"][notify] = t + p["states.withdrawal_delay"]
-        self.withdrawals += len(notify)
-        for i in notify.tolist():
-            self.log("withdrawal_notified", self.state(i).name, "the Court",
-                     f"effective in month {t + p['states.withdrawal_delay']}")
-        effective = np.flatnonzero(v["member"] & (v["_withdraw_at"] == t))
-        v["member"][effective] = False
-        v["withdrawn"][effective] = True
-        if effective.size:
-            self.membership_changed()
-        for i in effective.tolist():
-            self.log("withdrawal_effective", self.state(i).name, "the Court", "no longer a state party")
+        """ODD §7.6: members notify withdrawal; withdrawals due take effect."""
+        protocol.withdrawal(self.world, self.values, self.month)
 
     def accession(self) -> None:
-        """ODD §7.6 (after withdrawal): never-member non-members deposit accessions; accessions due take effect."""
-        p, v, t = self.params, self.state_vars, self.month
-        rate, delay = p["states.accession_rate"], p["states.accession_delay"]
-        if rate <= 0:  # off: no draws, and nothing is ever pending
-            return
-        eligible = np.flatnonzero(rules.may_accede(v["member"], v["ever_member"], v["_join_at"] != NOT_PENDING,
-                                                   self.is_home))
-        chance = rules.accession_probability(rate, v["compliance"][eligible], v["alignment"][eligible])
-        deposit = eligible[rules.happens(self.rng.random(len(eligible)), chance)]
-        v["_join_at"][deposit] = t + delay
-        self.accessions += len(deposit)
-        for i in deposit.tolist():
-            self.log("accession_deposited", self.state(i).name, "the Court", f"in force in month {t + delay}")
-        effective = np.flatnonzero(~v["member"] & (v["_join_at"] == t))
-        v["member"][effective] = True
-        v["ever_member"][effective] = True
-        if effective.size:
-            self.membership_changed()
-        for i in effective.tolist():
-            self.log("accession_effective", self.state(i).name, "the Court", "now a state party")
+        """ODD §7.6: never-members deposit accessions; accessions due take effect."""
+        protocol.accession(self.world, self.values, self.month)
 
     def step(self) -> None:
-        """One month in the order of rules.SUBMODELS (the warrant at issue in month 0 only)."""
-        for name in rules.SUBMODELS:
-            self._submodels[name]()
+        """One month: each submodel of protocol.SUBMODELS, taken by the agent it belongs to."""
+        with np.errstate(over="ignore"):  # the streams' 64-bit hashing wraps around by design
+            for name in protocol.SUBMODELS:
+                self._submodels[name]()
         self.month += 1
-        self.datacollector.collect(self)
+        if self.collect:
+            passes.monthly(self.world, self._monthly)
+            self.datacollector.collect(self)
         if self.month >= self.params.horizon:
             self.running = False
 
@@ -230,26 +110,155 @@ class TribunalModel(mesa.Model):
             self.step()
         return self
 
+    # --- views -------------------------------------------------------------------------------------------
+    def state(self, index: int) -> State:
+        return self._state_list[index]
+
+    @property
+    def destinations(self) -> np.ndarray:
+        """The roster indices of every state but home, in roster order."""
+        return np.sort(self.layout.order)
+
+    def arrest_probabilities(self, accused: Accused) -> np.ndarray:
+        """P_ij now at every destination (``destinations`` order): the chance each would arrest ``accused``."""
+        w = self.world
+        odds = rules.arrest_odds_against(self.values.arrest, w.standing, w.compliance, w.pressure, w.legitimacy)
+        prob = rules.arrest_probability_from_factor(w.capacity, odds, w.factor[accused.index])
+        return prob[np.argsort(self.layout.order)]
+
+    @property
+    def findings(self) -> int:
+        return int(self.world.findings)
+
+    @property
+    def withdrawals(self) -> int:
+        return int(self.world.withdrawals)
+
+    @property
+    def accessions(self) -> int:
+        return int(self.world.accessions)
+
+    @property
+    def regime_changes(self) -> int:
+        return int(self.world.regime_changes)
+
+    @property
+    def fallen_at_issue(self) -> bool:
+        """ODD §7.0.1: the government the accused served had fallen when the warrants were issued."""
+        return any(e[1] == _E.REGIME_CHANGE and e[4] == 1.0 for e in self.world.events or ())
+
+    @property
+    def state_vars(self) -> dict[str, np.ndarray]:
+        """Every state's variables in roster order (home included), for drawing and inspection."""
+        w, lay, n = self.world, self.layout, self.roster.n_states
+        cols = lay.order
+
+        def spread(values: np.ndarray, home: Any, dtype: Any) -> np.ndarray:
+            out = np.full(n, home, dtype)
+            out[cols] = values
+            return out
+
+        compliance = spread(w.compliance, w.home_compliance, np.float64)
+        return {"member": spread(w.member > 0, False, bool), "ever_member": spread(w.ever_member, False, bool),
+                "region": self.roster.region.copy(), "partner": self.roster.partner.copy(),
+                "sovereignty": self.attributes["sovereignty"].astype(np.float64),
+                "compliance": compliance, "capacity": self.attributes["capacity"].astype(np.float64),
+                "alignment": self.attributes["alignment"].astype(np.float64),
+                "log_appeal": self.attributes["log_appeal"].astype(np.float64),
+                "pressure": spread(w.pressure, 0.0, np.float64), "findings": spread(w.state_findings, 0, np.int64),
+                "withdrawn": spread((w.withdraw_at >= 0) & (w.withdraw_at < self.month), False, bool),
+                "_withdraw_at": spread(w.withdraw_at, -1, np.int64), "_join_at": spread(w.join_at, -1, np.int64)}
+
+    @property
+    def events(self) -> list[Event]:
+        """The event log (ODD §9) with actors and targets named."""
+        raw = self.world.events or []
+        for e in raw[len(self._named):]:
+            self._named.extend(self._describe(*e))
+        return self._named
+
+    def _who(self, code: int) -> str:
+        if code >= 0:
+            raise ValueError(code)
+        return {protocol.COURT: "the Court", protocol.PROSECUTOR: "the Prosecutor", protocol.HOME: self.home.name,
+                protocol.NOBODY: ""}[code]
+
+    def _state_name(self, column: int) -> str:
+        return self.roster.names[self.layout.order[column]] if column >= 0 else self._who(column)
+
+    def _describe(self, t: int, code: int, actor: int, target: int, value: float) -> list[Event]:
+        """One protocol event as the log's named events."""
+        e, court = _E(code), "the Court"
+        acc = lambda j: self.accused[j].name  # noqa: E731
+        place = lambda member: "state party" if member else "non-party"  # noqa: E731
+        if e == _E.WARRANT_ISSUED:
+            issued = Event(t, "warrant_issued", court, acc(target), "under seal" if value else "public")
+            return [issued, Event(t, "warrant_sealed", court, acc(target), "the accused does not know of it")] \
+                if value else [issued]
+        if e == _E.WARRANT_UNSEALED:
+            how = "on custody" if value else "unsealed by the Chamber"
+            return [Event(t, "warrant_unsealed", court, acc(target), how)]
+        if e == _E.OUTREACH:
+            return [Event(t, "outreach", "the Prosecutor", self._state_name(target), f"pressure now {value:.2f}")]
+        if e == _E.TRIP:
+            kind, member = divmod(int(value), 2)
+            detail = {0: place(member), 1: "state party, at the warrant's issue", 2: f"a summit, {place(member)}"}[kind]
+            return [Event(t, "trip", acc(actor), self._state_name(target), detail)]
+        if e == _E.TRIP_CANCELLED:
+            return [Event(t, "trip_cancelled", acc(actor), self._state_name(target), f"perceived risk {value:.3f}")]
+        if e == _E.ARREST:
+            return [Event(t, "arrest", self._state_name(actor), acc(target), "arrested_by_host")]
+        if e == _E.NON_ARREST:
+            return [Event(t, "non_arrest", self._state_name(actor), acc(target), place(value))]
+        if e == _E.FINDING:
+            return [Event(t, "finding", court, self._state_name(target), f"failure to arrest {acc(int(value))}")]
+        if e == _E.WITHDRAWAL_NOTIFIED:
+            return [Event(t, "withdrawal_notified", self._state_name(actor), court, f"effective in month {int(value)}")]
+        if e == _E.WITHDRAWAL_EFFECTIVE:
+            return [Event(t, "withdrawal_effective", self._state_name(actor), court, "no longer a state party")]
+        if e == _E.REGIME_CHANGE:
+            detail = ("the government the accused served had fallen before the warrants were issued" if value
+                      else "a new government takes office")
+            return [Event(t, "regime_change", self.home.name, "", detail)]
+        if e == _E.SURRENDER:
+            detail = SURRENDER_DETAIL if value < 0 else f"after detention at home since month {int(value)}"
+            return [Event(t, "surrender", self.home.name, acc(target), detail)]
+        if e == _E.TIMED_WARRANT:
+            return [Event(t, "timed_warrant", court, acc(target),
+                          f"issued under seal during a stay in {self._state_name(int(value))}")]
+        if e == _E.DETENTION:
+            return [Event(t, "detention", self.home.name, acc(target), "detained at home by the new government")]
+        if e == _E.ACCESSION_DEPOSITED:
+            return [Event(t, "accession_deposited", self._state_name(actor), court, f"in force in month {int(value)}")]
+        if e == _E.ACCESSION_EFFECTIVE:
+            return [Event(t, "accession_effective", self._state_name(actor), court, "now a state party")]
+        if e == _E.INVITATION:
+            return [Event(t, "invitation", self._state_name(actor), acc(target), f"perceived risk {value:.3f}")]
+        return [Event(t, "invitation_declined", acc(actor), self._state_name(target), f"perceived risk {value:.3f}")]
+
     # --- outputs (ODD §9) -------------------------------------------------------------------
     def outcomes(self) -> Outcomes:
         """This replicate's outputs as a one-replicate Outcomes block."""
-        acc = self.accused
-        row = lambda f: np.array([[f(a) for a in acc]], dtype=np.int64)  # noqa: E731
-        return Outcomes.of(
-            custody_month=row(lambda a: NEVER if a.custody_month is None else a.custody_month),
-            detained_month=row(lambda a: NEVER if a.detained_month is None else a.detained_month),
-            trips_at_issue=row(lambda a: a.trips_at_issue), accessions=np.array([self.accessions]),
-            route=row(lambda a: ROUTES.index(a.route)),
-            trips=row(lambda a: a.trips), trips_to_members=row(lambda a: a.trips_to_members),
-            trips_cancelled=row(lambda a: a.trips_cancelled),
-            findings=np.array([self.findings]), withdrawals=np.array([self.withdrawals]),
-            members_final=np.array([int(self.state_vars["member"].sum())]),
-            legitimacy_final=np.array([self.court.legitimacy]))
+        w = self.world
+        out: dict[str, np.ndarray] = {}
+        for o in OUTCOMES:
+            if o.name == "in_custody":
+                continue
+            if o.name == "members_final":
+                out[o.name] = np.array([passes.members(w)])
+            elif o.name == "legitimacy_final":
+                out[o.name] = np.array([np.float64(w.legitimacy)])
+            elif o.per_run:
+                out[o.name] = np.array([getattr(w, o.name)], dtype=np.int64)
+            else:
+                out[o.name] = np.asarray(getattr(w, o.name), dtype=np.int8 if o.kind == "route" else np.int64)[None, :]
+        return Outcomes.of(**out)
 
     def series(self) -> pd.DataFrame:
         """Monthly series: the state at the end of each month t = 0..T-1."""
         frame = self.datacollector.get_model_vars_dataframe().iloc[1:].reset_index(drop=True)
         frame.insert(0, "month", np.arange(len(frame)))
+        frame["members"] = frame["members"].astype(np.int64)
         return frame[list(SERIES_COLUMNS)]
 
     def events_frame(self) -> pd.DataFrame:

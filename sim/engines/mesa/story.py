@@ -23,10 +23,12 @@ _SENTENCES = {
     "detention": "the new government of {actor} kept {target} in detention at home instead of handing them over",
     "accession_deposited": "{actor} deposited an instrument of accession to the Statute, {detail}",
     "accession_effective": "{actor} joined the Statute: {detail}",
+    "invitation": "{actor} invited {target} to a summit or state visit ({detail})",
+    "invitation_declined": "{actor} declined the invitation of {target} ({detail})",
 }
 _HANDOVER_FROM_DETENTION = "the government of {actor} handed {target} over to the Court, {detail}"
 KEY_EVENTS = ("timed_warrant", "arrest", "surrender", "detention", "finding", "withdrawal_notified",
-              "accession_deposited", "regime_change", "warrant_unsealed")
+              "accession_deposited", "regime_change", "warrant_unsealed", "invitation_declined")
 
 
 def describe(event: Event) -> str:
@@ -53,9 +55,11 @@ def account(model: TribunalModel) -> str:
              f"({int(model.roster.member.sum())} states parties at the start), home: {model.home.name}."]
     for a in model.accused:
         at_issue = f", {a.trips_at_issue} at the warrant's issue" if a.trips_at_issue else ""
+        invited = (f"; {a.invitations} invitations, {a.invitations_declined} declined" if a.invitations else "")
         lines.append(f"- {a.name[0].upper()}{a.name[1:]}: {_fate(a)}; {a.trips} trips "
-                     f"({a.trips_to_members} to states parties{at_issue}), {a.trips_cancelled} called off.")
-    lines.append(f"- Non-compliance findings: {model.findings}; withdrawals notified: {model.withdrawals}; "
+                     f"({a.trips_to_members} to states parties{at_issue}), {a.trips_cancelled} called off{invited}.")
+    lines.append(f"- Changes of government at home: {model.regime_changes}; "
+                 f"non-compliance findings: {model.findings}; withdrawals notified: {model.withdrawals}; "
                  f"accessions deposited: {model.accessions}; "
                  f"states parties at the end: {int(model.state_vars['member'].sum())}.")
     lines.append(f"- Court legitimacy: {model.params['court.legitimacy0']:.2f} at the start, "

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from sim.engines.vectorized.step import step
-from sim.engines.vectorized.world import Layout, World
+from sim.engines.vectorized.world import World
 from sim.model.batch import Batch
+from sim.model.layout import Layout
 from sim.model.outcomes import SERIES_COLUMNS, Outcomes, series_sums
 
 CHUNK = 1024  # rows per chunk (measured fastest on 2-core Zen 4: Python overhead vs cache); results do not depend on it
@@ -30,7 +31,7 @@ def monthly(w: World) -> dict[str, np.ndarray]:
 
 def run(batch: Batch, series: str | None = None) -> Outcomes:
     """Run every row of ``batch`` to the horizon; the outcomes (and series) in row order."""
-    layout = Layout.of(batch)
+    layout = Layout.of(batch.params)
     parts, months = [], []
     for start in range(0, batch.n, CHUNK):
         w = World(layout, batch, slice(start, min(start + CHUNK, batch.n)))

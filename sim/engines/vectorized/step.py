@@ -1,8 +1,9 @@
-"""One month of the vectorized core for a chunk of rows: the submodels of docs/ODD.md §4 in order.
+"""One month of the NumPy core for a chunk of rows: the protocol's submodels (sim.model.protocol) as arrays.
 
-Every formula and decision is a call to sim.model.rules; every random number is a pure function of
-the row's key, the decision's stream, the month and a slot (sim.model.streams), so a decision that is
-off draws nothing and the result of a row never depends on the other rows.
+Each function takes, for every row at once, the decisions sim.model.protocol takes for one replicate: the same
+guards, the same rule of sim.model.rules, the same random number (a pure function of the row's key, the
+decision's stream, the month and a slot, sim.model.streams), the same bookkeeping. tests/test_protocol.py
+checks that its replicates are the protocol's, so a decision changed in one place and not the other fails.
 """
 
 from __future__ import annotations
@@ -11,37 +12,25 @@ import numpy as np
 
 from sim.engines.vectorized.world import DTYPE, World
 from sim.model import rules
-from sim.model.outcomes import ROUTE_CODE
+from sim.model.outcomes import NEVER
+from sim.model.passes import TINY
+from sim.model.protocol import ARRESTED_BY_HOST, DOMESTIC_SURRENDER, SUBMODELS
 from sim.model.streams import Stream, uniform, uniforms, uniforms_at
-
-ARRESTED_BY_HOST = ROUTE_CODE["arrested_by_host"]
-DOMESTIC_SURRENDER = ROUTE_CODE["domestic_surrender"]
-TINY = 1e-30  # weights below this are recomputed in logs (float32 keeps full precision above ~1e-38)
 
 
 def step(w: World, t: int) -> None:
-    """Month t: (month 0: the warrant at issue), regime change, outreach, trips, unsealing, norms,
-    withdrawal and accession, legitimacy drift (rules.SUBMODELS)."""
-    if t == 0:
-        warrant_at_issue(w)
-    regime_change(w, t)
-    travellers = plans(w, t)
-    outreach(w, travellers)
-    trips(w, t, travellers)
-    unseal(w, t)
-    norm_dynamics(w)
-    withdrawal(w, t)
-    accession(w, t)
-    drift(w)
+    """Month t: the submodels of protocol.SUBMODELS in their order."""
+    for name in SUBMODELS:
+        SUBMODEL[name](w, t)
 
 
 # --- ODD §7.0 the warrant at issue ------------------------------------------------------------------------------
 
-def warrant_at_issue(w: World) -> None:
-    """Sealing at issue; a government already fallen (4.1's consequences now); warrants timed to a stay."""
+def warrant_at_issue(w: World, t: int) -> None:
+    """Month 0: a government already fallen (4.1's consequences now); warrants timed to a stay."""
+    if t != 0:
+        return
     p, f = w.p, w.layout.n_accused
-    if p.any_positive("prosecutor.sealed_share"):
-        w.sealed |= rules.happens(uniforms(w.keys, Stream.SEALED, 0, f), p.col("prosecutor.sealed_share"))
     if p.any_positive("home.fallen_at_issue"):
         fallen = np.flatnonzero(rules.happens(uniform(w.keys, Stream.FALLEN, 0), p.row("home.fallen_at_issue")))
         if fallen.size:
@@ -74,8 +63,8 @@ def _timed_stay(w: World, j: int, rows: np.ndarray) -> None:
     w.trips[rows, j] += 1
     w.trips_to_members[rows, j] += 1
     w.trips_at_issue[rows, j] = 1
-    _visit(w, j, rows, cell, w.cell_arrest_probability(cell, j), np.ones(rows.size, bool), 0,
-           Stream.TIMED_ARREST, Stream.TIMED_FINDING)
+    prob = rules.timed_arrest_probability(w.p.at("prosecutor.timed_arrest", rows), w.cell_arrest_probability(cell, j))
+    _visit(w, j, rows, cell, prob, np.ones(rows.size, bool), 0, Stream.TIMED_ARREST, Stream.TIMED_FINDING)
 
 
 # --- ODD §7.1 regime change at home -----------------------------------------------------------------------------
@@ -87,10 +76,11 @@ def regime_change(w: World, t: int) -> None:
         u = uniforms(w.keys, Stream.DETAINED_SURRENDER, t, f)
         r, j = np.nonzero(w.detained & rules.happens(u, p.col("home.detained_surrender_rate")))
         w.take_custody(r, j, DOMESTIC_SURRENDER, t)
-    q = rules.regime_change_probability(p.row("home.turnover_rate"), p.row("home.engagement_effect"),
-                                        p.row("prosecutor.home_engagement"))
-    changed = np.flatnonzero(rules.happens(uniform(w.keys, Stream.REGIME, t), q))
+    changed = np.flatnonzero(rules.happens(uniform(w.keys, Stream.REGIME, t), w.regime_change))
     if changed.size:
+        w.regime_changes[changed] += 1
+        first = changed[w.regime_change_month[changed] == NEVER]
+        w.regime_change_month[first] = t
         _new_government(w, changed, Stream.REGIME_FATE, t)
 
 
@@ -115,16 +105,26 @@ def _rows_of(value, rows):
 
 def plans(w: World, t: int) -> np.ndarray:
     """ODD §7.3.3: which free accused plan a trip this month (independent of everything else drawn)."""
-    plan = rules.trip_probability(w.p.per_accused("accused.trip_rate"))
-    return w.active & rules.happens(uniforms(w.keys, Stream.PLAN, t, w.layout.n_accused), plan)
+    return w.active & rules.happens(uniforms(w.keys, Stream.PLAN, t, w.layout.n_accused), w.plan)
 
 
-def outreach(w: World, travellers: np.ndarray) -> None:
+def invitations(w: World, t: int) -> np.ndarray:
+    """ODD §7.3.0 (v1.5): which free heads of state are invited this month."""
+    hos = np.broadcast_to(w.p.per_accused("accused.head_of_state") > 0, w.active.shape)
+    invite = w.invite[:, None]
+    if not (invite > 0).any():
+        return np.zeros(w.active.shape, bool)
+    return w.active & hos & (invite > 0) & rules.happens(uniforms(w.keys, Stream.INVITE, t, w.layout.n_accused),
+                                                        invite)
+
+
+def outreach(w: World, t: int) -> None:
     """ODD §7.2: pressure decays; the B most attractive destinations for the free accused get a boost.
 
-    Leaves in ``w.weights[j]`` accused j's destination weights at every state as they stand after
-    the boost, valid in the rows where j plans a trip (``travellers`` (R, F)).
+    Draws this month's plans first (``w.travellers``, (R, F)) and leaves in ``w.weights[j]`` accused j's
+    destination weights at every state as they stand after the boost, valid in the rows where j plans a trip.
     """
+    w.travellers = travellers = plans(w, t)
     p, n_states = w.p, w.layout.n_states
     rules.decay_pressure(w.pressure, p.col("prosecutor.pressure_decay"), out=w.pressure)
     active = w.active
@@ -187,38 +187,64 @@ def _log_attraction(w: World, rows: np.ndarray) -> np.ndarray:
         return np.where(np.isfinite(top), top + np.log(np.exp(logits - top).sum(axis=0)), -np.inf)
 
 
-def trips(w: World, t: int, travellers: np.ndarray) -> None:
-    """ODD §7.3: each free accused in index order (with its plan drawn) picks a host, may cancel, travels,
-    may be arrested."""
-    touched = np.zeros(w.n, bool)  # rows where an earlier accused travelled this month
+def trips(w: World, t: int) -> None:
+    """ODD §7.3: each free accused in index order (with its plan and invitation drawn) answers an invitation,
+    picks a host, may cancel, travels, may be arrested."""
+    touched = np.zeros(w.n, bool)  # rows where an earlier accused visited a host this month
+    invited = invitations(w, t)
     for j in range(w.layout.n_accused):
-        rows = np.flatnonzero(travellers[:, j])
+        rows = np.flatnonzero(w.travellers[:, j] | invited[:, j])
         if rows.size:
-            touched[_turn(w, t, j, rows, touched[rows])] = True
+            touched[_turn(w, t, j, rows, w.travellers[rows, j], invited[rows, j], touched[rows])] = True
 
 
-def _turn(w: World, t: int, j: int, rows: np.ndarray, touched: np.ndarray) -> np.ndarray:
-    """Accused j's trip in each of ``rows``; returns the rows where a trip took place."""
-    weight = _turn_weights(w, j, rows, touched)
-    u = uniform(w.keys[rows], Stream.DESTINATION, t, j)
-    host = _draw(weight, u)
-    weak = np.flatnonzero(host < 0)
-    if weak.size:  # rare: every weight in the row underflows float32; draw from weights scaled in logs
-        logit = w.destination_logits(rows[weak], j)
-        host[weak] = _draw(np.exp(logit - logit.max(axis=1, keepdims=True)), u[weak])
-    cell = rows * w.layout.n_states + host
-    prob_host = w.cell_arrest_probability(cell, j)  # the state as j's turn starts
-    risk = w.perceived(prob_host, w.sealed[rows, j], rows) if w.sealed[rows, j].any() else prob_host
-    cancel = rules.cancels(risk, w.p.accused_at("accused.max_risk", j, rows))
-    if cancel.any():
-        w.trips_cancelled[rows[cancel], j] += 1
-        go = ~cancel
-        rows, cell, prob_host = rows[go], cell[go], prob_host[go]
-    member = w.member.reshape(-1).take(cell) > 0
-    w.trips[rows, j] += 1
-    w.trips_to_members[rows, j] += member
-    _visit(w, j, rows, cell, prob_host, member, t, Stream.ARREST, Stream.FINDING)
-    return rows
+def _turn(w: World, t: int, j: int, rows: np.ndarray, plans: np.ndarray, invited: np.ndarray,
+          touched: np.ndarray) -> np.ndarray:
+    """Accused j's turn in each of ``rows`` (where it plans a trip or is invited); P_ij and r_ij as the turn
+    starts serve the invitation and the trip alike. Returns the rows where j visited a host."""
+    s = w.layout.n_states
+    planned, visited = rows[plans], []
+    if planned.size:  # ODD §7.3.4: the destination, and its P_ij as j's turn starts
+        weight = _turn_weights(w, j, planned, touched[plans])
+        u = uniform(w.keys[planned], Stream.DESTINATION, t, j)
+        host = _draw(weight, u)
+        weak = np.flatnonzero(host < 0)
+        if weak.size:  # rare: every weight in the row underflows float32; draw from weights scaled in logs
+            logit = w.destination_logits(planned[weak], j)
+            host[weak] = _draw(np.exp(logit - logit.max(axis=1, keepdims=True)), u[weak])
+        cell = planned * s + host
+        prob_host = w.cell_arrest_probability(cell, j)
+        risk_host = w.perceived(prob_host, w.sealed[planned, j], planned)
+    summits = rows[invited]
+    if summits.size:  # ODD §7.3.0 (v1.5)
+        w.invitations[summits, j] += 1
+        summit_cell = summits * s + _draw(w.invite_weight[summits], uniform(w.keys[summits], Stream.INVITE_HOST, t, j))
+        prob = w.cell_arrest_probability(summit_cell, j)
+        decline = rules.cancels(w.perceived(prob, w.sealed[summits, j], summits),
+                                w.p.accused_at("accused.max_risk", j, summits))
+        w.invitations_declined[summits[decline], j] += 1
+        go = ~decline
+        summits, summit_cell, prob = summits[go], summit_cell[go], prob[go]
+        member = w.member.reshape(-1).take(summit_cell) > 0
+        w.trips[summits, j] += 1
+        w.trips_to_members[summits, j] += member
+        _visit(w, j, summits, summit_cell, prob, member, t, Stream.INVITE_ARREST, Stream.INVITE_FINDING)
+        visited.append(summits)
+        if planned.size:
+            still = w.free[planned, j]  # arrested at the summit: the turn ends
+            planned, cell, prob_host, risk_host = planned[still], cell[still], prob_host[still], risk_host[still]
+    if planned.size:  # ODD §7.3.5-8
+        cancel = rules.cancels(risk_host, w.p.accused_at("accused.max_risk", j, planned))
+        if cancel.any():
+            w.trips_cancelled[planned[cancel], j] += 1
+            go = ~cancel
+            planned, cell, prob_host = planned[go], cell[go], prob_host[go]
+        member = w.member.reshape(-1).take(cell) > 0
+        w.trips[planned, j] += 1
+        w.trips_to_members[planned, j] += member
+        _visit(w, j, planned, cell, prob_host, member, t, Stream.ARREST, Stream.FINDING)
+        visited.append(planned)
+    return np.concatenate(visited) if visited else planned
 
 
 def _turn_weights(w: World, j: int, rows: np.ndarray, touched: np.ndarray) -> np.ndarray:
@@ -271,22 +297,25 @@ def _draw(weight: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 # --- ODD §7.4 unsealing, ODD §7.5 norms, ODD §7.6 withdrawal and accession, ODD §7.7 drift ---------------
 
-def unseal(w: World, t: int) -> None:
+def unsealing(w: World, t: int) -> None:
     """ODD §7.4: each sealed warrant becomes public with probability ``prosecutor.unseal_rate``."""
     if w.sealed.any():
         u = uniforms(w.keys, Stream.UNSEAL, t, w.layout.n_accused)
         w.sealed &= ~rules.happens(u, w.p.col("prosecutor.unseal_rate"))
 
 
-def norm_dynamics(w: World) -> None:
-    """ODD §7.5: compliance moves towards its regional mean (home included) and with the court's legitimacy."""
+def norms(w: World, t: int) -> None:
+    """ODD §7.5: compliance moves towards its regional mean (home included; sums in float64, in column order)
+    and with the court's legitimacy."""
     p, lay = w.p, w.layout
-    sums = w.compliance @ lay.region_of_column
+    sums = np.zeros((w.n, lay.n_regions))
+    if lay.n_states:
+        sums[:, lay.segment_region] = np.add.reduceat(w.compliance.astype(np.float64), lay.segment_start[:-1], axis=1)
     sums[:, lay.home_region] += w.home_compliance
     conformity = p.col("states.conformity")
-    pull = rules.norm_pull(sums / lay.region_size, w.legitimacy[:, None], p.col("court.legitimacy0"), conformity,
-                           p.col("states.legitimacy_pull")).astype(DTYPE)  # (rows, regions)
-    by_column = np.repeat(pull[:, lay.segment_region], lay.segment_length, axis=1)
+    pull = rules.norm_pull((sums / lay.region_size).astype(DTYPE), w.legitimacy[:, None], p.col("court.legitimacy0"),
+                           conformity, p.col("states.legitimacy_pull")).astype(DTYPE)  # (rows, regions)
+    by_column = np.repeat(pull[:, lay.segment_region], np.diff(lay.segment_start), axis=1)
     rules.norm_update_from_pull(w.compliance, by_column, conformity, out=w.compliance)
     w.home_compliance[:] = rules.norm_update_from_pull(w.home_compliance, pull[:, lay.home_region],
                                                        p.row("states.conformity"))
@@ -340,7 +369,12 @@ def _take_effect(w: World, t: int, joins: bool) -> None:
         w.due[t] = [(flat, j) for flat, j in entries if j != joins]
 
 
-def drift(w: World) -> None:
+def drift(w: World, t: int) -> None:
     """ODD §7.7: legitimacy reverts towards L0."""
     p = w.p
     w.legitimacy[:] = rules.legitimacy_drift(w.legitimacy, p.row("court.legitimacy0"), p.row("court.reversion"))
+
+
+SUBMODEL = {"warrant_at_issue": warrant_at_issue, "regime_change": regime_change, "outreach": outreach,
+            "trips": trips, "unsealing": unsealing, "norms": norms, "withdrawal": withdrawal, "accession": accession,
+            "drift": drift}

@@ -1,59 +1,24 @@
-"""The vectorized core's state: the layout one call shares (Layout) and one chunk's arrays (World).
+"""The NumPy core's state: one chunk's rows as (rows × states) arrays (World), started from their drawn start.
 
-States other than home are columns, ordered by region so that the norm dynamics can broadcast a
-region's pull over contiguous runs of columns; the home state is held apart (only its compliance
-is ever used). Parameters are numbers when every row shares them, (R, 1) arrays when they differ
-by row (batched points): every formula of sim.model.rules broadcasts either way.
+Columns are the layout's (sim.model.layout: every state but home, by region); the start of every row is
+drawn by sim.model.initial, as for every engine. Parameters are numbers when every row shares them,
+(R, 1) arrays when they differ by row (batched points): every formula of sim.model.rules broadcasts either way.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from sim.model import rules
-from sim.model.batch import Batch
-from sim.model.outcomes import NEVER, Outcomes
-from sim.model.roster import Roster, build_roster
-from sim.model.streams import Stream, betas, normals
+from sim.model import initial, rules
+from sim.model.batch import Batch, Parameters
+from sim.model.initial import DTYPE
+from sim.model.layout import Layout
+from sim.model.outcomes import NEVER, OUTCOMES, Outcomes
+from sim.model.streams import Stream, uniforms
 
-DTYPE = np.float32  # state arrays; the equivalence tests check the distributions against the Mesa engine
-
-
-@dataclass(frozen=True)
-class Layout:
-    """What every row of a call shares: the roster's columns and regions, the horizon, the accused."""
-
-    roster: Roster
-    order: np.ndarray  # roster index of each column (all states but home, by region)
-    region_of_column: np.ndarray  # (S, regions) DTYPE 0/1
-    region_size: np.ndarray  # (regions,) states per region, home included
-    home_region: int
-    segment_region: np.ndarray  # region of each run of adjacent columns of one region
-    segment_length: np.ndarray
-    horizon: int
-    n_accused: int
-
-    @classmethod
-    def of(cls, batch: Batch) -> Layout:
-        roster = build_roster(batch.params)
-        others = np.flatnonzero(np.arange(roster.n_states) != roster.home)
-        order = others[np.argsort(roster.region[others], kind="stable")]
-        present, region = np.unique(roster.region, return_inverse=True)
-        col_region = region[order]
-        start = np.flatnonzero(np.r_[True, col_region[1:] != col_region[:-1]]) if len(order) else np.zeros(0, int)
-        return cls(roster=roster, order=order,
-                   region_of_column=(col_region[:, None] == np.arange(len(present))).astype(DTYPE),
-                   region_size=np.bincount(region, minlength=len(present)).astype(DTYPE),
-                   home_region=int(region[roster.home]), segment_region=col_region[start],
-                   segment_length=np.diff(np.r_[start, len(order)]), horizon=batch.params.horizon,
-                   n_accused=batch.params.n_accused)
-
-    @property
-    def n_states(self) -> int:
-        return len(self.order)
+DERIVED = ("in_custody", "members_final", "legitimacy_final")  # outcomes computed at the end, not kept
 
 
 class Coefficients:
@@ -83,64 +48,6 @@ class Coefficients:
         return Coefficients({k: v if np.ndim(v) == 0 else v[rows, 0] for k, v in self.values.items()})
 
 
-class Parameters:
-    """A chunk's view of the batch's parameters: ``col(name)`` broadcasts against (R, S), ``row(name)``
-    against (R,), ``accused(name, j)`` is accused j's value against (R, S) (lists are per accused).
-
-    Values are typed alike whether the rows share them or not (real numbers as DTYPE, integers as
-    int64, scalars as NumPy scalars), so NumPy promotes an expression the same way in both cases and a
-    row's numbers do not depend on which other points share its chunk.
-    """
-
-    def __init__(self, batch: Batch, rows: slice):
-        self.batch, self.rows = batch, rows
-        self._typed: dict[str, Any] = {}
-
-    def _value(self, name: str) -> Any:
-        if name not in self._typed:
-            from sim.model.params import BY_NAME
-
-            v = self.batch.value(name)
-            kind = np.int64 if BY_NAME[name].scalar_kind in ("int", "bool") and not BY_NAME[name].is_list else DTYPE
-            self._typed[name] = np.asarray(v, dtype=kind) if isinstance(v, np.ndarray) else kind(v)
-        return self._typed[name]
-
-    def row(self, name: str) -> Any:
-        v = self._value(name)
-        return v[self.rows] if isinstance(v, np.ndarray) and v.ndim >= 1 and not self._is_list(name) else v
-
-    def col(self, name: str) -> Any:
-        v = self.row(name)
-        return v[:, None] if isinstance(v, np.ndarray) else v
-
-    def per_accused(self, name: str) -> np.ndarray:
-        """(F,) when shared by every row, else (R, F)."""
-        v = np.asarray(self._value(name), dtype=DTYPE)
-        return v[self.rows] if v.ndim == 2 else v
-
-    def accused(self, name: str, j: int) -> Any:
-        """Accused j's value: a number, or an (R, 1) column."""
-        v = self.per_accused(name)
-        return v[j] if v.ndim == 1 else v[:, j:j + 1]
-
-    def at(self, name: str, rows: np.ndarray) -> Any:
-        """A scalar parameter at the given rows of the chunk (for computations on single cells)."""
-        v = self.row(name)
-        return v[rows] if isinstance(v, np.ndarray) else v
-
-    def accused_at(self, name: str, j: int, rows: np.ndarray) -> Any:
-        v = self.per_accused(name)
-        return v[j] if v.ndim == 1 else v[rows, j]
-
-    def _is_list(self, name: str) -> bool:
-        from sim.model.params import BY_NAME
-
-        return BY_NAME[name].is_list
-
-    def any_positive(self, name: str) -> bool:
-        return bool(np.any(np.asarray(self.row(name)) > 0))
-
-
 class World:
     """The state of one chunk of rows (ODD §2), drawn per ODD §5.3 from each row's own streams.
 
@@ -150,31 +57,18 @@ class World:
     """
 
     def __init__(self, layout: Layout, batch: Batch, rows: slice):
-        self.layout, self.keys = layout, batch.keys[rows]
+        self.layout = layout
         self.p = p = Parameters(batch, rows)
-        n, roster = len(self.keys), layout.roster
+        start = initial.draw(layout, batch, rows, p)
+        self.keys, n = start.keys, start.n
         self.coef = Coefficients.of(p)
-        attributes = self._draw_attributes(roster, p)
-        cols = layout.order
-        column = lambda a: np.ascontiguousarray(a.take(cols, axis=1))  # noqa: E731 - flat views must be views
-        self.sovereignty = column(attributes["sovereignty"])
-        self.compliance = column(attributes["compliance"])
-        self.capacity = column(attributes["capacity"])
-        self.alignment = column(attributes["alignment"])
-        self.home_compliance = attributes["compliance"][:, roster.home].copy()
-        log_appeal = rules.log_appeal(column(normals(self.keys, Stream.APPEAL, roster.n_states)),
-                                      roster.partner[cols], p.col("states.appeal_sd"), p.col("states.partner_appeal"))
-        appeal = rules.destination_appeal(log_appeal, self.alignment, p.col("accused.travel_alignment"))
-        # Destination weights matter only relative to each other within a row, so the appeal is shifted
-        # per row to make the largest possible weight (risk 0) exactly 1: no overflow in exp().
-        self.appeal = np.ascontiguousarray(appeal - appeal.max(axis=1, keepdims=True, initial=-np.inf), DTYPE)
+        self.sovereignty, self.compliance, self.capacity = start.sovereignty, start.compliance, start.capacity
+        self.alignment, self.home_compliance, self.appeal = start.alignment, start.home_compliance, start.appeal
+        self.invite_weight, self.regime_change = start.invite_weight, start.regime_change
+        self.plan, self.invite = start.plan, start.invite
+        self.member, self.standing, self.withdrawal_pull = start.member, start.standing, start.withdrawal_pull
         shape = (n, layout.n_states)
-        self.member = np.broadcast_to(roster.member[cols].astype(DTYPE), shape).copy()  # 0/1 in the logit
         self.ever_member = self.member > 0
-        self.standing = rules.arrest_logit_standing(self.coef, self.member, self.sovereignty,
-                                                    self.alignment).astype(DTYPE)
-        self.withdrawal_pull = rules.withdrawal_pull(self.sovereignty, self.alignment,
-                                                     p.col("states.withdrawal_threshold")).astype(DTYPE)
         self.pressure = np.zeros(shape, DTYPE)
         self.state_findings = np.zeros(shape, DTYPE)
         self.withdraw_pending = np.zeros(shape, bool)
@@ -183,7 +77,7 @@ class World:
         self.due: dict[int, list[tuple[np.ndarray, bool]]] = {}  # month -> (flat cells, joins?) taking effect
         self.legitimacy = np.full(n, p.row("court.legitimacy0"), DTYPE)
         f = layout.n_accused
-        self.sealed = np.zeros((n, f), bool)
+        self.sealed = rules.happens(uniforms(self.keys, Stream.SEALED, 0, f), p.col("prosecutor.sealed_share"))
         self.free = np.ones((n, f), bool)
         self.detained = np.zeros((n, f), bool)
         self.custody_month = np.full((n, f), NEVER, np.int32)
@@ -193,27 +87,15 @@ class World:
         self.trips_to_members = np.zeros((n, f), np.int32)
         self.trips_cancelled = np.zeros((n, f), np.int32)
         self.trips_at_issue = np.zeros((n, f), np.int32)
+        self.invitations = np.zeros((n, f), np.int32)
+        self.invitations_declined = np.zeros((n, f), np.int32)
         self.findings = np.zeros(n, np.int32)
         self.withdrawals = np.zeros(n, np.int32)
         self.accessions = np.zeros(n, np.int32)
+        self.regime_changes = np.zeros(n, np.int32)
+        self.regime_change_month = np.full(n, NEVER, np.int32)
         self.weights = np.empty((f, *shape), DTYPE)  # this month's destination weights (see step.outreach)
-
-    def _draw_attributes(self, roster: Roster, p: Parameters) -> dict[str, np.ndarray]:
-        """ODD §5.3: every state's attributes (roster order, home included) from the rows' own streams."""
-        means = rules.attribute_means(p.col, roster.member, roster.partner)
-        kappa = p.col("states.concentration")
-        streams = {"sovereignty": Stream.SOVEREIGNTY, "compliance": Stream.COMPLIANCE,
-                   "capacity": Stream.CAPACITY, "alignment": Stream.ALIGNMENT}
-        n, s = len(self.keys), roster.n_states
-        out = {}
-        for name, stream in streams.items():
-            a, b, fixed = rules.beta_shapes(np.broadcast_to(means[name], (n, s)), kappa)
-            a, b, fixed = (np.broadcast_to(x, (n, s)) for x in (a, b, fixed))
-            values = betas(self.keys, stream, a, b)
-            out[name] = np.where(np.isnan(fixed), values, fixed).astype(DTYPE)
-        out["alignment"][:, roster.home] = rules.HOME_ALIGNMENT
-        rules.apply_state_values(out, roster.codes, p.batch.params["scenario.states"])
-        return out
+        self.travellers = np.zeros((n, f), bool)  # who plans a trip this month (step.outreach draws it)
 
     @property
     def n(self) -> int:
@@ -316,9 +198,7 @@ class World:
         self.detained_month[rows, j] = t
 
     def outcomes(self) -> Outcomes:
-        return Outcomes.of(custody_month=self.custody_month, route=self.route, detained_month=self.detained_month,
-                           trips=self.trips, trips_to_members=self.trips_to_members,
-                           trips_cancelled=self.trips_cancelled, trips_at_issue=self.trips_at_issue,
-                           findings=self.findings, withdrawals=self.withdrawals, accessions=self.accessions,
-                           members_final=np.count_nonzero(self.member, axis=1),
+        """The outcomes of ODD §9, named as in sim.model.outcomes."""
+        values = {o.name: getattr(self, o.name) for o in OUTCOMES if o.name not in DERIVED}
+        return Outcomes.of(**values, members_final=np.count_nonzero(self.member, axis=1),
                            legitimacy_final=self.legitimacy.astype(np.float64))

@@ -11,7 +11,7 @@ from typing import Any
 from sim.analysis.inference import TRAVEL_STATS, Prior, make_prior
 from sim.errors import UserError
 from sim.experiments.config import check_table, model_overrides, parse_toml, read_config_text
-from sim.model.params import BY_NAME, Params, suggest
+from sim.model.params import BY_NAME, Params, split_name, suggest
 from sim.simulate import DEFAULT_ENGINE, check_engine
 from sim.studies.calibration.design import FINDING_TYPES, Selection, TurnoverClass
 
@@ -91,6 +91,11 @@ def calibration_from_text(text: str, source: str = "config") -> Calibration:
         raise UserError(f"[calibration] name must be a folder name, got {name!r}")
     base = _base(doc.get("parameters", {}))
     priors = _priors(doc.get("priors"), source)
+    fixed = model_overrides({"parameters": doc.get("parameters", {})})
+    both = [p.name for p in priors if any(split_name(n)[0] == p.name for n in fixed)]
+    if both:
+        raise UserError(f"[parameters] and [priors] both set {both[0]}; keep one of them (a calibrated parameter "
+                        "takes its values from its prior)")
     selection = _selection(doc.get("design", {}))
     if selection.turnover and any(p.name == "home.turnover_rate" for p in priors):
         raise UserError("[priors] \"home.turnover_rate\": [design.turnover] sets each home's hazard from its class; "

@@ -20,17 +20,23 @@ import pyarrow as pa
 from sim.analysis.inference import coverage_table, interval_contains, rank_uniformity, sbc_rank
 from sim.analysis.plots_calibration import sbc_figure
 from sim.analysis.style import save
-from sim.experiments import store
+from sim.experiments import folders, store
+from sim.experiments.blocks import BLOCK_PATH, BLOCKS, BlockSpec, block_name, block_path, block_verified, write_block
+from sim.experiments.layout import figure_files
 from sim.experiments.provenance import config_record, now
 from sim.experiments.provenance import manifest as make_manifest
 from sim.studies.calibration.config import Calibration
 from sim.studies.calibration.design import build_design
+from sim.studies.calibration.folder import HISTORY_TMP
 from sim.studies.calibration.simulate import parallel_summaries
 from sim.studies.calibration.smc import ID_STRIDE
 from sim.studies.calibration.study import fit, workers_pool
 
 SBC_ID = 903 * ID_STRIDE  # stream points of the SBC's pseudo-records
 PRIOR_TAG = 0x534243  # "SBC": the prior draws of the truths
+RANKS_TABLE, COVERAGE, FITS = "ranks.csv", "coverage.csv", "fits.csv"  # the files of an SBC's folder
+DATA = (RANKS_TABLE, COVERAGE)  # compared by `reproduce`
+FILES = (*DATA, FITS, *figure_files(("sbc",), None))
 RANKS = 99  # posterior draws per rank (ranks 0..99)
 LEVELS = (0.5, 0.9)
 
@@ -52,15 +58,15 @@ def record_schema(names: list[str]) -> pa.Schema:
                       ("final_ess", pa.float64())])
 
 
-def block_spec(folder: Path, cal: Calibration, record: int, k: int) -> store.BlockSpec:
-    return store.BlockSpec(store.block_path(folder, record), (record, record), (0, k - 1), k, cal.sha256)
+def block_spec(folder: Path, cal: Calibration, record: int, k: int) -> BlockSpec:
+    return BlockSpec(block_path(folder, record), (record, record), (0, k - 1), k, cal.sha256)
 
 
-def claim_for(cal: Calibration, records: int) -> store.Claim:
+def claim_for(cal: Calibration, records: int) -> folders.Claim:
     """What an SBC writes: a block per pseudo-record (so an interrupted one resumes), then its tables."""
-    blocks = tuple(f"{store.BLOCKS}/{store.block_name(i)}" for i in range(records))
-    return store.Claim(store.SBC_FORMAT, cal.name, cal.sha256,
-                       (*store.STUDY_FILES[store.SBC_FORMAT], store.MANIFEST, *blocks), marker=store.MARKER_PATH)
+    blocks = tuple(f"{BLOCKS}/{block_name(i)}" for i in range(records))
+    return folders.Claim(folders.SBC_FORMAT, cal.name, cal.sha256, (*FILES, folders.MANIFEST, *blocks),
+                         marker=folders.MARKER_PATH, patterns=(BLOCK_PATH,), temporaries=(HISTORY_TMP["sbc"],))
 
 
 def fit_record(cal: Calibration, cheap: Calibration, design, observed: pd.Series, truth: np.ndarray, record: int,
@@ -69,7 +75,7 @@ def fit_record(cal: Calibration, cheap: Calibration, design, observed: pd.Series
     names = [p.name for p in cal.priors]
     rng = np.random.default_rng(np.random.SeedSequence([PRIOR_TAG, cal.seed, 1, record]))
     result = fit(cheap, design, observed, workers=workers, pool=pool, quiet=quiet, seed=cal.seed + 1 + record,
-                 history=folder / f".{store.ABC_HISTORY}.sbc.tmp")
+                 history=folder / HISTORY_TMP["sbc"])
     x, w = result.population, result.population["weight"].to_numpy(float)
     rows = {"point": record, "replicate": np.arange(len(names)), "parameter": names, "truth": truth,
             "rank": [sbc_rank(x[n].to_numpy(), w, truth[k], RANKS, rng) for k, n in enumerate(names)]}
@@ -82,15 +88,15 @@ def fit_record(cal: Calibration, cheap: Calibration, design, observed: pd.Series
     return pd.DataFrame(rows)
 
 
-def _reusable(spec: store.BlockSpec, schema: pa.Schema, truth: np.ndarray) -> pd.DataFrame | None:
+def _reusable(spec: BlockSpec, schema: pa.Schema, truth: np.ndarray) -> pd.DataFrame | None:
     """A record's earlier block when it verifies and holds this record's truths exactly."""
-    if not store.block_verified(spec, schema):
+    if not block_verified(spec, schema):
         return None
     frame = pd.read_parquet(spec.path)
     return frame if np.array_equal(frame["truth"].to_numpy(float), truth) else None
 
 
-def run_sbc_folder(cal: Calibration, plan: store.Plan, *, records: int | None = None, workers: int = 1,
+def run_sbc_folder(cal: Calibration, plan: folders.Plan, *, records: int | None = None, workers: int = 1,
                    quiet: bool = True) -> pd.DataFrame:
     """Calibrate ``records`` pseudo-records drawn from the prior, each into its own verified block (a
     resumed run reuses the finished ones); then write ranks, coverage, fits, figure and manifest."""
@@ -103,7 +109,7 @@ def run_sbc_folder(cal: Calibration, plan: store.Plan, *, records: int | None = 
     values = truths(cal, n)
     names = [p.name for p in cal.priors]
     schema = record_schema(names)
-    store.claim(plan)
+    folders.claim(plan)
     cheap = replace(cal, particles=cal.checks.sbc_particles, generations=cal.checks.sbc_generations,
                     batch=max(cal.checks.sbc_particles, min(cal.batch, 2 * cal.checks.sbc_particles)))
     specs = [block_spec(folder, cal, i, len(names)) for i in range(n)]
@@ -117,9 +123,9 @@ def run_sbc_folder(cal: Calibration, plan: store.Plan, *, records: int | None = 
             frame = fit_record(cal, cheap, design, observed.iloc[i], values[i], i, folder=folder, workers=workers,
                                pool=pool, quiet=True)
             data = pa.Table.from_pandas(frame, schema=schema, preserve_index=False).replace_schema_metadata(None)
-            store.write_block(specs[i], data)
+            write_block(specs[i], data)
             parts[i] = frame
-    (folder / f".{store.ABC_HISTORY}.sbc.tmp").unlink(missing_ok=True)
+    (folder / HISTORY_TMP["sbc"]).unlink(missing_ok=True)
     every = pd.concat([parts[i] for i in range(n)], ignore_index=True)
     ranks = every.rename(columns={"point": "record"})[["record", "parameter", "truth", "rank"]]
     hits = pd.concat([every.assign(level=level, covered=every[f"covered_{round(100 * level)}"])
@@ -131,7 +137,7 @@ def run_sbc_folder(cal: Calibration, plan: store.Plan, *, records: int | None = 
     uniformity = {p: rank_uniformity(ranks.loc[ranks["parameter"] == p, "rank"].to_numpy(), RANKS) for p in names}
     coverage["rank_uniformity_p"] = coverage["parameter"].map(uniformity)
     outputs = []
-    for name, frame in ((store.RANKS, ranks), (store.COVERAGE, coverage), (store.FITS, fits)):
+    for name, frame in ((RANKS_TABLE, ranks), (COVERAGE, coverage), (FITS, fits)):
         store.write_csv(folder / name, frame)
         outputs.append(folder / name)
     outputs += save(sbc_figure(ranks, coverage, RANKS), folder, "sbc")
@@ -146,7 +152,7 @@ def run_sbc_folder(cal: Calibration, plan: store.Plan, *, records: int | None = 
                     "workers": workers, "records_reused": len(done),
                     "fit_seconds_total": round(float(fits["seconds"].sum()), 1)},
     }
-    manifest = make_manifest(store.SBC_FORMAT, sections, config=config_record(cal.text, cal.source), folder=folder,
+    manifest = make_manifest(folders.SBC_FORMAT, sections, config=config_record(cal.text, cal.source), folder=folder,
                              outputs=outputs)
-    store.write_json(folder / store.MANIFEST, manifest)
+    store.write_json(folder / folders.MANIFEST, manifest)
     return coverage
