@@ -45,7 +45,7 @@ RULES: dict[str, tuple[str, str]] = {
                             "the model's host arrests a visitor and surrenders them in one decision (ODD §7.3.6)"),
     "surrendered_by_home": ("outcome: domestic_surrender, in its month (or detained, if a detention at home "
                             "began in an earlier month)",
-                            "a government's handover (ODD §7.1; at issue, §7.0.1)"),
+                            "a government's handover (ODD §7.1; at issue, ODD §7.0.1)"),
     "detained_at_home": ("outcome: detained, in the month it began (a detention ending in surrender within the "
                          "same month is the surrender)", "detention by the home state (ODD §7.1)"),
     "extradited_home": ("outcome: detained, in the month the home state took the person",
