@@ -178,8 +178,37 @@ def _partner_items(partners: list[str] | tuple[str, ...] | str) -> list[str]:
     return items
 
 
+ROSTER_TABLES = ("un_members", "non_un_states", "states_parties", "memberships", "home_partners")
+
+
 def real_roster(date: str, home: str, partners: list[str] | tuple[str, ...] | str,
                 folder: str | Path | None = None) -> StatesAtDate:
+    """``_real_roster``, cached: every engine call of a scenario builds it, and a forecast makes dozens of calls.
+    The cache is keyed by the tables' files (modification time and size), so an edited table is read afresh;
+    the arrays returned are read-only."""
+    where = Path(folder) if folder is not None else tables.DATA_DIR
+    stamp = []
+    for name in ROSTER_TABLES:
+        try:
+            st = (where / tables.TABLES[name].file).stat()
+            stamp.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamp.append((0, 0))  # missing: _real_roster's loader says so
+    items = partners if isinstance(partners, str) else tuple(partners)
+    return _roster_at(str(date), home, items, str(where), tuple(stamp))
+
+
+@lru_cache(maxsize=64)
+def _roster_at(date: str, home: str, partners: tuple[str, ...] | str, folder: str,
+               stamp: tuple[tuple[int, int], ...]) -> StatesAtDate:
+    found = _real_roster(date, home, partners if isinstance(partners, str) else list(partners), folder)
+    for array in (found.member, found.region, found.partner, found.un_member):
+        array.setflags(write=False)
+    return found
+
+
+def _real_roster(date: str, home: str, partners: list[str] | tuple[str, ...] | str,
+                 folder: str | Path | None = None) -> StatesAtDate:
     """ODD §5.2's real roster on ``date``: its states (``states_at``) with membership, ASP region, home, partners.
 
     ``partners`` are ISO3 codes of states of the roster or organisation names (au, arab_league, brics, sco,
