@@ -33,7 +33,11 @@ from sim.model.params import Params, lookup, suggest
 from sim.simulate import DEFAULT_ENGINE, check_engine
 
 KEYS = ("name", "description", "scenario", "date", "horizons", "source", "draws", "replicates", "count_replicates",
-        "seed", "engine", "accused")
+        "seed", "engine", "accused", "weights")
+# How the draws' weights learn from the record to date: "calibration" (ODD §4.11: the posterior has seen the record
+# to its own date, the months after it update the weights), "record" (the posterior has not seen this situation's
+# record to date, or not all of it: the whole of it updates the weights).
+WEIGHTS = ("calibration", "record")
 DEFAULTS = "defaults"  # source: the scenario's own parameter values, one draw
 MIN_REPLICATES = 20  # sim.analysis.forecast.MIN_CONSISTENT: a draw needs at least this many consistent replicates
 COUNT_REPLICATES = 100  # replicates per draw whose counts (trips, ...) are read, at most
@@ -56,6 +60,7 @@ class Forecast:
     source: str
     posterior: Posterior | None  # None: the scenario's own values (source "defaults")
     calibration_date: dt.date | None  # the record's date the posterior was fitted to (None: no posterior)
+    weights: str  # one of WEIGHTS
     draws: int
     replicates: int
     count_replicates: int
@@ -145,11 +150,16 @@ def _forecast(doc: dict[str, Any], text: str, source: str, scenario_text: str | 
     seed = whole_number(table.get("seed", 0), "[forecast] seed", 0)
     engine = check_engine(table.get("engine", DEFAULT_ENGINE), "[forecast] engine")
     posterior, fitted = _posterior(where, draws, seed, here, base, scenario_text, str(scenario_path))
+    weights = table.get("weights", WEIGHTS[0])
+    if weights not in WEIGHTS:
+        raise UserError(f"[forecast] weights must be one of {', '.join(WEIGHTS)}, got {weights!r}"
+                        f"{suggest(str(weights), WEIGHTS)}")
     if not record.accused or not any(not a.why_not for a in record.accused):
         raise UserError("nobody to forecast: " + "; ".join(f"{a.person} {a.why_not}" for a in record.accused))
     return Forecast(name=name, description=description, scenario=scenario, scenario_text=scenario_text,
                     scenario_source=str(scenario_path), base=base, record=record, horizons=horizons,
-                    horizon_dates=dates, source=where, posterior=posterior, calibration_date=fitted, draws=draws,
+                    horizon_dates=dates, source=where, posterior=posterior, calibration_date=fitted,
+                    weights=weights, draws=draws,
                     replicates=replicates, count_replicates=count, seed=seed, engine=engine, text=text,
                     sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), config_source=source)
 
@@ -276,7 +286,8 @@ def _posterior(where: str, draws: int, seed: int, here: Path, base: Params, scen
 
 
 def calibration_month(fc: Forecast) -> int:
-    """The month of the record the posterior has seen (0: none of this situation's)."""
-    if fc.calibration_date is None or fc.calibration_date <= fc.record.issue:
+    """The month of the record the posterior has seen (0: none of this situation's; always 0 with weights =
+    "record")."""
+    if fc.weights == "record" or fc.calibration_date is None or fc.calibration_date <= fc.record.issue:
         return 0
     return min(month_of(fc.record.issue, fc.calibration_date), fc.record.month)

@@ -104,17 +104,21 @@ def compute(fc: Forecast, quiet: bool = True) -> Result:
     n = np.bincount(draw[ok], minlength=fc.draws)
     weights = np.ones(fc.draws)
     seen = calibration_month(fc)
-    if fc.posterior is not None and seen < fc.record.month:  # Bayes' rule for the months after the fit's record
+    if fc.posterior is not None and seen < fc.record.month:  # Bayes' rule for the record the fit has not seen
         earlier = record_to_date(fc.persons, fc.record.issue, fc.record.home,
                                  date_of(fc.record.issue, seen) if seen > 0 else fc.record.issue)
         before = np.bincount(draw[_consistent(main, earlier)], minlength=fc.draws)
         weights = n / np.maximum(before, 1)
     share, needed = set_aside(n, fc.replicates, weights)
     if share > MAX_SET_ASIDE:
+        hint = ("" if needed <= 20 * fc.replicates or fc.weights == "record" else
+                "; the record to date is nearly impossible under those draws: if the posterior has not seen this "
+                "part of it (its summaries omit changes of government), weights = \"record\" updates the draws' "
+                "weights by it instead (docs/forecasts.md)")
         raise UserError(f"only {int((n >= MIN_CONSISTENT).sum())} of {fc.draws} draws have at least {MIN_CONSISTENT} "
                         f"replicates consistent with the record to {fc.record.date} (the rest carry {share:.0%} of "
                         f"the weight, more than {MAX_SET_ASIDE:.0%}): ask for replicates = {needed} per draw in "
-                        "[forecast]")
+                        f"[forecast]{hint}")
     m = fc.record.month
     months = np.arange(m + 1, fc.horizons[-1] + 1)
     k = custody_counts(main.values["custody_month"], ok, draw, fc.draws, months)
@@ -279,7 +283,7 @@ def forecast_section(fc: Forecast) -> dict[str, Any]:
             "month": fc.record.month, "accused": list(fc.persons), "forecast_accused": list(fc.forecast_accused),
             "horizons": list(fc.horizons), "horizon_dates": list(fc.horizon_dates), "source": fc.source,
             "draws": fc.draws, "replicates": fc.replicates, "count_replicates": fc.count_replicates,
-            "seed": fc.seed, "engine": fc.engine, "min_consistent": MIN_CONSISTENT,
+            "seed": fc.seed, "engine": fc.engine, "weights": fc.weights, "min_consistent": MIN_CONSISTENT,
             "max_set_aside": MAX_SET_ASIDE, "max_mc_share": MAX_MC_SHARE,
             "calibration_date": fc.calibration_date.isoformat() if fc.calibration_date else None}
 
