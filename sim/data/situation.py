@@ -14,15 +14,38 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
-from sim.data.record import DAYS_PER_MONTH, SURRENDERED, parse_day, record, record_date
-from sim.data.tables import load_table
+from sim.data.record import DAYS_PER_MONTH, SURRENDERED, parse_day, record_date
+from sim.data.tables import DATA_DIR, TABLES, load_table
 from sim.errors import UserError
 
 STATUSES = ("free", "detained", "custody")
+RECORD_TABLES = ("record", "warrants", "recoding", "states_parties", "un_members", "non_un_states")
+
+
+def record(folder: str | Path | None = None) -> pd.DataFrame:
+    """sim.data.record.record(), cached by its tables' files (modification time and size): a forecast reads it
+    several times, and it takes most of a second to build."""
+    where = Path(folder) if folder is not None else DATA_DIR
+    stamp = []
+    for name in RECORD_TABLES:
+        try:
+            st = (where / TABLES[name].file).stat()
+            stamp.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamp.append((0, 0))  # missing: record() says so
+    return _record(str(where), tuple(stamp)).copy()
+
+
+@lru_cache(maxsize=4)
+def _record(folder: str, stamp: tuple[tuple[int, int], ...]) -> pd.DataFrame:
+    from sim.data.record import record as build
+
+    return build(folder)
 
 
 def month_of(issue: dt.date, day: dt.date) -> int:

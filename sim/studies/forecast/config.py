@@ -194,7 +194,7 @@ def _scenario(text: str, source: str, accused: Any) -> tuple[Params, tuple[str, 
 
 def _record_persons(base: Params) -> tuple[str, ...]:
     """The record's warrants issued on the scenario's date against nationals of its home, in the record's order."""
-    from sim.data.record import record
+    from sim.data.situation import record
 
     rec = record()
     day = pd.Timestamp(base["scenario.date"])
