@@ -7,12 +7,15 @@ forecast byte for byte."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sim
 from sim.cli import main
@@ -265,3 +268,42 @@ def test_the_posterior_weights_learn_from_the_record_when_asked(tmp_path):
     expected = draws["consistent"] / draws["consistent"].sum()  # w_d ∝ n_d / R: the record's likelihood
     assert np.allclose(draws["weight"], expected) and draws["consistent"].nunique() > 1
     assert pd.api.types.is_float_dtype(draws["weight"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 12), st.integers(20, 200), st.data())
+def test_pooling_invariants(draws, replicates, data):
+    """Whatever the per-draw counts and weights: p lies within the draws' p_d, the bands are ordered and hold p's
+    range, the between-draw spread is not negative, the noise share is a share, set-aside draws are counted."""
+    from sim.analysis.forecast import BAND_COLUMNS, MIN_CONSISTENT, pool
+
+    n = np.array(data.draw(st.lists(st.integers(0, replicates), min_size=draws, max_size=draws)))
+    k = np.array([[[data.draw(st.integers(0, int(m)))] for m in n]]).reshape(draws, 1, 1)
+    w = np.array(data.draw(st.lists(st.floats(0.01, 5.0), min_size=draws, max_size=draws)))
+    out = pool(n, k, w)
+    used = n >= MIN_CONSISTENT
+    assert out["draws_used"][0, 0] == used.sum() and out["draws_set_aside"][0, 0] == (~used).sum()
+    if not used.any():
+        assert np.isnan(out["p"]).all()
+        return
+    p_d = k[used, 0, 0] / n[used]
+    assert p_d.min() - 1e-12 <= out["p"][0, 0] <= p_d.max() + 1e-12
+    bands = [out[c][0, 0] for c in BAND_COLUMNS]
+    assert all(a <= b + 1e-12 for a, b in itertools.pairwise(bands))
+    assert p_d.min() - 1e-12 <= bands[0] and bands[-1] <= p_d.max() + 1e-12
+    assert out["p_sd_between"][0, 0] >= 0 and out["mc_se"][0, 0] >= 0
+    share = out["mc_share"][0, 0]
+    assert np.isnan(share) if used.sum() == 1 else 0 <= share <= 1
+
+
+def test_identical_draws_have_no_spread_and_the_set_aside_rule_asks_for_enough():
+    from sim.analysis.forecast import pool, set_aside, weighted_quantile
+
+    n = np.full(5, 10_000)
+    k = np.full((5, 1, 1), 2_500)
+    out = pool(n, k, np.ones(5))
+    assert out["p"][0, 0] == 0.25 and out["p_sd_between"][0, 0] == 0 and out["p_q05"][0, 0] == 0.25
+    # weights 1 and 3: the values sit at the midpoints 1/8 and 5/8 of the weight; the median is 3/4 of the way
+    assert weighted_quantile(np.array([0.0, 1.0]), np.array([1.0, 3.0]), 0.5) == pytest.approx(0.75)
+    share, needed = set_aside(np.array([100, 100, 5, 5]), 100, np.ones(4))
+    assert share == 0.5 and needed == 600  # the rarer draws' rate 5/100: 1.5 x 20 / 0.05 = 600
