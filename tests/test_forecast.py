@@ -307,3 +307,31 @@ def test_identical_draws_have_no_spread_and_the_set_aside_rule_asks_for_enough()
     assert weighted_quantile(np.array([0.0, 1.0]), np.array([1.0, 3.0]), 0.5) == pytest.approx(0.75)
     share, needed = set_aside(np.array([100, 100, 5, 5]), 100, np.ones(4))
     assert share == 0.5 and needed == 600  # the rarer draws' rate 5/100: 1.5 x 20 / 0.05 = 600
+
+
+def test_explore_opens_a_forecast_folder_with_its_fan_chart_and_table(tmp_path, monkeypatch, capsys):
+    import solara
+    from solara.widgets import HTML as HTMLWidget
+
+    from sim.app import explorer, server
+    from sim.studies.forecast.study import run_forecast
+
+    fc = load(config(tmp_path, horizons=[24, 30], replicates=40))
+    out = tmp_path / "out"
+    run_forecast(fc, plan_outputs(out, fc, force=False))
+    monkeypatch.setenv(explorer.FOLDER_ENV, str(out))
+    explorer.forecast_of.cache_clear()
+    _, rc = solara.render(solara.AppLayout(children=[explorer.Page()]), handle_error=False)
+    page = "\n".join(w.unsafe_innerHTML for w in rc.find(HTMLWidget).widgets)
+    assert "alt=\"explorer figure: fan chart of Vladimir Putin\"" in page
+    assert "Probability of custody by each horizon" in page and "p_q95" in page and "mc_se" in page
+    assert "Counts to each horizon" in page and "trips_to_members" in page
+    seen = {}
+    monkeypatch.setattr(server, "missing_assets", lambda: [])
+    monkeypatch.setattr(server, "run_until_stopped", lambda cmd, env: seen.update(cmd=cmd, env=env) or 0)
+    assert main(["explore", str(out), "--port", "8791"]) == 0
+    assert "forecast of Vladimir Putin, Maria Lvova-Belova" in capsys.readouterr().out
+    (out / "forecast.csv").write_text("accused\n")
+    explorer.forecast_of.cache_clear()
+    assert main(["explore", str(out), "--port", "8791"]) == 2
+    assert "forecast.csv is missing or not the file the forecast wrote" in capsys.readouterr().err

@@ -334,3 +334,52 @@ def check_forecast_manifest(doc: dict[str, Any], path: Path) -> Forecast:
             raise UserError(f"{path} disagrees with its own config: forecast.{key} is {recorded.get(key)!r} there and "
                             f"{derived.get(key)!r} from its config text; restore the manifest or rerun the forecast")
     return fc
+
+
+class ForecastFolder:
+    """A forecast's folder read back for the explorer: its manifest and tables, each checked against its sha256."""
+
+    def __init__(self, folder: Path, manifest: dict[str, Any], tables: dict[str, pd.DataFrame]):
+        self.folder, self.manifest, self.tables = folder, manifest, tables
+
+    @property
+    def persons(self) -> list[str]:
+        return list(dict.fromkeys(self.tables[FORECAST]["accused"]))
+
+    def record(self) -> RecordToDate:
+        """The record to date the forecast was conditioned on (record_to_date.csv)."""
+        import datetime as dt
+
+        from sim.data.situation import Accused
+
+        rec = self.tables[RECORD]
+        first = rec.iloc[0]
+        accused = tuple(Accused(str(r["person"]), str(r["status"]),
+                                None if pd.isna(r["since"]) else int(r["since"]),
+                                None if int(r["observed_to_month"]) == int(r["forecast_month"])
+                                else int(r["observed_to_month"]),
+                                "" if pd.isna(r["why_not"]) else str(r["why_not"])) for _, r in rec.iterrows())
+        change = first["regime_change_date"]
+        return RecordToDate(issue=dt.date.fromisoformat(str(first["issue"])),
+                            date=dt.date.fromisoformat(str(first["forecast_date"])),
+                            month=int(first["forecast_month"]), home=str((self.manifest.get("forecast") or {})
+                                                                         .get("home", "")),
+                            accused=accused, regime_changed=bool(first["regime_changed"]),
+                            regime_change="" if pd.isna(change) else str(change))
+
+
+def read_forecast_folder(folder: Path) -> ForecastFolder | None:
+    """A forecast's folder (None when the folder is of another kind); a damaged one is a one-line UserError."""
+    manifest = store.read_json(folder / folders.MANIFEST)
+    if manifest is None or manifest.get("format") != FORMAT:
+        return None
+    listed = manifest.get("outputs")
+    outputs: dict[str, Any] = listed if isinstance(listed, dict) else {}
+    tables = {}
+    for name in DATA:
+        path = folder / name
+        if not store.regular_file(path) or store.sha256(path) != outputs.get(name):
+            raise UserError(f"{path} is missing or not the file the forecast wrote (its sha256 differs from the "
+                            "manifest's); rerun `python -m sim forecast` or `python -m sim reproduce` the folder")
+        tables[name] = pd.read_csv(path)
+    return ForecastFolder(folder, manifest, tables)
