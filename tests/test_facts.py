@@ -109,3 +109,33 @@ def test_every_fact_is_a_parameter_of_the_schema():
     base = load_experiment(ROOT / "experiments" / "scenario_2023_ukraine.toml").base
     assert set(known_facts(base)) == set(FACTS)
     assert np.all([0 <= base[f] <= 1 for f in FACTS])
+
+
+def test_over_a_posterior_summary_and_figures_show_the_posterior_s_band_beside_the_monte_carlo_one(tmp_path):
+    """The issue: every figure showed the Wilson interval (the replicates' noise) as if it were the model's
+    uncertainty. Over a posterior, summary.csv has the posterior's 90% band and the curves draw both, named."""
+    import pandas as pd
+
+    from sim.analysis.metrics import posterior_band
+    from sim.analysis.plots import POSTERIOR_LABEL, WILSON_LABEL, curves_figure
+    from sim.cli import main
+
+    table = pd.DataFrame({"p_enforced_12": [0.5, 0.02], "p_enforced_12_param_sd": [0.1, 0.05]})
+    band = posterior_band(table, [12])
+    assert band["p_enforced_12_param_low"].tolist() == pytest.approx([0.5 - 0.16449, 0.0], abs=1e-4)
+    assert band["p_enforced_12_param_high"].tolist() == pytest.approx([0.5 + 0.16449, 0.02 + 0.08224], abs=1e-4)
+    text = SYNTHETIC.replace("replicates = 20", "replicates = 200").replace('"home.fallen_at_issue" = 1.0\n', "") \
+        + '[sweep.grid]\n"court.legitimacy0" = [0.3, 0.7]\n[outputs]\nhorizons = [6]\nfigures = ["curves"]\n'
+    config = tmp_path / "post.toml"
+    config.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["sweep", str(config), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"p_enforced_6_param_low", "p_enforced_6_param_high", "p_enforced_6_low"} <= set(summary.columns)
+    mine = summary[summary["accused"] == 0]
+    assert ((mine["p_enforced_6_param_high"] - mine["p_enforced_6_param_low"])
+            > (mine["p_enforced_6_high"] - mine["p_enforced_6_low"])).all()  # the parameters' spread is wider
+    points = pd.read_parquet(out / "points.parquet")
+    fig = curves_figure(summary, points, "court.legitimacy0", 6, 200)
+    labels = [t.get_text().replace("\n", " ") for t in fig.legends[0].texts]
+    assert POSTERIOR_LABEL in labels and WILSON_LABEL in labels
