@@ -54,6 +54,8 @@ def test_at_month_0_with_no_record_the_forecast_is_the_unconditional_probability
     table = result.tables["forecast.csv"]
     assert (table["consistent"] == 300).all() and (table["consistent_share"] == 1.0).all()
     frame = sim.simulate(fc.base, replicates=300, seed=3)
+    routes = result.tables["routes.csv"].groupby(["accused", "horizon_month"], sort=False)["p"].sum()
+    assert np.allclose(routes.to_numpy(), table["p"].to_numpy())  # the two routes add up to custody
     for _, row in table.iterrows():
         j = fc.persons.index(row["accused"])
         mine = frame[frame["accused"] == j]
@@ -325,7 +327,7 @@ def test_explore_opens_a_forecast_folder_with_its_fan_chart_and_table(tmp_path, 
     page = "\n".join(w.unsafe_innerHTML for w in rc.find(HTMLWidget).widgets)
     assert "alt=\"explorer figure: fan chart of Vladimir Putin\"" in page
     assert "Probability of custody by each horizon" in page and "p_q95" in page and "mc_se" in page
-    assert "Counts to each horizon" in page and "trips_to_members" in page
+    assert "Counts to each horizon" in page and "trips_to_members" in page and "domestic_surrender" in page
     seen = {}
     monkeypatch.setattr(server, "missing_assets", lambda: [])
     monkeypatch.setattr(server, "run_until_stopped", lambda cmd, env: seen.update(cmd=cmd, env=env) or 0)

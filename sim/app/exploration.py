@@ -24,7 +24,7 @@ from sim.analysis.survival import kaplan_meier
 from sim.errors import UserError
 from sim.experiments.results import Results
 from sim.model.outcomes import OUTCOMES, ROUTES
-from sim.studies.forecast.study import COUNTS, FORECAST, ForecastFolder
+from sim.studies.forecast.study import COUNTS, FORECAST, ROUTES_FILE, ForecastFolder
 
 Z95 = 1.959963984540054  # the 97.5% standard normal quantile: 95% intervals of means
 MAX_LEVELS = 12  # an axis shows a parameter's values when it has at most this many, else bins
@@ -398,6 +398,12 @@ def forecast_rows(found: ForecastFolder, person: str) -> pd.DataFrame:
     Monte Carlo error."""
     table = found.tables[FORECAST]
     return table[table["accused"] == person][list(FORECAST_SHOWN)].reset_index(drop=True)
+
+
+def forecast_routes(found: ForecastFolder, person: str) -> pd.DataFrame:
+    """One accused's probability of custody by each route and horizon (routes.csv), with its posterior band."""
+    routes = found.tables[ROUTES_FILE]
+    return routes[routes["accused"] == person].drop(columns="accused").reset_index(drop=True)
 
 
 def forecast_counts(found: ForecastFolder, person: str) -> pd.DataFrame:

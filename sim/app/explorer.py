@@ -37,6 +37,7 @@ from sim.app.exploration import (
     default_filter,
     describe_forecast,
     forecast_counts,
+    forecast_routes,
     forecast_rows,
     kinds_of,
     make_axis,
@@ -272,6 +273,8 @@ def ForecastExplorer(found: ForecastFolder):
         solara.HTML(tag="div", unsafe_innerHTML="<b>Probability of custody by each horizon</b> (p: the forecast; "
                     "p_q05..p_q95: the posterior's spread; mc_se: the Monte Carlo error, apart)"
                     + _table_html(forecast_rows(found, person.value)))
+        solara.HTML(tag="div", unsafe_innerHTML="<b>By route</b> (arrested by a host abroad; handed over after a "
+                    "change of government at home)" + _table_html(forecast_routes(found, person.value)))
         solara.HTML(tag="div", unsafe_innerHTML="<b>Counts to each horizon</b> (median [90% interval])"
                     + _table_html(forecast_counts(found, person.value)))
         rec = found.tables["record_to_date.csv"][["person", "status", "since", "observed_to_month", "why_not",

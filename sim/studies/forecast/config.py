@@ -40,7 +40,7 @@ KEYS = ("name", "description", "scenario", "date", "horizons", "source", "draws"
 WEIGHTS = ("calibration", "record")
 DEFAULTS = "defaults"  # source: the scenario's own parameter values, one draw
 MIN_REPLICATES = 20  # sim.analysis.forecast.MIN_CONSISTENT: a draw needs at least this many consistent replicates
-COUNT_REPLICATES = 100  # replicates per draw whose counts (trips, ...) are read, at most
+COUNT_REPLICATES = 50  # replicates per draw whose counts (trips, ...) are read, at most
 MAX_HORIZON = int(lookup("scenario.horizon_months").high)
 
 

@@ -43,8 +43,10 @@ from sim.simulate import run_rows
 from sim.studies.forecast.config import Forecast, calibration_month
 
 FORMAT = folders.FORECAST_FORMAT
-FORECAST, COUNTS, FAN, DRAWS, RECORD = ("forecast.csv", "counts.csv", "fan.csv", "draws.csv", "record_to_date.csv")
-DATA = (FORECAST, COUNTS, FAN, DRAWS, RECORD)  # compared by `reproduce`
+FORECAST, COUNTS, FAN, DRAWS, RECORD, ROUTES_FILE = ("forecast.csv", "counts.csv", "fan.csv", "draws.csv",
+                                                    "record_to_date.csv", "routes.csv")
+DATA = (FORECAST, ROUTES_FILE, COUNTS, FAN, DRAWS, RECORD)  # compared by `reproduce`
+CUSTODY_ROUTES = ("arrested_by_host", "domestic_surrender")  # the routes of routes.csv (sim.model.outcomes.ROUTES)
 FORECAST_COLUMNS = ("accused", "horizon_month", "horizon_date", "p", "mc_se", "p_q05", "p_q50", "p_q95",
                     "p_sd_between", "consistent", "consistent_share", "draws_used", "draws_set_aside", "mc_share")
 ARRESTED = ROUTES.index("arrested_by_host")
@@ -129,6 +131,7 @@ def compute(fc: Forecast, quiet: bool = True) -> Result:
     counted = time.perf_counter()
     counts = _counts(fc, params, main, ok, draw, replicate, n, weights)
     tables = {FORECAST: _forecast_table(fc, pooled, months, n, chosen),
+              ROUTES_FILE: _routes_table(fc, main, ok, draw, n, weights, chosen),
               FAN: _fan_table(fc, pooled, months, chosen),
               COUNTS: counts, DRAWS: _draws_table(fc, n, weights, k, months, chosen),
               RECORD: _record_table(fc)}
@@ -175,6 +178,24 @@ def _forecast_table(fc: Forecast, pooled: dict[str, np.ndarray], months: np.ndar
                          "draws_set_aside": int(pooled["draws_set_aside"][j, t]),
                          "mc_share": float(pooled["mc_share"][j, t])})
     return pd.DataFrame(rows, columns=list(FORECAST_COLUMNS))
+
+
+def _routes_table(fc: Forecast, main: Outcomes, ok: np.ndarray, draw: np.ndarray, n: np.ndarray,
+                  weights: np.ndarray, chosen: tuple[int, ...]) -> pd.DataFrame:
+    """By each horizon and route (arrested by a host abroad; handed over after a change of government at home):
+    the probability of custody by that route, pooled over the draws as the forecast is."""
+    custody, route = main.values["custody_month"], main.values["route"]
+    rows = []
+    for name in CUSTODY_ROUTES:
+        k = custody_counts(np.where(route == ROUTES.index(name), custody, NEVER), ok, draw, fc.draws, fc.horizons)
+        pooled = pool(n, k, weights)
+        for j in chosen:
+            for t, (h, day) in enumerate(zip(fc.horizons, fc.horizon_dates)):
+                rows.append({"accused": fc.persons[j], "horizon_month": h, "horizon_date": day, "route": name,
+                             **{c: float(pooled[c][j, t]) for c in ("p", "mc_se", "p_q05", "p_q50", "p_q95")}})
+    return pd.DataFrame(rows).sort_values(["accused", "horizon_month"], kind="stable",
+                                          key=lambda col: col.map({p: i for i, p in enumerate(fc.persons)})
+                                          if col.name == "accused" else col).reset_index(drop=True)
 
 
 def _fan_table(fc: Forecast, pooled: dict[str, np.ndarray], months: np.ndarray,
