@@ -337,3 +337,40 @@ def test_explore_opens_a_forecast_folder_with_its_fan_chart_and_table(tmp_path, 
     explorer.forecast_of.cache_clear()
     assert main(["explore", str(out), "--port", "8791"]) == 2
     assert "forecast.csv is missing or not the file the forecast wrote" in capsys.readouterr().err
+
+
+def test_every_forecast_config_is_shipped_with_one_fan_chart_per_accused():
+    from sim.studies import reference
+
+    configs = {p.stem: p for p in (ROOT / "experiments").glob("forecast_*.toml")}
+    assert set(configs) == set(reference.FORECASTS)
+    for name, path in configs.items():
+        fc = load(path)
+        assert len(fc.forecast_accused) == reference.FORECASTS[name], name
+        assert reference.REFERENCES[name].command == f"python -m sim forecast experiments/{name}.toml"
+        assert fc.source == "calibrated" and fc.engine == "fused" and fc.draws == fc.replicates == 400
+        assert fc.record.date.isoformat() == "2026-02-03" and fc.horizon_dates == ("2030-12-31", "2035-12-31")
+
+
+def test_months_after_the_calibration_s_record_update_the_weights(tmp_path):
+    """A posterior fitted to the record of 2024-03-17 (month 12 of the Ukraine warrants), a forecast at 2025-03-17
+    (month 24): each draw's weight is its share of replicates consistent at 24 among those consistent at 12."""
+    from dataclasses import replace
+
+    from sim.data.situation import record_to_date
+    from sim.studies.forecast.config import calibration_month
+    from sim.studies.forecast.study import _consistent, _rows
+
+    fitted = dt.date(2024, 3, 17)
+    fc = replace(load(config(tmp_path, source="calibrated", draws=8, replicates=80, date="2025-03-17",
+                             horizons=[36])), calibration_date=fitted)
+    assert calibration_month(fc) == 12 and fc.record.month == 24
+    draws = compute(fc).tables["draws.csv"].groupby("draw").first()
+    draw, replicate = _rows(fc.draws, fc.replicates)
+    main = run_rows(dict(enumerate(fc.draw_params())), draw, replicate, fc.seed, engine=fc.engine)
+    at12 = np.bincount(draw[_consistent(main, record_to_date(fc.persons, fc.record.issue, "RUS", fitted))],
+                       minlength=8)
+    at24 = draws["consistent"].to_numpy()
+    assert (at12 >= at24).all() and (at24 < at12).any()
+    expected = at24 / at12
+    assert np.allclose(draws["weight"], expected / expected.sum())

@@ -107,8 +107,8 @@ def compute(fc: Forecast, quiet: bool = True) -> Result:
     weights = np.ones(fc.draws)
     seen = calibration_month(fc)
     if fc.posterior is not None and seen < fc.record.month:  # Bayes' rule for the record the fit has not seen
-        earlier = record_to_date(fc.persons, fc.record.issue, fc.record.home,
-                                 date_of(fc.record.issue, seen) if seen > 0 else fc.record.issue)
+        seen_date = fc.calibration_date if seen > 0 and fc.calibration_date is not None else fc.record.issue
+        earlier = record_to_date(fc.persons, fc.record.issue, fc.record.home, seen_date)
         before = np.bincount(draw[_consistent(main, earlier)], minlength=fc.draws)
         weights = n / np.maximum(before, 1)
     share, needed = set_aside(n, fc.replicates, weights)
