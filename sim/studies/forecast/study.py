@@ -291,10 +291,22 @@ def run_forecast(fc: Forecast, plan: folders.Plan, quiet: bool = True) -> tuple[
                          fc.horizon_dates)
         outputs += save(fig, folder / "figures", Path(fan_file(j)).stem)
     timings = {**result.timings, "started": started, "finished": now(),
-               "wall_seconds": round(time.perf_counter() - clock, 2)}
+               "wall_seconds": round(time.perf_counter() - clock, 2), "workers": _threads(fc.engine)}
     doc = manifest_of(fc, folder, outputs, result, timings)
     store.write_json(folder / folders.MANIFEST, doc)
     return doc, result.warnings
+
+
+def _threads(engine: str) -> int:
+    """The threads the engine ran on: numba's for the fused engine, else this one process."""
+    if engine != "fused":
+        return 1
+    try:
+        import numba
+
+        return int(numba.get_num_threads())
+    except ImportError:  # pragma: no cover - the fused engine needs numba
+        return 1
 
 
 def forecast_section(fc: Forecast) -> dict[str, Any]:
