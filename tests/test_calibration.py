@@ -271,11 +271,15 @@ def test_a_config_for_another_command_says_so():
         calibration_from_text(TINY + "\n[parameters]\n\"scenario.horizon_months\" = 12\n")
 
 
-def test_a_home_without_partners_is_named(tmp_path):
-    text = TINY.replace('PHL = []\n', '')
-    cal = calibration_from_text(text)
-    with pytest.raises(UserError, match="no entry for PHL"):
-        build_design(cal.selection, cal.base)
+def test_a_home_left_out_of_design_partners_takes_the_table_s_and_a_named_one_replaces_it():
+    """[design.partners] replaces a home's partners; a home it leaves out has sim/data/home_partners.csv's."""
+    text = TINY.replace('RUS = ["csto"]\n', '')
+    named = build_design(calibration_from_text(TINY).selection, calibration_from_text(TINY).base)
+    table = build_design(calibration_from_text(text).selection, calibration_from_text(text).base)
+    russia = [(r.params["scenario.partners"], u.params["scenario.partners"]) for r, u in zip(named.runs, table.runs)
+              if r.params["scenario.home"] == "RUS"]
+    assert russia and all(n == ["csto"] for n, _ in russia)
+    assert all(set(u) >= {"csto", "CHN", "IRN"} for _, u in russia)
 
 
 @pytest.mark.slow

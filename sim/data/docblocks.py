@@ -1,4 +1,5 @@
-"""The data's tables in the docs, generated: the recoding decisions, the record's counts, the roster's sizes.
+"""The data's tables in the docs, generated: the recoding decisions, the record's counts, the roster's sizes,
+the home states' partners.
 
 Each block sits between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in its page; a test compares
 them with these functions. Rewrite them with ``python -m sim.data.docblocks`` (``--check`` only reports).
@@ -70,6 +71,12 @@ TABLE_WORDS = {
     "record_date": ("(added) the record's date, to which every warrant is followed up, with its source",
                     ("confidence",)),
     "signatories_unsigned": ("signatories that withdrew their signature: United States, Israel, Sudan, Russia", ()),
+    "regime_changes": (
+        ("(added) changes of the home government (ODD §7.1) of the record's non-party home states, from before "
+         "their first warrant to the record's date"), ("confidence",)),
+    "home_partners": (
+        ("(added) the partners of each home state (organisations or states), dated, with their sources: the one "
+         "definition of scenarios (`partners = [\"home_partners\"]`) and the calibration"), ("confidence",)),
 }
 CONFIDENCE_OF = {"confidence": "groups and flags", "un_admission_confidence": "admission dates"}
 ROUTE_WORDS = {
@@ -182,10 +189,21 @@ def roster_markdown(folder: str | Path | None = None) -> str:
     return "\n".join(rows)
 
 
+def partners_markdown(folder: str | Path | None = None) -> str:
+    """Every home state's partners (home_partners.csv): partner, from, until, confidence."""
+    table = load_table("home_partners", folder)
+    rows = ["| home | partner | from | until (first day not a partner) | confidence |", "|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        rows.append(f"| {r['home_iso3']} | {r['partner']} | {r['from_date'] or '–'} | {r['to_date'] or '–'} | "
+                    f"{r['confidence']} |")
+    return "\n".join(rows)
+
+
 BLOCKS = {
     ("docs/data.md", "tables"): tables_markdown,
     ("docs/data.md", "recoding"): recoding_markdown,
     ("docs/data.md", "roster-counts"): roster_markdown,
+    ("docs/data.md", "home-partners"): partners_markdown,
     ("docs/validation.md", "record-counts"): counts_markdown,
 }
 

@@ -170,6 +170,16 @@ TABLES: dict[str, TableSpec] = {
         key=("iso3",), nonempty=("state", "iso3", "signature_date", "unsign_notification_date", "source"),
         iso3=("iso3",), dates=("signature_date", "unsign_notification_date"),
         choices={"confidence": CONFIDENCE}, rows=4),
+    "regime_changes": TableSpec(
+        file="regime_changes.csv",
+        columns=("home_iso3", "date", "change", "source", "confidence", "notes"),
+        key=("home_iso3", "date"), nonempty=("home_iso3", "date", "change", "source", "confidence"),
+        iso3=("home_iso3",), dates=("date",), choices={"confidence": CONFIDENCE}, min_rows=5),
+    "home_partners": TableSpec(
+        file="home_partners.csv",
+        columns=("home_iso3", "partner", "from_date", "to_date", "source", "confidence", "notes"),
+        key=("home_iso3", "partner", "from_date"), nonempty=("home_iso3", "partner", "source", "confidence"),
+        iso3=("home_iso3",), dates=("from_date", "to_date"), choices={"confidence": CONFIDENCE}, min_rows=5),
 }
 
 
@@ -263,6 +273,9 @@ def _check_consistency(name: str, frame: pd.DataFrame, path: Path) -> None:
             raise _fail(path, int(bad[0]) + 2, f"bad person_id '{frame.at[bad[0], 'person_id']}' (lower-case words "
                                                "joined by hyphens, e.g. omar-hassan-ahmad-al-bashir)")
         return
+    if name == "home_partners":
+        _check_partners(frame, path)
+        return
     if name != "states_parties":
         return
     for i, r in frame.iterrows():
@@ -271,6 +284,21 @@ def _check_consistency(name: str, frame: pd.DataFrame, path: Path) -> None:
         if r["withdrawal_effective_date"] and r["withdrawal_effective_date"] < r["withdrawal_notified_date"]:
             raise _fail(path, int(i) + 2, f"withdrawal_effective_date {r['withdrawal_effective_date']} is before "
                                           f"withdrawal_notified_date {r['withdrawal_notified_date']}")
+
+
+def _check_partners(frame: pd.DataFrame, path: Path) -> None:
+    """A partner is an organisation, an ISO3 code or ``none`` (alone for its home); a row ends after it starts."""
+    for i, r in frame.iterrows():
+        partner = r["partner"]
+        if partner not in GROUPS and partner != "none" and not _ISO3.match(partner):
+            close = difflib.get_close_matches(partner, GROUPS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise _fail(path, int(i) + 2, f"partner '{partner}' is not an organisation ({', '.join(GROUPS)}), an "
+                                          f"ISO3 code or none{hint}")
+        if r["from_date"] and r["to_date"] and r["to_date"] <= r["from_date"]:
+            raise _fail(path, int(i) + 2, f"to_date {r['to_date']} is not after from_date {r['from_date']}")
+        if partner == "none" and (frame["home_iso3"] == r["home_iso3"]).sum() > 1:
+            raise _fail(path, int(i) + 2, f"{r['home_iso3']} has a row 'none' and partners too; keep one")
 
 
 @lru_cache(maxsize=32)

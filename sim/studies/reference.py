@@ -28,6 +28,7 @@ from sim.errors import UserError
 from sim.experiments import store
 from sim.experiments.folders import MANIFEST
 from sim.paths import ROOT
+from sim.studies.forecast import docs as forecast_docs
 
 REFERENCE = ROOT / "results" / "reference"
 RECORD = "reference.json"
@@ -77,6 +78,19 @@ REFERENCES = {
 }
 
 
+# The shipped forecasts (docs/forecasts.md): one per situation with a warrant at large against a national of a
+# non-party, each made by one command; the number is its accused (one fan chart each).
+FORECASTS = {"forecast_2023_ukraine": 2, "forecast_2024_ukraine_kobylash_sokolov": 2,
+             "forecast_2024_ukraine_shoigu_gerasimov": 2, "forecast_2024_palestine": 2, "forecast_2022_georgia": 3,
+             "forecast_2023_libya": 6, "forecast_2014_darfur_banda": 1}
+FORECAST_FILES = ("forecast.csv", "routes.csv", "counts.csv", "fan.csv", "record_to_date.csv")
+REFERENCES.update({name: Reference(f"python -m sim forecast experiments/{name}.toml",
+                                   (*FORECAST_FILES, *(f"figures/fan_{j}.png" for j in range(n))), f"results/{name}")
+                   for name, n in FORECASTS.items()})
+REFERENCES["benchmark_forecast"] = Reference("python benchmarks/forecast.py --out results/benchmark_forecast",
+                                             ("benchmark.json",), "results/benchmark_forecast")
+
+
 def _reference(name: str) -> Reference:
     if name not in REFERENCES:
         raise UserError(f"unknown reference {name!r}; choose from {', '.join(REFERENCES)}")
@@ -107,7 +121,7 @@ def ship(name: str, folder: Path, *, commit: str | None = None, into: Path = REF
               "software": manifest.get("software"), "commit": commit, "timings": manifest.get("timings"),
               "files": {rel: outputs[rel] for rel in ref.files}}
     for key in ("experiment", "calibration", "question", "sensitivity", "comparison", "box", "coverage", "density",
-                "mass"):
+                "mass", "forecast", "results", "warnings", "posterior"):
         if key in manifest and key != "comparison":
             record[key] = manifest[key]
     if "comparison" in manifest:
@@ -121,14 +135,17 @@ def ship(name: str, folder: Path, *, commit: str | None = None, into: Path = REF
     return target
 
 
-def read(name: str, rel: str, into: Path = REFERENCE) -> pd.DataFrame:
-    """A shipped reference table, checked against its record's sha256."""
+def read(name: str, rel: str, into: Path = REFERENCE, codes: bool = True) -> pd.DataFrame:
+    """A shipped reference table, checked against its record's sha256 (``codes``: accused as integer codes; a
+    forecast's tables name the person)."""
     path = into / name / rel
     record = store.read_json(into / name / RECORD) or {}
     if not path.is_file() or store.sha256(path) != (record.get("files") or {}).get(rel):
         raise UserError(f"{path} is missing or differs from {into / name / RECORD}; ship it again")
+    if rel.endswith(".json"):
+        return pd.DataFrame([store.read_json(path) or {}])
     table = pd.read_csv(path)
-    return table.assign(accused=accused_codes(table["accused"])) if "accused" in table.columns else table
+    return table.assign(accused=accused_codes(table["accused"])) if codes and "accused" in table.columns else table
 
 
 def record(name: str, into: Path = REFERENCE) -> dict[str, Any]:
@@ -486,6 +503,28 @@ def _seconds(wall: Any) -> str:
     return f"{wall:,.0f} s" if wall < 600 else f"{wall / 60:,.0f} min"
 
 
+def _forecast_tables(name: str) -> dict[str, pd.DataFrame]:
+    return {rel: read(name, rel, codes=False) for rel in FORECAST_FILES}
+
+
+def forecasts_table(_: str = "") -> str:
+    """Every shipped forecast, one row per accused (docs/forecasts.md)."""
+    return forecast_docs.overview({n: _forecast_tables(n) for n in FORECASTS}, {n: record(n) for n in FORECASTS})
+
+
+def forecast_block(name: str) -> str:
+    return forecast_docs.one(name, _forecast_tables(name), record(name))
+
+
+def forecast_counts(name: str) -> str:
+    return forecast_docs.counts(_forecast_tables(name))
+
+
+def forecast_benchmark(name: str) -> str:
+    report = read(name or "benchmark_forecast", "benchmark.json").iloc[0].to_dict()
+    return forecast_docs.benchmark(report)
+
+
 BLOCKS: dict[str, Callable[[str], str]] = {
     "sensitivity-top": sensitivity_top, "sensitivity-runs": sensitivity_runs, "quiet": quiet_parameters,
     "sobol": sobol_table, "compare": compare_table, "compare-means": compare_means, "discovery-box": discovery_box,
@@ -494,7 +533,8 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "calibration-findings": calibration_findings, "calibration-travel": calibration_travel,
     "timed-stays": timed_stays_text, "oos-state": oos_state,
     "calibration-checks": calibration_checks, "sbc-coverage": sbc_coverage, "study-times": study_times,
-    "all-times": all_times,
+    "all-times": all_times, "forecasts": forecasts_table, "forecast": forecast_block,
+    "forecast-counts": forecast_counts, "forecast-benchmark": forecast_benchmark,
 }
 _BLOCK = re.compile(r"(<!-- ref:([a-z-]+):([A-Za-z0-9_]*):begin -->\n)(.*?)(<!-- ref:\2:\3:end -->)", re.S)
 PAGES = ("README.md", "docs")

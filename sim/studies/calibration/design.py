@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.inference import EVENTS, RECORD_COLUMNS, RUN_COLUMNS
+from sim.data.partners import home_partners
 from sim.data.record import DAYS_PER_MONTH, outcomes, person_id, person_ids, record, record_date
 from sim.data.tables import load_table
 from sim.errors import UserError
@@ -91,7 +92,7 @@ class Selection:
     censor_date: str | None = None  # follow-up ends here at the latest (default: the record's date)
     issued_before: str | None = None  # only warrants issued before this date (out-of-sample fits)
     exclude: tuple[str, ...] = ()
-    partners: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # home ISO3 -> partners
+    partners: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # home ISO3 -> partners (else the table's)
     trip_rate: tuple[float, float] = (0.8, 0.3)  # a head of state's, anyone else's
     finding_types: tuple[str, ...] = FINDING_TYPES
     turnover: tuple[TurnoverClass, ...] = ()  # per home: the hazard of a change of government (none: the base's)
@@ -256,13 +257,11 @@ def _run_params(base: Params, sel: Selection, home: str, start: dt.date, hos: np
     """The run's scenario on the real roster; its accused (flags from the record, trip rates by role);
     sealed or public at issue; warrants timed to an arrest only among sealed ones (a timed warrant is sealed);
     its home government's hazard from its turnover class."""
-    if home not in sel.partners:
-        raise UserError(f"[design.partners] has no entry for {home}, the home state of a run; add e.g. "
-                        f"{home} = [\"au\"] (or [] for none)")
+    partners = sel.partners[home] if home in sel.partners else home_partners(home, start)  # sim/data/partners.py
     f = len(hos)
     values: dict[str, Any] = {
         "scenario.roster": "real", "scenario.date": start.isoformat(), "scenario.home": home,
-        "scenario.partners": list(sel.partners[home]), "scenario.horizon_months": horizon,
+        "scenario.partners": list(partners), "scenario.horizon_months": horizon,
         "accused.head_of_state": [int(h) for h in hos],
         "accused.trip_rate": [sel.trip_rate[0] if h else sel.trip_rate[1] for h in hos],
         "accused.risk_aversion": [base["accused.risk_aversion"][0]] * f,
