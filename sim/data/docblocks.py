@@ -71,9 +71,6 @@ TABLE_WORDS = {
     "record_date": ("(added) the record's date, to which every warrant is followed up, with its source",
                     ("confidence",)),
     "signatories_unsigned": ("signatories that withdrew their signature: United States, Israel, Sudan, Russia", ()),
-    "regime_changes": (
-        ("(added) changes of the home government (ODD §7.1) of the record's non-party home states, from before "
-         "their first warrant to the record's date"), ("confidence",)),
     "home_partners": (
         ("(added) the partners of each home state (organisations or states), dated, with their sources: the one "
          "definition of scenarios (`partners = [\"home_partners\"]`) and the calibration"), ("confidence",)),

@@ -170,11 +170,6 @@ TABLES: dict[str, TableSpec] = {
         key=("iso3",), nonempty=("state", "iso3", "signature_date", "unsign_notification_date", "source"),
         iso3=("iso3",), dates=("signature_date", "unsign_notification_date"),
         choices={"confidence": CONFIDENCE}, rows=4),
-    "regime_changes": TableSpec(
-        file="regime_changes.csv",
-        columns=("home_iso3", "date", "change", "source", "confidence", "notes"),
-        key=("home_iso3", "date"), nonempty=("home_iso3", "date", "change", "source", "confidence"),
-        iso3=("home_iso3",), dates=("date",), choices={"confidence": CONFIDENCE}, min_rows=5),
     "home_partners": TableSpec(
         file="home_partners.csv",
         columns=("home_iso3", "partner", "from_date", "to_date", "source", "confidence", "notes"),
