@@ -91,7 +91,7 @@ def test_rank_coverage_is_the_exact_nominal_level_under_uniform_ranks():
 
 
 def test_ranks_outside_zero_to_l_are_refused():
-    with pytest.raises(ValueError, match="0..10"):
+    with pytest.raises(ValueError, match=r"0\.\.10"):
         validation.ranks_frame(np.array([[11]]), np.zeros((1, 1)), ["theta"], 10)
 
 

@@ -13,6 +13,7 @@ thread count or CPU gives another network within training noise (docs/validation
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ NPE_TAG = 0x4E5045  # "NPE": torch's seeds, apart from every other stream
 TRAIN_TAG, SBC_TAG, DAP_TAG = 0x545241494E, 0x4E53424300, 0x44415000  # prior draws: training set, SBC truths, DAP
 TRAIN_ID = 904 * ID_STRIDE  # stream points of the training set's pseudo-records
 STAGES = {"train": 1, "record": 2, "sbc": 3, "tarp": 4, "forecast": 5, "dap": 6}  # torch seeds per use
+QUIET = (  # warnings of torch and sbi that say nothing about this use (the summaries' scales are known)
+    r"torch\.triangular_solve is deprecated", r"The passed discrete prior has no mean", r"Capping max_sampling",
+    r"Data has (extreme outliers|constant values)")
 
 
 def torch_modules() -> tuple[Any, Any]:
@@ -63,7 +67,10 @@ def torch_state(threads: int, seed: int, stage: str) -> Iterator[Any]:
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(torch_seed(seed, stage))
     try:
-        yield torch
+        with warnings.catch_warnings():
+            for text in QUIET:
+                warnings.filterwarnings("ignore", message=text)
+            yield torch
     finally:
         torch.set_num_threads(threads_before)
         torch.use_deterministic_algorithms(deterministic_before)
@@ -111,7 +118,7 @@ class Trained:
     priors: tuple[Prior, ...]
     settings: NPESettings
     seed: int
-    history: pd.DataFrame  # epoch, training_loss, validation_loss (log-probability per sample; higher is better)
+    history: pd.DataFrame  # epoch, training_loss, validation_loss (mean negative log-probability; lower is better)
     simulations: int
     dropped: int  # pseudo-records whose summaries were not finite (left out of training)
     seconds: float
@@ -222,4 +229,5 @@ def tarp(trained: Trained, truths: np.ndarray, xs: np.ndarray, draws: int) -> tu
                               num_posterior_samples=draws, show_progress_bar=False, distance=distance,
                               z_score_theta=False)
         atc, ks = check_tarp(ecp, alpha)
-    return ecp.numpy().astype(float), alpha.numpy().astype(float), float(atc), float(ks)
+    # float32 values written by their shortest decimal (0.15, not 0.150000006)
+    return (ecp.numpy().astype(str).astype(float), alpha.numpy().astype(str).astype(float), float(atc), float(ks))

@@ -230,7 +230,7 @@ def manifest_of(cal: Calibration, folder: Path, outputs: list[Path], timings: di
 
     torch, sbi = npe.torch_modules()
     settings = trained.settings
-    best = trained.history["validation_loss"].max() if len(trained.history) else float("nan")
+    best = trained.history["validation_loss"].min() if len(trained.history) else float("nan")
     doc = {
         "calibration": {"name": cal.name, "description": cal.description, "seed": cal.seed, "engine": cal.engine,
                         "method": f"NPE (sbi {sbi.__version__}, {settings.estimator} on the priors' logit-probability "
@@ -238,7 +238,7 @@ def manifest_of(cal: Calibration, folder: Path, outputs: list[Path], timings: di
                         "warrants": design.n_warrants, "runs": len(design.runs),
                         "record_date": design.censor.isoformat()},
         "npe": {**asdict(settings), "torch": torch.__version__, "sbi": sbi.__version__,
-                "epochs": len(trained.history), "best_validation_log_prob": float(best),
+                "epochs": len(trained.history), "best_validation_loss": float(best),
                 "simulations_not_finite": trained.dropped},
         "priors": [{"name": p.name, "dist": p.dist, "low": p.low, "high": p.high, "a": p.a, "b": p.b, "why": p.why}
                    for p in cal.priors],
