@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from scipy import stats
 from sim.analysis.inference import make_prior
 from sim.cli import main
 from sim.errors import UserError
+from sim.experiments.posterior import load_posterior
 from sim.studies.calibration import npe, npe_folder
 from sim.studies.calibration.config import calibration_from_text
 from sim.studies.calibration.npe_config import NPESettings
@@ -52,6 +54,15 @@ def test_a_rerun_gives_the_same_bytes(toy):
     obs = x[0]
     assert trained.sample(obs, 300).tobytes() == again.sample(obs, 300).tobytes()
     assert trained.sample(obs, 300).tobytes() != trained.sample(obs, 300, stage="forecast").tobytes()
+
+
+@pytest.mark.filterwarnings("ignore:Maximum number of epochs")
+def test_training_writes_no_tensorboard_logs(tmp_path, monkeypatch):
+    # sbi's default tracker writes ./sbi-logs/NPE_C/<time>/events.* wherever training runs; ours writes nothing
+    monkeypatch.chdir(tmp_path)
+    values = npe.prior_draws(PRIORS, 5, 200, npe.TRAIN_TAG)
+    trained = npe.train(PRIORS, values, toy_summaries(values, 2), replace(SMALL, max_epochs=2), seed=5)
+    assert len(trained.history) > 0 and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow
@@ -204,6 +215,8 @@ def test_calibrate_writes_an_npe_folder_that_reproduce_verifies(tmp_path, capsys
     assert len(forecast) == 3 and (forecast["low"] <= forecast["high"]).all()
     doc = json.loads((out / "manifest.json").read_text())
     assert doc["calibration"]["method"].startswith("NPE") and doc["npe"]["threads"] == 1
+    draws = load_posterior(str(out), 30, seed=1)  # a posterior source for sweeps and forecasts, like ABC-SMC's
+    assert draws.names == ("arrest.intercept", "home.detain_prob") and draws.values.shape == (30, 2)
     capsys.readouterr()
     assert main(["reproduce", str(out), "--workers", "2", "--quiet"]) == 0
     assert "reproduced (npe): posterior.parquet, training.csv" in capsys.readouterr().out

@@ -76,6 +76,28 @@ def torch_state(threads: int, seed: int, stage: str) -> Iterator[Any]:
         torch.use_deterministic_algorithms(deterministic_before)
 
 
+class SilentTracker:
+    """sbi's training tracker that records nothing: sbi's default writes TensorBoard logs into ./sbi-logs of
+    whatever the working directory is; the loss history this package keeps is ``Trained.history``."""
+
+    log_dir = None
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        """Nothing: the losses are in ``inference.summary``."""
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Nothing."""
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        """Nothing."""
+
+    def add_figure(self, name: str, figure: Any, step: int | None = None) -> None:
+        """Nothing."""
+
+    def flush(self) -> None:
+        """Nothing to write."""
+
+
 def prior_draws(priors: Sequence[Prior], seed: int, n: int, tag: int) -> np.ndarray:
     """(n, K) values from the priors, one SeedSequence stream per parameter (the first n of any longer draw)."""
     root = np.random.SeedSequence([tag, int(seed)])
@@ -155,7 +177,8 @@ def train(priors: Sequence[Prior], values: np.ndarray, x: np.ndarray, settings: 
     with torch_state(settings.threads, seed, "train") as torch:
         build = posterior_nn(model=settings.estimator, hidden_features=settings.hidden_features,
                              num_transforms=settings.transforms, num_bins=settings.bins)
-        inference = NPE(prior=logistic_prior(len(priors)), density_estimator=build, show_progress_bars=False)
+        inference = NPE(prior=logistic_prior(len(priors)), density_estimator=build, show_progress_bars=False,
+                        tracker=SilentTracker())
         inference.append_simulations(torch.as_tensor(z, dtype=torch.float32),
                                      torch.as_tensor(x[finite], dtype=torch.float32))
         estimator = inference.train(training_batch_size=settings.batch, learning_rate=settings.learning_rate,
