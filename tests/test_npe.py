@@ -19,7 +19,7 @@ from sim.cli import main
 from sim.errors import UserError
 from sim.experiments.posterior import load_posterior
 from sim.studies.calibration import npe, npe_folder
-from sim.studies.calibration.config import calibration_from_text
+from sim.studies.calibration.config import calibration_from_text, load_calibration
 from sim.studies.calibration.npe_config import NPESettings
 
 PRIORS = (make_prior("arrest.intercept", {"low": -9, "high": 0, "why": "t"}),
@@ -162,6 +162,14 @@ def test_npe_table_needs_the_npe_method():
     assert calibration_from_text(BASE.replace('method = "npe"\n', "")).npe is None
 
 
+def test_the_shipped_npe_config_fits_the_abc_smc_s_record_design_and_priors():
+    experiments = Path(__file__).parent.parent / "experiments"
+    abc, neural = (load_calibration(str(experiments / n)) for n in ("calibration.toml", "calibration_npe.toml"))
+    assert (abc.method, neural.method) == ("abc-smc", "npe") and neural.npe is not None
+    assert neural.selection == abc.selection and neural.priors == abc.priors and neural.base == abc.base
+    assert (neural.months, neural.travel, neural.engine, neural.seed) == (abc.months, abc.travel, abc.engine, abc.seed)
+
+
 TINY = (Path(__file__).parent / "fixtures" / "tiny_npe.toml")
 
 
@@ -199,7 +207,8 @@ def test_calibrate_writes_an_npe_folder_that_reproduce_verifies(tmp_path, capsys
     config.write_text(tiny_text(), encoding="utf-8")
     out = tmp_path / "out"
     assert main(["calibrate", str(config), "--out", str(out), "--workers", "1", "--quiet"]) == 0
-    absent = {npe_folder.OUT_OF_SAMPLE, npe_folder.OUT_OF_SAMPLE_SUMMARY, npe_folder.CROSS_CHECK}  # not asked for
+    absent = {npe_folder.OUT_OF_SAMPLE, npe_folder.OUT_OF_SAMPLE_SUMMARY, npe_folder.OUT_OF_SAMPLE_STATE,
+              npe_folder.CROSS_CHECK}  # not asked for
     for name in (*(n for n in npe_folder.DATA if n not in absent), "manifest.json", "sbc_ranks.png", "tarp.png",
                  "forecast_coverage.png", "pairs.png", "predictive.png"):
         assert (out / name).is_file(), name

@@ -115,13 +115,14 @@ def logistic_prior(k: int) -> Any:
 
 def summary_names(cal: Calibration) -> list[str]:
     """The statistics the network reads, in order (the ABC-SMC's, so both methods fit the same summaries)."""
-    return statistic_names(cal.months)
+    return statistic_names(cal.months, cal.travel)
 
 
 def simulate(cal: Calibration, design: Design, values: np.ndarray, ids: np.ndarray, *, workers: int = 1,
              pool=None) -> np.ndarray:
     """Summaries (N, S) of the pseudo-records of ``values`` on stream points ``ids`` (the calibration's simulator)."""
-    stats = parallel_summaries(design, cal.priors, values, ids, cal.seed, cal.engine, cal.months, workers, pool=pool)
+    stats = parallel_summaries(design, cal.priors, values, ids, cal.seed, cal.engine, cal.months, workers, pool=pool,
+                               travel=cal.travel)
     return stats[summary_names(cal)].to_numpy(float)
 
 

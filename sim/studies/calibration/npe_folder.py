@@ -34,26 +34,38 @@ from sim.studies.calibration import npe
 from sim.studies.calibration.config import Calibration
 from sim.studies.calibration.design import Design, build_design, runs_table
 from sim.studies.calibration.folder import (
+    FINDINGS_TABLE,
     OBSERVED,
     OUT_OF_SAMPLE,
+    OUT_OF_SAMPLE_STATE,
     OUT_OF_SAMPLE_SUMMARY,
     POSTERIOR_SUMMARY,
     PREDICTIVE,
     PREDICTIVE_DRAWS,
     RECORDS,
     RUNS_TABLE,
+    TIMED_STAYS,
+    TRAVEL_TABLE,
 )
 from sim.studies.calibration.forecast_check import Target, find_target, forecast_table, records_to_date
 from sim.studies.calibration.smc import ID_STRIDE
-from sim.studies.calibration.study import npe_fit, observed_summaries, out_of_sample, predictive, workers_pool
+from sim.studies.calibration.study import (
+    npe_fit,
+    observed_summaries,
+    out_of_sample,
+    predictive,
+    timed_stays,
+    workers_pool,
+)
 
 FORMAT = folders.CALIBRATION_FORMAT
 SBC_ID = 906 * ID_STRIDE  # stream points of the NPE checks' pseudo-records (SBC, TARP, the forecast's coverage)
 TRAINING, RANKS, SBC_TABLE, TARP_TABLE = "training.csv", "ranks.csv", "sbc.csv", "tarp.csv"
 FORECAST, FORECAST_SUMMARY, CROSS_CHECK = "forecast_coverage.csv", "forecast_summary.csv", "cross_check.csv"
 FIGURES = ("pairs", "predictive", "out_of_sample", "sbc_ranks", "tarp", "forecast_coverage", "cross_check")
-DATA = (POSTERIOR, TRAINING, POSTERIOR_SUMMARY, OBSERVED, RECORDS, RUNS_TABLE, PREDICTIVE, OUT_OF_SAMPLE,
-        OUT_OF_SAMPLE_SUMMARY, RANKS, SBC_TABLE, TARP_TABLE, FORECAST, FORECAST_SUMMARY, CROSS_CHECK)  # reproduce
+DATA = (POSTERIOR, TRAINING, POSTERIOR_SUMMARY, OBSERVED, RECORDS, RUNS_TABLE, TRAVEL_TABLE, FINDINGS_TABLE,
+        PREDICTIVE, TIMED_STAYS, OUT_OF_SAMPLE, OUT_OF_SAMPLE_SUMMARY, OUT_OF_SAMPLE_STATE, RANKS, SBC_TABLE,
+        TARP_TABLE, FORECAST, FORECAST_SUMMARY, CROSS_CHECK)  # compared by `reproduce`
 FILES = (*DATA, PREDICTIVE_DRAWS, *figure_files(FIGURES, None))
 
 
@@ -147,6 +159,7 @@ def run_npe_folder(cal: Calibration, plan: folders.Plan, *, workers: int = 1, qu
         if checks:
             start = time.perf_counter()
             replicated, table = predictive(cal, design, main, workers=workers, pool=pool)
+            stays = timed_stays(cal, design, main)
             timed("predictive_seconds", start)
             truths, xs, finite, seconds = _checks_records(cal, design, trained, workers=workers, pool=pool)
             timings["checks_simulate_seconds"] = round(seconds, 1)
@@ -191,7 +204,7 @@ def run_npe_folder(cal: Calibration, plan: folders.Plan, *, workers: int = 1, qu
                 sections["cross_check"] = {"source": other.source, "sha256": other.sha256}
             if cal.checks.out_of_sample:
                 start = time.perf_counter()
-                early, _, oos_table = out_of_sample(cal, design, workers=workers, pool=pool, quiet=quiet)
+                early, _, oos_table, oos_state = out_of_sample(cal, design, workers=workers, pool=pool, quiet=quiet)
                 timed("out_of_sample_seconds", start)
     store.write_parquet(folder / POSTERIOR, main.population)
     outputs.append(folder / POSTERIOR)
@@ -202,17 +215,21 @@ def run_npe_folder(cal: Calibration, plan: folders.Plan, *, workers: int = 1, qu
                                 "what": [describe_statistic(n) for n in stats]}))
     csv(RECORDS, design.records)
     csv(RUNS_TABLE, runs_table(design).merge(design.run_rows, on="run"))
+    csv(TRAVEL_TABLE, design.travel)
+    csv(FINDINGS_TABLE, design.findings)
     figures.insert(0, (pairs_figure(main.population, cal.priors, cal.truth or None,
                                     title=f"Posterior of {cal.name} (NPE): {len(main.population):,} samples, "
                                           f"{settings.simulations:,} simulated records"), "pairs"))
     if checks:
         csv(PREDICTIVE, table)
+        csv(TIMED_STAYS, stays)
         store.write_parquet(folder / PREDICTIVE_DRAWS, replicated)
         outputs.append(folder / PREDICTIVE_DRAWS)
         figures.append((predictive_figure(table, len(replicated), design.n_warrants), "predictive"))
         if cal.checks.out_of_sample:
             csv(OUT_OF_SAMPLE, oos_table)
             csv(OUT_OF_SAMPLE_SUMMARY, early.summary)
+            csv(OUT_OF_SAMPLE_STATE, oos_state)
             figures.append((out_of_sample_figure(oos_table, str(cal.checks.out_of_sample), design.censor.isoformat()),
                             "out_of_sample"))
     for fig, stem in figures:
@@ -242,6 +259,10 @@ def manifest_of(cal: Calibration, folder: Path, outputs: list[Path], timings: di
                 "simulations_not_finite": trained.dropped},
         "priors": [{"name": p.name, "dist": p.dist, "low": p.low, "high": p.high, "a": p.a, "b": p.b, "why": p.why}
                    for p in cal.priors],
+        "design": {"turnover": [{"class": c.name, "rate": c.rate, "homes": list(c.homes), "why": c.why}
+                                for c in cal.selection.turnover],
+                   "travel_roles": list(cal.selection.travel_roles), "travel_end": cal.selection.travel_end},
+        "summaries": {"months": list(cal.months), "travel": list(cal.travel)},
         "truth": cal.truth or None,
         "parameters": cal.base.to_dict(changed_only=True),
         "seeds": {"seed": cal.seed,
