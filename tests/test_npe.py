@@ -147,6 +147,7 @@ SDN = []
     ("[npe]\nestimator = \"flow\"", "estimator must be one of nsf, maf"),
     ("[npe]\nlearning_rate = 2", "learning_rate must be a number between 0 and 1"),
     ("[npe]\nforecast_person = 3", "forecast_person must be text"),
+    ("[npe]\nforecast_replicates = 19", "forecast_replicates must be at least 20, got 19"),
 ])
 def test_npe_settings_are_validated_in_one_line(change, message):
     text = BASE.replace('method = "npe"', 'method = "nep"') if change == 'method = "npe"' else BASE + change
@@ -221,7 +222,10 @@ def test_calibrate_writes_an_npe_folder_that_reproduce_verifies(tmp_path, capsys
     tarp = pd.read_csv(out / "tarp.csv")
     assert {"alpha", "ecp", "band_low", "band_high"} <= set(tarp.columns)
     forecast = pd.read_csv(out / "forecast_coverage.csv")
-    assert len(forecast) == 3 and (forecast["low"] <= forecast["high"]).all()
+    used = forecast["draws_used"] > 0  # a record to date too rare for every draw's replicates: a miss (NaN)
+    assert len(forecast) == 3 and used.any() and forecast[~used][["low", "high"]].isna().all(axis=None)
+    assert (forecast.loc[used, "low"] <= forecast.loc[used, "median"]).all()
+    assert (forecast.loc[used, "median"] <= forecast.loc[used, "high"]).all()
     doc = json.loads((out / "manifest.json").read_text())
     assert doc["calibration"]["method"].startswith("NPE") and doc["npe"]["threads"] == 1
     draws = load_posterior(str(out), 30, seed=1)  # a posterior source for sweeps and forecasts, like ABC-SMC's
@@ -229,3 +233,35 @@ def test_calibrate_writes_an_npe_folder_that_reproduce_verifies(tmp_path, capsys
     capsys.readouterr()
     assert main(["reproduce", str(out), "--workers", "2", "--quiet"]) == 0
     assert "reproduced (npe): posterior.parquet, training.csv" in capsys.readouterr().out
+
+
+def test_the_forecast_check_conditions_and_pools_as_the_forecast_does():
+    """Draws all equal to the truth, on the truth's streams and replicates, give p_d = the truth's probability
+    exactly (common random numbers), so the pooled 90% interval is that one value; a record to date that fewer
+    than MIN_CONSISTENT replicates match sets every draw aside, as the forecast does (NaN interval: a miss)."""
+    from sim.studies.calibration.design import build_design
+    from sim.studies.calibration.forecast_check import (
+        STATUS,
+        conditional_counts,
+        find_target,
+        forecast_rows,
+        records_to_date,
+    )
+
+    cal = calibration_from_text(TINY.read_text(encoding="utf-8"))
+    design = build_design(cal.selection, cal.base)
+    target = find_target(design, "Vladimir Putin", 24)
+    truth = np.array([-2.0, 0.5])
+    status, changed = records_to_date(design, target, cal.priors, truth[None, :], np.array([7]), cal.seed,
+                                      cal.engine)
+    row = forecast_rows(design, target, cal.priors, truth, np.repeat(truth[None, :], 3, axis=0), status[0],
+                        bool(changed[0]), 7, replicates=60, truth_replicates=60, seed=cal.seed, engine=cal.engine)
+    assert row["truth_consistent"] >= 20 and row["draws_used"] == 3
+    assert row["low"] == row["median"] == row["high"] == pytest.approx(row["truth"], abs=1e-12)
+    n, k = conditional_counts(design, target, cal.priors, truth[None, :], status[0], bool(changed[0]), 60,
+                              123, cal.seed, cal.engine)
+    assert 0 <= k[0] <= n[0] <= 60
+    impossible = np.full_like(status[0], list(STATUS).index("custody"))  # every accused in custody, government fallen
+    none = forecast_rows(design, target, cal.priors, truth, truth[None, :], impossible, True, 7, replicates=30,
+                         truth_replicates=30, seed=cal.seed, engine=cal.engine)
+    assert none["draws_used"] == 0 and np.isnan(none["low"]) and np.isnan(none["high"])

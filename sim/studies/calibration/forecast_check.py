@@ -4,10 +4,11 @@ For one warrant of the design (the target: a person in one run), a pseudo-record
 each accused of that run at the record's date — free, detained at home or in the court's custody, each at
 its own month of follow-up — and whether the home government had changed by then. The probability of
 custody by a horizon given that record, at a parameter vector, is the share of simulated replicates
-consistent with the record that have the target in custody by the horizon (rejection). The forecast
-reports the 90% interval of that probability over posterior draws; the truth is the same probability at
-the true parameters. Replicates of every draw and of the truth share their streams (common random
-numbers), so the Monte Carlo noise between draws is small next to the posterior's spread.
+consistent with the record that have the target in custody by the horizon (rejection, with
+sim.analysis.conditioning as `sim forecast` conditions). The forecast reports the 90% interval of that
+probability over posterior draws, pooled as `sim forecast` pools them (sim.analysis.forecast); the truth is
+the same probability at the true parameters. Replicates of every draw and of the truth share their streams (common
+random numbers), so the Monte Carlo noise between draws is small next to the posterior's spread.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim.analysis.conditioning import consistent
+from sim.analysis.conditioning import status_at as conditioning_status
+from sim.analysis.forecast import MIN_CONSISTENT, custody_counts, pool
 from sim.analysis.inference import Prior
 from sim.errors import UserError
 from sim.model.outcomes import NEVER
@@ -70,11 +74,13 @@ def run_params(run: Run, priors: Sequence[Prior], values: Sequence[float], horiz
 
 
 def status_at(custody: np.ndarray, detained: np.ndarray, months: Sequence[int]) -> np.ndarray:
-    """Each (row, accused)'s status at its month: custody before it, else detention before it, else free."""
-    m = np.asarray(months)[None, :]
-    in_custody = (custody != NEVER) & (custody < m)
-    held = ~in_custody & (detained != NEVER) & (detained < m)
-    return np.where(in_custody, 2, np.where(held, 1, 0))
+    """Each (row, accused)'s status at its month as a code into STATUS (sim.analysis.conditioning's rule)."""
+    def months_of(x: np.ndarray) -> np.ndarray:
+        return np.where(x == NEVER, np.nan, x.astype(float))
+
+    at = np.broadcast_to(np.asarray(months, float)[None, :], custody.shape)
+    named = conditioning_status(months_of(custody), months_of(detained), at)
+    return np.select([named == s for s in STATUS], list(range(len(STATUS))))
 
 
 def changed_before(regime: np.ndarray, month: int) -> np.ndarray:
@@ -93,44 +99,57 @@ def records_to_date(design: Design, target: Target, priors: Sequence[Prior], tru
     return status, changed_before(out["regime_change_month"], target.month)
 
 
-def conditional_custody(design: Design, target: Target, priors: Sequence[Prior], values: np.ndarray,
-                        status: np.ndarray, changed: bool, replicates: int, stream: int, seed: int,
-                        engine: str) -> tuple[np.ndarray, np.ndarray]:
-    """At each parameter vector of ``values`` (D, K): the probability that the target is in custody by
-    ``target.until`` among ``replicates`` replicates consistent with the record to date (``status`` per accused,
-    ``changed``), and how many were consistent (D,). Every vector's replicates are stream point ``stream``'s."""
+def consistent_rows(out: dict[str, np.ndarray], target: Target, status: np.ndarray, changed: bool) -> np.ndarray:
+    """Which simulated rows are consistent with the record to date (``status`` per accused at its own month,
+    ``changed``): sim.analysis.conditioning.consistent, as the forecast study conditions."""
+    custody, detained = out["custody_month"], out["detained_month"]
+    n, f = custody.shape
+    frame = pd.DataFrame({"row": np.repeat(np.arange(n), f), "accused": np.tile(np.arange(f), n),
+                          "custody_month": custody.reshape(-1), "detained_month": detained.reshape(-1),
+                          "regime_change_month": np.repeat(out["regime_change_month"], f)})
+    record = pd.DataFrame({"accused": np.arange(f), "status": STATUS[status], "month": list(target.months)})
+    return consistent(frame, record, target.month, bool(changed), keys=("row",)).to_numpy()
+
+
+def conditional_counts(design: Design, target: Target, priors: Sequence[Prior], values: np.ndarray,
+                       status: np.ndarray, changed: bool, replicates: int, stream: int, seed: int,
+                       engine: str) -> tuple[np.ndarray, np.ndarray]:
+    """At each parameter vector of ``values`` (D, K): how many of ``replicates`` replicates are consistent with
+    the record to date (n, D) and how many of those have the target in custody in a month before
+    ``target.until`` (k, D; sim.analysis.forecast.custody_counts). Every vector's replicates are stream point
+    ``stream``'s (common random numbers)."""
     run = design.runs[target.run]
     values = np.atleast_2d(values)
     d = len(values)
     params = {k: run_params(run, priors, v, target.until) for k, v in enumerate(values)}
-    out = run_rows(params, np.repeat(np.arange(d), replicates), np.tile(np.arange(replicates), d), seed,
+    draw = np.repeat(np.arange(d), replicates)
+    out = run_rows(params, draw, np.tile(np.arange(replicates), d), seed,
                    engine=engine, stream=np.full(d * replicates, stream)).values
-    ok = (status_at(out["custody_month"], out["detained_month"], target.months) == status[None, :]).all(axis=1)
-    ok &= changed_before(out["regime_change_month"], target.month) == changed
-    custody = out["custody_month"][:, target.accused]
-    hit = ok & (custody != NEVER) & (custody < target.until)
-    consistent = ok.reshape(d, replicates).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = hit.reshape(d, replicates).sum(axis=1) / consistent
-    return p, consistent
+    ok = consistent_rows(out, target, status, changed)
+    k = custody_counts(out["custody_month"], ok, draw, d, [target.until])[:, target.accused, 0]
+    return np.bincount(draw[ok], minlength=d), k
 
 
 def forecast_rows(design: Design, target: Target, priors: Sequence[Prior], truth: np.ndarray, draws: np.ndarray,
                   status: np.ndarray, changed: bool, record: int, *, replicates: int, truth_replicates: int,
-                  seed: int, engine: str, level: float = 0.9) -> dict[str, object]:
-    """One pseudo-record's check: the truth's conditional probability and the forecast's interval over draws."""
+                  seed: int, engine: str) -> dict[str, object]:
+    """One pseudo-record's check: the truth's conditional probability, and the forecast's 90% interval over the
+    posterior's draws pooled as the forecast study pools them (sim.analysis.forecast.pool: draws with fewer than
+    MIN_CONSISTENT consistent replicates set aside, the 5% and 95% quantiles of p_d)."""
     stream = FORECAST_ID + record
-    p_true, n_true = conditional_custody(design, target, priors, truth[None, :], status, changed, truth_replicates,
-                                         stream, seed, engine)
-    p, n = conditional_custody(design, target, priors, draws, status, changed, replicates, stream, seed, engine)
-    used = np.isfinite(p)
-    lo, mid, hi = (np.quantile(p[used], [(1 - level) / 2, 0.5, (1 + level) / 2]) if used.any()
-                   else (np.nan, np.nan, np.nan))
-    mc = np.sqrt(p[used] * (1 - p[used]) / n[used]) if used.any() else np.array([np.nan])
-    return {"record": record, "truth": float(p_true[0]), "truth_consistent": int(n_true[0]), "low": float(lo),
-            "median": float(mid), "high": float(hi), "draws_used": int(used.sum()),
-            "draws_set_aside": int((~used).sum()), "consistent_median": float(np.median(n[used])) if used.any()
-            else 0.0, "mc_se_median": float(np.median(mc)),
+    n_true, k_true = conditional_counts(design, target, priors, truth[None, :], status, changed, truth_replicates,
+                                        stream, seed, engine)
+    n, k = conditional_counts(design, target, priors, draws, status, changed, replicates, stream, seed, engine)
+    pooled = {name: float(v[0, 0]) for name, v in pool(n, k[:, None, None], np.ones(len(n))).items()}
+    used = n >= MIN_CONSISTENT
+    p_d = k[used] / n[used]
+    mc = np.sqrt(p_d * (1 - p_d) / n[used])
+    return {"record": record, "truth": float(k_true[0] / n_true[0]) if n_true[0] else np.nan,
+            "truth_consistent": int(n_true[0]), "low": pooled["p_q05"], "median": pooled["p_q50"],
+            "high": pooled["p_q95"], "p": pooled["p"], "mc_share": pooled["mc_share"],
+            "draws_used": int(pooled["draws_used"]), "draws_set_aside": int(pooled["draws_set_aside"]),
+            "consistent_median": float(np.median(n[used])) if used.any() else 0.0,
+            "mc_se_median": float(np.median(mc)) if used.any() else np.nan,
             "status": " ".join(STATUS[status]), "changed": bool(changed)}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from sim.analysis.forecast import MIN_CONSISTENT
 from sim.errors import UserError
 from sim.model.params import suggest
 
@@ -44,8 +45,8 @@ class NPESettings:
 KEYS = tuple(f.name for f in fields(NPESettings))
 MINIMUM = {"simulations": 100, "hidden_features": 2, "transforms": 1, "bins": 2, "batch": 2, "patience": 1,
            "max_epochs": 1, "threads": 1, "samples": 10, "sbc_draws": 10, "tarp_bootstrap": 10,
-           "forecast_records": 1, "forecast_horizon": 1, "forecast_draws": 2, "forecast_replicates": 1,
-           "truth_replicates": 1}
+           "forecast_records": 1, "forecast_horizon": 1, "forecast_draws": 2,
+           "forecast_replicates": MIN_CONSISTENT, "truth_replicates": MIN_CONSISTENT}  # fewer: every draw set aside
 
 
 def npe_settings(node: Any, method: str) -> NPESettings | None:
