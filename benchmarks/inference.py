@@ -7,7 +7,10 @@ settings are used unless overridden; the simulations run on ``--workers`` proces
 
     python benchmarks/inference.py                                   # experiments/calibration_npe.toml as shipped
     python benchmarks/inference.py --simulations 2000 --records 200  # a quick look (about 3 minutes)
-    python benchmarks/inference.py --save results/reference/benchmark_inference.json
+    python benchmarks/inference.py --out results/benchmark_inference   # then ship it as the reference:
+    python -m sim.studies.reference ship benchmark_inference results/benchmark_inference
+
+docs/validation.md reads the shipped report (results/reference/benchmark_inference/benchmark.json).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 import time
 from dataclasses import replace
 
+FORMAT = "tribunal-sim benchmark"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
@@ -79,17 +83,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, help="pseudo-records of SBC and TARP (default: the config's)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, help="torch threads (default: the config's)")
-    parser.add_argument("--save", metavar="JSON", help="write the report here")
+    parser.add_argument("--out", metavar="DIR", help="write DIR/benchmark.json and DIR/manifest.json (to ship as a "
+                        "reference)")
     args = parser.parse_args(argv)
     load = os.getloadavg()
     report = measure(args.config, args.simulations, args.records, args.workers, args.threads)
     report.update(load_before=[round(v, 2) for v in load], load_after=[round(v, 2) for v in os.getloadavg()],
                   cpus=os.cpu_count(), machine=platform.platform(), python=platform.python_version())
     print(json.dumps(report, indent=2))
-    if args.save:
-        with open(args.save, "w", encoding="utf-8") as out:
-            json.dump(report, out, indent=2)
-            out.write("\n")
+    if args.out:
+        from pathlib import Path
+
+        from sim.experiments import store
+        from sim.experiments.folders import MANIFEST
+        from sim.experiments.provenance import manifest, now
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        store.write_json(out / "benchmark.json", {**report, "measured": now()})
+        store.write_json(out / MANIFEST, manifest(FORMAT, {"timings": {"wall_seconds": report["seconds"]["together"],
+                                                                       "workers": report["workers"]}},
+                                                  config=None, folder=out, outputs=[out / "benchmark.json"]))
+        print(f"written to {out}/")
     return 0
 
 

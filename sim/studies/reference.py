@@ -94,6 +94,8 @@ FORECAST_FILES = ("forecast.csv", "routes.csv", "counts.csv", "fan.csv", "record
 REFERENCES.update({name: Reference(f"python -m sim forecast experiments/{name}.toml",
                                    (*FORECAST_FILES, *(f"figures/fan_{j}.png" for j in range(n))), f"results/{name}")
                    for name, n in FORECASTS.items()})
+REFERENCES["benchmark_inference"] = Reference("python benchmarks/inference.py --out results/benchmark_inference",
+                                              ("benchmark.json",), "results/benchmark_inference")
 REFERENCES["benchmark_forecast"] = Reference("python benchmarks/forecast.py --out results/benchmark_forecast",
                                              ("benchmark.json",), "results/benchmark_forecast")
 
@@ -624,6 +626,36 @@ def forecast_coverage_block(name: str) -> str:
             f"{t.get('forecast_seconds', 0):,.0f} s.")
 
 
+def abc_sbc_cost(name: str) -> str:
+    """What an SBC of ABC-SMC at the settings it ships would cost, from the shipped fit's own time."""
+    doc = record(name or "calibration")
+    t, c = doc.get("timings") or {}, doc.get("calibration") or {}
+    fit, workers = float(t.get("fit_seconds") or 0), int(t.get("workers") or 1)
+    core_hours = fit * workers / 3600
+    return (f"The shipped ABC-SMC fit ({c.get('particles', '?')} particles, at most {c.get('generations', '?')} "
+            f"generations) took {fit:,.0f} s on {workers} workers, about {core_hours:.2f} core-hours: an SBC at those "
+            f"settings over 100 pseudo-records would take about {100 * core_hours:,.0f} core-hours "
+            f"({100 * fit / 3600:,.0f} hours on {workers} cores), over 1,000 about "
+            f"{1000 * core_hours:,.0f} core-hours.")
+
+
+def npe_benchmark(name: str) -> str:
+    """benchmarks/inference.py's shipped report: each part of the NPE's training and checks, in seconds."""
+    r = read(name or "benchmark_inference", "benchmark.json").iloc[0].to_dict()
+    sec = r["seconds"]
+    parts = [("training set: simulate", "training_set"), ("training", "training"),
+             ("the checks' pseudo-records: simulate", "checks_records"), ("SBC (sbi run_sbc, check_sbc)", "sbc"),
+             ("TARP (sbi run_tarp, bootstrap band)", "tarp"), ("together", "together")]
+    rows = [[label, f"{sec[key]:,.0f} s"] for label, key in parts if key in sec]
+    load = ", ".join(f"{v:.1f}" for v in r["load_before"])
+    return "\n".join([markdown_table(["part", "wall time"], rows), "",
+                      f"`{Path(r['config']).name}` at {r['simulations']:,} training simulations "
+                      f"({r['records_per_second']:,.0f} pseudo-records a second on {r['workers']} workers, engine "
+                      f"{r['engine']}), {r['epochs']} epochs on {r['threads']} torch threads, {r['records']:,} "
+                      f"pseudo-records ({r['finite_records']:,} with finite summaries) with {r['draws']:,} posterior "
+                      f"draws each; {r['cpus']} cores, load average {load} (1, 5, 15 min) before the run."])
+
+
 def npe_times(name: str) -> str:
     """What each part of the NPE calibration took, and the training set, SBC and TARP together."""
     t = record(name).get("timings") or {}
@@ -652,7 +684,8 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "all-times": all_times, "forecasts": forecasts_table, "forecast": forecast_block,
     "forecast-counts": forecast_counts, "forecast-benchmark": forecast_benchmark,
     "npe-sbc": npe_sbc, "npe-tarp": npe_tarp, "npe-posterior": npe_posterior, "npe-cross-check": npe_cross_check,
-    "forecast-coverage": forecast_coverage_block, "npe-times": npe_times,
+    "forecast-coverage": forecast_coverage_block, "npe-times": npe_times, "npe-benchmark": npe_benchmark,
+    "abc-sbc-cost": abc_sbc_cost,
 }
 _BLOCK = re.compile(r"(<!-- ref:([a-z-]+):([A-Za-z0-9_]*):begin -->\n)(.*?)(<!-- ref:\2:\3:end -->)", re.S)
 PAGES = ("README.md", "docs")
