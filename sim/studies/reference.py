@@ -648,10 +648,11 @@ def npe_benchmark(name: str) -> str:
              ("TARP (sbi run_tarp, bootstrap band)", "tarp"), ("together", "together")]
     rows = [[label, f"{sec[key]:,.0f} s"] for label, key in parts if key in sec]
     load = ", ".join(f"{v:.1f}" for v in r["load_before"])
+    threads = f"{r['threads']} torch thread{'' if r['threads'] == 1 else 's'}"
     return "\n".join([markdown_table(["part", "wall time"], rows), "",
                       f"`{Path(r['config']).name}` at {r['simulations']:,} training simulations "
                       f"({r['records_per_second']:,.0f} pseudo-records a second on {r['workers']} workers, engine "
-                      f"{r['engine']}), {r['epochs']} epochs on {r['threads']} torch threads, {r['records']:,} "
+                      f"{r['engine']}), {r['epochs']} epochs on {threads}, {r['records']:,} "
                       f"pseudo-records ({r['finite_records']:,} with finite summaries) with {r['draws']:,} posterior "
                       f"draws each; {r['cpus']} cores, load average {load} (1, 5, 15 min) before the run."])
 
