@@ -69,7 +69,8 @@ def measure(config: str, simulations: int | None, records: int | None, workers: 
     tarp_table(ecp, alpha, len(xs), settings.tarp_bootstrap, seed=cal.seed)
     seconds["tarp"] = time.perf_counter() - start
     seconds["together"] = sum(seconds.values())
-    return {"config": config, "simulations": settings.simulations, "records": n, "finite_records": len(xs),
+    shown = os.path.relpath(config, ROOT) if os.path.abspath(config).startswith(ROOT + os.sep) else config
+    return {"config": shown, "simulations": settings.simulations, "records": n, "finite_records": len(xs),
             "draws": settings.sbc_draws,
             "epochs": len(trained.history), "workers": workers, "threads": settings.threads,
             "engine": cal.engine, "seconds": {k: round(v, 1) for k, v in seconds.items()},
