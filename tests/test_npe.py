@@ -224,8 +224,11 @@ def test_calibrate_writes_an_npe_folder_that_reproduce_verifies(tmp_path, capsys
     tarp = pd.read_csv(out / "tarp.csv")
     assert {"alpha", "ecp", "band_low", "band_high"} <= set(tarp.columns)
     forecast = pd.read_csv(out / "forecast_coverage.csv")
-    used = forecast["draws_used"] > 0  # a record to date too rare for every draw's replicates: a miss (NaN)
+    used = forecast["draws_used"] > 0  # a record to date too rare for every draw's replicates: NaN, refused
     assert len(forecast) == 3 and used.any() and forecast[~used][["low", "high"]].isna().all(axis=None)
+    assert not forecast.loc[~used, "answered"].any()
+    summary = pd.read_csv(out / "forecast_summary.csv").iloc[0]
+    assert summary["records"] + summary["refused"] == 3 and summary["records"] == forecast["answered"].sum()
     assert (forecast.loc[used, "low"] <= forecast.loc[used, "median"]).all()
     assert (forecast.loc[used, "median"] <= forecast.loc[used, "high"]).all()
     doc = json.loads((out / "manifest.json").read_text())
@@ -258,7 +261,7 @@ def test_the_forecast_check_conditions_and_pools_as_the_forecast_does():
                                       cal.engine)
     row = forecast_rows(design, target, cal.priors, truth, np.repeat(truth[None, :], 3, axis=0), status[0],
                         bool(changed[0]), 7, replicates=60, truth_replicates=60, seed=cal.seed, engine=cal.engine)
-    assert row["truth_consistent"] >= 20 and row["draws_used"] == 3
+    assert row["truth_consistent"] >= 20 and row["draws_used"] == 3 and row["answered"]
     assert row["low"] == row["median"] == row["high"] == pytest.approx(row["truth"], abs=1e-12)
     n, k = conditional_counts(design, target, cal.priors, truth[None, :], status[0], bool(changed[0]), 60,
                               123, cal.seed, cal.engine)
@@ -266,4 +269,4 @@ def test_the_forecast_check_conditions_and_pools_as_the_forecast_does():
     impossible = np.full_like(status[0], list(STATUS).index("custody"))  # every accused in custody, government fallen
     none = forecast_rows(design, target, cal.priors, truth, truth[None, :], impossible, True, 7, replicates=30,
                          truth_replicates=30, seed=cal.seed, engine=cal.engine)
-    assert none["draws_used"] == 0 and np.isnan(none["low"]) and np.isnan(none["high"])
+    assert none["draws_used"] == 0 and np.isnan(none["low"]) and np.isnan(none["high"]) and not none["answered"]

@@ -136,7 +136,10 @@ def test_forecast_coverage_counts_intervals_that_hold_the_truth():
     frame = pd.DataFrame({"truth": [0.1, 0.5, 0.9, 0.3], "low": [0.0, 0.6, 0.8, 0.3], "high": [0.2, 0.7, 1.0, 0.3]})
     row = validation.forecast_coverage(frame).iloc[0]
     assert (row["records"], row["covered"], row["coverage"]) == (4, 3, 0.75)
-    assert row["coverage_low"] < 0.75 < row["coverage_high"]
+    assert row["coverage_low"] < 0.75 < row["coverage_high"] and row["refused"] == 0
+    # a record the forecast refuses (too few consistent replicates) is counted apart, neither hit nor miss
+    refused = validation.forecast_coverage(frame.assign(answered=[True, False, True, True])).iloc[0]
+    assert (refused["records"], refused["covered"], refused["refused"]) == (3, 3, 1) and refused["coverage"] == 1.0
 
 
 def test_overlap_and_compare_posteriors():

@@ -83,7 +83,10 @@ def tarp_figure(table: pd.DataFrame, atc: float, ks_p: float, records: int) -> F
 
 def forecast_coverage_figure(frame: pd.DataFrame, summary: pd.Series, person: str, until: str) -> Figure:
     """Each checked pseudo-record's forecast interval for the probability of custody (90% over posterior draws)
-    and the truth's probability, ordered by the truth; red where the interval misses it."""
+    and the truth's probability, ordered by the truth; red where the interval misses it. Records the forecast
+    refuses (``answered`` False) are left out, as the coverage leaves them out."""
+    if "answered" in frame.columns:
+        frame = frame[frame["answered"].astype(bool)]
     order = frame.sort_values(["truth", "record"]).reset_index(drop=True)
     miss = (order["truth"] < order["low"]) | (order["truth"] > order["high"])
     x = np.arange(len(order))
@@ -100,7 +103,8 @@ def forecast_coverage_figure(frame: pd.DataFrame, summary: pd.Series, person: st
         ax.legend(loc="upper left", fontsize=6.5)
         ax.set_title(f"The forecast's coverage for {person}: {int(summary['covered'])} of {int(summary['records'])} "
                      f"intervals hold the truth ({summary['coverage']:.2f}, 95% Wilson "
-                     f"[{summary['coverage_low']:.2f}, {summary['coverage_high']:.2f}])", fontsize=8)
+                     f"[{summary['coverage_low']:.2f}, {summary['coverage_high']:.2f}]; "
+                     f"{int(summary.get('refused', 0))} refused)", fontsize=8)
     return fig
 
 

@@ -163,13 +163,18 @@ def tarp_inside(table: pd.DataFrame) -> bool:
 
 def forecast_coverage(frame: pd.DataFrame, level: float = 0.9) -> pd.DataFrame:
     """How often the forecast's central ``level`` interval [low, high] holds the truth's probability ``truth``:
-    one row with the records, the share covered, its 95% Wilson bounds and the two-sided binomial p-value."""
-    covered = (frame["low"] <= frame["truth"]) & (frame["truth"] <= frame["high"])
-    k, n = int(covered.sum()), len(frame)
+    one row with the records, the share covered, its 95% Wilson bounds and the two-sided binomial p-value.
+    With an ``answered`` column, only the records where it is True count (the forecast refuses the others:
+    too little weight on draws with enough consistent replicates), and ``refused`` says how many did not."""
+    answered = frame["answered"].astype(bool) if "answered" in frame.columns else pd.Series(True, frame.index)
+    counted = frame[answered]
+    covered = (counted["low"] <= counted["truth"]) & (counted["truth"] <= counted["high"])
+    k, n = int(covered.sum()), len(counted)
     lo, hi = wilson_interval(k, n)
     return pd.DataFrame([{"level": level, "records": n, "covered": k, "coverage": k / n if n else np.nan,
                           "coverage_low": float(lo), "coverage_high": float(hi),
-                          "p_value": float(sps.binomtest(k, n, level).pvalue) if n else np.nan}])
+                          "p_value": float(sps.binomtest(k, n, level).pvalue) if n else np.nan,
+                          "refused": int((~answered).sum())}])
 
 
 def overlap(a: np.ndarray, b: np.ndarray, bins: int = 20) -> float:

@@ -620,8 +620,10 @@ def forecast_coverage_block(name: str) -> str:
             f"{int(s['until'])} given each pseudo-record to date: the forecast's 90% interval over "
             f"{npe.get('forecast_draws', '?')} posterior draws ({npe.get('forecast_replicates', '?')} replicates each) "
             f"held the truth's probability ({npe.get('truth_replicates', '?')} replicates at the true parameters) in "
-            f"{int(s['covered'])} of {int(s['records'])} pseudo-records: {s['coverage']:.3f} [95% Wilson "
-            f"{s['coverage_low']:.3f}, {s['coverage_high']:.3f}], binomial p = {_p(s['p_value'])}, {verdict}. "
+            f"{int(s['covered'])} of {int(s['records'])} pseudo-records it answers: {s['coverage']:.3f} [95% Wilson "
+            f"{s['coverage_low']:.3f}, {s['coverage_high']:.3f}], binomial p = {_p(s['p_value'])}, {verdict}; "
+            f"it refused {int(s.get('refused', 0))} more (set-aside draws over 5% of the weight: `sim forecast` "
+            "would ask for more replicates). "
             f"Median Monte Carlo standard error of one draw's probability {frame['mc_se_median'].median():.3f}; "
             f"{t.get('forecast_seconds', 0):,.0f} s.")
 

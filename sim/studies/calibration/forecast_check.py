@@ -7,8 +7,10 @@ custody by a horizon given that record, at a parameter vector, is the share of s
 consistent with the record that have the target in custody by the horizon (rejection, with
 sim.analysis.conditioning as `sim forecast` conditions). The forecast reports the 90% interval of that
 probability over posterior draws, pooled as `sim forecast` pools them (sim.analysis.forecast); the truth is
-the same probability at the true parameters. Replicates of every draw and of the truth share their streams (common
-random numbers), so the Monte Carlo noise between draws is small next to the posterior's spread.
+the same probability at the true parameters. Coverage counts the pseudo-records the forecast answers (where
+it would refuse for want of consistent replicates, the record is counted apart, as refused). Replicates of
+every draw and of the truth share their streams (common random numbers), so the Monte Carlo noise between
+draws is small next to the posterior's spread.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pandas as pd
 
 from sim.analysis.conditioning import consistent
 from sim.analysis.conditioning import status_at as conditioning_status
-from sim.analysis.forecast import MIN_CONSISTENT, custody_counts, pool
+from sim.analysis.forecast import MAX_SET_ASIDE, MIN_CONSISTENT, custody_counts, pool, set_aside
 from sim.analysis.inference import Prior
 from sim.errors import UserError
 from sim.model.outcomes import NEVER
@@ -135,12 +137,15 @@ def forecast_rows(design: Design, target: Target, priors: Sequence[Prior], truth
                   seed: int, engine: str) -> dict[str, object]:
     """One pseudo-record's check: the truth's conditional probability, and the forecast's 90% interval over the
     posterior's draws pooled as the forecast study pools them (sim.analysis.forecast.pool: draws with fewer than
-    MIN_CONSISTENT consistent replicates set aside, the 5% and 95% quantiles of p_d)."""
+    MIN_CONSISTENT consistent replicates set aside, the 5% and 95% quantiles of p_d). ``answered``: whether
+    `sim forecast` would answer at these replicates (set-aside draws carry at most MAX_SET_ASIDE of the weight;
+    it refuses otherwise and asks for more replicates)."""
     stream = FORECAST_ID + record
     n_true, k_true = conditional_counts(design, target, priors, truth[None, :], status, changed, truth_replicates,
                                         stream, seed, engine)
     n, k = conditional_counts(design, target, priors, draws, status, changed, replicates, stream, seed, engine)
     pooled = {name: float(v[0, 0]) for name, v in pool(n, k[:, None, None], np.ones(len(n))).items()}
+    share, _ = set_aside(n, replicates, np.ones(len(n)))
     used = n >= MIN_CONSISTENT
     p_d = k[used] / n[used]
     mc = np.sqrt(p_d * (1 - p_d) / n[used])
@@ -148,6 +153,7 @@ def forecast_rows(design: Design, target: Target, priors: Sequence[Prior], truth
             "truth_consistent": int(n_true[0]), "low": pooled["p_q05"], "median": pooled["p_q50"],
             "high": pooled["p_q95"], "p": pooled["p"], "mc_share": pooled["mc_share"],
             "draws_used": int(pooled["draws_used"]), "draws_set_aside": int(pooled["draws_set_aside"]),
+            "answered": bool(share <= MAX_SET_ASIDE),
             "consistent_median": float(np.median(n[used])) if used.any() else 0.0,
             "mc_se_median": float(np.median(mc)) if used.any() else np.nan,
             "status": " ".join(STATUS[status]), "changed": bool(changed)}

@@ -195,7 +195,9 @@ def run_npe_folder(cal: Calibration, plan: folders.Plan, *, workers: int = 1, qu
                 figures.append((forecast_coverage_figure(coverage, summary.iloc[0], target.person, until),
                                 "forecast_coverage"))
                 sections["forecast"] = {"person": target.person, "month": target.month, "until": target.until,
-                                        "records": len(coverage), "coverage": float(summary["coverage"].iloc[0])}
+                                        "records": int(summary["records"].iloc[0]),
+                                        "refused": int(summary["refused"].iloc[0]),
+                                        "coverage": float(summary["coverage"].iloc[0])}
             if other is not None:
                 theirs = pd.DataFrame(other.values, columns=list(other.names))[names]
                 cross = compare_posteriors(main.population[names].to_numpy(), theirs.to_numpy(), cal.priors)
