@@ -326,6 +326,7 @@ def test_sbc_writes_its_folder_and_resumes_from_verified_records(tmp_path, capsy
     assert main(["calibrate", str(config), "--sbc", "3", "--out", str(straight), "--workers", "1", "--quiet"]) == 0
     ranks = pd.read_csv(straight / "ranks.csv")
     assert len(ranks) == 3 * 2 and set(ranks["rank"]) <= set(range(100))
+    assert list(ranks.columns) == ["record", "parameter", "rank", "L", "truth"] and (ranks["L"] == 99).all()
     assert {"coverage.csv", "fits.csv", "sbc.png", "manifest.json"} <= {p.name for p in straight.iterdir()}
     assert main(["calibrate", str(config), "--sbc", "2", "--out", str(resumed), "--workers", "1", "--quiet"]) == 0
     assert main(["calibrate", str(config), "--sbc", "3", "--out", str(resumed), "--resume", "--workers", "2",

@@ -20,6 +20,8 @@ def calibrate_command(args: argparse.Namespace) -> int:
     if args.resume and args.sbc is None:
         raise UserError("--resume continues a simulation-based calibration (--sbc N); a calibration itself starts "
                         "over: drop --resume")
+    if cal.method == "npe":
+        return _npe(cal, args)
     if args.sbc is not None:
         from sim.studies.calibration.sbc import claim_for, run_sbc_folder
 
@@ -46,5 +48,34 @@ def calibrate_command(args: argparse.Namespace) -> int:
         print(f"{cal.name}: {manifest['calibration']['warrants']} warrants in {manifest['calibration']['runs']} runs; "
               f"fit in {t['fit_seconds']:.0f} s, everything in {t['wall_seconds']:.0f} s on {workers} worker(s)")
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        print(f"written to {folder}/")
+    return 0
+
+
+def _npe(cal, args: argparse.Namespace) -> int:
+    """An NPE calibration: train, fit the record and run every check into one folder."""
+    from sim.studies.calibration.npe_folder import plan_outputs as plan_npe
+    from sim.studies.calibration.npe_folder import run_npe_folder
+
+    if args.sbc is not None or args.resume:
+        raise UserError("--sbc and --resume run ABC-SMC's simulation-based calibration; an NPE calibration runs its "
+                        "SBC with the fit ([checks] sbc_records pseudo-records): drop them")
+    folder = out_folder(args.out) or Path("results") / cal.name
+    plan = plan_npe(folder, cal, args.force)
+    workers = worker_count(args.workers)
+    manifest = run_npe_folder(cal, plan, workers=workers, quiet=args.quiet, checks=not args.no_checks)
+    if not args.quiet:
+        import pandas as pd
+
+        summary = pd.read_csv(folder / POSTERIOR_SUMMARY)
+        t = manifest["timings"]
+        print(f"{cal.name}: {manifest['calibration']['warrants']} warrants in {manifest['calibration']['runs']} runs; "
+              f"NPE on {cal.npe.simulations if cal.npe else 0:,} simulated records ({t['simulate_seconds']:.0f} s), "
+              f"trained in {t['train_seconds']:.0f} s; everything in {t['wall_seconds']:.0f} s on {workers} worker(s)")
+        print(summary[["parameter", "median", "q5", "q95", "width_ratio_90"]].to_string(
+            index=False, float_format=lambda x: f"{x:.4g}"))
+        for key, text in (("sbc", "SBC"), ("tarp", "TARP"), ("forecast", "forecast coverage")):
+            if key in manifest:
+                print(f"{text}: {manifest[key]}")
         print(f"written to {folder}/")
     return 0

@@ -75,6 +75,13 @@ REFERENCES = {
                                        "results/calibration_officials"),
     "sbc": Reference("python -m sim calibrate experiments/calibration.toml --sbc 200",
                      ("coverage.csv", "ranks.csv", "fits.csv", "sbc.png"), "results/calibration-sbc"),
+    # one NPE calibration folder ships twice: the posterior with its cross-check and forecast coverage, and its SBC
+    "calibration_npe": Reference("python -m sim calibrate experiments/calibration_npe.toml",
+                                 ("summary.csv", "training.csv", "predictive.csv", "cross_check.csv",
+                                  "forecast_coverage.csv", "forecast_summary.csv", "pairs.png", "predictive.png",
+                                  "cross_check.png", "forecast_coverage.png"), "results/calibration_npe"),
+    "sbc_npe": Reference("python -m sim calibrate experiments/calibration_npe.toml",
+                         ("ranks.csv", "sbc.csv", "tarp.csv", "sbc_ranks.png", "tarp.png"), "results/calibration_npe"),
 }
 
 
@@ -87,6 +94,8 @@ FORECAST_FILES = ("forecast.csv", "routes.csv", "counts.csv", "fan.csv", "record
 REFERENCES.update({name: Reference(f"python -m sim forecast experiments/{name}.toml",
                                    (*FORECAST_FILES, *(f"figures/fan_{j}.png" for j in range(n))), f"results/{name}")
                    for name, n in FORECASTS.items()})
+REFERENCES["benchmark_inference"] = Reference("python benchmarks/inference.py --out results/benchmark_inference",
+                                              ("benchmark.json",), "results/benchmark_inference")
 REFERENCES["benchmark_forecast"] = Reference("python benchmarks/forecast.py --out results/benchmark_forecast",
                                              ("benchmark.json",), "results/benchmark_forecast")
 
@@ -121,7 +130,7 @@ def ship(name: str, folder: Path, *, commit: str | None = None, into: Path = REF
               "software": manifest.get("software"), "commit": commit, "timings": manifest.get("timings"),
               "files": {rel: outputs[rel] for rel in ref.files}}
     for key in ("experiment", "calibration", "question", "sensitivity", "comparison", "box", "coverage", "density",
-                "mass", "forecast", "results", "warnings", "posterior"):
+                "mass", "forecast", "results", "warnings", "posterior", "npe", "sbc", "tarp", "cross_check"):
         if key in manifest and key != "comparison":
             record[key] = manifest[key]
     if "comparison" in manifest:
@@ -525,6 +534,148 @@ def forecast_benchmark(name: str) -> str:
     return forecast_docs.benchmark(report)
 
 
+# --- neural posterior estimation: its validation as it ships -----------------------------------------------
+
+def _wilson(row: pd.Series, tag: str) -> str:
+    return f"{row[f'coverage_{tag}']:.3f} [{row[f'coverage_{tag}_low']:.3f}, {row[f'coverage_{tag}_high']:.3f}]"
+
+
+def npe_sbc(name: str) -> str:
+    """SBC of the shipped NPE: per parameter the ranks' mean and spread, sbi's KS p-value (Holm-adjusted), a
+    chi-squared p-value, and the coverage of the 50% and 90% intervals with Wilson bounds and Holm p."""
+    table = read(name, "sbc.csv")
+    doc = record(name)
+    sbc = doc.get("sbc") or {}
+    rows = [[f"`{r['parameter']}`", f"{r['rank_mean']:.3f}", f"{r['rank_sd']:.3f}", _p(r["ks_p"]), _p(r["ks_p_holm"]),
+             _p(r["chi2_p"]), f"{r['c2st_ranks']:.2f}", _wilson(r, "50"), _wilson(r, "90"),
+             _p(r["coverage_90_p_holm"])] for _, r in table.iterrows()]
+    bad = [f"`{r['parameter']}`" for _, r in table.iterrows()
+           if r["ks_p_holm"] < 0.05 or r["coverage_90_p_holm"] < 0.05]
+    verdict = ("every parameter's ranks are uniform and its 90% coverage within binomial error (Holm-adjusted KS "
+               "and binomial tests, family-wise 5% each)" if not bad else
+               "ranks not uniform or 90% coverage off beyond binomial error (Holm, family-wise 5%) for "
+               + ", ".join(bad))
+    n, draws = int(table["records"].iloc[0]), int(table["L"].iloc[0])
+    return "\n".join([markdown_table(["parameter", "rank mean (½)", "rank sd (0.289)", "KS p", "KS p (Holm)",
+                                      "χ² p (20 bins)", "C2ST ranks (½)", "50% coverage [95% Wilson]",
+                                      "90% coverage [95% Wilson]", "90%: Holm p"], rows), "",
+                      f"{n:,} pseudo-records drawn from the prior ({sbc.get('records', n):,} simulated, "
+                      f"{n:,} with finite summaries), ranks among {draws:,} posterior draws each; {verdict}."])
+
+
+def npe_tarp(name: str) -> str:
+    """TARP of the shipped NPE: sbi's area to the curve and KS p-value, and whether the ideal coverage lies inside
+    the simultaneous bootstrap band."""
+    tarp = record(name).get("tarp") or {}
+    table = read(name, "tarp.csv")
+    reach = float((table["band_high"] - table["ecp"]).median())
+    inside = ("the ideal coverage lies inside the simultaneous 95% bootstrap band at every credibility level"
+              if tarp.get("inside_band") else
+              "the ideal coverage leaves the simultaneous 95% bootstrap band")
+    worst = table.assign(gap=(table["ecp"] - table["alpha"]).abs()).sort_values("gap").iloc[-1]
+    return (f"Area to the curve {tarp.get('atc', float('nan')):+.4f} (sbi's check_tarp: below 0 overconfident, above "
+            f"0 conservative), KS p = {_p(tarp.get('ks_p'))}; largest gap between expected coverage and credibility "
+            f"{worst['ecp'] - worst['alpha']:+.3f} at α = {worst['alpha']:.2f}, band half-width about {reach:.3f}; "
+            f"{inside} ({int(tarp.get('bootstrap', 0)):,} bootstrap resamples of the records).")
+
+
+def npe_posterior(name: str) -> str:
+    """The record's posterior by NPE, and how its network was trained."""
+    npe = record(name).get("npe") or {}
+    t = record(name).get("timings") or {}
+    training = read(name, "training.csv")
+    return "\n".join([_posterior_rows(read(name, "summary.csv")), "",
+                      f"{npe.get('simulations', 0):,} simulated pseudo-records "
+                      f"({t.get('simulate_seconds', 0):,.0f} s), "
+                      f"{npe.get('estimator', '?')} flow ({npe.get('transforms', '?')} transforms of "
+                      f"{npe.get('hidden_features', '?')} hidden features) trained for {len(training)} epochs "
+                      f"({t.get('train_seconds', 0):,.0f} s on {npe.get('threads', '?')} threads; best validation "
+                      f"loss {training['validation_loss'].min():.3f}); {npe.get('samples', 0):,} posterior samples."])
+
+
+def npe_cross_check(name: str) -> str:
+    """The record's posterior by NPE beside the ABC-SMC's: medians, 90% intervals, overlap and KS distance."""
+    table = read(name, "cross_check.csv")
+    source = (record(name).get("cross_check") or {}).get("source", "?")
+    rows = [[f"`{r['parameter']}`", f"{_num(r['npe_median'])} [{_num(r['npe_q5'])}, {_num(r['npe_q95'])}]",
+             f"{_num(r['abc_median'])} [{_num(r['abc_q5'])}, {_num(r['abc_q95'])}]", f"{r['overlap']:.2f}",
+             f"{r['ks_distance']:.2f}"] for _, r in table.iterrows()]
+    low = [f"`{r['parameter']}`" for _, r in table.iterrows() if r["overlap"] < 0.7]
+    note = ("the marginals overlap by 0.7 or more for every parameter" if not low else
+            "overlap below 0.7 for " + ", ".join(low))
+    return "\n".join([markdown_table(["parameter", "NPE median [90%]", "ABC-SMC median [90%]",
+                                      "overlap (probability scale)", "KS distance"], rows), "",
+                      f"ABC-SMC: the posterior `{source}`; {note}."])
+
+
+def forecast_coverage_block(name: str) -> str:
+    """The forecast's own coverage on pseudo-records, with binomial bounds."""
+    s = read(name, "forecast_summary.csv").iloc[0]
+    frame = read(name, "forecast_coverage.csv")
+    npe = record(name).get("npe") or {}
+    t = record(name).get("timings") or {}
+    verdict = ("within binomial error of 90%" if s["coverage_low"] <= 0.9 <= s["coverage_high"] else
+               "outside binomial error of 90%")
+    return (f"For {s['person']} (record month {int(s['month'])}), the probability of custody by month "
+            f"{int(s['until'])} given each pseudo-record to date: the forecast's 90% interval over "
+            f"{npe.get('forecast_draws', '?')} posterior draws ({npe.get('forecast_replicates', '?')} replicates each) "
+            f"held the truth's probability ({npe.get('truth_replicates', '?')} replicates at the true parameters) in "
+            f"{int(s['covered'])} of {int(s['records'])} pseudo-records it answers: {s['coverage']:.3f} [95% Wilson "
+            f"{s['coverage_low']:.3f}, {s['coverage_high']:.3f}], binomial p = {_p(s['p_value'])}, {verdict}; "
+            f"it refused {int(s.get('refused', 0))} more (set-aside draws over 5% of the weight: `sim forecast` "
+            "would ask for more replicates). "
+            f"Median Monte Carlo standard error of one draw's probability {frame['mc_se_median'].median():.3f}; "
+            f"{t.get('forecast_seconds', 0):,.0f} s.")
+
+
+def abc_sbc_cost(name: str) -> str:
+    """What an SBC of ABC-SMC at the settings it ships would cost, from the shipped fit's own time."""
+    doc = record(name or "calibration")
+    t, c = doc.get("timings") or {}, doc.get("calibration") or {}
+    fit, workers = float(t.get("fit_seconds") or 0), int(t.get("workers") or 1)
+    core_hours = fit * workers / 3600
+    return (f"The shipped ABC-SMC fit ({c.get('particles', '?')} particles, at most {c.get('generations', '?')} "
+            f"generations) took {fit:,.0f} s on {workers} workers, about {core_hours:.2f} core-hours: an SBC at those "
+            f"settings over 100 pseudo-records would take about {100 * core_hours:,.0f} core-hours "
+            f"({100 * fit / 3600:,.0f} hours on {workers} cores), over 1,000 about "
+            f"{1000 * core_hours:,.0f} core-hours.")
+
+
+def npe_benchmark(name: str) -> str:
+    """benchmarks/inference.py's shipped report: each part of the NPE's training and checks, in seconds."""
+    r = read(name or "benchmark_inference", "benchmark.json").iloc[0].to_dict()
+    sec = r["seconds"]
+    parts = [("training set: simulate", "training_set"), ("training", "training"),
+             ("the checks' pseudo-records: simulate", "checks_records"), ("SBC (sbi run_sbc, check_sbc)", "sbc"),
+             ("TARP (sbi run_tarp, bootstrap band)", "tarp"), ("together", "together")]
+    rows = [[label, f"{sec[key]:,.0f} s"] for label, key in parts if key in sec]
+    load = ", ".join(f"{v:.1f}" for v in r["load_before"])
+    threads = f"{r['threads']} torch thread{'' if r['threads'] == 1 else 's'}"
+    return "\n".join([markdown_table(["part", "wall time"], rows), "",
+                      f"`{Path(r['config']).name}` at {r['simulations']:,} training simulations "
+                      f"({r['records_per_second']:,.0f} pseudo-records a second on {r['workers']} workers, engine "
+                      f"{r['engine']}), {r['epochs']} epochs on {threads}, {r['records']:,} "
+                      f"pseudo-records ({r['finite_records']:,} with finite summaries) with {r['draws']:,} posterior "
+                      f"draws each; {r['cpus']} cores, load average {load} (1, 5, 15 min) before the run."])
+
+
+def npe_times(name: str) -> str:
+    """What each part of the NPE calibration took, and the training set, SBC and TARP together."""
+    t = record(name).get("timings") or {}
+    parts = [("training set: simulate", "simulate_seconds"), ("training", "train_seconds"),
+             ("the checks' pseudo-records: simulate", "checks_simulate_seconds"), ("SBC (sbi run_sbc, check_sbc)",
+                                                                                  "sbc_seconds"),
+             ("TARP (sbi run_tarp, bootstrap)", "tarp_seconds"), ("forecast coverage", "forecast_seconds"),
+             ("posterior predictive", "predictive_seconds")]
+    rows = [[label, _seconds(t.get(key))] for label, key in parts if key in t]
+    core = sum(float(t.get(k) or 0) for k in ("simulate_seconds", "train_seconds", "checks_simulate_seconds",
+                                               "sbc_seconds", "tarp_seconds"))
+    rows.append(["training set, SBC and TARP together", _seconds(core)])
+    rows.append(["everything", _seconds(t.get("wall_seconds"))])
+    return "\n".join([markdown_table(["part", "wall time"], rows), "",
+                      f"On {t.get('workers', '?')} workers and {t.get('threads', '?')} torch threads."])
+
+
 BLOCKS: dict[str, Callable[[str], str]] = {
     "sensitivity-top": sensitivity_top, "sensitivity-runs": sensitivity_runs, "quiet": quiet_parameters,
     "sobol": sobol_table, "compare": compare_table, "compare-means": compare_means, "discovery-box": discovery_box,
@@ -535,6 +686,9 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "calibration-checks": calibration_checks, "sbc-coverage": sbc_coverage, "study-times": study_times,
     "all-times": all_times, "forecasts": forecasts_table, "forecast": forecast_block,
     "forecast-counts": forecast_counts, "forecast-benchmark": forecast_benchmark,
+    "npe-sbc": npe_sbc, "npe-tarp": npe_tarp, "npe-posterior": npe_posterior, "npe-cross-check": npe_cross_check,
+    "forecast-coverage": forecast_coverage_block, "npe-times": npe_times, "npe-benchmark": npe_benchmark,
+    "abc-sbc-cost": abc_sbc_cost,
 }
 _BLOCK = re.compile(r"(<!-- ref:([a-z-]+):([A-Za-z0-9_]*):begin -->\n)(.*?)(<!-- ref:\2:\3:end -->)", re.S)
 PAGES = ("README.md", "docs")

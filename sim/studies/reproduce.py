@@ -103,6 +103,17 @@ def _calibration(manifest, folder, into, workers, quiet, figures):
                                   checks=checks)
 
 
+def _npe(manifest, folder, into, workers, quiet, figures):
+    from sim.studies.calibration.config import calibration_from_text
+    from sim.studies.calibration.folder import PREDICTIVE
+    from sim.studies.calibration.npe_folder import plan_outputs, run_npe_folder
+
+    config = check_config_hash(manifest, folder / folders.MANIFEST)
+    cal = calibration_from_text(config["text"], config.get("source") or "config")
+    checks = PREDICTIVE in (manifest.get("data_files") or [])
+    return run_npe_folder(cal, plan_outputs(into, cal, False), workers=workers or 1, quiet=quiet, checks=checks)
+
+
 def _sbc(manifest, folder, into, workers, quiet, figures):
     from sim.studies.calibration.config import calibration_from_text
     from sim.studies.calibration.folder import plan_outputs
@@ -166,6 +177,9 @@ KINDS = {
     "comparison": Kind("comparison", "sim.studies.reproduce:COMPARISON_DATA", _comparison),
     "calibration": Kind("calibration", "sim.studies.calibration.folder:DATA", _calibration,
                         "a calibration takes minutes to hours (its manifest gives the time it took)"),
+    "npe": Kind("npe", "sim.studies.calibration.npe_folder:DATA", _npe,
+                "an NPE calibration takes minutes (its manifest gives the time); torch gives the same bytes with the "
+                "same threads on the same kind of CPU"),
     "sbc": Kind("sbc", "sim.studies.calibration.sbc:DATA", _sbc, "a simulation-based calibration takes hours"),
     "discovery": Kind("discovery", "sim.studies.discovery:DATA", _discovery),
     "run": Kind("run", "sim.studies.single_run:FILES", _run),
@@ -184,6 +198,8 @@ def kind_of(manifest: dict[str, Any], folder: Path) -> Kind:
     by_format = {folders.CALIBRATION_FORMAT: "calibration", folders.SBC_FORMAT: "sbc",
                  folders.DISCOVERY_FORMAT: "discovery", folders.RUN_FORMAT: "run",
                  folders.FORECAST_FORMAT: "forecast"}
+    if fmt == folders.CALIBRATION_FORMAT and "npe" in manifest:
+        return KINDS["npe"]
     if fmt in by_format:
         return KINDS[by_format[fmt]]
     if fmt is None and "command" in manifest and "seed" in manifest:

@@ -14,10 +14,11 @@ from sim.experiments.config import check_table, model_overrides, parse_toml, rea
 from sim.model.params import BY_NAME, Params, split_name, suggest
 from sim.simulate import DEFAULT_ENGINE, check_engine
 from sim.studies.calibration.design import FINDING_TYPES, Selection, TurnoverClass
+from sim.studies.calibration.npe_config import NPESettings, npe_settings
 
-TABLES = ("calibration", "design", "parameters", "priors", "summaries", "checks", "truth")
+TABLES = ("calibration", "design", "parameters", "priors", "summaries", "checks", "truth", "npe")
 CALIBRATION_KEYS = ("name", "description", "seed", "engine", "particles", "generations", "batch", "min_acceptance",
-                    "kernel_scaling")
+                    "kernel_scaling", "method")
 DESIGN_KEYS = ("kinds", "roles", "censor_date", "exclude", "partners", "trip_rate", "finding_types", "turnover",
                "travel_roles")
 SUMMARY_KEYS = ("months", "travel")
@@ -64,6 +65,8 @@ class Calibration:
     text: str = ""
     sha256: str = ""
     source: str = ""
+    method: str = "abc-smc"  # or "npe": neural posterior estimation (sim.studies.calibration.npe)
+    npe: NPESettings | None = None  # the [npe] table of an "npe" calibration
 
 
 def load_calibration(path: str | Path) -> Calibration:
@@ -113,7 +116,8 @@ def calibration_from_text(text: str, source: str = "config") -> Calibration:
         months=_months(doc.get("summaries", {})), travel=_travel(doc.get("summaries", {})),
         checks=_checks(doc.get("checks", {}), particles),
         truth=_truth(doc.get("truth"), priors), text=text, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        source=source)
+        source=source, method=str(cal.get("method", "abc-smc")),
+        npe=npe_settings(doc.get("npe"), cal.get("method", "abc-smc")))
 
 
 def _base(node: Any) -> Params:

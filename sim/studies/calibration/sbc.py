@@ -127,7 +127,8 @@ def run_sbc_folder(cal: Calibration, plan: folders.Plan, *, records: int | None 
             parts[i] = frame
     (folder / HISTORY_TMP["sbc"]).unlink(missing_ok=True)
     every = pd.concat([parts[i] for i in range(n)], ignore_index=True)
-    ranks = every.rename(columns={"point": "record"})[["record", "parameter", "truth", "rank"]]
+    ranks = every.rename(columns={"point": "record"})[["record", "parameter", "rank"]].assign(
+        L=RANKS, truth=every["truth"].to_numpy())  # the columns of every SBC's ranks: rank in 0..L
     hits = pd.concat([every.assign(level=level, covered=every[f"covered_{round(100 * level)}"])
                       .rename(columns={"point": "record"})[["record", "parameter", "level", "covered"]]
                       for level in LEVELS], ignore_index=True)

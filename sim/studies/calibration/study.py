@@ -78,7 +78,10 @@ def observed_summaries(cal: Calibration, design: Design, pool=None, workers: int
 def fit(cal: Calibration, design: Design, observed: pd.Series, *, workers: int = 1, pool=None, quiet: bool = True,
         particles: int | None = None, generations: int | None = None, seed: int | None = None,
         history: Path | None = None) -> Fit:
-    """ABC-SMC of the calibrated parameters against ``observed``; the simulations of a batch run together."""
+    """ABC-SMC of the calibrated parameters against ``observed``; the simulations of a batch run together.
+    A calibration with method "npe" trains a posterior estimator on ``design`` instead (fit_npe)."""
+    if cal.method == "npe":
+        return fit_npe(cal, design, observed, workers=workers, pool=pool)
     start = time.perf_counter()
     names = statistic_names(cal.months, cal.travel)
     seed = cal.seed if seed is None else seed
@@ -103,6 +106,27 @@ def fit(cal: Calibration, design: Design, observed: pd.Series, *, workers: int =
     summary = posterior_summary(smc.population, smc.population["weight"].to_numpy(), cal.priors)
     return Fit(population=smc.population, generations=smc.generations, summary=summary, observed=observed,
                seconds=time.perf_counter() - start, history=smc.history_path)
+
+
+def fit_npe(cal: Calibration, design: Design, observed: pd.Series, *, workers: int = 1, pool=None) -> Fit:
+    """Neural posterior estimation on ``design``: simulate its training set, train, sample the record's posterior."""
+    from sim.studies.calibration import npe
+
+    start = time.perf_counter()
+    trained, _ = npe.train_on_design(cal, design, workers=workers, pool=pool)
+    return npe_fit(cal, trained, observed, start)
+
+
+def npe_fit(cal: Calibration, trained, observed: pd.Series, start: float) -> Fit:
+    """A trained estimator's posterior of ``observed`` as a Fit: equally weighted samples; ``generations`` holds
+    the training's epochs (there is no pyabc history)."""
+    from sim.studies.calibration import npe
+
+    x = observed[npe.summary_names(cal)].to_numpy(float)
+    pop = npe.population(trained, x, [p.name for p in cal.priors])
+    summary = posterior_summary(pop, pop["weight"].to_numpy(), cal.priors)
+    return Fit(population=pop, generations=trained.history, summary=summary, observed=observed,
+               seconds=time.perf_counter() - start, history=Path())
 
 
 def posterior_draws(population: pd.DataFrame, names: list[str], n: int, seed: int) -> np.ndarray:
