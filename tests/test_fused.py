@@ -233,9 +233,12 @@ def test_the_compiled_selection_picks_the_rules_outreach_targets(values, budget)
 
     attraction = np.asarray(values, np.float32) / 4
     expected = np.flatnonzero(rules.outreach_targets(attraction[None, :], budget, True)[0])
-    targets = np.full(attraction.size, -1, np.int64)
-    count = loops.top(attraction, budget, targets)
-    assert sorted(targets[:count].tolist()) == expected.tolist()
+    rng = np.random.default_rng(len(values))
+    for before in (np.full(attraction.size, -1), rng.permutation(attraction.size), rng.integers(-3, 99, 90),
+                   np.argsort(-attraction, kind="stable")):  # what ``targets`` held before: garbage, or last month's
+        targets = np.resize(before, max(attraction.size, 1)).astype(np.int64)
+        count = loops.top(attraction, budget, targets, np.empty(attraction.size, np.int64))
+        assert sorted(targets[:count].tolist()) == expected.tolist()
 
 
 @settings(max_examples=100, deadline=None)

@@ -49,9 +49,10 @@ def destination_logits(w: Any, p: Any, j: int) -> np.ndarray:
 
 
 def attraction(w: Any, p: Any, active: np.ndarray) -> np.ndarray:
-    """ODD §7.2: V_i = Σ_{free j} weight_ij (float32, accused in index order), or log V_i (log-sum-exp over the
-    free accused) where every weight underflows float32."""
-    total = np.zeros(w.odds.shape, F32)
+    """ODD §7.2: V_i = Σ_{free j} weight_ij (float32, accused in index order) into ``w.scratch``, or log V_i
+    (log-sum-exp over the free accused) where every weight underflows float32."""
+    total = w.scratch
+    total[:] = 0.0
     for j in np.flatnonzero(active):
         total += w.weights[j]
     if total.max(initial=0) >= TINY:

@@ -86,7 +86,8 @@ STATE: tuple[tuple[str, str, str], ...] = (
     ("regime_change_month", "i4", ""),
     # working arrays of the month
     ("odds", "f4", "S"), ("weights", "f4", "FS"), ("scratch", "f4", "S"), ("cum", "f4", "S"),
-    ("targets", "i8", "S"), ("picks", "i8", "S"), ("pull", "f8", "G"), ("fresh", "b1", ""), ("touched", "b1", ""),
+    ("targets", "i8", "S"), ("picks", "i8", "S"), ("pull", "f8", "G"), ("free", "b1", "F"), ("fresh", "b1", ""),
+    ("touched", "b1", ""),
 )
 
 
@@ -152,6 +153,7 @@ def begin(w: Any, p: Any, start: Any, shared: Any, r: int) -> None:
     w.targets = np.empty(s, np.int64)
     w.picks = np.empty(s, np.int64)
     w.pull = np.empty(shared.region_size.size, np.float64)
+    w.free = np.zeros(f, np.bool_)
     w.fresh, w.touched = False, False
 
 
@@ -262,7 +264,7 @@ def outreach(w: Any, p: Any, t: int) -> None:
     passes.decay_pressure(w, p)
     w.fresh, w.touched = False, False
     f, s = w.sealed.size, w.pressure.size
-    active_now = np.zeros(f, np.bool_)
+    active_now = w.free
     for j in range(f):
         active_now[j] = active(w, j)
     if not active_now.any():
