@@ -143,6 +143,14 @@ def withdrawal_candidates(w: Any, out: np.ndarray) -> int:
     return int(found.size)
 
 
+def withdrawal_hazards(w: Any, p: Any, n: int, out: np.ndarray) -> None:
+    """ODD §7.6.1: the monthly hazard of notifying withdrawal (rules.withdrawal_probability_from_pull) of the first
+    ``n`` candidates listed in ``w.picks``, into ``out[:n]``."""
+    i = w.picks[:n]
+    out[:n] = rules.withdrawal_probability_from_pull(w.withdrawal_pull[i], w.compliance[i], w.state_findings[i],
+                                                     p.states.withdrawal_rate)
+
+
 def accession_candidates(w: Any, out: np.ndarray) -> int:
     """ODD §7.6.2: the states that may deposit an accession, into ``out`` in column order; returns how many."""
     found = np.flatnonzero(rules.may_accede(w.member > 0, w.ever_member, w.join_pending, False))

@@ -27,7 +27,8 @@ import numpy as np
 
 from sim.model import passes, rules
 from sim.model.outcomes import NEVER, OUTCOMES, ROUTE_CODE
-from sim.model.streams import Stream, draw
+from sim.model.streams import Stream
+from sim.model.streams import draw_python as draw  # the compiled protocol binds streams.draw (compiled)
 
 SUBMODELS = ("warrant_at_issue", "regime_change", "outreach", "trips", "unsealing", "norms", "withdrawal",
              "accession", "drift")  # ODD §3 (the warrant at issue in month 0 only)
@@ -384,11 +385,11 @@ def withdrawal(w: Any, p: Any, t: int) -> None:
     """Members notify withdrawal with their hazard; notified withdrawals take effect ``withdrawal_delay`` months
     later (the same month for a delay of 0)."""
     if p.states.withdrawal_rate > 0:
-        for k in range(passes.withdrawal_candidates(w, w.picks)):
+        n = passes.withdrawal_candidates(w, w.picks)
+        passes.withdrawal_hazards(w, p, n, w.scratch)  # rules.withdrawal_probability_from_pull of each candidate
+        for k in range(n):
             i = w.picks[k]
-            hazard = rules.withdrawal_probability_from_pull(w.withdrawal_pull[i], w.compliance[i],
-                                                            w.state_findings[i], p.states.withdrawal_rate)
-            if rules.happens(draw(w.key, Stream.WITHDRAW, t, i), hazard):
+            if rules.happens(draw(w.key, Stream.WITHDRAW, t, i), w.scratch[k]):
                 w.withdraw_at[i] = t + int(p.states.withdrawal_delay)
                 w.withdrawals += 1
                 w.pending += 1

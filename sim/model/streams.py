@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.model import seeding
 from sim.model.seeding import GOLDEN, mix64
 
 _T_SHIFT = np.uint64(32)
@@ -79,6 +80,23 @@ def draw(key: Any, stream: int, t: int, slot: int) -> Any:
     counter = (np.uint64(stream) << _STREAM_SHIFT) | (np.uint64(t) << _T_SHIFT)
     bits = mix64(key ^ mix64(counter + np.uint64(slot) + GOLDEN))
     return np.float64(bits >> _U53) * _TO_UNIT
+
+
+_MASK = (1 << 64) - 1
+_M1, _M2, _GOLDEN = int(seeding._M1), int(seeding._M2), int(GOLDEN)
+
+
+def draw_python(key: Any, stream: int, t: int, slot: int) -> float:
+    """``draw`` for callers in plain Python (the Mesa engine runs the protocol as Python): the same number, computed in
+    Python integers (mix64 taken modulo 2^64), faster than NumPy's scalars (tests/test_protocol.py checks them
+    against each other). The compiled protocol binds ``draw`` itself."""
+    z = (((int(stream) << 52) | (int(t) << 32)) + int(slot) + _GOLDEN) & _MASK
+    z = ((z ^ (z >> 30)) * _M1) & _MASK
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    z = int(key) ^ z ^ (z >> 31)
+    z = ((z ^ (z >> 30)) * _M1) & _MASK
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    return ((z ^ (z >> 31)) >> 11) * _TO_UNIT
 
 
 def uniforms(keys: np.ndarray, stream: int, t: int, n: int, first_slot: int = 0) -> np.ndarray:

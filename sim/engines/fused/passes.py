@@ -256,6 +256,15 @@ def withdrawal_candidates(w, out):
 
 
 @jit
+def withdrawal_hazards(w, p, n, out):
+    picks, pull, compliance, findings, rate = w.picks, w.withdrawal_pull, w.compliance, w.state_findings, \
+        p.states.withdrawal_rate
+    for k in range(n):
+        i = picks[k]
+        out[k] = R.withdrawal_probability_from_pull(pull[i], compliance[i], findings[i], rate)
+
+
+@jit
 def accession_candidates(w, out):
     member, ever, pending = w.member, w.ever_member, w.join_pending
     n = 0
