@@ -1,9 +1,10 @@
-"""The historical scenarios: valid experiment configs that run end to end with both engines."""
+"""The historical scenarios: valid experiment configs that run end to end with every engine, the same replicates."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import sim
@@ -70,7 +71,7 @@ def test_scenario_is_a_valid_sweep(file):
         assert params["scenario.home"] == SCENARIOS[file][0]
 
 
-@pytest.mark.parametrize("engine, replicates", [("mesa", 2), ("vectorized", 20)])
+@pytest.mark.parametrize("engine, replicates", [("mesa", 2), ("vectorized", 20), ("fused", 20)])
 @pytest.mark.parametrize("file", SCENARIOS)
 def test_scenario_runs_end_to_end(file, engine, replicates):
     _, _, head_of_state, _, parties, _, _, _ = SCENARIOS[file]
@@ -81,6 +82,10 @@ def test_scenario_runs_end_to_end(file, engine, replicates):
     assert frame["trips"].ge(frame["trips_to_members"]).all()
     again = sim.simulate(params, replicates=replicates, seed=7, engine=engine)
     assert frame.equals(again)
+    if engine != "vectorized":  # the same replicates as the NumPy core (discrete outcomes; tests/test_protocol.py)
+        core = sim.simulate(params, replicates=replicates, seed=7, engine="vectorized")
+        discrete = [c for c in frame.columns if c != "legitimacy_final"]
+        pd.testing.assert_frame_equal(frame[discrete], core[discrete])
 
 
 @pytest.mark.parametrize("file", SCENARIOS)

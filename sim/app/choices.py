@@ -11,7 +11,6 @@ import solara
 from sim.app.scenarios import SYNTHETIC, Scenario
 from sim.engines.mesa.model import TribunalModel
 from sim.model.params import BY_NAME, Param, Params, split_name
-from sim.model.seeding import run_seed  # the stream of `python -m sim run --seed N`
 
 
 def inputs_of(p: Param, n_accused: int) -> list[str]:
@@ -77,7 +76,7 @@ class AppModel(TribunalModel):
         if isinstance(choices, solara.Reactive):
             choices = choices.value
         choices = choices or Choices()
-        super().__init__(choices.params(), rng=run_seed(choices.seed))
+        super().__init__(choices.params(), seed=choices.seed)  # as `python -m sim run --seed N`
         self.seed = choices.seed
 
 

@@ -10,8 +10,9 @@ from typing import Any
 from sim.errors import UserError
 from sim.experiments.config import model_overrides, read_toml
 from sim.model.params import Params
+from sim.paths import ROOT
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"  # the historical scenario configs
+EXPERIMENTS = ROOT / "experiments"  # the historical scenario configs
 SYNTHETIC = "Synthetic roster (the defaults)"
 
 

@@ -10,7 +10,6 @@ from sim.experiments.folders import MANIFEST
 from sim.experiments.posterior import load_posterior
 from sim.experiments.provenance import config_record
 from sim.model.params import Params, parse_overrides
-from sim.model.seeding import run_seed
 from sim.studies.single_run import FILES, plan_run, write_run
 
 
@@ -26,7 +25,7 @@ def run_command(args) -> int:
         print(f"Posterior draw of {args.posterior} (resampled with seed {args.seed}): {shown}")
     out = out_folder(args.out)
     plan = plan_run(out, force=args.force) if out is not None else None
-    model = TribunalModel(params, rng=run_seed(args.seed)).run()
+    model = TribunalModel(params, seed=args.seed).run()
     print(f"Seed {args.seed} (the same seed and parameters replay this run).")
     print(account(model))
     if plan is not None:

@@ -5,10 +5,9 @@ seed and that key alone, never on how replicates are grouped into calls, blocks,
 With common random numbers (``crn``), every point of a design uses the stream of point 0, so
 replicate r sees the same random numbers at every point.
 
-- The Mesa engine draws replicate (p, r) from ``numpy.random.Generator(PCG64(SeedSequence(seed,
-  spawn_key=(p, r))))`` (``replicate_seed``).
-- The vectorized engines draw from counter-based streams (sim.model.streams) keyed by
-  ``stream_keys(seed, p, r)``, a 64-bit key mixed from ``SeedSequence(seed).generate_state``.
+Every engine draws from counter-based streams (sim.model.streams) keyed by ``stream_keys(seed, p, r)``, a
+64-bit key mixed from ``SeedSequence(seed).generate_state``, so the engines give the same replicate (p, r);
+``python -m sim run --seed N`` is replicate 0 of point 0.
 """
 
 from __future__ import annotations
@@ -34,24 +33,9 @@ def root_seed(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(seed))
 
 
-def child_seed(parent: np.random.SeedSequence, key: int) -> np.random.SeedSequence:
-    """The spawned child of ``parent`` with index ``key``, made directly (no spawn counter state)."""
-    return np.random.SeedSequence(parent.entropy, spawn_key=(*tuple(parent.spawn_key), int(key)))
-
-
 def stream_point(point: int | np.ndarray, crn: bool) -> int | np.ndarray:
     """The point whose streams a point's replicates use: itself, or point 0 under common random numbers."""
     return np.zeros_like(point) if crn else point
-
-
-def replicate_seed(seed: int | np.random.SeedSequence, point: int, replicate: int) -> np.random.SeedSequence:
-    """The Mesa engine's stream of replicate (point, replicate): SeedSequence(seed, spawn_key=(point, replicate))."""
-    return child_seed(child_seed(root_seed(seed), point), replicate)
-
-
-def run_seed(seed: int) -> np.random.SeedSequence:
-    """The stream of `python -m sim run --seed N`: replicate 0 of point 0, as in sim.simulate(seed=N, engine='mesa')."""
-    return replicate_seed(seed, 0, 0)
 
 
 def mix64(z: Any) -> Any:

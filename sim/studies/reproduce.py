@@ -140,7 +140,6 @@ def _discovery_source(manifest: dict[str, Any], folder: Path) -> Path:
 def _run(manifest, folder, into, workers, quiet, figures):
     from sim.engines.mesa.model import TribunalModel
     from sim.model.params import Params
-    from sim.model.seeding import run_seed
     from sim.studies.single_run import plan_run, write_run
 
     if manifest.get("config"):
@@ -148,7 +147,7 @@ def _run(manifest, folder, into, workers, quiet, figures):
     seed, params = manifest.get("seed"), manifest.get("parameters")
     if not isinstance(seed, int) or not isinstance(params, dict):
         raise UserError(f"{folder / folders.MANIFEST} is corrupt (no seed and parameters to rerun)")
-    model = TribunalModel(Params(params), rng=run_seed(seed)).run()
+    model = TribunalModel(Params(params), seed=seed).run()
     write_run(model, seed, plan_run(into), manifest.get("config"))
     return store.read_json(into / folders.MANIFEST) or {}
 

@@ -33,11 +33,9 @@ class TribunalModel(mesa.Model):
     12
     """
 
-    def __init__(self, params: Params | dict | None = None, *, seed: Any = 0, rng: Any = None, point: int = 0,
+    def __init__(self, params: Params | dict | None = None, *, seed: Any = 0, point: int = 0,
                  replicate: int = 0, record_events: bool = True, collect: bool = True,
                  start: tuple[Layout, initial.Initial, int] | None = None, **overrides: Any):
-        if isinstance(rng, np.random.SeedSequence) and len(rng.spawn_key) == 2:  # seeding.replicate_seed's stream
-            seed, (point, replicate) = np.random.SeedSequence(rng.entropy), rng.spawn_key
         root = root_seed(seed if seed is not None else 0)
         super().__init__(seed=int(root.generate_state(1)[0]))  # Mesa's own generator (agent shuffles): unused here
         base = as_params(params)

@@ -7,7 +7,7 @@ drawn by sim.model.initial, as for every engine. Parameters are numbers when eve
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -56,6 +56,9 @@ class World:
     and the withdrawal pull (fixed for a run).
     """
 
+    if TYPE_CHECKING:  # the outcome arrays are set from the schema (sim.model.outcomes), one per outcome
+        def __getattr__(self, name: str) -> np.ndarray: ...
+
     def __init__(self, layout: Layout, batch: Batch, rows: slice):
         self.layout = layout
         self.p = p = Parameters(batch, rows)
@@ -80,20 +83,11 @@ class World:
         self.sealed = rules.happens(uniforms(self.keys, Stream.SEALED, 0, f), p.col("prosecutor.sealed_share"))
         self.free = np.ones((n, f), bool)
         self.detained = np.zeros((n, f), bool)
-        self.custody_month = np.full((n, f), NEVER, np.int32)
-        self.detained_month = np.full((n, f), NEVER, np.int32)
-        self.route = np.zeros((n, f), np.int8)
-        self.trips = np.zeros((n, f), np.int32)
-        self.trips_to_members = np.zeros((n, f), np.int32)
-        self.trips_cancelled = np.zeros((n, f), np.int32)
-        self.trips_at_issue = np.zeros((n, f), np.int32)
-        self.invitations = np.zeros((n, f), np.int32)
-        self.invitations_declined = np.zeros((n, f), np.int32)
-        self.findings = np.zeros(n, np.int32)
-        self.withdrawals = np.zeros(n, np.int32)
-        self.accessions = np.zeros(n, np.int32)
-        self.regime_changes = np.zeros(n, np.int32)
-        self.regime_change_month = np.full(n, NEVER, np.int32)
+        for o in OUTCOMES:  # every outcome kept during the run, named as in the schema (none happened yet)
+            if o.name not in DERIVED:
+                dims = (n,) if o.per_run else (n, f)
+                dtype = np.int8 if o.kind == "route" else np.int32
+                setattr(self, o.name, np.full(dims, NEVER if o.kind == "month" else 0, dtype))
         self.weights = np.empty((f, *shape), DTYPE)  # this month's destination weights (see step.outreach)
         self.travellers = np.zeros((n, f), bool)  # who plans a trip this month (step.outreach draws it)
 
