@@ -213,8 +213,9 @@ def test_a_historical_scenario_runs_on_the_real_roster_with_states_named():
 
 def test_scenarios_carry_the_names_readers_know_them_by():
     labels = [o.label for o in scenarios.scenarios()]
-    assert labels == [scenarios.SYNTHETIC, "Darfur 2009", "Côte d'Ivoire 2011", "Libya 2011", "Ukraine 2023",
-                      "Palestine 2024", "Philippines 2025"]
+    assert labels == [scenarios.SYNTHETIC, "Darfur 2009", "Côte d'Ivoire 2011", "Libya 2011", "Darfur 2014",
+                      "Georgia 2022", "Libya 2023", "Ukraine 2023", "Palestine 2024", "Ukraine 2024 (March)",
+                      "Ukraine 2024 (June)", "Philippines 2025"]
     civ = next(o for o in scenarios.scenarios() if o.label == "Côte d'Ivoire 2011")
     assert civ.about.startswith("Laurent and Simone Gbagbo")
     assert "experiments/scenario_2011_cote_divoire.toml" in civ.about

@@ -197,7 +197,8 @@ def test_docs_architecture_names_every_module():
     assert not missing, f"docs/architecture.md's module table misses: {missing}"
 
 
-ROOT_FOUND_ELSEWHERE: set[str] = set()  # every module finds the root through sim.paths.ROOT
+# every module finds the repository root through sim.paths.ROOT (sim/app/ was split by job in issue 22)
+ROOT_FOUND_ELSEWHERE: set[str] = set()
 
 
 def finds_the_root_itself(source: str) -> bool:

@@ -207,6 +207,8 @@ SHARED_SHA256 = {
     "noncompliance_findings.csv": "1bd602945a0b5508b4c0fb271b19b6b7c4ab93da820126746e72d96b1863cd2b",
     "signatories_unsigned.csv": "491fa56147876beb4601e97d110f1627d2d70cd836a4b26dc87229bcc1aef9ec",
     "un_members.csv": "a8bc33e2f78ec92c2b28298d0b8f38717cdd0ba769367a138c22b4d994c2c8d5",
+    "travel.csv": "cce010980117a3f3e72f4e2bd0d201ca3eb1435c6515ae48d8fac2576765b5c8",
+    "travel_called_off.csv": "f4a10c7cf728bd6d51e07ed9b8a3a3f5e9cd4585cc09cf06c1563d119371dc95",
 }
 
 

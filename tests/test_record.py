@@ -11,8 +11,12 @@ import pytest
 
 from sim.data.docblocks import BLOCKS, ROOT, block_text
 from sim.data.record import (
+    OUTCOME_KINDS,
     SURRENDERED,
     as_recorded_route,
+    outcomes,
+    person_id,
+    person_ids,
     recoding,
     record,
     record_date,
@@ -97,7 +101,9 @@ def test_home_status_at_issue_agrees_with_the_shared_table(rec):
 
 def test_follow_up_is_within_the_warrant_and_the_record_s_date(rec):
     until = pd.Timestamp(record_date())
-    assert record_date() == dt.date(2026, 2, 3)  # Saif al-Islam Gaddafi's death, the latest full date
+    # stated in record_date.csv with its source (the latest report consulted), not the latest event
+    assert record_date() == dt.date(2026, 2, 16)
+    assert load_table("record_date")["source"].str.contains("thetamesis").all()
     assert (rec["end_day"] >= rec["warrant_day"]).all() and (rec["end_day"] <= until).all()
     assert (rec["follow_up_days"] >= 0).all()
     deif = rec.set_index("person").loc["Mohammed Deif (Mohammed Diab Ibrahim Al-Masri)"]
@@ -218,3 +224,82 @@ def test_validation_page_counts_come_from_the_record(npn):
     body = block_text((ROOT / "docs" / "validation.md").read_text(encoding="utf-8"), "record-counts")
     assert body is not None
     assert f"| warrants | 63 | {len(npn)} |" in body and "| route: detained at home, not surrendered | 8 | 7 |" in body
+
+
+# --- the record's date, person identifiers, every outcome coded as itself ---------------------------------
+
+def test_saif_al_islam_gaddafi_s_death_is_sourced_to_reports_of_its_day(rec):
+    saif = rec.set_index("person").loc["Saif al-Islam Gaddafi"]
+    assert saif["death_date"] == "2026-02-03" and saif["confidence"] == "high"
+    assert "allafrica.com/stories/202602040080" in saif["source"] and "livemint.com" in saif["source"]
+    assert record_date() > dt.date(2026, 2, 3)  # the record's date is no longer defined by his death
+
+
+def test_an_event_after_the_record_s_date_is_refused(data_copy):
+    edit(data_copy / "record_date.csv", "2026-02-16,", "2026-01-31,")
+    with pytest.raises(UserError, match=r"warrants.csv has outcome_date 2026-02-03, after the record.s date "
+                                        r"2026-01-31"):
+        record_date(data_copy)
+
+
+def test_every_spelling_in_the_findings_and_travel_tables_names_one_record_person():
+    ids = person_ids()
+    rec = load_table("record")
+    assert set(rec["person"]) <= set(ids) and len({ids[p] for p in rec["person"]}) == rec["person"].nunique()
+    findings = load_table("noncompliance_findings")
+    named = {p.strip() for text in findings["person"] for p in text.split(";")}
+    for table in ("travel", "travel_called_off"):
+        named |= set(load_table(table)["person"])
+    assert named <= set(ids)
+    assert ids["Osama Elmasry Njeem"] == ids["Osama Elmasry Njeem (Almasri)"]  # Italy's 2025 finding: not 'almasri'
+    assert ids["Omar al-Bashir"] == ids["Omar Hassan Ahmad al-Bashir"] != ids["Abdel Raheem Muhammad Hussein"]
+
+
+def test_an_unknown_spelling_and_a_person_without_identifier_are_refused(data_copy):
+    with pytest.raises(UserError, match=r"names 'Omar Bashir', which sim/data/persons\.csv does not list"):
+        person_id("Omar Bashir", "travel", person_ids(data_copy))
+    path = data_copy / "persons.csv"
+    path.write_text("".join(line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+                            if not line.startswith("Vladimir Putin,")), encoding="utf-8")
+    with pytest.raises(UserError, match=r"persons\.csv has no row for the record's Vladimir Putin"):
+        person_ids(data_copy)
+
+
+def test_a_bad_person_identifier_and_a_bad_span_of_years_are_refused(data_copy):
+    edit(data_copy / "persons.csv", ",vladimir-putin,", ",Vladimir Putin,")
+    with pytest.raises(UserError, match="bad person_id 'Vladimir Putin'"):
+        load_table("persons", data_copy)
+    edit(data_copy / "travel_called_off.csv", ",2009-2010,", ",2010-2009,")
+    with pytest.raises(UserError, match="bad date '2010-2009' in date"):
+        load_table("travel_called_off", data_copy)
+
+
+def _outcomes_of(person: str) -> list[str]:
+    o = outcomes()
+    return [f"{k} {d}" for k, d in zip(o.loc[o["person"] == person, "outcome"], o.loc[o["person"] == person, "date"])]
+
+
+def test_outcomes_hidden_by_the_route_s_precedence_are_kept():
+    """The referee's cases: an inadmissibility after an extradition home, a host's arrest and release before a
+    detention at home, a vacated warrant after a release from detention, a death after a release."""
+    assert _outcomes_of("Abdullah Al-Senussi") == ["arrested_abroad 2012-03-17", "extradited_home 2012-09-05",
+                                                   "withdrawn 2013-10-11"]
+    assert _outcomes_of("Osama Elmasry Njeem (Almasri)") == [
+        "arrested_abroad 2025-01-19", "released_by_host 2025-01-21", "detained_at_home 2025-11-05"]
+    assert _outcomes_of("Simone Gbagbo") == ["detained_at_home 2011-04-11", "left_detention 2018-08-08",
+                                             "withdrawn 2021-07-19"]
+    assert _outcomes_of("Saif al-Islam Gaddafi") == ["detained_at_home 2011-11-19", "left_detention 2017-06-09",
+                                                     "died 2026-02-03"]
+    assert _outcomes_of("Charles Ble Goude") == ["arrested_abroad 2013-01-17", "extradited_home 2013-01",
+                                                 "surrendered_by_home 2014-03-22"]
+    assert _outcomes_of("Maxime Jeoffroy Eli Mokom Gawaka") == [
+        "arrested_abroad 2022-03-14", "surrendered_by_host 2022-03-14", "withdrawn 2023-10-17"]
+    assert set(outcomes()["outcome"]) == set(OUTCOME_KINDS)
+
+
+def test_regime_changes_are_dated_and_sourced():
+    changes = load_table("regime_changes")
+    assert {"SDN", "LBY", "CIV", "PHL"} <= set(changes["home_iso3"])
+    sudan = changes[changes["home_iso3"] == "SDN"]["date"].min()
+    assert sudan == "2019-04-11" == record().set_index("person").at["Omar Hassan Ahmad al-Bashir", "detained_date"]
+    assert (changes["source"].str.len() > 10).all()

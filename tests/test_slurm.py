@@ -124,18 +124,47 @@ def jobs_left() -> str:
     return subprocess.run(["squeue", "-h", "-o", "%i %j %T"], capture_output=True, text=True, check=True).stdout
 
 
+def small_baseline(folder: Path, replicates: int, block_size: int, figures: bool) -> Path:
+    """experiments/baseline.toml with fewer replicates per point (the same grid, seed and engine), in ``folder``."""
+    text = (ROOT / "experiments" / "baseline.toml").read_text(encoding="utf-8")
+    small = re.sub(r"(?m)^replicates = .*$", f"replicates = {replicates}", text)
+    small = re.sub(r"(?m)^block_size = .*$", f"block_size = {block_size}", small)
+    if not figures:
+        small = re.sub(r"(?m)^figures = .*$", "figures = []", small)
+    path = folder / "small.toml"
+    path.write_text(small, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def queue(slurm: Path) -> Iterator[Path]:
+    """The cluster, with its queue emptied after the test: a failed test must not leave jobs holding the node."""
+    yield slurm
+    subprocess.run(["scancel", "--user", str(os.geteuid())], capture_output=True, timeout=60)
+    deadline = time.monotonic() + 60
+    while jobs_left() and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 @pytest.mark.slow
 @pytest.mark.slurm
-def test_the_readme_slurm_recipe_writes_the_files_of_a_laptop_run(slurm, tmp_path):
+def test_the_readme_slurm_recipe_writes_the_files_of_a_laptop_run(queue, tmp_path):
+    """The README's SLURM command line, with this node's values, on the baseline grid at 50 replicates a point
+    (36 blocks; the full baseline is 36,000 runs, too long for CI twice), against the README's laptop command."""
+    slurm = queue
     cluster, laptop = tmp_path / "cluster", tmp_path / "laptop"
     cluster.mkdir()
     laptop.mkdir()
+    small_baseline(cluster, 50, 50, figures=True)
+    small_baseline(laptop, 50, 50, figures=True)
     earlier = len(allocations(slurm))
-    run = subprocess.run(on_this_node(slurm_command()), cwd=cluster, env=env(), capture_output=True, text=True,
-                         timeout=900)
+    words = on_this_node(slurm_command())
+    run = subprocess.run([*words[:2], "small.toml", *words[3:]], cwd=cluster, env=env(), capture_output=True,
+                         text=True, timeout=900)
     log = f"{run.stdout}{run.stderr}"
     assert run.returncode == 0, f"the README's SLURM command failed:\n{log[-4000:]}"
-    assert subprocess.run(on_this_node(laptop_command()), cwd=laptop, env=env(), timeout=900).returncode == 0
+    laptop_words = on_this_node(laptop_command())
+    assert subprocess.run([*laptop_words[:4], "small.toml"], cwd=laptop, env=env(), timeout=900).returncode == 0
 
     made, expected = cluster / "results" / "baseline", laptop / "results" / "baseline"
     on_slurm, on_laptop = files(made), files(expected)
@@ -163,12 +192,9 @@ def test_the_readme_slurm_recipe_writes_the_files_of_a_laptop_run(slurm, tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.slurm
-def test_ctrl_c_stops_the_slurm_recipe_in_one_line_keeps_its_blocks_and_cancels_its_jobs(slurm, tmp_path):
+def test_ctrl_c_stops_the_slurm_recipe_in_one_line_keeps_its_blocks_and_cancels_its_jobs(queue, tmp_path):
     """dask-jobqueue 0.9.0 turns Ctrl-C into a silent exit with status 0; the script gives it back to the sweep."""
-    text = (ROOT / "experiments" / "baseline.toml").read_text(encoding="utf-8")
-    small = re.sub(r"(?m)^replicates = .*$", "replicates = 300", text)
-    small = re.sub(r"(?m)^block_size = .*$", "block_size = 100", small)
-    (tmp_path / "small.toml").write_text(re.sub(r"(?m)^figures = .*$", "figures = []", small))
+    small_baseline(tmp_path, 300, 100, figures=False)
     command = [*on_this_node(slurm_command())[:2], "small.toml", *on_this_node(slurm_command())[3:]]
     blocks = tmp_path / "results" / "baseline" / "blocks"
     run = subprocess.Popen(command, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

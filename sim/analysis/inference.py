@@ -2,9 +2,11 @@
 summaries, simulation-based calibration and posterior predictive checks. Frames in, frames out.
 
 A *record* (observed or simulated, the same kind of object) is one row per warrant — ``time`` (months
-since the warrant), ``event`` (one of EVENTS, or empty when censored), ``censored``, ``follow_up`` —
-and one row per run — ``years`` of follow-up, ``findings``, ``withdrawals``, ``accessions``,
-``members_start``, ``nonmembers_start``. Both are summarised by ``summaries`` below.
+since the warrant), ``event`` (one of EVENTS, or empty when censored), ``censored``, ``follow_up`` —,
+one row per run — ``years`` of follow-up, ``findings``, ``withdrawals``, ``accessions``,
+``members_start``, ``nonmembers_start`` — and one row per accused in the travel record —
+``window_months``, ``free_months``, ``visits`` (to states parties), ``arrests`` (on those visits),
+``declined`` (invitations), ``head_of_state``. All three are summarised by ``summaries`` below.
 """
 
 from __future__ import annotations
@@ -34,30 +36,59 @@ RATES = {  # statistic -> (numerator column, exposure: years x this column (or 1
     "accession_rate": ("accessions", "nonmembers_start", "accessions deposited per non-member-year"),
 }
 DISTRIBUTIONS = ("uniform", "loguniform", "beta")
+TRAVEL_COLUMNS = ("window_months", "free_months", "visits", "arrests", "declined", "head_of_state")
+TRAVEL_STATS = {  # statistic -> the fact of the travel record it encodes
+    "visits_to_parties": "visits to states parties per free person-year (travel record, to 2023)",
+    "arrests_per_visit": "arrests abroad per visit to a state party (travel record, to 2023; 0 without a visit)",
+    "declined_per_head_of_state_year": "invitations declined per free head-of-state-year (travel record, to 2023)",
+}
 
 
-def statistic_names(months: Sequence[int]) -> list[str]:
-    """The summary statistics, in a fixed order: cumulative incidence per event and month, then the rates."""
-    return [f"cif_{e}_{m}" for e in EVENTS for m in months] + list(RATES)
+def statistic_names(months: Sequence[int], travel: Sequence[str] = ()) -> list[str]:
+    """The summary statistics, in a fixed order: cumulative incidence per event and month, the rates, then the
+    travel record's statistics (those of TRAVEL_STATS asked for, in its order)."""
+    return [f"cif_{e}_{m}" for e in EVENTS for m in months] + list(RATES) + [t for t in TRAVEL_STATS if t in travel]
 
 
 def describe_statistic(name: str) -> str:
     """What fact of the record a summary statistic encodes (one line, for docs and tables)."""
     if name in RATES:
         return RATES[name][2]
+    if name in TRAVEL_STATS:
+        return TRAVEL_STATS[name]
     _, rest = name.split("_", 1)
     event, month = rest.rsplit("_", 1)
     unit = "month" if month == "1" else "months"
     return f"share of warrants {EVENT_TEXT[event]} within {month} {unit} (Aalen-Johansen, censored)"
 
 
-def summaries(records: pd.DataFrame, runs: pd.DataFrame, months: Sequence[int], by: str | None = None
-              ) -> pd.DataFrame:
+def travel_summaries(travel: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """The travel record's statistics, one row per group of ``by`` (or one row): pooled over its accused, visits to
+    parties per free person-year, arrests per visit (arrests over visits, 0 when nobody visited a party) and
+    invitations declined per free head-of-state-year (0 with no head-of-state time)."""
+    t = travel.assign(_years=travel["free_months"].astype(float) / 12.0,
+                      _hos_years=travel["free_months"].astype(float) / 12.0 * travel["head_of_state"].astype(float),
+                      _declined=travel["declined"].astype("Float64").astype(float))
+    cols = ["visits", "arrests", "_declined", "_years", "_hos_years"]
+    sums = t.groupby(by, sort=True)[cols].sum(min_count=1) if by else t[cols].sum(min_count=1).to_frame().T
+    sums[["visits", "arrests", "_years", "_hos_years"]] = sums[["visits", "arrests", "_years", "_hos_years"]].fillna(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = pd.DataFrame({
+            "visits_to_parties": np.where(sums["_years"] > 0, sums["visits"] / sums["_years"], 0.0),
+            "arrests_per_visit": sums["arrests"] / np.maximum(sums["visits"], 1),
+            "declined_per_head_of_state_year": np.where(sums["_hos_years"] > 0, sums["_declined"] / sums["_hos_years"],
+                                                        0.0)}, index=sums.index)
+    return out
+
+
+def summaries(records: pd.DataFrame, runs: pd.DataFrame, months: Sequence[int], by: str | None = None,
+              travel: pd.DataFrame | None = None, travel_stats: Sequence[str] = ()) -> pd.DataFrame:
     """The summary statistics of records, one row per group of ``by`` (or one row for a single record).
 
     Cumulative incidence of each way out of freedom (competing risks with censoring, statsmodels'
-    Aalen-Johansen via sim.analysis.survival.record_incidence) at ``months``, and pooled rates of findings
-    and membership changes over the runs' follow-up.
+    Aalen-Johansen via sim.analysis.survival.record_incidence) at ``months``, pooled rates of findings
+    and membership changes over the runs' follow-up, and the travel record's ``travel_stats``
+    (``travel_summaries``) from ``travel``.
     """
     keys = [by] if by else []
     cif = record_incidence(records, list(months), by=keys, events=EVENTS)
@@ -73,7 +104,13 @@ def summaries(records: pd.DataFrame, runs: pd.DataFrame, months: Sequence[int], 
             wide[name] = (num / den).reindex(wide.index).to_numpy()
         else:
             wide[name] = runs[count].sum() / years.sum()
-    names = statistic_names(months)
+    if travel_stats:
+        if travel is None:
+            raise UserError("travel statistics need the travel record (one row per accused in it)")
+        trav = travel_summaries(travel, by)
+        for name in travel_stats:
+            wide[name] = trav[name].reindex(wide.index).to_numpy() if keys else float(trav[name].iloc[0])
+    names = statistic_names(months, travel_stats)
     out = wide.reindex(columns=names).reset_index(drop=not keys)
     return out
 

@@ -1,5 +1,9 @@
 """The probability of custody by month H with 95% Wilson intervals, custody routes and per-point summaries.
 
+The Wilson interval is the Monte Carlo error of a share of replicates: over a posterior it says how well the
+pooled probability is estimated, not how much it varies with the parameters (``parameter_spread``,
+``posterior_band``), which is usually several times wider.
+
 An accused is *enforced by month H* when in custody with ``custody_month < H`` (months counted
 from 0, ODD §4.11). "All accused" (``accused == ALL``, that is -1) means every accused of the replicate
 is. ``accused`` is an integer in every frame (as in the runs), so a summary merges with its runs on
@@ -255,3 +259,20 @@ def parameter_spread(runs: pd.DataFrame, horizons: Sequence[int], by: Sequence[s
             row[f"{p_column(h)}_param_sd"] = float(np.sqrt(spread)) if spread > 1e-15 else 0.0
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+Z90 = 1.6448536269514722  # the 95% standard normal quantile: a central 90% band
+
+
+def posterior_band(table: pd.DataFrame, horizons: Sequence[int]) -> pd.DataFrame:
+    """``table`` (a summary with ``p_enforced_H`` and ``p_enforced_H_param_sd``) with the posterior's 90% band of
+    each probability, ``p_enforced_H_param_low`` and ``_param_high`` = p ∓ 1.645 · param_sd clipped to [0, 1]
+    (a normal approximation): how much the probability varies with the parameters, beside the Monte Carlo Wilson
+    interval ``_low``/``_high`` of the pooled estimate, which carries the replicates' noise only."""
+    out = table.copy()
+    for h in sorted({int(x) for x in horizons}):
+        col = p_column(h)
+        sd = out[f"{col}_param_sd"].to_numpy(float)
+        out[f"{col}_param_low"] = np.clip(out[col].to_numpy(float) - Z90 * sd, 0, 1)
+        out[f"{col}_param_high"] = np.clip(out[col].to_numpy(float) + Z90 * sd, 0, 1)
+    return out

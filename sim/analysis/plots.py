@@ -99,6 +99,11 @@ def _share_text(v: float) -> str:
     return "1" if v >= 0.995 else "0" if v < 0.005 else f"{v:.2f}".lstrip("0")
 
 
+# What each band is: the Monte Carlo error of a share of replicates, and (over a posterior) the parameters' spread.
+WILSON_LABEL = "Monte Carlo 95% (Wilson: the replicates' noise only)"
+POSTERIOR_LABEL = "posterior 90% (how the probability varies with the parameters)"
+
+
 def cell_text(value: float, low: float, high: float, interval: bool) -> str:
     """The value of a cell and, when there is room, its 95% interval below it: '.42\n.39–.45'."""
     if not np.isfinite(value):
@@ -112,20 +117,23 @@ def cell_text(value: float, low: float, high: float, interval: bool) -> str:
 def heatmap_figure(summary: pd.DataFrame, points: pd.DataFrame, x: str, y: str, horizon: int,
                    n_replicates: int, head_of_state: list[int] | None = None) -> Figure:
     """Probability of custody by month ``horizon`` over a grid of ``x`` × ``y``, one panel per accused:
-    each cell's value with its 95% Wilson interval, and the 0.5 boundary along the cell edges."""
+    each cell's value with its Monte Carlo 95% Wilson interval (over a posterior: the posterior's 90% band), and
+    the 0.5 boundary along the cell edges."""
     frame = _merge(summary, points, [x, y])
     xs, ys = np.sort(frame[x].unique()), np.sort(frame[y].unique())
     accused = _accused_values(frame)
     col = p_column(horizon)
     cells = len(xs) * len(ys)
     interval = len(xs) * len(accused) <= 18 and len(ys) <= 8  # room for a second line in each cell
+    posterior = f"{col}_param_low" in frame.columns  # over a posterior, cells show its spread, not the MC error
     with style.rc():
         fig = style.new_figure("heatmap")
         axes = fig.subplots(1, len(accused), sharey=True, squeeze=False)[0]
         for ax, a in zip(axes, accused):
             sub = frame[frame["accused"] == a]
+            ends = (f"{col}_param_low", f"{col}_param_high") if posterior else (f"{col}_low", f"{col}_high")
             grids = [sub.pivot_table(index=y, columns=x, values=c, aggfunc="mean").reindex(index=ys, columns=xs)
-                     .to_numpy(dtype=float) for c in (col, f"{col}_low", f"{col}_high")]
+                     .to_numpy(dtype=float) for c in (col, *ends)]
             z, low, high = grids
             mesh = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5, z,
                                  vmin=0, vmax=1, cmap=style.SEQUENTIAL, shading="flat", rasterized=True)
@@ -152,8 +160,8 @@ def heatmap_figure(summary: pd.DataFrame, points: pd.DataFrame, x: str, y: str, 
         axes[0].set_ylabel(style.parameter_label(y, 36))
         fig.supxlabel(style.parameter_label(x, 70), fontsize=8.5)
         bar = fig.colorbar(mesh, ax=list(axes), shrink=0.9, pad=0.02, aspect=25)
-        cell_note = ("cells: value, 95% Wilson interval" if interval and cells <= MAX_CELL_TEXT
-                     else "intervals in summary.csv")
+        cell_note = ((f"cells: value, {POSTERIOR_LABEL}" if posterior else f"cells: value, {WILSON_LABEL}")
+                     if interval and cells <= MAX_CELL_TEXT else "intervals in summary.csv")
         bar.set_label(f"probability of custody by month {horizon}\n({_horizon_text(horizon)})\n{cell_note}\n"
                       "red edges: 0.5 boundary",
                       fontsize=6.5, linespacing=1.25)
@@ -172,12 +180,14 @@ def _facet_values(values: np.ndarray) -> np.ndarray:
 
 def curves_figure(summary: pd.DataFrame, points: pd.DataFrame, x: str, horizon: int, n_replicates: int,
                   facet: str | None = None, head_of_state: list[int] | None = None) -> Figure:
-    """Probability of custody by month ``horizon`` against ``x`` with its 95% Wilson band, one line per
-    accused; with ``facet``, one panel per value of that parameter (at most six, evenly chosen)."""
+    """Probability of custody by month ``horizon`` against ``x`` with its Monte Carlo 95% Wilson band (and, over a
+    posterior, the posterior's 90% band around it), one line per accused; with ``facet``, one panel per value of
+    that parameter (at most six, evenly chosen)."""
     frame = _merge(summary, points, [x] + ([facet] if facet else []))
     col = p_column(horizon)
     facets = _facet_values(np.sort(frame[facet].unique())) if facet else np.array([None])
     accused = _accused_values(frame)
+    posterior = f"{col}_param_low" in frame.columns
     ncols = min(len(facets), 3)
     nrows = int(np.ceil(len(facets) / ncols))
     with style.rc():
@@ -189,7 +199,11 @@ def curves_figure(summary: pd.DataFrame, points: pd.DataFrame, x: str, horizon: 
                 line = sub[sub["accused"] == a].sort_values(x)
                 color = style.accused_color(a)
                 xv = line[x].to_numpy(dtype=float)
-                ax.fill_between(xv, line[f"{col}_low"], line[f"{col}_high"], color=color, alpha=0.18, lw=0)
+                if posterior:
+                    ax.fill_between(xv, line[f"{col}_param_low"], line[f"{col}_param_high"], color=color, alpha=0.12,
+                                    lw=0)
+                ax.fill_between(xv, line[f"{col}_low"], line[f"{col}_high"], color=color,
+                                alpha=0.35 if posterior else 0.18, lw=0)
                 ax.plot(xv, line[col], color=color, marker="o", ms=3,
                         ls="--" if a == ALL else "-", label=style.accused_label(a, head_of_state))
             _set_probability_axis(ax)
@@ -204,8 +218,11 @@ def curves_figure(summary: pd.DataFrame, points: pd.DataFrame, x: str, horizon: 
         fig.supylabel(f"probability of custody by month {horizon} ({_horizon_text(horizon)})", fontsize=8.5)
         fig.supxlabel(style.parameter_label(x, 70), fontsize=8.5)
         handles, labels = axes[0].get_legend_handles_labels()
-        handles.append(Patch(color="#888888", alpha=0.3, lw=0))
-        labels.append("95% Wilson interval")
+        if posterior:
+            handles.append(Patch(color="#888888", alpha=0.18, lw=0))
+            labels.append(POSTERIOR_LABEL)
+        handles.append(Patch(color="#888888", alpha=0.45 if posterior else 0.3, lw=0))
+        labels.append(WILSON_LABEL)
         labels = ["\n".join(textwrap.wrap(t, 18)) for t in labels]
         if facet is not None:
             labels.append("panels:\n" + style.parameter_label(facet, 22))
@@ -420,7 +437,7 @@ def routes_figure(shares: pd.DataFrame, points: pd.DataFrame, swept: Sequence[st
             ax.set_xticks([])
         handles, labels = axes[0].get_legend_handles_labels()
         handles.append(Line2D([], [], color="#333333", lw=0.8))
-        labels.append("95% Wilson interval")
+        labels.append(WILSON_LABEL)
         fig.legend(handles, labels, loc="outside lower center", ncols=3)
         _title(fig, f"Routes to custody by month {horizon}", len(points), n_replicates)
     return fig

@@ -36,6 +36,7 @@ SIZES = {  # (width, height) in inches per figure kind
     "paired": (WIDTH, 3.6),
     "tradeoff": (WIDTH, 3.6),
     "box_limits": (WIDTH, 3.0),
+    "fan": (WIDTH, 3.6),
 }
 # Okabe-Ito colours: distinguishable with common colour-vision deficiencies and in greyscale print
 ACCUSED_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00")

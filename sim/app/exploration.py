@@ -24,6 +24,7 @@ from sim.analysis.survival import kaplan_meier
 from sim.errors import UserError
 from sim.experiments.results import Results
 from sim.model.outcomes import OUTCOMES, ROUTES
+from sim.studies.forecast.study import COUNTS, FORECAST, ROUTES_FILE, ForecastFolder
 
 Z95 = 1.959963984540054  # the 97.5% standard normal quantile: 95% intervals of means
 MAX_LEVELS = 12  # an axis shows a parameter's values when it has at most this many, else bins
@@ -385,3 +386,41 @@ def point_choices(results: Results, kept: pd.DataFrame, limit: int = 500) -> dic
         values = ", ".join(f"{n.split('.', 1)[-1]} {float(row[n]):.4g}" for n in names)
         out[int(row["point"])] = f"{int(row['point'])}: {values}" if values else str(int(row["point"]))
     return out
+
+
+# ----------------------------------------------------------------------------- forecast folders
+FORECAST_SHOWN = ("horizon_date", "horizon_month", "p", "p_q05", "p_q50", "p_q95", "p_sd_between", "mc_se",
+                  "mc_share", "consistent_share", "draws_used", "draws_set_aside")
+
+
+def forecast_rows(found: ForecastFolder, person: str) -> pd.DataFrame:
+    """One accused's rows of forecast.csv: by each horizon, the forecast, the posterior's band apart from the
+    Monte Carlo error."""
+    table = found.tables[FORECAST]
+    return table[table["accused"] == person][list(FORECAST_SHOWN)].reset_index(drop=True)
+
+
+def forecast_routes(found: ForecastFolder, person: str) -> pd.DataFrame:
+    """One accused's probability of custody by each route and horizon (routes.csv), with its posterior band."""
+    routes = found.tables[ROUTES_FILE]
+    return routes[routes["accused"] == person].drop(columns="accused").reset_index(drop=True)
+
+
+def forecast_counts(found: ForecastFolder, person: str) -> pd.DataFrame:
+    """One accused's counts between the forecast's date and each horizon: median [90% interval] per measure."""
+    counts = found.tables[COUNTS]
+    mine = counts[counts["accused"] == person]
+    rows = []
+    for measure, g in mine.groupby("measure", sort=False):
+        row = {"between the forecast's date and": measure}
+        for _, r in g.iterrows():
+            row[str(r["horizon_date"])] = f"{r['median']:g} [{r['q05']:g}, {r['q95']:g}]"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def describe_forecast(found: ForecastFolder) -> str:
+    """A line about a forecast folder: situation, date, draws and source."""
+    f = found.manifest.get("forecast") or {}
+    return (f"forecast of {', '.join(found.persons)} from the warrants of {f.get('issue')} given the record to "
+            f"{f.get('date')}; {f.get('draws')} draws ({f.get('source')}) x {f.get('replicates')} replicates")

@@ -1,4 +1,4 @@
-"""The sweep explorer (``python -m sim explore FOLDER``): a finished sweep or study folder in the browser.
+"""The sweep explorer (``python -m sim explore FOLDER``): a finished sweep, study or forecast folder in the browser.
 
 Choose an outcome and an accused, one or two swept parameters as axes (a heatmap or curves), and for
 every other swept parameter a slice (the design value nearest a slider) or a range (a range slider);
@@ -23,6 +23,7 @@ import solara
 from sim.analysis import style
 from sim.analysis.metrics import ALL
 from sim.analysis.plots import is_grid
+from sim.analysis.plots_forecast import fan_figure
 from sim.app import explorer_figures as figures
 from sim.app.exploration import (
     Filter,
@@ -34,6 +35,10 @@ from sim.app.exploration import (
     cells,
     default_axes,
     default_filter,
+    describe_forecast,
+    forecast_counts,
+    forecast_routes,
+    forecast_rows,
     kinds_of,
     make_axis,
     measures,
@@ -46,6 +51,7 @@ from sim.app.exploration import (
 from sim.app.pictures import Picture, png_url
 from sim.errors import UserError
 from sim.experiments.results import Results, load_results
+from sim.studies.forecast.study import FAN, ForecastFolder, read_forecast_folder
 
 FOLDER_ENV = "SIM_EXPLORE_FOLDER"  # set by `python -m sim explore FOLDER` for the server process
 NONE = "(none)"
@@ -67,6 +73,12 @@ CSS = """
 def loaded(folder: str) -> Results:
     """A folder's results, read once per server process (every session shares them)."""
     return load_results(Path(folder))
+
+
+@lru_cache(maxsize=4)
+def forecast_of(folder: str) -> ForecastFolder | None:
+    """A forecast's folder, read once per server process (None: the folder is a sweep's or a study's)."""
+    return read_forecast_folder(Path(folder))
 
 
 @lru_cache(maxsize=64)
@@ -234,6 +246,42 @@ def Explorer(folder: str):
                             f"{_table_html(table_of_kind)}")
 
 
+@solara.component
+def ForecastExplorer(found: ForecastFolder):
+    """A forecast's folder: for the chosen accused, the fan chart, the forecast by each horizon (the posterior's
+    band apart from the Monte Carlo error), the counts to each horizon and the record to date."""
+    person = solara.use_reactive(found.persons[0])
+    f = found.manifest.get("forecast") or {}
+    record = solara.use_memo(found.record, [])
+    fan = found.tables[FAN]
+
+    def draw():
+        mine = fan[fan["accused"] == person.value]
+        return fan_figure(mine, person.value, record, str(f.get("source")), int(f.get("draws", 0)),
+                          int(f.get("replicates", 0)), f.get("horizon_dates", []))
+
+    url = solara.use_memo(lambda: png_url(draw()), [person.value])
+    solara.Style(CSS)
+    with solara.AppBar():
+        solara.AppBarTitle(f"Forecast: {found.folder.name}")
+    with solara.Sidebar(), solara.Column(), solara.Card("Accused"):
+        solara.Select("Accused", values=found.persons, value=person)
+    with solara.Column(style={"width": "100%"}):
+        solara.HTML(tag="div", unsafe_innerHTML=f"<b>forecast</b>: {html.escape(describe_forecast(found))}",
+                    style={"font-size": "0.9em"})
+        Picture(url, f"{FIGURE_ALT}: fan chart of {person.value}")
+        solara.HTML(tag="div", unsafe_innerHTML="<b>Probability of custody by each horizon</b> (p: the forecast; "
+                    "p_q05..p_q95: the posterior's spread; mc_se: the Monte Carlo error, apart)"
+                    + _table_html(forecast_rows(found, person.value)))
+        solara.HTML(tag="div", unsafe_innerHTML="<b>By route</b> (arrested by a host abroad; handed over after a "
+                    "change of government at home)" + _table_html(forecast_routes(found, person.value)))
+        solara.HTML(tag="div", unsafe_innerHTML="<b>Counts to each horizon</b> (median [90% interval])"
+                    + _table_html(forecast_counts(found, person.value)))
+        rec = found.tables["record_to_date.csv"][["person", "status", "since", "observed_to_month", "why_not",
+                                                  "regime_changed", "regime_change_date"]]
+        solara.HTML(tag="div", unsafe_innerHTML=f"<b>The record to date</b> ({record.date}){_table_html(rec)}")
+
+
 def _set_x(x: solara.Reactive[str], y: solara.Reactive[str], name: str) -> None:
     """A new x axis; the y axis is freed when it was the same parameter."""
     x.set(name)
@@ -262,6 +310,10 @@ def Page():
         solara.Error("No results folder: start the explorer with `python -m sim explore FOLDER`.")
         return
     try:
+        found = forecast_of(folder)
+        if found is not None:
+            ForecastExplorer(found)
+            return
         loaded(folder)
     except UserError as exc:
         solara.Error(str(exc))

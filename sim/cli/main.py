@@ -32,6 +32,7 @@ HANDLERS = {
     "discover": "sim.cli.analysis:discover_command",
     "compare": "sim.cli.analysis:compare_command",
     "calibrate": "sim.cli.calibrate:calibrate_command",
+    "forecast": "sim.cli.forecast:forecast_command",
     "viz": "sim.app.server:viz_command",
     "explore": "sim.cli.explore:explore_command",
 }
@@ -135,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "calibrated in the folder (verified) and do the rest")
     p.add_argument("--force", action="store_true", help="overwrite an existing folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("forecast", help="the probability of custody by each horizon for a warrant still at large, "
+                                         "given the record to date, over a calibrated posterior")
+    p.add_argument("config", metavar="CONFIG", help="forecast TOML with a [forecast] table (e.g. "
+                   "experiments/forecast_2023_ukraine.toml)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default results/<name>/)")
+    p.add_argument("--force", action="store_true", help="overwrite a folder that holds another forecast's results")
+    p.add_argument("--quiet", action="store_true", help="print nothing but warnings and errors")
 
     p = sub.add_parser("viz", help="open the browser app (Solara) with sliders for every parameter")
     p.add_argument("--port", type=int, default=8765)

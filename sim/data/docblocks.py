@@ -1,4 +1,5 @@
-"""The data's tables in the docs, generated: the recoding decisions, the record's counts, the roster's sizes.
+"""The data's tables in the docs, generated: the recoding decisions, the record's counts, the roster's sizes,
+the home states' partners.
 
 Each block sits between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in its page; a test compares
 them with these functions. Rewrite them with ``python -m sim.data.docblocks`` (``--check`` only reports).
@@ -13,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.data.real import states_at
-from sim.data.record import recoding, record, record_date
+from sim.data.record import OUTCOME_KINDS, outcomes, recoding, record, record_date
 from sim.data.tables import CONFIDENCE, RECORD_ROUTES, load_table
 from sim.paths import ROOT
 
@@ -54,7 +55,28 @@ TABLE_WORDS = {
     "recoding": ("(added) every field of `record` that departs from what `warrants` says, with the reason", ()),
     "noncompliance_findings": (
         "judicial decisions on failures to arrest (art. 87(7) findings, notifications, referrals)", ("confidence",)),
+    "travel": (
+        ("trips abroad by persons under warrant, to 2023-12-31: host, date, whether the host was a party, arrested or "
+         "not, the court's finding, occasion, whether the warrant was public (incomplete for total trips)"),
+        ("confidence",)),
+    "travel_called_off": (
+        ("trips called off because of a warrant, to 2023-12-31 (every one an invitation: a summit or inauguration), "
+         "with the intended host and what happened"), ("confidence",)),
+    "persons": (
+        ("(added) every spelling of a person in the tables (the record's, and the findings' and travel tables' "
+         "where they differ) with the person's identifier, on which the tables are joined"), ()),
+    "regime_changes": (
+        ("(added) changes of the home government (ODD §7.1) of the record's non-party home states, from before "
+         "their first warrant to the record's date"), ("confidence",)),
+    "record_date": ("(added) the record's date, to which every warrant is followed up, with its source",
+                    ("confidence",)),
     "signatories_unsigned": ("signatories that withdrew their signature: United States, Israel, Sudan, Russia", ()),
+    "regime_changes": (
+        ("(added) changes of the home government (ODD §7.1) of the record's non-party home states, from before "
+         "their first warrant to the record's date"), ("confidence",)),
+    "home_partners": (
+        ("(added) the partners of each home state (organisations or states), dated, with their sources: the one "
+         "definition of scenarios (`partners = [\"home_partners\"]`) and the calibration"), ("confidence",)),
 }
 CONFIDENCE_OF = {"confidence": "groups and flags", "un_admission_confidence": "admission dates"}
 ROUTE_WORDS = {
@@ -145,6 +167,15 @@ def counts_markdown(folder: str | Path | None = None) -> str:
         if len(sub):
             lines.append(f"| {ROUTE_WORDS[route]} | {len(sub)} | {_names(sub)} |")
     lines += ["", f"Held within a month of the warrant (or before it): {_names(npn[npn['held_within_month']])}."]
+    happened = outcomes(folder)
+    keys = set(zip(npn["person"], npn["warrant_date"]))
+    mine = happened[[k in keys for k in zip(happened["person"], happened["warrant_date"])]]
+    lines += ["", "Every outcome of the warrants against nationals of non-parties, coded as itself (a warrant can have "
+                  "several; `sim.data.record.outcomes`):", "", "| outcome | n | persons |", "|---|---|---|"]
+    for kind, words in OUTCOME_KINDS.items():
+        sub = mine[mine["outcome"] == kind]
+        if len(sub):
+            lines.append(f"| {words} (`{kind}`) | {len(sub)} | {_names(sub)} |")
     return "\n".join(lines)
 
 
@@ -158,10 +189,21 @@ def roster_markdown(folder: str | Path | None = None) -> str:
     return "\n".join(rows)
 
 
+def partners_markdown(folder: str | Path | None = None) -> str:
+    """Every home state's partners (home_partners.csv): partner, from, until, confidence."""
+    table = load_table("home_partners", folder)
+    rows = ["| home | partner | from | until (first day not a partner) | confidence |", "|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        rows.append(f"| {r['home_iso3']} | {r['partner']} | {r['from_date'] or '–'} | {r['to_date'] or '–'} | "
+                    f"{r['confidence']} |")
+    return "\n".join(rows)
+
+
 BLOCKS = {
     ("docs/data.md", "tables"): tables_markdown,
     ("docs/data.md", "recoding"): recoding_markdown,
     ("docs/data.md", "roster-counts"): roster_markdown,
+    ("docs/data.md", "home-partners"): partners_markdown,
     ("docs/validation.md", "record-counts"): counts_markdown,
 }
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.data import tables
+from sim.data.partners import HOME_PARTNERS, home_partners
 from sim.data.tables import GROUPS, REGIONS, UN_GROUP_TO_REGION, load_table
 from sim.errors import UserError
 
@@ -155,7 +156,7 @@ def _suggestion(text: str, states: pd.DataFrame, groups: bool) -> str:
     if text.lower() in by_name:
         return f" (did you mean {by_name[text.lower()]}, the code of {text}?)"
     if groups:
-        group = difflib.get_close_matches(text.lower(), GROUPS, n=1, cutoff=0.6)
+        group = difflib.get_close_matches(text.lower(), (*GROUPS, HOME_PARTNERS), n=1, cutoff=0.6)
         if group:
             return f" (did you mean {group[0]}?)"
     code = difflib.get_close_matches(text.upper(), list(states["iso3"]), n=1, cutoff=0.6)
@@ -177,12 +178,42 @@ def _partner_items(partners: list[str] | tuple[str, ...] | str) -> list[str]:
     return items
 
 
+ROSTER_TABLES = ("un_members", "non_un_states", "states_parties", "memberships", "home_partners")
+
+
 def real_roster(date: str, home: str, partners: list[str] | tuple[str, ...] | str,
                 folder: str | Path | None = None) -> StatesAtDate:
+    """``_real_roster``, cached: every engine call of a scenario builds it, and a forecast makes dozens of calls.
+    The cache is keyed by the tables' files (modification time and size), so an edited table is read afresh;
+    the arrays returned are read-only."""
+    where = Path(folder) if folder is not None else tables.DATA_DIR
+    stamp = []
+    for name in ROSTER_TABLES:
+        try:
+            st = (where / tables.TABLES[name].file).stat()
+            stamp.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamp.append((0, 0))  # missing: _real_roster's loader says so
+    items = partners if isinstance(partners, str) else tuple(partners)
+    return _roster_at(str(date), home, items, str(where), tuple(stamp))
+
+
+@lru_cache(maxsize=64)
+def _roster_at(date: str, home: str, partners: tuple[str, ...] | str, folder: str,
+               stamp: tuple[tuple[int, int], ...]) -> StatesAtDate:
+    found = _real_roster(date, home, partners if isinstance(partners, str) else list(partners), folder)
+    for array in (found.member, found.region, found.partner, found.un_member):
+        array.setflags(write=False)
+    return found
+
+
+def _real_roster(date: str, home: str, partners: list[str] | tuple[str, ...] | str,
+                 folder: str | Path | None = None) -> StatesAtDate:
     """ODD §5.2's real roster on ``date``: its states (``states_at``) with membership, ASP region, home, partners.
 
     ``partners`` are ISO3 codes of states of the roster or organisation names (au, arab_league, brics, sco,
-    csto, cis, eu, nato, oic), each taken with its members on ``date``; the home state is never a partner.
+    csto, cis, eu, nato, oic), each taken with its members on ``date``, or ``home_partners``: the home
+    state's partners on ``date`` as sim/data/home_partners.csv defines them; the home state is never a partner.
     The home state must be a state of the roster and a non-party on ``date`` (a former party is one):
     the model's accused come from a non-party.
     """
@@ -203,7 +234,11 @@ def real_roster(date: str, home: str, partners: list[str] | tuple[str, ...] | st
         raise UserError(f"scenario.home {home} ({name[home]}) is a state party on {day}; the model needs a "
                         "non-party home state, so choose another home or a date when it was not a party")
     partner = np.zeros(len(codes), dtype=bool)
-    for item in _partner_items(partners):
+    items = _partner_items(partners)
+    if HOME_PARTNERS in items:  # the home state's partners on the date, as sim/data/home_partners.csv defines them
+        at = items.index(HOME_PARTNERS)
+        items[at:at + 1] = [p for p in home_partners(home, day, folder) if p not in items]
+    for item in items:
         if item in GROUPS:
             found = group_members(item, day, folder) - {home}
             if not found & set(codes):
@@ -217,7 +252,8 @@ def real_roster(date: str, home: str, partners: list[str] | tuple[str, ...] | st
                             f"{day}: {_absent_because(item, day, folder)}; remove it or choose a later date")
         else:
             raise UserError(f"unknown partner '{item}' in scenario.partners{_suggestion(str(item), known, True)}; use "
-                            f"ISO3 codes of states or the groups {', '.join(GROUPS)}")
+                            f"ISO3 codes of states, the groups {', '.join(GROUPS)}, or {HOME_PARTNERS} "
+                            "(sim/data/home_partners.csv)")
     partner[h] = False
     region = np.array([REGIONS.index(r) for r in roster["region"]], dtype=np.int64)
     return StatesAtDate(names=tuple(roster["state"]), codes=tuple(codes), member=member, region=region,

@@ -89,13 +89,50 @@ def as_recorded_route(kind: str, custody_route: str, status: str) -> str | None:
 
 
 def record_date(folder: str | Path | None = None) -> dt.date:
-    """The record's date: the latest full date in warrants.csv and record.csv (later facts are unknown)."""
-    days = []
+    """The record's date (record_date.csv, with its source): the day to which every warrant is followed up.
+
+    It is stated, not inferred from the latest event: an event after it is an error in the tables."""
+    day = dt.date.fromisoformat(load_table("record_date", folder)["date"].iloc[0])
     for name, cols in (("warrants", ("warrant_date", "custody_date", "icc_transfer_date", "outcome_date")),
                        ("record", ("warrant_date", *RECORD_DATES))):
         frame = load_table(name, folder)
-        days += [v for c in cols for v in frame[c] if len(v) == 10]
-    return dt.date.fromisoformat(max(days))
+        late = [(v, c) for c in cols for v in frame[c]
+                if v and v > day.isoformat() and not day.isoformat().startswith(v)]
+        if late:
+            raise UserError(f"sim/data/{name}.csv has {late[0][1]} {late[0][0]}, after the record's date {day} "
+                            "(sim/data/record_date.csv); move the record's date on, with its source")
+    return day
+
+
+def person_ids(folder: str | Path | None = None) -> dict[str, str]:
+    """Every spelling of a person in the tables (persons.csv) -> the person's identifier.
+
+    Findings, travel and the record are joined on these identifiers, never on names: each table's spelling
+    is listed once, and every identifier belongs to exactly one spelling of the record."""
+    persons = load_table("persons", folder)
+    rec = set(load_table("record", folder)["person"])
+    ids = dict(zip(persons["name"], persons["person_id"]))
+    missing = sorted(rec - set(ids))
+    if missing:
+        raise UserError(f"sim/data/persons.csv has no row for the record's {missing[0]}; add its person_id")
+    own: dict[str, str] = {}
+    for name, pid in ids.items():
+        if name in rec:
+            if pid in own:
+                raise UserError(f"sim/data/persons.csv gives {own[pid]} and {name} the same person_id '{pid}'")
+            own[pid] = name
+    strays = sorted(pid for pid in set(ids.values()) if pid not in own)
+    if strays:
+        raise UserError(f"sim/data/persons.csv: person_id '{strays[0]}' names nobody in the record (record.csv)")
+    return ids
+
+
+def person_id(name: str, table: str, ids: dict[str, str]) -> str:
+    """The identifier of a person as spelled in ``table``; an unknown spelling is one clear error."""
+    if name not in ids:
+        raise UserError(f"sim/data/{table}.csv names '{name}', which sim/data/persons.csv does not list; add the "
+                        "spelling with the person_id of the record's row")
+    return ids[name]
 
 
 def _fail(row: int, person: str, problem: str) -> UserError:
@@ -186,6 +223,7 @@ def record(folder: str | Path | None = None) -> pd.DataFrame:
     known = set(load_table("un_members", folder)["iso3"]) | set(load_table("non_un_states", folder)["iso3"])
     _check(rec, war, known, recoding)
     until = record_date(folder)
+    ids = person_ids(folder)
     person = war.set_index("person")
     rows = []
     for _, r in rec.iterrows():
@@ -199,7 +237,7 @@ def record(folder: str | Path | None = None) -> pd.DataFrame:
         surrendered = _day(r["surrender_date"]) if r["route"] in SURRENDERED else None
         w = person.loc[r["person"]]
         rows.append({
-            "person": r["person"], "kind": r["kind"], "situation": w["situation"],
+            "person": r["person"], "person_id": ids[r["person"]], "kind": r["kind"], "situation": w["situation"],
             "situation_iso3": r["situation_iso3"],
             "home_iso3": r["home_iso3"], "nationality": w["nationality"], "role": r["role"],
             "office_at_issue": r["office_at_issue"], "added": r["added"] == "1", "warrant_date": r["warrant_date"],
@@ -229,3 +267,63 @@ def recoding(folder: str | Path | None = None) -> pd.DataFrame:
     rec = load_table("record", folder).set_index(["person", "warrant_date"])
     dec["value"] = [rec.at[(p, d), f] for p, d, f in zip(dec["person"], dec["warrant_date"], dec["field"])]
     return dec[["person", "warrant_date", "field", "was", "value", "reason"]]
+
+
+# --- every outcome coded as itself ---------------------------------------------------------------------------
+
+OUTCOME_KINDS = {  # what happened on a warrant, each as itself (a warrant may have several, in time order)
+    "arrested_abroad": "arrested by a state abroad (the host)",
+    "surrendered_by_host": "surrendered to the court by a state abroad",
+    "released_by_host": "released by the host that arrested them, without surrender",
+    "extradited_home": "handed by the host to the home state, not to the court",
+    "detained_at_home": "detained by the home state's own authorities",
+    "released_at_home": "arrested at home on the warrant, then released without surrender",
+    "left_detention": "released from detention at home, not surrendered",
+    "surrendered_by_home": "surrendered to the court by the home state",
+    "appeared": "appeared voluntarily (summons)",
+    "died": "died",
+    "withdrawn": "warrant withdrawn or vacated, or case inadmissible",
+}
+
+
+def _outcomes_of(r: pd.Series) -> list[tuple[str, str, str]]:
+    """(kind, date text, detail) of one record.csv row, in the order they happened."""
+    out: list[tuple[str, str, str]] = []
+    host = r["host_iso3"]
+    if r["host_arrest_date"]:
+        out.append(("arrested_abroad", r["host_arrest_date"], host))
+    if r["route"] == "surrendered_by_host":
+        out.append(("surrendered_by_host", r["surrender_date"], host))
+    elif r["host_release_date"]:
+        out.append(("released_by_host", r["host_release_date"], host))
+    if r["detained_date"]:
+        kind = ("extradited_home" if r["host_arrest_date"] and not r["host_release_date"]
+                else "released_at_home" if r["route"] == "released" else "detained_at_home")
+        out.append((kind, r["detained_date"], host if kind == "extradited_home" else ""))
+    if r["detention_end_date"]:
+        out.append(("left_detention", r["detention_end_date"], ""))
+    if r["route"] in ("surrendered_by_home", "appeared"):
+        out.append((r["route"], r["surrender_date"], ""))
+    for kind, col in (("died", "death_date"), ("withdrawn", "withdrawn_date")):
+        if r[col]:
+            out.append((kind, r[col], ""))
+    # In time order; an outcome dated only to the month or year keeps its place after what it follows.
+    order = sorted(range(len(out)), key=lambda i: (max(parse_day(out[j][1]) for j in range(i + 1)), i))
+    return [out[i] for i in order]
+
+
+def outcomes(folder: str | Path | None = None) -> pd.DataFrame:
+    """Every outcome of every warrant, coded as itself (OUTCOME_KINDS), in time order: one row per warrant and
+    outcome with ``person``, ``person_id``, ``warrant_date``, ``order``, ``outcome``, ``date``, ``day``, ``detail``
+    (the host's ISO3 where a host acted). The route of ``record()`` is one of them, chosen by precedence; this
+    frame keeps the others (an arrest abroad that ended in a release, an inadmissibility after a detention)."""
+    rec = load_table("record", folder)
+    ids = person_ids(folder)
+    rows = []
+    for _, r in rec.iterrows():
+        for k, (kind, date, detail) in enumerate(_outcomes_of(r)):
+            rows.append({"person": r["person"], "person_id": ids[r["person"]], "warrant_date": r["warrant_date"],
+                         "order": k, "outcome": kind, "date": date, "day": parse_day(date), "detail": detail})
+    frame = pd.DataFrame(rows)
+    frame["day"] = pd.to_datetime(frame["day"])
+    return frame

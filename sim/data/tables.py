@@ -48,6 +48,9 @@ RECORD_COLUMNS = ("person", "warrant_date", "kind", "added", "situation_iso3", "
 _ISO3 = re.compile(r"^[A-Z]{3}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_PERIOD = re.compile(r"^(\d{4})-(\d{4})$")  # a span of years, e.g. 2009-2010
+_PERSON_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+YES_NO = ("yes", "no")
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class TableSpec:
     optional_iso3: tuple[str, ...] = ()  # ISO3 codes where given, empty allowed
     dates: tuple[str, ...] = ()  # YYYY-MM-DD (empty allowed unless in nonempty)
     partial_dates: tuple[str, ...] = ()  # YYYY, YYYY-MM or YYYY-MM-DD
+    periods: tuple[str, ...] = ()  # a partial date or a span of years YYYY-YYYY
     flags: tuple[str, ...] = ()  # 0 or 1
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "" allowed unless in nonempty
     rows: int | None = None  # exact number of data rows
@@ -130,12 +134,52 @@ TABLES: dict[str, TableSpec] = {
         key=("state", "date", "person"), nonempty=("state", "date", "person", "source", "confidence",
                                                    "finding_type"),
         dates=("date",), choices={"confidence": CONFIDENCE}, min_rows=20),
+    "persons": TableSpec(
+        file="persons.csv",
+        columns=("name", "person_id", "tables", "notes"),
+        key=("name",), nonempty=("name", "person_id", "tables"), min_rows=60),
+    "travel": TableSpec(
+        file="travel.csv",
+        columns=("person", "host_state", "date", "host_is_party", "arrested", "icc_noncompliance_finding", "notes",
+                 "source", "confidence", "occasion", "finding_date", "warrant_public_at_time"),
+        key=("person", "host_state", "date"),
+        nonempty=("person", "host_state", "host_is_party", "arrested", "icc_noncompliance_finding", "source",
+                  "confidence", "warrant_public_at_time"),
+        partial_dates=("date",), dates=("finding_date",),
+        choices={"host_is_party": YES_NO, "arrested": YES_NO, "icc_noncompliance_finding": YES_NO,
+                 "warrant_public_at_time": YES_NO, "confidence": CONFIDENCE}, min_rows=30),
+    "travel_called_off": TableSpec(
+        file="travel_called_off.csv",
+        columns=("person", "intended_host_state", "date", "host_is_party", "what_happened", "source", "confidence"),
+        key=("person", "intended_host_state", "date"),
+        nonempty=("person", "intended_host_state", "date", "host_is_party", "what_happened", "source", "confidence"),
+        periods=("date",), choices={"host_is_party": YES_NO, "confidence": CONFIDENCE}, min_rows=5),
+    "regime_changes": TableSpec(
+        file="regime_changes.csv",
+        columns=("home_iso3", "date", "change", "source", "confidence", "notes"),
+        key=("home_iso3", "date"), nonempty=("home_iso3", "date", "change", "source", "confidence"),
+        iso3=("home_iso3",), dates=("date",), choices={"confidence": CONFIDENCE}, min_rows=5),
+    "record_date": TableSpec(
+        file="record_date.csv",
+        columns=("date", "source", "confidence", "notes"),
+        key=("date",), nonempty=("date", "source", "confidence"), dates=("date",),
+        choices={"confidence": CONFIDENCE}, rows=1),
     "signatories_unsigned": TableSpec(
         file="signatories_unsigned.csv",
         columns=("state", "iso3", "signature_date", "unsign_notification_date", "source", "confidence"),
         key=("iso3",), nonempty=("state", "iso3", "signature_date", "unsign_notification_date", "source"),
         iso3=("iso3",), dates=("signature_date", "unsign_notification_date"),
         choices={"confidence": CONFIDENCE}, rows=4),
+    "regime_changes": TableSpec(
+        file="regime_changes.csv",
+        columns=("home_iso3", "date", "change", "source", "confidence", "notes"),
+        key=("home_iso3", "date"), nonempty=("home_iso3", "date", "change", "source", "confidence"),
+        iso3=("home_iso3",), dates=("date",), choices={"confidence": CONFIDENCE}, min_rows=5),
+    "home_partners": TableSpec(
+        file="home_partners.csv",
+        columns=("home_iso3", "partner", "from_date", "to_date", "source", "confidence", "notes"),
+        key=("home_iso3", "partner", "from_date"), nonempty=("home_iso3", "partner", "source", "confidence"),
+        iso3=("home_iso3",), dates=("from_date", "to_date"), choices={"confidence": CONFIDENCE}, min_rows=5),
 }
 
 
@@ -193,6 +237,12 @@ def check_table(frame: pd.DataFrame, spec: TableSpec, path: Path) -> None:
                 if text and not _is_date(text, partial):
                     form = "YYYY, YYYY-MM or YYYY-MM-DD" if partial else "YYYY-MM-DD"
                     raise _fail(path, rownum(i), f"bad date '{text}' in {col} (expected {form})")
+    for col in spec.periods:
+        for i, text in frame[col].items():
+            span = _PERIOD.match(text)
+            if text and not (_is_date(text, True) or (span and int(span[1]) < int(span[2]))):
+                raise _fail(path, rownum(i), f"bad date '{text}' in {col} (expected YYYY, YYYY-MM, YYYY-MM-DD or a "
+                                             "span of years YYYY-YYYY)")
     for col in spec.flags:
         bad = frame.index[~frame[col].isin(("0", "1"))]
         if len(bad):
@@ -213,10 +263,19 @@ def check_table(frame: pd.DataFrame, spec: TableSpec, path: Path) -> None:
 
 
 def _check_consistency(name: str, frame: pd.DataFrame, path: Path) -> None:
-    """Cross-column checks: a withdrawal takes effect after its notice.
+    """Cross-column checks: a withdrawal takes effect after its notice; a person identifier is a slug.
 
     (Entry into force may precede ratification: Montenegro succeeded from its independence.)
     """
+    if name == "persons":
+        bad = frame.index[~frame["person_id"].str.match(_PERSON_ID)]
+        if len(bad):
+            raise _fail(path, int(bad[0]) + 2, f"bad person_id '{frame.at[bad[0], 'person_id']}' (lower-case words "
+                                               "joined by hyphens, e.g. omar-hassan-ahmad-al-bashir)")
+        return
+    if name == "home_partners":
+        _check_partners(frame, path)
+        return
     if name != "states_parties":
         return
     for i, r in frame.iterrows():
@@ -225,6 +284,21 @@ def _check_consistency(name: str, frame: pd.DataFrame, path: Path) -> None:
         if r["withdrawal_effective_date"] and r["withdrawal_effective_date"] < r["withdrawal_notified_date"]:
             raise _fail(path, int(i) + 2, f"withdrawal_effective_date {r['withdrawal_effective_date']} is before "
                                           f"withdrawal_notified_date {r['withdrawal_notified_date']}")
+
+
+def _check_partners(frame: pd.DataFrame, path: Path) -> None:
+    """A partner is an organisation, an ISO3 code or ``none`` (alone for its home); a row ends after it starts."""
+    for i, r in frame.iterrows():
+        partner = r["partner"]
+        if partner not in GROUPS and partner != "none" and not _ISO3.match(partner):
+            close = difflib.get_close_matches(partner, GROUPS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise _fail(path, int(i) + 2, f"partner '{partner}' is not an organisation ({', '.join(GROUPS)}), an "
+                                          f"ISO3 code or none{hint}")
+        if r["from_date"] and r["to_date"] and r["to_date"] <= r["from_date"]:
+            raise _fail(path, int(i) + 2, f"to_date {r['to_date']} is not after from_date {r['from_date']}")
+        if partner == "none" and (frame["home_iso3"] == r["home_iso3"]).sum() > 1:
+            raise _fail(path, int(i) + 2, f"{r['home_iso3']} has a row 'none' and partners too; keep one")
 
 
 @lru_cache(maxsize=32)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
-from sim.experiments.posterior import Posterior, load_posterior
+from sim.experiments.posterior import FACTS, Posterior, load_posterior
 from sim.model.params import Param, Params, check_references, flatten_tables, lookup, split_name, suggest
 from sim.names import FIGURE_KINDS
 from sim.simulate import DEFAULT_ENGINE, check_engine
@@ -368,10 +368,12 @@ def _posterior(doc: dict[str, Any], source: str, seed: int, replicates: int, swe
     if both:
         raise UserError(f"[sweep] sweeps {both[0]}, which the posterior also sets; sweep another parameter or drop "
                         "the posterior")
-    fixed = sorted({split_name(n)[0] for n in model_overrides(doc)} & set(posterior.names))
+    given = {split_name(n)[0] for n in model_overrides(doc)}
+    fixed = sorted((given & set(posterior.names)) - set(FACTS))
     if fixed:
         raise UserError(f"[parameters] and [posterior] both set {fixed[0]}; keep one of them (each posterior draw "
-                        "gives its own value)")
+                        f"gives its own value; only the facts of issue, {', '.join(FACTS)}, stand over the draws)")
+    posterior = posterior.keeping(given)
     for p in params[:1]:
         try:
             posterior.apply(p, 0)

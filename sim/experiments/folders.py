@@ -40,14 +40,16 @@ PROBE = "sim-write-test"  # the file that proves a folder writable (created and 
 # manifest formats, one per kind of folder, with what each is and the command that writes it
 SWEEP_FORMAT, RUN_FORMAT, CALIBRATION_FORMAT = "tribunal-sim results", "tribunal-sim run", "tribunal-sim calibration"
 SBC_FORMAT, DISCOVERY_FORMAT = "tribunal-sim sbc", "tribunal-sim discovery"
+FORECAST_FORMAT = "tribunal-sim forecast"
 KIND_OF = {SWEEP_FORMAT: "a sweep", RUN_FORMAT: "a single run (`python -m sim run --out`)",
            CALIBRATION_FORMAT: "a calibration (`python -m sim calibrate`)",
            SBC_FORMAT: "a simulation-based calibration (`python -m sim calibrate --sbc`)",
-           DISCOVERY_FORMAT: "a scenario discovery (`python -m sim discover`)"}
+           DISCOVERY_FORMAT: "a scenario discovery (`python -m sim discover`)",
+           FORECAST_FORMAT: "a forecast (`python -m sim forecast`)"}
 NOUN = {SWEEP_FORMAT: "experiment", RUN_FORMAT: "run", CALIBRATION_FORMAT: "calibration", SBC_FORMAT: "calibration",
-        DISCOVERY_FORMAT: "discovery"}
+        DISCOVERY_FORMAT: "discovery", FORECAST_FORMAT: "forecast"}
 COMMAND = {SWEEP_FORMAT: "sweep", RUN_FORMAT: "run", CALIBRATION_FORMAT: "calibrate",
-           SBC_FORMAT: "calibrate --sbc", DISCOVERY_FORMAT: "discover"}
+           SBC_FORMAT: "calibrate --sbc", DISCOVERY_FORMAT: "discover", FORECAST_FORMAT: "forecast"}
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def _record(doc: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     config: dict[str, Any] = doc["config"] if isinstance(doc.get("config"), dict) else {}
     sha = config.get("sha256") if isinstance(config.get("sha256"), str) else None
-    named = doc.get("experiment") or doc.get("calibration") or {}
+    named = doc.get("experiment") or doc.get("calibration") or doc.get("forecast") or {}
     name = named.get("name") if isinstance(named, dict) and isinstance(named.get("name"), str) else "?"
     listed = [*(doc.get("files") or []), *(doc.get("outputs") or {})]
     files = {str(f) for f in listed if isinstance(f, str) and _inside(f)}

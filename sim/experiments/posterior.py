@@ -6,11 +6,18 @@ source is a calibration results folder. ``draws`` parameter vectors are resample
 population (systematic resampling, seeded by the experiment seed); replicate r of every point uses
 draw r mod draws, on the point's own streams, so a sweep reports parameter uncertainty (the spread
 between draws) as well as Monte Carlo noise.
+
+A draw never overwrites what is known of how the warrants were issued (``FACTS``, ``known_facts``): on the
+real roster a scenario is a situation, and its values of whether the warrants were sealed, timed to a stay
+in a state party, and issued after the home government fell stand whatever the posterior drew (given or
+default: public, no stay at issue, a government standing); on the synthetic roster, those the config states
+stand. The calibrated ``prosecutor.timed_share`` is the share of *sealed* warrants that were timed, so where
+it is drawn it applies to the sealed share only (a public warrant is never timed).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +32,16 @@ from sim.model.params import Params, lookup
 POSTERIOR = "posterior.parquet"  # a calibration's weighted population (sim.studies.calibration writes it)
 PRESETS = {"calibrated": DATA_DIR / "posterior" / "calibrated"}  # a folder: posterior.parquet and manifest.json
 DRAW_TAG = 0x504F5354  # "POST": the resampling of the draws, apart from every simulation stream
+# What is known of the warrants' issue: sealed or public, timed to a stay in a state party or not, issued after the
+# home government fell or not (ODD §7.0). A posterior draw never replaces a known one (``known_facts``).
+FACTS = ("prosecutor.sealed_share", "prosecutor.timed_share", "home.fallen_at_issue")
+
+
+def known_facts(params: Params, stated: frozenset[str] | set[str] = frozenset()) -> dict[str, float]:
+    """The facts of issue that a posterior draw must leave as ``params`` has them: all of ``FACTS`` on the real
+    roster (a historical situation; defaults included), those in ``stated`` (set by the config) on the synthetic."""
+    keep = set(FACTS) if params["scenario.roster"] == "real" else set(stated) & set(FACTS)
+    return {name: float(params[name]) for name in FACTS if name in keep}
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,17 +53,28 @@ class Posterior:
     values: np.ndarray  # (draws, parameters)
     sha256: str  # of the posterior file read
     folder: Path | None = None  # the calibration folder it was read from
+    stated: frozenset[str] = frozenset()  # the FACTS the config states: no draw replaces them (``known_facts``)
 
     @property
     def draws(self) -> int:
         return int(self.values.shape[0])
 
     def apply(self, params: Params, draw: int) -> Params:
-        """``params`` with draw ``draw``'s values (a list parameter: every element, as it was calibrated)."""
+        """``params`` with draw ``draw``'s values (a list parameter: every element, as it was calibrated), the
+        known facts of issue kept (``known_facts``) and a drawn timed share applied to the sealed share only."""
         updates: dict[str, object] = {}
         for name, v in zip(self.names, self.values[draw]):
             updates[name] = [float(v)] * params.n_accused if lookup(name).is_list else float(v)
+        facts = known_facts(params, self.stated)
+        timed = "prosecutor.timed_share"
+        if timed in updates and timed not in facts:  # calibrated among sealed warrants: public ones are never timed
+            updates[timed] = float(updates[timed]) * float(params["prosecutor.sealed_share"])  # type: ignore[arg-type]
+        updates.update({name: v for name, v in facts.items() if name in updates})
         return params.replace(updates)
+
+    def keeping(self, stated: set[str] | frozenset[str]) -> Posterior:
+        """This posterior with the facts of issue a config states (``FACTS`` among ``stated``) kept in every draw."""
+        return replace(self, stated=frozenset(set(stated) & set(FACTS)))
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.values, columns=list(self.names)).rename_axis("draw").reset_index()

@@ -28,6 +28,7 @@ from sim.errors import UserError
 from sim.experiments import store
 from sim.experiments.folders import MANIFEST
 from sim.paths import ROOT
+from sim.studies.forecast import docs as forecast_docs
 
 REFERENCE = ROOT / "results" / "reference"
 RECORD = "reference.json"
@@ -64,8 +65,10 @@ REFERENCES = {
                            ("box.csv", "trajectory.csv", "limits.csv", "tradeoff.png", "box_limits.png"),
                            "results/discovery/discovery"),
     "calibration": Reference("python -m sim calibrate experiments/calibration.toml",
-                             ("summary.csv", "generations.csv", "predictive.csv", "out_of_sample.csv",
-                              "out_of_sample_summary.csv", "predictive.png", "out_of_sample.png"),
+                             ("summary.csv", "generations.csv", "observed.csv", "records.csv", "runs.csv", "travel.csv",
+                              "findings.csv", "predictive.csv", "timed_stays.csv", "out_of_sample.csv",
+                              "out_of_sample_summary.csv", "out_of_sample_state.csv", "predictive.png",
+                              "out_of_sample.png"),
                              "results/calibration"),
     "calibration_officials": Reference("python -m sim calibrate experiments/calibration_officials.toml",
                                        ("summary.csv", "generations.csv", "predictive.csv", "predictive.png"),
@@ -73,6 +76,19 @@ REFERENCES = {
     "sbc": Reference("python -m sim calibrate experiments/calibration.toml --sbc 200",
                      ("coverage.csv", "ranks.csv", "fits.csv", "sbc.png"), "results/calibration-sbc"),
 }
+
+
+# The shipped forecasts (docs/forecasts.md): one per situation with a warrant at large against a national of a
+# non-party, each made by one command; the number is its accused (one fan chart each).
+FORECASTS = {"forecast_2023_ukraine": 2, "forecast_2024_ukraine_kobylash_sokolov": 2,
+             "forecast_2024_ukraine_shoigu_gerasimov": 2, "forecast_2024_palestine": 2, "forecast_2022_georgia": 3,
+             "forecast_2023_libya": 6, "forecast_2014_darfur_banda": 1}
+FORECAST_FILES = ("forecast.csv", "routes.csv", "counts.csv", "fan.csv", "record_to_date.csv")
+REFERENCES.update({name: Reference(f"python -m sim forecast experiments/{name}.toml",
+                                   (*FORECAST_FILES, *(f"figures/fan_{j}.png" for j in range(n))), f"results/{name}")
+                   for name, n in FORECASTS.items()})
+REFERENCES["benchmark_forecast"] = Reference("python benchmarks/forecast.py --out results/benchmark_forecast",
+                                             ("benchmark.json",), "results/benchmark_forecast")
 
 
 def _reference(name: str) -> Reference:
@@ -105,7 +121,7 @@ def ship(name: str, folder: Path, *, commit: str | None = None, into: Path = REF
               "software": manifest.get("software"), "commit": commit, "timings": manifest.get("timings"),
               "files": {rel: outputs[rel] for rel in ref.files}}
     for key in ("experiment", "calibration", "question", "sensitivity", "comparison", "box", "coverage", "density",
-                "mass"):
+                "mass", "forecast", "results", "warnings", "posterior"):
         if key in manifest and key != "comparison":
             record[key] = manifest[key]
     if "comparison" in manifest:
@@ -119,14 +135,17 @@ def ship(name: str, folder: Path, *, commit: str | None = None, into: Path = REF
     return target
 
 
-def read(name: str, rel: str, into: Path = REFERENCE) -> pd.DataFrame:
-    """A shipped reference table, checked against its record's sha256."""
+def read(name: str, rel: str, into: Path = REFERENCE, codes: bool = True) -> pd.DataFrame:
+    """A shipped reference table, checked against its record's sha256 (``codes``: accused as integer codes; a
+    forecast's tables name the person)."""
     path = into / name / rel
     record = store.read_json(into / name / RECORD) or {}
     if not path.is_file() or store.sha256(path) != (record.get("files") or {}).get(rel):
         raise UserError(f"{path} is missing or differs from {into / name / RECORD}; ship it again")
+    if rel.endswith(".json"):
+        return pd.DataFrame([store.read_json(path) or {}])
     table = pd.read_csv(path)
-    return table.assign(accused=accused_codes(table["accused"])) if "accused" in table.columns else table
+    return table.assign(accused=accused_codes(table["accused"])) if codes and "accused" in table.columns else table
 
 
 def record(name: str, into: Path = REFERENCE) -> dict[str, Any]:
@@ -294,11 +313,16 @@ def predictive_rows(name: str) -> str:
 
 
 def oos_rows(name: str) -> str:
-    """What happened after the cut against what the early fit predicted."""
-    return markdown_table(["after the cut", "observed", "predicted median", "50% interval", "90% interval"],
+    """What happened after the cut against what the early fit forecast from the state at the cut."""
+    table = read(name, "out_of_sample.csv")
+    rows = markdown_table(["after the cut", "observed", "predicted median", "50% interval", "90% interval"],
                           [[f"`{r['outcome']}`", _num(r["record"]), _num(r["predicted_median"]),
-                            _interval(r, "50"), _interval(r, "90")]
-                           for _, r in read(name, "out_of_sample.csv").iterrows()])
+                            _interval(r, "50"), _interval(r, "90")] for _, r in table.iterrows()])
+    if "draws_used" not in table:
+        return rows
+    return (f"{rows}\n\nForecasts at {int(table['draws_used'].iloc[0])} draws of the early posterior "
+            f"({int(table['draws_set_aside'].iloc[0])} set aside: some run had no replicate consistent with its "
+            "record at the cut).")
 
 
 def _interval(row: pd.Series, level: str) -> str:
@@ -315,6 +339,82 @@ def calibration_posterior(name: str) -> str:
                  f"{int(gens['particles'].iloc[-1])}; fit {t.get('fit_seconds', 0):,.0f} s, everything "
                  f"{t.get('wall_seconds', 0):,.0f} s on {t.get('workers', '?')} workers."]
     return "\n".join(rows)
+
+
+def _month_text(value: Any) -> str:
+    return f"{float(value):.1f}"
+
+
+def calibration_record(name: str) -> str:
+    """The design's warrants: every outcome as the record codes it, and what the observation design reads."""
+    recs = read(name, "records.csv")
+    rows = []
+    for _, r in recs.iterrows():
+        reading = (f"**{r['event']}** in month {int(r['month'])}" if not bool(r["censored"]) else "censored")
+        rows.append([str(r["run"]), str(r["person"]).split(" (")[0], str(r["outcomes"]).replace("_", " "), reading,
+                     f"{_month_text(r['follow_up'])} ({str(r['end_reason']).replace('_', ' ')})"])
+    events = recs.loc[~recs["censored"].astype(bool), "event"].value_counts()
+    counts = ", ".join(f"{events.get(e, 0)} {e}" for e in ("arrested_by_host", "domestic_surrender", "detained"))
+    return "\n".join([markdown_table(["run", "person", "every outcome in the record", "the design reads",
+                                      "follow-up, months (its end)"], rows), "",
+                      f"{len(recs)} warrants in {recs['run'].nunique()} runs; first ways out of freedom: {counts}; "
+                      f"{int(recs['censored'].astype(bool).sum())} censored."])
+
+
+def design_rules(_: str = "") -> str:
+    """What the observation design does with each outcome of the record, and why (its RULES)."""
+    from sim.data.record import OUTCOME_KINDS
+    from sim.studies.calibration.design import RULES
+
+    words = {**OUTCOME_KINDS, "none": "at large on the record's date",
+             "before the warrant": "dead before the warrant"}
+    return markdown_table(["outcome", "the design makes it", "why"],
+                          [[f"{words.get(k, k)} (`{k}`)", treatment, why] for k, (treatment, why) in RULES.items()])
+
+
+def calibration_findings(name: str) -> str:
+    """Every finding on a person of the design: counted or not, and why not."""
+    f = read(name, "findings.csv")
+    rows = [[str(r["date"]), str(r["state"]), str(r["person"]), str(r["finding_type"]).replace("_", " "),
+             "yes" if str(r["counted"]).lower() == "true" else f"no: {r['why_not']}"] for _, r in f.iterrows()]
+    counted = f["counted"].astype(str).str.lower().eq("true")
+    return "\n".join([markdown_table(["date", "state", "person", "decision", "counted"], rows), "",
+                      f"{int(counted.sum())} findings counted; {int((~counted).sum())} not, of which "
+                      f"{int(f['why_not'].astype(str).str.startswith('against the home state').sum())} against the "
+                      "home state."])
+
+
+def calibration_travel(name: str) -> str:
+    """The travel record of the persons it follows: window, free months, visits, arrests, invitations declined."""
+    t = read(name, "travel.csv")
+    rows = [[str(r["person"]).split(" (")[0], str(r["run"]).split(" ")[1], str(int(r["window_months"])),
+             str(int(r["free_months"])), str(int(r["visits"])), str(int(r["arrests"])), str(int(r["declined"])),
+             "yes" if str(r["head_of_state"]).lower() == "true" else "no"] for _, r in t.iterrows()]
+    return markdown_table(["person", "warrant", "window (months)", "free months", "visits to parties", "arrests",
+                           "invitations declined", "head of state"], rows)
+
+
+def timed_stays_text(name: str) -> str:
+    """What the calibrated model says of timed stays, beside the record's."""
+    t = read(name, "timed_stays.csv").iloc[0]
+    return (f"The record's sealed warrants against nationals of non-parties whose person a host abroad arrested "
+            f"within the warrant's first month: {int(t['record_stays'])}, of whom the host surrendered "
+            f"{int(t['record_surrendered'])}. At {int(t['draws'])} posterior draws ({int(t['replicates'])} replicates "
+            f"each) of the design's sealed runs, the model made {int(t['stays']):,} timed stays, of which "
+            f"{t['share']:.0%} ended in the host's arrest and surrender (per draw: median {t['share_q50']:.0%}, "
+            f"90% interval [{t['share_q05']:.0%}, {t['share_q95']:.0%}]).")
+
+
+def oos_state(name: str) -> str:
+    """Every warrant issued before the cut, as the record stood on that day (the record to date it is forecast
+    from)."""
+    s = read(name, "out_of_sample_state.csv")
+    rows = []
+    for _, r in s.iterrows():
+        since = "" if pd.isna(r["since"]) else f" since month {int(r['since'])}"
+        rows.append([str(r["run"]), str(r["person"]).split(" (")[0], f"{r['status']}{since}", str(int(r["month"])),
+                     "yes" if str(r["regime_changed"]).lower() == "true" else "no"])
+    return markdown_table(["run", "person", "status at the cut", "observed to month", "home government changed"], rows)
 
 
 def calibration_checks(name: str) -> str:
@@ -403,13 +503,38 @@ def _seconds(wall: Any) -> str:
     return f"{wall:,.0f} s" if wall < 600 else f"{wall / 60:,.0f} min"
 
 
+def _forecast_tables(name: str) -> dict[str, pd.DataFrame]:
+    return {rel: read(name, rel, codes=False) for rel in FORECAST_FILES}
+
+
+def forecasts_table(_: str = "") -> str:
+    """Every shipped forecast, one row per accused (docs/forecasts.md)."""
+    return forecast_docs.overview({n: _forecast_tables(n) for n in FORECASTS}, {n: record(n) for n in FORECASTS})
+
+
+def forecast_block(name: str) -> str:
+    return forecast_docs.one(name, _forecast_tables(name), record(name))
+
+
+def forecast_counts(name: str) -> str:
+    return forecast_docs.counts(_forecast_tables(name))
+
+
+def forecast_benchmark(name: str) -> str:
+    report = read(name or "benchmark_forecast", "benchmark.json").iloc[0].to_dict()
+    return forecast_docs.benchmark(report)
+
+
 BLOCKS: dict[str, Callable[[str], str]] = {
     "sensitivity-top": sensitivity_top, "sensitivity-runs": sensitivity_runs, "quiet": quiet_parameters,
     "sobol": sobol_table, "compare": compare_table, "compare-means": compare_means, "discovery-box": discovery_box,
     "calibration-posterior": calibration_posterior, "oos-posterior": oos_posterior, "predictive": predictive_rows,
-    "out-of-sample": oos_rows,
+    "out-of-sample": oos_rows, "calibration-record": calibration_record, "design-rules": design_rules,
+    "calibration-findings": calibration_findings, "calibration-travel": calibration_travel,
+    "timed-stays": timed_stays_text, "oos-state": oos_state,
     "calibration-checks": calibration_checks, "sbc-coverage": sbc_coverage, "study-times": study_times,
-    "all-times": all_times,
+    "all-times": all_times, "forecasts": forecasts_table, "forecast": forecast_block,
+    "forecast-counts": forecast_counts, "forecast-benchmark": forecast_benchmark,
 }
 _BLOCK = re.compile(r"(<!-- ref:([a-z-]+):([A-Za-z0-9_]*):begin -->\n)(.*?)(<!-- ref:\2:\3:end -->)", re.S)
 PAGES = ("README.md", "docs")

@@ -1,7 +1,7 @@
 """Reproduce a results folder: rerun what its manifest records in a temporary folder and compare hashes.
 
 Every kind of folder the tool writes is covered: a sweep, a sensitivity study, a comparison, a
-calibration, a simulation-based calibration, a scenario discovery and a single run. The verdict covers
+calibration, a simulation-based calibration, a scenario discovery, a forecast and a single run. The verdict covers
 the kind's data files; figures are redrawn and compared too, but a difference there is only a note:
 their bytes depend on matplotlib and its fonts, and they are drawn from the compared data.
 """
@@ -152,6 +152,14 @@ def _run(manifest, folder, into, workers, quiet, figures):
     return store.read_json(into / folders.MANIFEST) or {}
 
 
+def _forecast(manifest, folder, into, workers, quiet, figures):
+    from sim.studies.forecast.study import check_forecast_manifest, plan_outputs, run_forecast
+
+    fc = check_forecast_manifest(manifest, folder / folders.MANIFEST)
+    doc, _ = run_forecast(fc, plan_outputs(into, fc, False), quiet=quiet)
+    return doc
+
+
 KINDS = {
     "sweep": Kind("sweep", "sim.experiments.layout:DATA_FILES", _sweep),
     "sensitivity": Kind("sensitivity", "sim.studies.reproduce:SENSITIVITY_DATA", _sensitivity),
@@ -161,6 +169,7 @@ KINDS = {
     "sbc": Kind("sbc", "sim.studies.calibration.sbc:DATA", _sbc, "a simulation-based calibration takes hours"),
     "discovery": Kind("discovery", "sim.studies.discovery:DATA", _discovery),
     "run": Kind("run", "sim.studies.single_run:FILES", _run),
+    "forecast": Kind("forecast", "sim.studies.forecast.study:DATA", _forecast),
 }
 SENSITIVITY_DATA = (*DATA_FILES, SENSITIVITY)
 COMPARISON_DATA = (*DATA_FILES, PAIRED)
@@ -173,7 +182,8 @@ def kind_of(manifest: dict[str, Any], folder: Path) -> Kind:
         return KINDS["comparison" if "comparison" in manifest else
                      "sensitivity" if "sensitivity" in manifest else "sweep"]
     by_format = {folders.CALIBRATION_FORMAT: "calibration", folders.SBC_FORMAT: "sbc",
-                 folders.DISCOVERY_FORMAT: "discovery", folders.RUN_FORMAT: "run"}
+                 folders.DISCOVERY_FORMAT: "discovery", folders.RUN_FORMAT: "run",
+                 folders.FORECAST_FORMAT: "forecast"}
     if fmt in by_format:
         return KINDS[by_format[fmt]]
     if fmt is None and "command" in manifest and "seed" in manifest:
@@ -199,6 +209,15 @@ def reproduce(folder: Path, workers: int | None = None, quiet: bool = False, fig
         here = folder / name
         if here.is_file() and isinstance(recorded.get(name), str) and store.sha256(here) != recorded[name]:
             report.notes.append(f"{name} has changed since it was written (its sha256 differs from the manifest)")
+    tables = manifest.get("data")
+    if isinstance(tables, dict):  # the sourced tables a forecast read (its record to date among them)
+        from sim.data.tables import DATA_DIR
+
+        changed_tables = [n for n, h in tables.items()
+                          if not (DATA_DIR / n).is_file() or store.sha256(DATA_DIR / n) != h]
+        if changed_tables:
+            report.notes.append(f"the data tables {', '.join(changed_tables)} have changed since {folder} was made; "
+                                "its record to date may differ")
     old = manifest.get("software")
     if not isinstance(old, dict):
         old = {}

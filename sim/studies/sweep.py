@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.analysis.metrics import parameter_spread, summarize
+from sim.analysis.metrics import parameter_spread, posterior_band, summarize
 from sim.experiments import store
 from sim.experiments.blocks import BLOCKS
 from sim.experiments.config import Experiment
@@ -72,6 +72,7 @@ def write_summary(exp: Experiment, folder: Path) -> None:
             if "draw" in done.columns:  # over a posterior: the spread due to the parameters, noise removed
                 spread = parameter_spread(done, list(exp.horizons), by=("point", "accused"))
                 table = table.merge(spread, on=["point", "accused"], how="left", validate="one_to_one")
+                table = posterior_band(table, list(exp.horizons))
             parts.append(table)
             pending = [] if k == len(files) - 1 else [runs[runs["point"] == last]]
             size = sum(len(x) for x in pending)

@@ -8,19 +8,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.analysis.inference import Prior, make_prior
+from sim.analysis.inference import TRAVEL_STATS, Prior, make_prior
 from sim.errors import UserError
 from sim.experiments.config import check_table, model_overrides, parse_toml, read_config_text
 from sim.model.params import BY_NAME, Params, split_name, suggest
 from sim.simulate import DEFAULT_ENGINE, check_engine
-from sim.studies.calibration.design import FINDING_TYPES, Selection
+from sim.studies.calibration.design import FINDING_TYPES, Selection, TurnoverClass
 
 TABLES = ("calibration", "design", "parameters", "priors", "summaries", "checks", "truth")
 CALIBRATION_KEYS = ("name", "description", "seed", "engine", "particles", "generations", "batch", "min_acceptance",
                     "kernel_scaling")
-DESIGN_KEYS = ("kinds", "roles", "censor_date", "exclude", "partners", "trip_rate", "finding_types")
-SUMMARY_KEYS = ("months",)
-CHECK_KEYS = ("predictive_draws", "out_of_sample", "sbc_records", "sbc_particles", "sbc_generations")
+DESIGN_KEYS = ("kinds", "roles", "censor_date", "exclude", "partners", "trip_rate", "finding_types", "turnover",
+               "travel_roles")
+SUMMARY_KEYS = ("months", "travel")
+CHECK_KEYS = ("predictive_draws", "out_of_sample", "oos_replicates", "sbc_records", "sbc_particles",
+              "sbc_generations")
 ROLES = ("government", "non_state", "other")
 # Twice Silverman's bandwidth: with Silverman's own, the importance weights of nine-parameter populations
 # degenerate (effective sample size 3-9 of 100 in SBC fits) and their intervals undercover.
@@ -33,6 +35,7 @@ class Checks:
 
     predictive_draws: int = 200
     out_of_sample: str | None = "2019-01-01"
+    oos_replicates: int = 100  # replicates per draw and run, from which those consistent with the state at the cut
     sbc_records: int = 200
     sbc_particles: int = 150
     sbc_generations: int = 4
@@ -56,6 +59,7 @@ class Calibration:
     selection: Selection
     months: tuple[int, ...]
     checks: Checks
+    travel: tuple[str, ...] = ()  # the travel record's statistics (sim.analysis.inference.TRAVEL_STATS)
     truth: dict[str, float] = field(default_factory=dict)  # a synthetic record from these values (recovery)
     text: str = ""
     sha256: str = ""
@@ -92,6 +96,10 @@ def calibration_from_text(text: str, source: str = "config") -> Calibration:
     if both:
         raise UserError(f"[parameters] and [priors] both set {both[0]}; keep one of them (a calibrated parameter "
                         "takes its values from its prior)")
+    selection = _selection(doc.get("design", {}))
+    if selection.turnover and any(p.name == "home.turnover_rate" for p in priors):
+        raise UserError("[priors] \"home.turnover_rate\": [design.turnover] sets each home's hazard from its class; "
+                        "calibrate home.turnover_sd (the spread between home governments) instead")
     particles = _int(cal.get("particles", 400), "[calibration] particles", 20)
     return Calibration(
         name=name, description=_text(cal.get("description", ""), "[calibration] description"),
@@ -101,8 +109,9 @@ def calibration_from_text(text: str, source: str = "config") -> Calibration:
         batch=_int(cal.get("batch", particles), "[calibration] batch", 1),
         min_acceptance=_number(cal.get("min_acceptance", 0.02), "[calibration] min_acceptance", 0.0, 1.0),
         kernel_scaling=_number(cal.get("kernel_scaling", KERNEL_SCALING), "[calibration] kernel_scaling", 0.1, 10.0),
-        base=base, priors=priors, selection=_selection(doc.get("design", {})),
-        months=_months(doc.get("summaries", {})), checks=_checks(doc.get("checks", {}), particles),
+        base=base, priors=priors, selection=selection,
+        months=_months(doc.get("summaries", {})), travel=_travel(doc.get("summaries", {})),
+        checks=_checks(doc.get("checks", {}), particles),
         truth=_truth(doc.get("truth"), priors), text=text, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         source=source)
 
@@ -159,7 +168,48 @@ def _selection(node: Any) -> Selection:
                      roles=_strings(d.get("roles", list(ROLES)), "[design] roles", ROLES), censor_date=censor,
                      exclude=_strings(d.get("exclude", []), "[design] exclude"),
                      partners={k: tuple(v) for k, v in partners.items()}, trip_rate=(float(trip[0]), float(trip[1])),
-                     finding_types=_strings(d.get("finding_types", list(FINDING_TYPES)), "[design] finding_types"))
+                     finding_types=_strings(d.get("finding_types", list(FINDING_TYPES)), "[design] finding_types"),
+                     turnover=_turnover(d.get("turnover", {})),
+                     travel_roles=_strings(d.get("travel_roles", ["government"]), "[design] travel_roles", ROLES))
+
+
+def _turnover(node: Any) -> tuple[TurnoverClass, ...]:
+    """[design.turnover]: classes of home governments, each {rate, homes, why}: one monthly hazard of a change of
+    government per class (a published rate, cited in why), so that each run's home has its own."""
+    if not isinstance(node, dict):
+        raise UserError("[design.turnover] must be a table of classes, e.g. autocracy = {rate = 0.0085, homes = "
+                        "[\"SDN\"], why = \"...\"}")
+    param = BY_NAME["home.turnover_rate"]
+    classes: list[TurnoverClass] = []
+    seen: dict[str, str] = {}
+    for name, spec in node.items():
+        where = f"[design.turnover] {name}"
+        if not isinstance(spec, dict):
+            raise UserError(f"{where} must be a table {{rate = ..., homes = [...], why = \"...\"}}")
+        unknown = sorted(set(spec) - {"rate", "homes", "why"})
+        if unknown:
+            raise UserError(f"{where}: unknown key '{unknown[0]}' (allowed: rate, homes, why)")
+        rate = spec.get("rate")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not param.low <= rate <= param.high:
+            raise UserError(f"{where}: rate must be a monthly hazard in {param.range_text()}, got {rate!r}")
+        homes = _strings(spec.get("homes", []), f"{where} homes")
+        if not homes:
+            raise UserError(f"{where}: homes must list the ISO3 codes of the home states in the class")
+        for h in homes:
+            if h in seen:
+                raise UserError(f"{where}: {h} is already in class {seen[h]}; a home has one class")
+            seen[h] = name
+        why = spec.get("why", "")
+        if not isinstance(why, str) or not why.strip():
+            raise UserError(f"{where}: say why in one line (why = \"...\"): cite the published rate")
+        classes.append(TurnoverClass(name=name, rate=float(rate), homes=homes, why=why.strip()))
+    return tuple(classes)
+
+
+def _travel(node: Any) -> tuple[str, ...]:
+    """[summaries] travel: the travel record's statistics to fit (default all of TRAVEL_STATS; [] for none)."""
+    s = check_table(node, "[summaries]", SUMMARY_KEYS)
+    return _strings(s.get("travel", list(TRAVEL_STATS)), "[summaries] travel", tuple(TRAVEL_STATS))
 
 
 def _months(node: Any) -> tuple[int, ...]:
@@ -176,6 +226,7 @@ def _checks(node: Any, particles: int) -> Checks:
     oos = c.get("out_of_sample", "2019-01-01")
     return Checks(predictive_draws=_int(c.get("predictive_draws", 200), "[checks] predictive_draws", 10),
                   out_of_sample=None if oos in ("", None) else _date(oos, "[checks] out_of_sample"),
+                  oos_replicates=_int(c.get("oos_replicates", 100), "[checks] oos_replicates", 1),
                   sbc_records=_int(c.get("sbc_records", 200), "[checks] sbc_records", 1),
                   sbc_particles=_int(c.get("sbc_particles", max(20, particles // 2)), "[checks] sbc_particles", 20),
                   sbc_generations=_int(c.get("sbc_generations", 4), "[checks] sbc_generations", 1))

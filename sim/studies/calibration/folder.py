@@ -18,7 +18,14 @@ from sim.experiments.posterior import POSTERIOR
 from sim.experiments.provenance import config_record, manifest, now
 from sim.studies.calibration.config import Calibration
 from sim.studies.calibration.design import build_design, runs_table
-from sim.studies.calibration.study import fit, observed_summaries, out_of_sample, predictive, workers_pool
+from sim.studies.calibration.study import (
+    fit,
+    observed_summaries,
+    out_of_sample,
+    predictive,
+    timed_stays,
+    workers_pool,
+)
 
 FORMAT = folders.CALIBRATION_FORMAT
 # the files of a calibration's folder: the posterior, its generations and summary, the record's summaries, the
@@ -27,10 +34,12 @@ GENERATIONS, POSTERIOR_SUMMARY, OBSERVED, RECORDS, RUNS_TABLE = ("generations.cs
                                                                  "records.csv", "runs.csv")
 PREDICTIVE, PREDICTIVE_DRAWS, OUT_OF_SAMPLE, OUT_OF_SAMPLE_SUMMARY = ("predictive.csv", "predictive.parquet",
                                                                       "out_of_sample.csv", "out_of_sample_summary.csv")
+OUT_OF_SAMPLE_STATE, TRAVEL_TABLE, FINDINGS_TABLE, TIMED_STAYS = ("out_of_sample_state.csv", "travel.csv",
+                                                                "findings.csv", "timed_stays.csv")
 HISTORY = "abc_history.db"
 FIGURES = ("pairs", "predictive", "out_of_sample")
-DATA = (POSTERIOR, GENERATIONS, POSTERIOR_SUMMARY, OBSERVED, RECORDS, RUNS_TABLE, PREDICTIVE, OUT_OF_SAMPLE,
-        OUT_OF_SAMPLE_SUMMARY)  # compared by `reproduce`
+DATA = (POSTERIOR, GENERATIONS, POSTERIOR_SUMMARY, OBSERVED, RECORDS, RUNS_TABLE, TRAVEL_TABLE, FINDINGS_TABLE,
+        PREDICTIVE, TIMED_STAYS, OUT_OF_SAMPLE, OUT_OF_SAMPLE_SUMMARY, OUT_OF_SAMPLE_STATE)  # compared by `reproduce`
 FILES = (*DATA, PREDICTIVE_DRAWS, HISTORY, *figure_files(FIGURES, None))
 # pyabc's history while it is written (the fit's, the out-of-sample fit's, an SBC record's): removed on the next claim
 HISTORY_TMP = {run: f".{HISTORY}.{run}.tmp" for run in ("main", "oos", "sbc")}
@@ -64,13 +73,14 @@ def run_calibration_folder(cal: Calibration, plan: folders.Plan, *, workers: int
         timings: dict[str, Any] = {"fit_seconds": round(main.seconds, 1)}
         replicated, table = (predictive(cal, design, main, workers=workers, pool=pool) if checks
                              else (pd.DataFrame(), pd.DataFrame()))
+        stays = timed_stays(cal, design, main) if checks else None
         oos = None
         if checks and cal.checks.out_of_sample:
             start = time.perf_counter()
             oos = out_of_sample(cal, design, workers=workers, pool=pool, quiet=quiet,
                                 history=folder / HISTORY_TMP["oos"])
             timings["out_of_sample_seconds"] = round(time.perf_counter() - start, 1)
-    names = statistic_names(cal.months)
+    names = statistic_names(cal.months, cal.travel)
     outputs: list[Path] = []
 
     def csv(name: str, frame: pd.DataFrame) -> None:
@@ -85,20 +95,25 @@ def run_calibration_folder(cal: Calibration, plan: folders.Plan, *, workers: int
                                       "what": [describe_statistic(n) for n in names]}))
     csv(RECORDS, design.records)
     csv(RUNS_TABLE, runs_table(design).merge(design.run_rows, on="run"))
+    csv(TRAVEL_TABLE, design.travel)
+    csv(FINDINGS_TABLE, design.findings)
     figures = [pairs_figure(main.population, cal.priors, cal.truth or None,
                             title=f"Posterior of {cal.name}: {len(main.population):,} particles, "
                                   f"{int(main.generations['evaluations'].sum()):,} simulated records")]
     stems = ["pairs"]
     if checks:
         csv(PREDICTIVE, table)
+        if stays is not None:
+            csv(TIMED_STAYS, stays)
         store.write_parquet(folder / PREDICTIVE_DRAWS, replicated)
         outputs.append(folder / PREDICTIVE_DRAWS)
         figures.append(predictive_figure(table, len(replicated), design.n_warrants))
         stems.append("predictive")
         if oos is not None:
-            early, _, oos_table = oos
+            early, _, oos_table, state = oos
             csv(OUT_OF_SAMPLE, oos_table)
             csv(OUT_OF_SAMPLE_SUMMARY, early.summary)
+            csv(OUT_OF_SAMPLE_STATE, state)
             figures.append(out_of_sample_figure(oos_table, str(cal.checks.out_of_sample), design.censor.isoformat()))
             stems.append("out_of_sample")
     for fig, stem in zip(figures, stems):
@@ -124,6 +139,10 @@ def manifest_of(cal: Calibration, folder: Path, outputs: list[Path], timings: di
                         "warrants": warrants, "runs": runs, "record_date": record_date},
         "priors": [{"name": p.name, "dist": p.dist, "low": p.low, "high": p.high, "a": p.a, "b": p.b, "why": p.why}
                    for p in cal.priors],
+        "design": {"turnover": [{"class": c.name, "rate": c.rate, "homes": list(c.homes), "why": c.why}
+                                for c in cal.selection.turnover],
+                   "travel_roles": list(cal.selection.travel_roles), "travel_end": cal.selection.travel_end},
+        "summaries": {"months": list(cal.months), "travel": list(cal.travel)},
         "truth": cal.truth or None,
         "parameters": cal.base.to_dict(changed_only=True),
         "seeds": {"seed": cal.seed, "pyabc": "numpy global state seeded from SeedSequence([0x534D43, seed])",

@@ -117,7 +117,7 @@ def run_sbc_folder(cal: Calibration, plan: folders.Plan, *, records: int | None 
     parts = dict(done)
     with workers_pool(workers) as pool:
         observed = parallel_summaries(design, cal.priors, values, SBC_ID + np.arange(n), cal.seed, cal.engine,
-                                      cal.months, workers, pool=pool).reset_index(drop=True)
+                                      cal.months, workers, pool=pool, travel=cal.travel).reset_index(drop=True)
         todo = [i for i in range(n) if i not in done]
         for i in tqdm(todo, desc="SBC records", unit="record", disable=quiet or None, initial=len(done), total=n):
             frame = fit_record(cal, cheap, design, observed.iloc[i], values[i], i, folder=folder, workers=workers,

@@ -3,7 +3,7 @@
 ``fit`` calibrates the free parameters against the observed summaries of a design; ``predictive``
 replicates the whole record at posterior draws (posterior predictive check on replicated records);
 ``out_of_sample`` calibrates on what was known on a date (warrants issued and followed up until then)
-and predicts what the record shows after it.
+and forecasts what the record shows after it from every warrant's state on that date.
 """
 
 from __future__ import annotations
@@ -16,22 +16,26 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from sim.analysis.inference import EVENTS, posterior_summary, predictive_table, statistic_names, summaries
+from sim.analysis.inference import posterior_summary, predictive_table, statistic_names, summaries
+from sim.data.record import parse_day
 from sim.experiments.executors import process_pool
+from sim.model.outcomes import ROUTE_CODE
+from sim.simulate import run_rows
 from sim.studies.calibration.config import Calibration
-from sim.studies.calibration.design import DAYS_PER_MONTH, Design, Selection, build_design
-from sim.studies.calibration.simulate import parallel_summaries, pseudo_records
+from sim.studies.calibration.design import Design, Selection, build_design, month_index, runs_table
+from sim.studies.calibration.oos import comparison, observed_after, parallel_predicted_after, state_at_cut
+from sim.studies.calibration.simulate import apply_values, parallel_summaries
 from sim.studies.calibration.smc import ID_STRIDE, run_smc
 
 TRUTH_ID = 900 * ID_STRIDE  # stream point of a synthetic record drawn at [truth]
 PREDICTIVE_ID = 901 * ID_STRIDE  # stream points of replicated records (posterior predictive)
 OUT_OF_SAMPLE_ID = 902 * ID_STRIDE
+TIMED_ID = 903 * ID_STRIDE  # stream points of the timed-stay check
 DRAW_TAG = 0x44524157  # "DRAW": resampling of posterior draws, apart from every simulation stream
 
 
@@ -63,10 +67,11 @@ def workers_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
 def observed_summaries(cal: Calibration, design: Design, pool=None, workers: int = 1) -> pd.Series:
     """The record's summaries — or, with [truth], those of one pseudo-record drawn at the true values."""
     if not cal.truth:
-        return summaries(design.records, design.run_rows, cal.months).iloc[0]
+        return summaries(design.records, design.run_rows, cal.months, travel=design.travel,
+                         travel_stats=cal.travel).iloc[0]
     values = np.array([[cal.truth[p.name] for p in cal.priors]])
     stats = parallel_summaries(design, cal.priors, values, np.array([TRUTH_ID]), cal.seed, cal.engine, cal.months,
-                               workers, pool=pool)
+                               workers, pool=pool, travel=cal.travel)
     return stats.iloc[0]
 
 
@@ -75,12 +80,13 @@ def fit(cal: Calibration, design: Design, observed: pd.Series, *, workers: int =
         history: Path | None = None) -> Fit:
     """ABC-SMC of the calibrated parameters against ``observed``; the simulations of a batch run together."""
     start = time.perf_counter()
-    names = statistic_names(cal.months)
+    names = statistic_names(cal.months, cal.travel)
     seed = cal.seed if seed is None else seed
     bar = tqdm(desc=f"calibrate {cal.name}", unit="sim", disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
 
     def simulate(values: np.ndarray, ids: np.ndarray) -> list[dict[str, float]]:
-        stats = parallel_summaries(design, cal.priors, values, ids, seed, cal.engine, cal.months, workers, pool=pool)
+        stats = parallel_summaries(design, cal.priors, values, ids, seed, cal.engine, cal.months, workers, pool=pool,
+                                   travel=cal.travel)
         bar.update(len(ids))
         return [dict(zip(names, row)) for row in stats[names].to_numpy(float)]
 
@@ -114,54 +120,62 @@ def predictive(cal: Calibration, design: Design, fit_: Fit, *, workers: int = 1,
     names = [p.name for p in cal.priors]
     draws = posterior_draws(fit_.population, names, cal.checks.predictive_draws, cal.seed)
     ids = PREDICTIVE_ID + np.arange(len(draws))
-    stats = parallel_summaries(design, cal.priors, draws, ids, cal.seed, cal.engine, cal.months, workers, pool=pool)
+    stats = parallel_summaries(design, cal.priors, draws, ids, cal.seed, cal.engine, cal.months, workers, pool=pool,
+                               travel=cal.travel)
     stats = stats.reset_index(drop=True)
     for i, n in enumerate(names):
         stats.insert(i, n, draws[:, i])
-    table = predictive_table(fit_.observed[statistic_names(cal.months)], stats[statistic_names(cal.months)])
+    stat_names = statistic_names(cal.months, cal.travel)
+    table = predictive_table(fit_.observed[stat_names], stats[stat_names])
     return stats, table
+
+
+def timed_stays(cal: Calibration, design: Design, fit_: Fit, *, replicates: int = 20) -> pd.DataFrame:
+    """What the calibrated model says of timed stays (ODD §7.0.2): in the design's sealed runs at posterior draws,
+    the share of timed stays that ended in the host's arrest (and surrender), beside the record's: the sealed
+    warrants whose person a host abroad arrested in the warrant's first month, and how many it surrendered."""
+    names = [p.name for p in cal.priors]
+    draws = posterior_draws(fit_.population, names, cal.checks.predictive_draws, cal.seed + 2)
+    ids = TIMED_ID + np.arange(len(draws))
+    stays = np.zeros(len(draws))
+    arrested = np.zeros(len(draws))
+    for g, run in enumerate(design.runs):
+        if run.params["prosecutor.sealed_share"] != 1.0:
+            continue
+        points = {int(i): apply_values(run.params, cal.priors, v) for i, v in zip(ids, draws)}
+        values = run_rows(points, np.repeat(ids, replicates), g * 100_000 + np.tile(np.arange(replicates), len(ids)),
+                          cal.seed, engine=cal.engine).values
+        stay = (values["trips_at_issue"] == 1).reshape(len(ids), replicates, -1)
+        held = stay & ((values["custody_month"] == 0) & (values["route"] == ROUTE_CODE["arrested_by_host"])
+                       ).reshape(len(ids), replicates, -1)
+        stays += stay.sum(axis=(1, 2))
+        arrested += held.sum(axis=(1, 2))
+    sealed = design.records.merge(runs_table(design)[["run", "sealed"]], on="run")
+    sealed = sealed[sealed["sealed"]]
+    abroad = sealed["outcomes"].str.extract(r"arrested_abroad (\S+)")[0]
+    starts = sealed["run"].str.split(" ").str[1]
+    at_issue = np.array([isinstance(a, str) and month_index(dt.date.fromisoformat(s), parse_day(a)) == 0
+                         for a, s in zip(abroad, starts)], dtype=bool)
+    surrendered = at_issue & (sealed["event"] == "arrested_by_host").to_numpy() & (sealed["month"] == 0).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = arrested / stays
+    share = share[np.isfinite(share)]
+    return pd.DataFrame([{"draws": len(draws), "replicates": replicates, "stays": int(stays.sum()),
+                          "arrested": int(arrested.sum()), "share": float(arrested.sum() / max(stays.sum(), 1)),
+                          "share_q05": float(np.quantile(share, 0.05)) if share.size else np.nan,
+                          "share_q50": float(np.quantile(share, 0.5)) if share.size else np.nan,
+                          "share_q95": float(np.quantile(share, 0.95)) if share.size else np.nan,
+                          "record_stays": int(at_issue.sum()), "record_arrested": int(at_issue.sum()),
+                          "record_surrendered": int(surrendered.sum())}])
 
 
 # --- out of sample ----------------------------------------------------------------------------------------
 
-def window_outcomes(design: Design, records: pd.DataFrame, runs: pd.DataFrame, since: dt.date,
-                    by: str | None = None) -> pd.DataFrame:
-    """What the record shows after ``since``: events by kind with their date after it (every warrant), and
-    the rates of findings and membership changes in runs of warrants issued after it."""
-    date = {r.key: dt.date.fromisoformat(r.date) for r in design.runs}
-    rec = records.copy()
-    start = rec["run"].map(date)
-    days = (rec["time"] * DAYS_PER_MONTH).round().astype(int)
-    when = [s + dt.timedelta(days=int(d)) for s, d in zip(start, days)]
-    after = np.array([w > since for w in when]) & ~rec["censored"].to_numpy(bool)
-    rec["_after"] = after
-    keys = [by] if by else []
-    groups = rec.groupby(keys, sort=True) if keys else [((), rec)]
-    rows = []
-    for key, g in groups:
-        row: dict[str, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        for e in EVENTS:
-            row[f"events_{e}"] = int(((g["event"] == e) & g["_after"]).sum())
-        rows.append(row)
-    out_frame = pd.DataFrame(rows)
-    new = runs[runs["run"].map(lambda k: date[k] > since)]
-    for name, (count, exposure) in {"findings_rate_new": ("findings", None),
-                                    "withdrawal_rate_new": ("withdrawals", "members_start"),
-                                    "accession_rate_new": ("accessions", "nonmembers_start")}.items():
-        years = new["years"] * (new[exposure] if exposure else 1.0)
-        if keys:
-            num = new.groupby(by)[count].sum()
-            den = years.groupby(new[by]).sum()
-            out_frame[name] = out_frame[by].map(num / den).to_numpy()
-        else:
-            out_frame[name] = new[count].sum() / years.sum() if years.sum() > 0 else np.nan
-    return out_frame
-
-
 def out_of_sample(cal: Calibration, design: Design, *, workers: int = 1, pool=None, quiet: bool = True,
-                  history: Path | None = None) -> tuple[Fit, pd.DataFrame, pd.DataFrame]:
-    """Calibrate on what was known on the check's date, predict what happened after it (every warrant of the
-    full design, followed up to the record's date) at posterior draws of that earlier fit."""
+                  history: Path | None = None) -> tuple[Fit, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Calibrate on what was known on the check's date, then forecast every warrant of the full design from its
+    state on that date (sim.studies.calibration.oos) at draws of that earlier fit; return the early fit, the
+    forecasts per draw, the comparison with the record after the cut, and every warrant's state at the cut."""
     since = dt.date.fromisoformat(str(cal.checks.out_of_sample))
     early = build_design(replace(cal.selection, censor_date=since.isoformat(), issued_before=since.isoformat()),
                          cal.base)
@@ -169,22 +183,10 @@ def out_of_sample(cal: Calibration, design: Design, *, workers: int = 1, pool=No
                     quiet=quiet, history=history)
     names = [p.name for p in cal.priors]
     draws = posterior_draws(early_fit.population, names, cal.checks.predictive_draws, cal.seed + 1)
-    ids = OUT_OF_SAMPLE_ID + np.arange(len(draws))
-    records, runs = pseudo_records(design, cal.priors, draws, ids, cal.seed, cal.engine)
-    predicted = window_outcomes(design, records, runs, since, by="group")
-    observed = window_outcomes(design, design.records, design.run_rows.assign(), since).iloc[0]
-    cols = [c for c in predicted.columns if c != "group"]
-    rows = []
-    for c in cols:
-        x = predicted[c].to_numpy(float)
-        x = x[np.isfinite(x)]
-        row = {"outcome": c, "record": float(observed[c]), "predicted_median": float(np.median(x))}
-        for level in (0.5, 0.9):
-            lo, hi = np.quantile(x, [(1 - level) / 2, (1 + level) / 2])
-            row[f"low_{int(level * 100)}"], row[f"high_{int(level * 100)}"] = float(lo), float(hi)
-            row[f"inside_{int(level * 100)}"] = bool(lo <= observed[c] <= hi)
-        rows.append(row)
-    return early_fit, predicted, pd.DataFrame(rows)
+    predicted, aside = parallel_predicted_after(design, cal.priors, draws, since, cal.seed, cal.engine,
+                                                cal.checks.oos_replicates, OUT_OF_SAMPLE_ID, workers, pool)
+    table = comparison(observed_after(design, since), predicted, aside)
+    return early_fit, predicted, table, state_at_cut(design, since)
 
 
 def selection_text(sel: Selection) -> str:
