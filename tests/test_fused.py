@@ -115,6 +115,80 @@ def test_rules_compile_in_float32():
         f32(0.3), f32(0.8))
 
 
+# --- the start's variates: the compiled sampler gives sim.model.streams' numbers bit for bit ----------------------
+
+shape_scale = st.sampled_from([1e-3, 0.05, 0.3, 1.0, 3.0, 10.0, 60.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**63), st.integers(1, 70), st.integers(1, 40), shape_scale, shape_scale, st.booleans())
+def test_the_compiled_beta_draws_are_the_streams_draws(seed, rows, n, a_scale, b_scale, shared):
+    """draws.betas against streams.betas: shapes from tiny (both gammas underflowing, boosted below 1) to large, shared
+    by every row (a broadcast view, as sim.model.initial passes them) or per row; every number identical."""
+    from sim.engines.fused import draws
+
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 2**64, rows, dtype=np.uint64, endpoint=False)
+    a, b = (rng.uniform(0.2, 2.0, (1 if shared else rows, n)) * scale for scale in (a_scale, b_scale))
+    a, b = np.broadcast_to(a, (rows, n)), np.broadcast_to(b, (rows, n))
+    stream = int(rng.integers(1, 5))
+    with np.errstate(all="ignore"):
+        expected = streams.betas(keys, stream, a, b)
+    assert np.array_equal(draws.betas(keys, stream, a, b), expected)
+
+
+def test_the_compiled_draws_cover_rejections_boosts_and_underflow():
+    """The rare paths of the sampler occur in this sample and still give streams' numbers: first attempts rejected
+    (retried from streams' code), shapes below 1 (boosted), both gammas zero (settled by a uniform)."""
+    from sim.engines.fused import draws
+
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 2**64, 400, dtype=np.uint64, endpoint=False)
+    a = np.broadcast_to(np.r_[np.full(10, 1e-4), np.full(10, 0.4), np.full(10, 3.0)], (400, 30))
+    b = np.broadcast_to(np.r_[np.full(10, 1e-4), np.full(10, 6.0), np.full(10, 7.0)], (400, 30))
+    with np.errstate(all="ignore"):
+        expected = streams.betas(keys, 2, a, b)
+        z = streams.halves(keys, 2, 0, 60)
+        d, c = streams.gamma_constants(a)
+        radius = np.sqrt(-2.0 * np.log1p(-z[:, :30]))
+        _, ok = streams._marsaglia_tsang(d, c, radius * np.cos(2.0 * np.pi * z[:, 60:90]), z[:, 30:60])
+    assert (~ok).sum() > 10 and np.isin(expected[:, :10], (0.0, 1.0)).any()
+    assert np.array_equal(draws.betas(keys, 2, a, b), expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**63), st.integers(1, 50), st.integers(1, 200))
+def test_the_compiled_normals_are_the_streams_normals(seed, rows, n):
+    from sim.engines.fused import draws
+
+    keys = np.random.default_rng(seed).integers(0, 2**64, rows, dtype=np.uint64, endpoint=False)
+    stream = int(streams.Stream.APPEAL)
+    assert np.array_equal(draws.normals(keys, stream, n), streams.normals(keys, stream, n))
+
+
+def test_the_fused_engine_starts_from_the_numpy_start():
+    """Every array of a chunk's start drawn with the compiled sampler equals sim.model.initial's own (real roster with
+    state values, per-row parameters)."""
+    import dataclasses
+
+    from sim.engines.fused import draws
+    from sim.model import initial
+    from sim.model.batch import Batch
+    from sim.model.layout import Layout
+
+    points = {0: Params({"scenario.roster": "real", "scenario.states": {"MNG": {"compliance": 0.95}}}),
+              1: Params({"scenario.roster": "real", "scenario.states": {"MNG": {"compliance": 0.95}},
+                         "states.concentration": 2.0, "states.capacity": 0.3})}
+    batch = Batch.of(points, [0, 1, 0, 1, 1], [0, 0, 1, 1, 2], 4)
+    layout = Layout.of(points[0])
+    got = initial.draw(layout, batch, slice(0, 5), sampler=draws.SAMPLER)
+    want = initial.draw(layout, batch, slice(0, 5))
+    for field in dataclasses.fields(initial.Initial):
+        a, b = getattr(got, field.name), getattr(want, field.name)
+        pairs = [(a[k], b[k]) for k in b] if isinstance(b, dict) else [(a, b)]
+        assert all(np.array_equal(x, y) for x, y in pairs), field.name
+
+
 # --- one form of each rule: compiled on single values, it agrees with the rule on arrays ----------------------
 
 unit = st.floats(0, 1, width=32)
@@ -159,9 +233,12 @@ def test_the_compiled_selection_picks_the_rules_outreach_targets(values, budget)
 
     attraction = np.asarray(values, np.float32) / 4
     expected = np.flatnonzero(rules.outreach_targets(attraction[None, :], budget, True)[0])
-    targets = np.full(attraction.size, -1, np.int64)
-    count = loops.top(attraction, budget, targets)
-    assert sorted(targets[:count].tolist()) == expected.tolist()
+    rng = np.random.default_rng(len(values))
+    for before in (np.full(attraction.size, -1), rng.permutation(attraction.size), rng.integers(-3, 99, 90),
+                   np.argsort(-attraction, kind="stable")):  # what ``targets`` held before: garbage, or last month's
+        targets = np.resize(before, max(attraction.size, 1)).astype(np.int64)
+        count = loops.top(attraction, budget, targets, np.empty(attraction.size, np.int64))
+        assert sorted(targets[:count].tolist()) == expected.tolist()
 
 
 @settings(max_examples=100, deadline=None)

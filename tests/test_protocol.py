@@ -127,6 +127,26 @@ def test_v13_replicates_are_given_again_with_the_new_parameters_at_their_default
                                               obj=f"{engine}, {name} series")
 
 
+def test_the_protocols_draw_in_python_integers_is_the_streams_draw():
+    """The Mesa engine runs the protocol with streams.draw_python (Python integers); every number is streams.draw's
+    and the arrays' (keys over the whole range, every stream, months and slots at their extremes, NumPy integer
+    arguments as the protocol passes them)."""
+    from sim.model import streams
+
+    assert protocol.draw is streams.draw_python
+    rng = np.random.default_rng(8)
+    keys = rng.integers(0, 2**64, 400, dtype=np.uint64, endpoint=False)
+    for stream in streams.Stream:
+        for t in (0, 7, streams.MAX_MONTHS - 1):
+            slots = rng.integers(0, streams.MAX_SLOTS, keys.size, dtype=np.uint64)
+            slots[:2] = (0, streams.MAX_SLOTS - 1)
+            expected = streams.uniforms_at(keys, stream, t, slots)
+            got = [streams.draw_python(k, stream, np.int64(t), np.int64(s)) for k, s in zip(keys, slots)]
+            assert np.array_equal(got, expected), (stream, t)
+            with np.errstate(over="ignore"):
+                assert streams.draw(keys[0], int(stream), t, slots[0]) == got[0]
+
+
 # --- one order, one protocol ------------------------------------------------------------------------------------
 
 def test_submodels_drive_every_engine():
@@ -185,11 +205,13 @@ def _loop_passes(scalars, accused, start, shared_, r, months, pressure, sealed, 
     pick = loops.choose(w.weights[0], u, w.cum)
     loops.norms(w, p)
     cand = loops.withdrawal_candidates(w, w.picks)
+    hazards = np.zeros(w.picks.size, np.float32)
+    loops.withdrawal_hazards(w, p, cand, hazards)
     acc = loops.accession_candidates(w, w.targets)
     series = np.zeros(4)
     loops.monthly(w, series)
     return (odds, weights, targets, w.pressure.copy(), w.weights.copy(), pick, w.compliance.copy(),
-            w.home_compliance, w.picks[:cand].copy(), w.targets[:acc].copy(), series)
+            w.home_compliance, w.picks[:cand].copy(), hazards[:cand], w.targets[:acc].copy(), series)
 
 
 def _numpy_passes(p, w, pressure, sealed, u):
@@ -206,11 +228,13 @@ def _numpy_passes(p, w, pressure, sealed, u):
     pick = passes.choose(w.weights[0], u, w.cum)
     passes.norms(w, p)
     cand = passes.withdrawal_candidates(w, w.picks)
+    hazards = np.zeros(w.picks.size, np.float32)
+    passes.withdrawal_hazards(w, p, cand, hazards)
     acc = passes.accession_candidates(w, w.targets)
     series = np.zeros(4)
     passes.monthly(w, series)
     return (odds, weights, targets, w.pressure.copy(), w.weights.copy(), pick, w.compliance.copy(),
-            w.home_compliance, w.picks[:cand].copy(), w.targets[:acc].copy(), series)
+            w.home_compliance, w.picks[:cand].copy(), hazards[:cand], w.targets[:acc].copy(), series)
 
 
 @pytest.mark.slow  # compiles the protocol a second time (about a minute); the same-replicate tests cover it
@@ -237,9 +261,9 @@ def test_each_pass_in_its_numpy_and_loop_forms_agrees(seed, months, u, withdrawa
     got_loops = _loop_passes(scalars, accused, Start(*(np.ascontiguousarray(getattr(start, f)) for f in Start._fields)),
                              shared(layout), 0, months, pressure, sealed_, u)
     names = ("odds", "weights", "targets", "pressure", "boosted weights", "draw", "compliance", "home compliance",
-             "withdrawal candidates", "accession candidates", "series")
+             "withdrawal candidates", "withdrawal hazards", "accession candidates", "series")
     for name, a, b in zip(names, got_numpy, got_loops, strict=True):
-        if name in ("targets", "draw", "withdrawal candidates", "accession candidates"):
+        if name in ("targets", "draw", "withdrawal candidates", "withdrawal hazards", "accession candidates"):
             np.testing.assert_array_equal(a, b, err_msg=name)
         else:
             # float32 rounding: exp32 against NumPy's exp (2 ulp) on logits of up to ~50 in magnitude

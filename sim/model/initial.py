@@ -10,15 +10,28 @@ replicate's monthly probability of a change of home government (v1.4: with its o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from sim.model import rules, values
+from sim.model import rules, streams, values
 from sim.model.batch import Batch, Parameters
 from sim.model.layout import Layout
 from sim.model.roster import Roster
-from sim.model.streams import Stream, betas, normals
+from sim.model.streams import Stream
+
+
+class Sampler(NamedTuple):
+    """Where the start's variates come from: sim.model.streams, or the same numbers faster (the fused engine's
+    compiled sampler, sim.engines.fused.draws.SAMPLER, tests/test_fused.py)."""
+
+    betas: Callable[[np.ndarray, int, np.ndarray, np.ndarray], np.ndarray] = streams.betas
+    normals: Callable[[np.ndarray, int, int], np.ndarray] = streams.normals
+
+
+STREAMS = Sampler()
 
 DTYPE = np.float32  # the state arrays of every engine
 ATTRIBUTE_STREAMS = {"sovereignty": Stream.SOVEREIGNTY, "compliance": Stream.COMPLIANCE,
@@ -51,15 +64,15 @@ class Initial:
         return len(self.keys)
 
 
-def draw(layout: Layout, batch: Batch, rows: slice, p: Parameters | None = None) -> Initial:
-    """ODD §5.3 for the rows ``rows`` of ``batch`` (every number from the row's own streams)."""
+def draw(layout: Layout, batch: Batch, rows: slice, p: Parameters | None = None, sampler: Sampler = STREAMS) -> Initial:
+    """ODD §5.3 for the rows ``rows`` of ``batch`` (every number from the row's own streams, drawn by ``sampler``)."""
     p = Parameters(batch, rows) if p is None else p
     keys, roster, cols = batch.keys[rows], layout.roster, layout.order
-    attributes = _attributes(keys, roster, p)
+    attributes = _attributes(keys, roster, p, sampler)
     column = lambda a: np.ascontiguousarray(a.take(cols, axis=1))  # noqa: E731
     sovereignty, compliance = column(attributes["sovereignty"]), column(attributes["compliance"])
     capacity, alignment = column(attributes["capacity"]), column(attributes["alignment"])
-    log_appeal = rules.log_appeal(column(normals(keys, Stream.APPEAL, roster.n_states)), roster.partner[cols],
+    log_appeal = rules.log_appeal(column(sampler.normals(keys, Stream.APPEAL, roster.n_states)), roster.partner[cols],
                                   p.col("states.appeal_sd"), p.col("states.partner_appeal"))
     attributes["log_appeal"] = np.zeros((len(keys), roster.n_states), DTYPE)  # home's appeal is never drawn
     attributes["log_appeal"][:, cols] = log_appeal
@@ -68,7 +81,7 @@ def draw(layout: Layout, batch: Batch, rows: slice, p: Parameters | None = None)
     coef = values.GROUP_TYPES["arrest"](*(p.col(f"arrest.{k}") for k in values.GROUP_TYPES["arrest"]._fields))
     standing = rules.arrest_logit_standing(coef, member, sovereignty, alignment).astype(DTYPE)
     turnover = rules.replicate_turnover(p.row("home.turnover_rate"), p.row("home.turnover_sd"),
-                                        normals(keys, Stream.TURNOVER, 1)[:, 0].astype(DTYPE))
+                                        streams.normals(keys, Stream.TURNOVER, 1)[:, 0].astype(DTYPE))
     q = rules.regime_change_probability(turnover, p.row("home.engagement_effect"), p.row("prosecutor.home_engagement"))
     return Initial(
         keys=keys, attributes=attributes, member=member, sovereignty=sovereignty, compliance=compliance,
@@ -93,16 +106,15 @@ def _shifted(logits: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(logits - logits.max(axis=1, keepdims=True, initial=-np.inf), DTYPE)
 
 
-def _attributes(keys: np.ndarray, roster: Roster, p: Parameters) -> dict[str, np.ndarray]:
+def _attributes(keys: np.ndarray, roster: Roster, p: Parameters, sampler: Sampler) -> dict[str, np.ndarray]:
     """ODD §5.3: every state's attributes (roster order, home included) from the rows' own streams."""
     means = rules.attribute_means(p.col, roster.member, roster.partner)
     kappa = p.col("states.concentration")
     n, s = len(keys), roster.n_states
     out = {}
     for name, stream in ATTRIBUTE_STREAMS.items():
-        a, b, fixed = rules.beta_shapes(np.broadcast_to(means[name], (n, s)), kappa)
-        a, b, fixed = (np.broadcast_to(x, (n, s)) for x in (a, b, fixed))
-        values = betas(keys, stream, a, b)
+        a, b, fixed = (np.broadcast_to(x, (n, s)) for x in rules.beta_shapes(means[name], kappa))  # rows may share
+        values = sampler.betas(keys, stream, a, b)
         out[name] = np.where(np.isnan(fixed), values, fixed).astype(DTYPE)
     out["alignment"][:, roster.home] = rules.HOME_ALIGNMENT
     rules.apply_state_values(out, roster.codes, p.batch.params["scenario.states"])

@@ -49,9 +49,10 @@ def destination_logits(w: Any, p: Any, j: int) -> np.ndarray:
 
 
 def attraction(w: Any, p: Any, active: np.ndarray) -> np.ndarray:
-    """ODD §7.2: V_i = Σ_{free j} weight_ij (float32, accused in index order), or log V_i (log-sum-exp over the
-    free accused) where every weight underflows float32."""
-    total = np.zeros(w.odds.shape, F32)
+    """ODD §7.2: V_i = Σ_{free j} weight_ij (float32, accused in index order) into ``w.scratch``, or log V_i
+    (log-sum-exp over the free accused) where every weight underflows float32."""
+    total = w.scratch
+    total[:] = 0.0
     for j in np.flatnonzero(active):
         total += w.weights[j]
     if total.max(initial=0) >= TINY:
@@ -140,6 +141,14 @@ def withdrawal_candidates(w: Any, out: np.ndarray) -> int:
     found = np.flatnonzero(rules.may_withdraw(w.member > 0, w.withdraw_at >= 0) & (w.compliance < w.withdrawal_pull))
     out[:found.size] = found
     return int(found.size)
+
+
+def withdrawal_hazards(w: Any, p: Any, n: int, out: np.ndarray) -> None:
+    """ODD §7.6.1: the monthly hazard of notifying withdrawal (rules.withdrawal_probability_from_pull) of the first
+    ``n`` candidates listed in ``w.picks``, into ``out[:n]``."""
+    i = w.picks[:n]
+    out[:n] = rules.withdrawal_probability_from_pull(w.withdrawal_pull[i], w.compliance[i], w.state_findings[i],
+                                                     p.states.withdrawal_rate)
 
 
 def accession_candidates(w: Any, out: np.ndarray) -> int:

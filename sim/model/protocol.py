@@ -27,7 +27,8 @@ import numpy as np
 
 from sim.model import passes, rules
 from sim.model.outcomes import NEVER, OUTCOMES, ROUTE_CODE
-from sim.model.streams import Stream, draw
+from sim.model.streams import Stream
+from sim.model.streams import draw_python as draw  # the compiled protocol binds streams.draw (compiled)
 
 SUBMODELS = ("warrant_at_issue", "regime_change", "outreach", "trips", "unsealing", "norms", "withdrawal",
              "accession", "drift")  # ODD §3 (the warrant at issue in month 0 only)
@@ -86,7 +87,8 @@ STATE: tuple[tuple[str, str, str], ...] = (
     ("regime_change_month", "i4", ""),
     # working arrays of the month
     ("odds", "f4", "S"), ("weights", "f4", "FS"), ("scratch", "f4", "S"), ("cum", "f4", "S"),
-    ("targets", "i8", "S"), ("picks", "i8", "S"), ("pull", "f8", "G"), ("fresh", "b1", ""), ("touched", "b1", ""),
+    ("targets", "i8", "S"), ("picks", "i8", "S"), ("pull", "f8", "G"), ("free", "b1", "F"), ("fresh", "b1", ""),
+    ("touched", "b1", ""),
 )
 
 
@@ -152,6 +154,7 @@ def begin(w: Any, p: Any, start: Any, shared: Any, r: int) -> None:
     w.targets = np.empty(s, np.int64)
     w.picks = np.empty(s, np.int64)
     w.pull = np.empty(shared.region_size.size, np.float64)
+    w.free = np.zeros(f, np.bool_)
     w.fresh, w.touched = False, False
 
 
@@ -262,7 +265,7 @@ def outreach(w: Any, p: Any, t: int) -> None:
     passes.decay_pressure(w, p)
     w.fresh, w.touched = False, False
     f, s = w.sealed.size, w.pressure.size
-    active_now = np.zeros(f, np.bool_)
+    active_now = w.free
     for j in range(f):
         active_now[j] = active(w, j)
     if not active_now.any():
@@ -382,11 +385,11 @@ def withdrawal(w: Any, p: Any, t: int) -> None:
     """Members notify withdrawal with their hazard; notified withdrawals take effect ``withdrawal_delay`` months
     later (the same month for a delay of 0)."""
     if p.states.withdrawal_rate > 0:
-        for k in range(passes.withdrawal_candidates(w, w.picks)):
+        n = passes.withdrawal_candidates(w, w.picks)
+        passes.withdrawal_hazards(w, p, n, w.scratch)  # rules.withdrawal_probability_from_pull of each candidate
+        for k in range(n):
             i = w.picks[k]
-            hazard = rules.withdrawal_probability_from_pull(w.withdrawal_pull[i], w.compliance[i],
-                                                            w.state_findings[i], p.states.withdrawal_rate)
-            if rules.happens(draw(w.key, Stream.WITHDRAW, t, i), hazard):
+            if rules.happens(draw(w.key, Stream.WITHDRAW, t, i), w.scratch[k]):
                 w.withdraw_at[i] = t + int(p.states.withdrawal_delay)
                 w.withdrawals += 1
                 w.pending += 1

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.model import seeding
 from sim.model.seeding import GOLDEN, mix64
 
 _T_SHIFT = np.uint64(32)
@@ -59,7 +60,8 @@ class Stream(IntEnum):
     INVITE_FINDING = 27
 
 
-def _counter_hash(stream: int, t: int, slots: np.ndarray) -> np.ndarray:
+def counter_hash(stream: int, t: int, slots: np.ndarray) -> np.ndarray:
+    """mix64 of the counters of ``slots`` of month ``t`` of ``stream``: a uniform's bits are mix64(key ^ this)."""
     if not 0 <= t < MAX_MONTHS:
         raise ValueError(f"month {t} outside the streams' range 0..{MAX_MONTHS - 1}")
     base = (np.uint64(int(stream)) << _STREAM_SHIFT) | (np.uint64(t) << _T_SHIFT)
@@ -80,9 +82,26 @@ def draw(key: Any, stream: int, t: int, slot: int) -> Any:
     return np.float64(bits >> _U53) * _TO_UNIT
 
 
+_MASK = (1 << 64) - 1
+_M1, _M2, _GOLDEN = int(seeding._M1), int(seeding._M2), int(GOLDEN)
+
+
+def draw_python(key: Any, stream: int, t: int, slot: int) -> float:
+    """``draw`` for callers in plain Python (the Mesa engine runs the protocol as Python): the same number, computed in
+    Python integers (mix64 taken modulo 2^64), faster than NumPy's scalars (tests/test_protocol.py checks them
+    against each other). The compiled protocol binds ``draw`` itself."""
+    z = (((int(stream) << 52) | (int(t) << 32)) + int(slot) + _GOLDEN) & _MASK
+    z = ((z ^ (z >> 30)) * _M1) & _MASK
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    z = int(key) ^ z ^ (z >> 31)
+    z = ((z ^ (z >> 30)) * _M1) & _MASK
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    return ((z ^ (z >> 31)) >> 11) * _TO_UNIT
+
+
 def uniforms(keys: np.ndarray, stream: int, t: int, n: int, first_slot: int = 0) -> np.ndarray:
     """(R, n) uniforms in [0, 1): row r, column i is slot ``first_slot + i`` of replicate r's stream."""
-    h = _counter_hash(stream, t, np.arange(first_slot, first_slot + n, dtype=np.uint64))
+    h = counter_hash(stream, t, np.arange(first_slot, first_slot + n, dtype=np.uint64))
     with np.errstate(over="ignore"):
         return _unit(mix64(np.asarray(keys, np.uint64)[:, None] ^ h[None, :]))
 
@@ -94,7 +113,7 @@ def uniform(keys: np.ndarray, stream: int, t: int, slot: int = 0) -> np.ndarray:
 
 def uniforms_at(keys: np.ndarray, stream: int, t: int, slots: np.ndarray) -> np.ndarray:
     """Uniforms at single cells: element k is slot ``slots[k]`` of the stream keyed ``keys[k]``."""
-    h = _counter_hash(stream, t, slots)
+    h = counter_hash(stream, t, slots)
     with np.errstate(over="ignore"):
         return _unit(mix64(np.asarray(keys, np.uint64) ^ h))
 
@@ -113,7 +132,7 @@ def normals(keys: np.ndarray, stream: int, n: int) -> np.ndarray:
 def halves(keys: np.ndarray, stream: int, t: int, n: int) -> np.ndarray:
     """(R, 2n) uniforms of 32-bit resolution: the two halves of slots 0..n-1 of each row's stream (for the
     variates' inner draws, where 2^-32 resolution is ample and one hash gives two numbers)."""
-    h = _counter_hash(stream, t, np.arange(n, dtype=np.uint64))
+    h = counter_hash(stream, t, np.arange(n, dtype=np.uint64))
     with np.errstate(over="ignore"):
         bits = mix64(np.asarray(keys, np.uint64)[:, None] ^ h[None, :])
     out = np.empty((len(keys), 2 * n))
@@ -134,7 +153,22 @@ def gammas(keys: np.ndarray, stream: int, sub: int, shape: np.ndarray) -> np.nda
 
 
 def _gamma(keys: np.ndarray, stream: int, sub: int, shape: np.ndarray, z: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Finish Gamma(shape) variates whose first Marsaglia-Tsang attempt uses normals ``z`` and uniforms ``u``.
+    """Finish Gamma(shape) variates whose first Marsaglia-Tsang attempt uses normals ``z`` and uniforms ``u``."""
+    d, c = gamma_constants(shape)
+    out, ok = _marsaglia_tsang(d, c, z, u)
+    return gamma_finish(keys, stream, sub, shape, d, c, out, np.flatnonzero(~ok.reshape(-1)))
+
+
+def gamma_constants(shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Marsaglia and Tsang's d = a − 1/3 and c = 1/sqrt(9d), with a = shape + 1 for shapes below 1 (boosted)."""
+    d = np.where(shape < 1.0, shape + 1.0, shape) - 1.0 / 3.0
+    return d, 1.0 / np.sqrt(9.0 * d)
+
+
+def gamma_finish(keys: np.ndarray, stream: int, sub: int, shape: np.ndarray, d: np.ndarray, c: np.ndarray,
+                 out: np.ndarray, todo: np.ndarray) -> np.ndarray:
+    """Gamma(shape) variates from a first attempt's candidates ``out``, in place: ``todo`` lists the flat indices of the
+    cells it rejected, in increasing order; ``shape``, ``d`` and ``c`` may be broadcast views.
 
     Cells rejected in the first attempt retry on month ``sub`` of the stream: in attempt a, slots
     (3a + k)·n + i (normal from k = 0, 1; acceptance k = 2). Shapes below 1 are boosted,
@@ -143,19 +177,15 @@ def _gamma(keys: np.ndarray, stream: int, sub: int, shape: np.ndarray, z: np.nda
     _r, n = shape.shape
     keys = np.asarray(keys, np.uint64)
     boost = shape < 1.0
-    d = np.where(boost, shape + 1.0, shape) - 1.0 / 3.0
-    c = 1.0 / np.sqrt(9.0 * d)
-    out, ok = _marsaglia_tsang(d, c, z, u)
-    todo = np.flatnonzero(~ok.reshape(-1))
-    flat_out, flat_d, flat_c = out.reshape(-1), d.reshape(-1), c.reshape(-1)
+    flat_out = out.reshape(-1)
     for attempt in range(1, GAMMA_ATTEMPTS):
         if todo.size == 0:
             break
         row, col = np.divmod(todo, n)
-        k, col = keys[row], col.astype(np.uint64)
+        k, dd, cc, col = keys[row], d[row, col], c[row, col], col.astype(np.uint64)
         slot = [np.uint64((3 * attempt + j) * n) + col for j in range(3)]
         zz = box_muller(uniforms_at(k, stream, sub, slot[0]), uniforms_at(k, stream, sub, slot[1]))
-        value, ok = _marsaglia_tsang(flat_d[todo], flat_c[todo], zz, uniforms_at(k, stream, sub, slot[2]))
+        value, ok = _marsaglia_tsang(dd, cc, zz, uniforms_at(k, stream, sub, slot[2]))
         flat_out[todo[ok]] = value[ok]
         todo = todo[~ok]
     if todo.size:  # pragma: no cover - probability below 0.05^64
@@ -194,6 +224,14 @@ def betas(keys: np.ndarray, stream: int, a: np.ndarray, b: np.ndarray) -> np.nda
     angle = 2.0 * np.pi * u[:, 2 * n:3 * n]
     x = _gamma(keys, stream, 1, a, radius * np.cos(angle), u[:, n:2 * n])
     y = _gamma(keys, stream, 2, b, radius * np.sin(angle), u[:, 3 * n:])
+    return beta_finish(keys, stream, a, b, x, y)
+
+
+def beta_finish(keys: np.ndarray, stream: int, a: np.ndarray, b: np.ndarray, x: np.ndarray,
+                y: np.ndarray) -> np.ndarray:
+    """X / (X + Y) from the gamma variates X ~ Gamma(a), Y ~ Gamma(b), the cells where both underflow settled as 0 or
+    1 with odds a : b by a uniform of month 3 of the stream."""
+    n = a.shape[1]
     total = x + y
     both_zero = total == 0
     if both_zero.any():

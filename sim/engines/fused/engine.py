@@ -25,7 +25,7 @@ from sim.model.outcomes import SERIES_COLUMNS, Outcomes, series_sums
 try:
     import numba
 
-    from sim.engines.fused import kernel
+    from sim.engines.fused import draws, kernel
 except ImportError as error:  # pragma: no cover - numba is the optional extra [fast]
     if error.name not in ("numba", "llvmlite"):
         raise
@@ -49,7 +49,7 @@ class Chunk:
 
     def __init__(self, layout: Layout, batch: Batch, rows: slice):
         p = Parameters(batch, rows)
-        start = initial.draw(layout, batch, rows, p)
+        start = initial.draw(layout, batch, rows, p, draws.SAMPLER)
         self.n = start.n
         self.start = Start(*(np.ascontiguousarray(getattr(start, name)) for name in START))
         self.scalars, self.accused = values.tables(p.row, p.per_accused, start.n, layout.n_accused)

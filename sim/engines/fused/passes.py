@@ -61,13 +61,15 @@ def destination_logits(w, p, j):
 
 @jit
 def attraction(w, p, active):
-    weights = w.weights
-    total = np.zeros(w.odds.size, np.float32)
+    weights, total = w.weights, w.scratch
+    for i in range(total.size):
+        total[i] = 0.0
+    strong = False
     for j in range(active.size):
         if active[j]:
+            row = weights[j]
             for i in range(total.size):
-                total[i] += weights[j, i]
-    strong = False
+                total[i] += row[i]
     for i in range(total.size):
         strong |= total[i] >= TINY
     if strong:
@@ -84,14 +86,19 @@ def attraction(w, p, active):
 
 @jit
 def outreach_targets(w, p, active, budget):
-    return top(attraction(w, p, active), budget, w.targets)
+    return top(attraction(w, p, active), budget, w.targets, w.picks)
 
 
 @jit
-def top(v, budget, targets):
+def top(v, budget, targets, columns):
     """The columns of the ``budget`` largest values of ``v`` into ``targets`` (decreasing), ties to the lower column
-    (rules.outreach_targets for one row): insertion into a sorted head, then each later column displaces the last
-    kept only if strictly larger. Returns how many."""
+    (rules.outreach_targets for one row); ``columns`` is a working array. Returns how many.
+
+    Only columns at or above a floor can be chosen, where at least ``budget`` values reach the floor: the least
+    value at the columns ``targets`` held before (last month's targets, which stay near the top: about 12 columns
+    reach it at the defaults); when fewer than ``budget`` reach it, every column is a candidate. Among the
+    candidates in column order, insertion into a sorted head, then each later column displaces the last kept only
+    if strictly larger."""
     n = v.size
     if budget >= n:
         for i in range(n):
@@ -104,21 +111,39 @@ def top(v, budget, targets):
         for k in range(budget):
             targets[k] = order[k]
         return budget
-    for i in range(budget):
-        k = i
+    floor = np.inf
+    for k in range(budget):
+        i = targets[k]
+        floor = min(floor, v[i]) if 0 <= i < n else -np.inf
+    m = 0
+    for i in range(n):
+        m += np.int64(v[i] >= floor)
+    if m >= budget:
+        m = 0
+        for i in range(n):  # the candidates, in column order
+            columns[m] = i
+            m += np.int64(v[i] >= floor)
+    else:
+        for i in range(n):
+            columns[i] = i
+        m = n
+    for c in range(budget):
+        i = columns[c]
+        k = c
         while k > 0 and v[targets[k - 1]] < v[i]:
             targets[k] = targets[k - 1]
             k -= 1
         targets[k] = i
-    floor = v[targets[budget - 1]]
-    for i in range(budget, n):
-        if v[i] > floor:
+    least = v[targets[budget - 1]]
+    for c in range(budget, m):
+        i = columns[c]
+        if v[i] > least:
             k = budget - 1
             while k > 0 and v[targets[k - 1]] < v[i]:
                 targets[k] = targets[k - 1]
                 k -= 1
             targets[k] = i
-            floor = v[targets[budget - 1]]
+            least = v[targets[budget - 1]]
     return budget
 
 
@@ -136,14 +161,21 @@ def boost(w, p, n, active):
     for k in range(n):
         i = targets[k]
         pressure[i] = R.add_pressure(pressure[i], boost_by)
-        if w.fresh:
-            odds = exp32(R.arrest_log_odds_against(p.arrest, w.standing[i], w.compliance[i], pressure[i],
-                                                   w.legitimacy))
-            for j in range(active.size):
-                if active[j]:
-                    weights[j, i] = exp32(_weight_logit(w.capacity[i], odds, w.factor[j], w.sealed[j],
-                                                        p.accused.sealed_awareness, w.appeal[i],
-                                                        p.accused.risk_aversion[j]))
+    if not w.fresh:
+        return
+    standing, compliance, capacity, appeal, factor, sealed = w.standing, w.compliance, w.capacity, w.appeal, w.factor, \
+        w.sealed
+    coef, legitimacy, awareness, rho, odds = p.arrest, w.legitimacy, p.accused.sealed_awareness, \
+        p.accused.risk_aversion, w.cum  # w.cum: the targets' odds (a working array, free here)
+    for k in range(n):
+        i = targets[k]
+        odds[k] = exp32(R.arrest_log_odds_against(coef, standing[i], compliance[i], pressure[i], legitimacy))
+    for j in range(active.size):
+        if active[j]:
+            row, factor_j, sealed_j, rho_j = weights[j], factor[j], sealed[j], rho[j]
+            for k in range(n):
+                i = targets[k]
+                row[i] = exp32(_weight_logit(capacity[i], odds[k], factor_j, sealed_j, awareness, appeal[i], rho_j))
 
 
 @jit
@@ -194,21 +226,22 @@ def _sum64(x, start, stop):
 
 @jit
 def norms(w, p):
-    compliance, start, region, sums = w.compliance, w.segment_start, w.segment_region, w.pull
-    conformity = p.states.conformity
-    sums[:] = 0.0
+    compliance, start, region, sums, size = w.compliance, w.segment_start, w.segment_region, w.pull, w.region_size
+    conformity, legitimacy, legitimacy0, drawn = p.states.conformity, w.legitimacy, p.court.legitimacy0, \
+        p.states.legitimacy_pull
+    home = w.home_region
+    for g in range(sums.size):
+        sums[g] = 0.0
     for k in range(region.size):
         sums[region[k]] = _sum64(compliance, start[k], start[k + 1])
-    sums[w.home_region] += np.float64(w.home_compliance)
-    pull = np.empty(sums.size, np.float32)
-    for g in range(sums.size):
-        pull[g] = R.norm_pull(F32(sums[g] / w.region_size[g]), w.legitimacy, p.court.legitimacy0, conformity,
-                              p.states.legitimacy_pull)
+    sums[home] += np.float64(w.home_compliance)
     for k in range(region.size):
-        g = pull[region[k]]
+        g = region[k]
+        pull = R.norm_pull(F32(sums[g] / size[g]), legitimacy, legitimacy0, conformity, drawn)
         for i in range(start[k], start[k + 1]):
-            compliance[i] = R.norm_update_from_pull(compliance[i], g, conformity)
-    w.home_compliance = R.norm_update_from_pull(w.home_compliance, pull[w.home_region], conformity)
+            compliance[i] = R.norm_update_from_pull(compliance[i], pull, conformity)
+    pull = R.norm_pull(F32(sums[home] / size[home]), legitimacy, legitimacy0, conformity, drawn)
+    w.home_compliance = R.norm_update_from_pull(w.home_compliance, pull, conformity)
 
 
 @jit
@@ -220,6 +253,15 @@ def withdrawal_candidates(w, out):
             out[n] = i
             n += 1
     return n
+
+
+@jit
+def withdrawal_hazards(w, p, n, out):
+    picks, pull, compliance, findings, rate = w.picks, w.withdrawal_pull, w.compliance, w.state_findings, \
+        p.states.withdrawal_rate
+    for k in range(n):
+        i = picks[k]
+        out[k] = R.withdrawal_probability_from_pull(pull[i], compliance[i], findings[i], rate)
 
 
 @jit
@@ -237,9 +279,13 @@ def accession_candidates(w, out):
 def due(at, t, out):
     n = 0
     for i in range(at.size):
-        if at[i] == t:
-            out[n] = i
-            n += 1
+        n += at[i] == t
+    if n == 0:
+        return 0
+    n = 0
+    for i in range(at.size):
+        out[n] = i
+        n += at[i] == t
     return n
 
 
