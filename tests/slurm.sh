@@ -86,7 +86,7 @@ start() {
   local host cpus memory ports
   read -r -a ports <<<"$(free_ports)"
   host=$(hostname -s)  # slurmd finds its node by this name
-  cpus=$(nproc)
+  cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc honours OMP_NUM_THREADS, which importing pyabc sets to 1
   memory=$(free -m | awk '/^Mem:/{print $2}')
   cat >"$conf" <<CONF
 ClusterName=simtest
