@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from sim.experiments import store
+from sim.experiments.folders import MANIFEST
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tests" / "slurm.sh"
@@ -112,7 +113,7 @@ def slurm() -> Iterator[Path]:
 def files(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` but the manifest (it records the times and the scheduler), with its sha256."""
     return {p.relative_to(folder).as_posix(): store.sha256(p) for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != store.MANIFEST}
+            if p.is_file() and p.name != MANIFEST}
 
 
 def allocations(slurm: Path) -> list[str]:
@@ -172,8 +173,8 @@ def test_the_readme_slurm_recipe_writes_the_files_of_a_laptop_run(queue, tmp_pat
     assert sorted(on_slurm) == sorted(on_laptop)
     differ = [name for name in on_laptop if on_slurm[name] != on_laptop[name]]
     assert not differ, f"files that differ from the laptop run's: {differ}"
-    manifest = json.loads((made / store.MANIFEST).read_text())
-    assert manifest["outputs"] == json.loads((expected / store.MANIFEST).read_text())["outputs"]
+    manifest = json.loads((made / MANIFEST).read_text())
+    assert manifest["outputs"] == json.loads((expected / MANIFEST).read_text())["outputs"]
 
     # The blocks were computed by workers in SLURM jobs: the two jobs asked for ran, their workers joined the
     # scheduler the sweep used (the cluster has no other workers), and the script cancelled them at the end.
@@ -215,5 +216,5 @@ def test_ctrl_c_stops_the_slurm_recipe_in_one_line_keeps_its_blocks_and_cancels_
     resumed = subprocess.run([*command, "--resume", "--quiet"], cwd=tmp_path, env=env(), capture_output=True,
                              text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr
-    timings = json.loads((blocks.parent / store.MANIFEST).read_text())["timings"]
+    timings = json.loads((blocks.parent / MANIFEST).read_text())["timings"]
     assert (timings["blocks_resumed"], timings["blocks_computed"]) == (kept, 108 - kept)
