@@ -170,13 +170,14 @@ def test_ctrl_c_prints_one_line_and_exits_130_on_every_executor(reference, tmp_p
     config, _ = reference
     out = tmp_path / "stopped"
     slow = tmp_path / "slow.toml"
-    # 400 blocks of 40 replicates of 120 months: seconds of work left when the third block lands, on any machine
-    # (40 blocks of one replicate could all be done before the signal came, and the run then rightly exits 0)
+    # 800 blocks of one replicate of 120 months: work left when the third block lands, on any machine (40 blocks
+    # could all be done before the signal came, and the run then rightly exits 0); each block short, so the stop
+    # comes at once
     text = config.read_text()
-    assert "replicates = 10\n" in text and "block_size = 1\n" in text
+    assert "replicates = 10\n" in text
     slow.write_text(text.replace("horizon_months = 12", "horizon_months = 120").replace(
-        "horizons = [6, 12]", "horizons = [6, 12, 120]").replace("replicates = 10\n", "replicates = 4000\n")
-        .replace("block_size = 1\n", "block_size = 40\n"), encoding="utf-8")
+        "horizons = [6, 12]", "horizons = [6, 12, 120]").replace("replicates = 10\n", "replicates = 200\n"),
+        encoding="utf-8")
     proc = start(slow, out, *executor, start_new_session=True)
     wait_for(lambda: len(list((out / "blocks").glob("b*.parquet"))) >= 3, proc, seconds=180)
     os.killpg(proc.pid, signal.SIGINT)
