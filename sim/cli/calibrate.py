@@ -40,16 +40,21 @@ def calibrate_command(args: argparse.Namespace) -> int:
     workers = worker_count(args.workers)
     manifest = run_calibration_folder(cal, plan, workers=workers, quiet=args.quiet, checks=not args.no_checks)
     if not args.quiet:
-        import pandas as pd
-
-        summary = pd.read_csv(folder / POSTERIOR_SUMMARY)
-        shown = summary[["parameter", "median", "q5", "q95", "width_ratio_90"]]
         t = manifest["timings"]
-        print(f"{cal.name}: {manifest['calibration']['warrants']} warrants in {manifest['calibration']['runs']} runs; "
-              f"fit in {t['fit_seconds']:.0f} s, everything in {t['wall_seconds']:.0f} s on {workers} worker(s)")
-        print(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-        print(f"written to {folder}/")
+        _report(cal.name, folder, manifest, f"fit in {t['fit_seconds']:.0f} s, everything in "
+                f"{t['wall_seconds']:.0f} s on {workers} worker(s)")
     return 0
+
+
+def _report(name: str, folder: Path, manifest: dict, timings: str) -> None:
+    """A calibration folder's headline (warrants, runs, its timings) and its posterior's summary table."""
+    import pandas as pd
+
+    summary = pd.read_csv(folder / POSTERIOR_SUMMARY)
+    print(f"{name}: {manifest['calibration']['warrants']} warrants in {manifest['calibration']['runs']} runs; "
+          f"{timings}")
+    print(summary[["parameter", "median", "q5", "q95", "width_ratio_90"]].to_string(
+        index=False, float_format=lambda x: f"{x:.4g}"))
 
 
 def _npe(cal, args: argparse.Namespace) -> int:
@@ -65,15 +70,10 @@ def _npe(cal, args: argparse.Namespace) -> int:
     workers = worker_count(args.workers)
     manifest = run_npe_folder(cal, plan, workers=workers, quiet=args.quiet, checks=not args.no_checks)
     if not args.quiet:
-        import pandas as pd
-
-        summary = pd.read_csv(folder / POSTERIOR_SUMMARY)
         t = manifest["timings"]
-        print(f"{cal.name}: {manifest['calibration']['warrants']} warrants in {manifest['calibration']['runs']} runs; "
-              f"NPE on {cal.npe.simulations if cal.npe else 0:,} simulated records ({t['simulate_seconds']:.0f} s), "
-              f"trained in {t['train_seconds']:.0f} s; everything in {t['wall_seconds']:.0f} s on {workers} worker(s)")
-        print(summary[["parameter", "median", "q5", "q95", "width_ratio_90"]].to_string(
-            index=False, float_format=lambda x: f"{x:.4g}"))
+        _report(cal.name, folder, manifest, f"NPE on {cal.npe.simulations if cal.npe else 0:,} simulated records "
+                f"({t['simulate_seconds']:.0f} s), trained in {t['train_seconds']:.0f} s; everything in "
+                f"{t['wall_seconds']:.0f} s on {workers} worker(s)")
         for key, text in (("sbc", "SBC"), ("tarp", "TARP"), ("forecast", "forecast coverage")):
             if key in manifest:
                 print(f"{text}: {manifest[key]}")
